@@ -1,0 +1,100 @@
+import * as tf from "@tensorflow/tfjs";
+import { RingbookError } from "../errors.js";
+
+/**
+ * Packs the gradients of a fixed, ordered list of variables into one flat Float32Array for a single
+ * all-reduce, and unpacks the reduced result. Two extra slots carry the weighted loss and the
+ * weight, so one collective yields the averaged gradients, the global loss and a check that the
+ * weights summed to one.
+ */
+export class GradientExchange {
+  readonly #variables: readonly tf.Variable[];
+  readonly #offsets: number[];
+  /** Number of gradient values (without the two trailing slots). */
+  readonly gradientLength: number;
+
+  constructor(variables: readonly tf.Variable[]) {
+    this.#variables = variables;
+    this.#offsets = [];
+    let offset = 0;
+    for (const variable of variables) {
+      if (variable.dtype !== "float32") {
+        throw new RingbookError("ERR_BAD_MODEL", `variable ${variable.name} has dtype ${variable.dtype}; only float32 variables can be trained`);
+      }
+      this.#offsets.push(offset);
+      offset += variable.size;
+    }
+    this.gradientLength = offset;
+  }
+
+  /** Length of a packed payload. */
+  get payloadLength(): number {
+    return this.gradientLength + 2;
+  }
+
+  /**
+   * `weight × gradient` for every variable (zeros where a variable got no gradient), then
+   * `weight × loss` and `weight`. The array is new: the caller may hand it to a transport that
+   * keeps it (zeromq sends large buffers without copying).
+   */
+  pack(grads: tf.NamedTensorMap, loss: number, weight: number): Float32Array {
+    const payload = new Float32Array(this.payloadLength);
+    this.#variables.forEach((variable, i) => {
+      const grad = grads[variable.name];
+      if (grad === undefined) return;
+      const values = grad.dataSync();
+      const offset = this.#offsets[i]!;
+      if (weight === 1) {
+        payload.set(values, offset);
+      } else {
+        for (let j = 0; j < values.length; j++) payload[offset + j] = values[j]! * weight;
+      }
+    });
+    payload[this.gradientLength] = loss * weight;
+    payload[this.gradientLength + 1] = weight;
+    return payload;
+  }
+
+  /** A payload for a rank with no samples this step: contributes nothing, weight zero. */
+  emptyPayload(): Float32Array {
+    return new Float32Array(this.payloadLength);
+  }
+
+  /** Gradient tensors (caller disposes, e.g. inside `tf.tidy`) from a reduced payload. */
+  unpack(reduced: Float32Array): tf.NamedTensorMap {
+    if (reduced.length !== this.payloadLength) {
+      throw new RingbookError("ERR_BAD_PAYLOAD", `reduced gradient payload has ${reduced.length} values, expected ${this.payloadLength}`);
+    }
+    const named: tf.NamedTensorMap = {};
+    this.#variables.forEach((variable, i) => {
+      const offset = this.#offsets[i]!;
+      named[variable.name] = tf.tensor(reduced.subarray(offset, offset + variable.size), variable.shape, "float32");
+    });
+    return named;
+  }
+
+  /** The global mean loss and the summed weight from a reduced payload. */
+  lossAndWeight(reduced: Float32Array): { loss: number; weight: number } {
+    return { loss: reduced[this.gradientLength]!, weight: reduced[this.gradientLength + 1]! };
+  }
+
+  /** All variable values, flat, in order (for broadcasts and checkpoints). */
+  readWeights(): Float32Array {
+    const flat = new Float32Array(this.gradientLength);
+    this.#variables.forEach((variable, i) => flat.set(variable.dataSync() as Float32Array, this.#offsets[i]!));
+    return flat;
+  }
+
+  /** Assigns all variables from a flat array made by {@link readWeights} (on any rank). */
+  writeWeights(flat: Float32Array): void {
+    if (flat.length !== this.gradientLength) {
+      throw new RingbookError("ERR_BAD_PAYLOAD", `weights payload has ${flat.length} values, the model has ${this.gradientLength}`);
+    }
+    tf.tidy(() => {
+      this.#variables.forEach((variable, i) => {
+        const offset = this.#offsets[i]!;
+        variable.assign(tf.tensor(flat.subarray(offset, offset + variable.size), variable.shape, "float32"));
+      });
+    });
+  }
+}

@@ -1,0 +1,81 @@
+import * as tf from "@tensorflow/tfjs";
+import { RingbookError } from "../errors.js";
+import type { GradientExchange } from "./gradient-exchange.js";
+import type { Trainable } from "./trainable.js";
+
+/** Sums equal-length arrays across all ranks; every rank gets the sum. The cluster's allReduce. */
+export type AllReduceSum = (values: Float32Array) => Promise<Float32Array>;
+
+/** Where the time of one step went on this rank, in milliseconds. */
+export interface StepTimings {
+  computeMs: number;
+  communicationMs: number;
+  applyMs: number;
+}
+
+/** The outcome of one synchronous data-parallel step on one rank. */
+export interface StepOutcome {
+  /** Mean loss over the whole global batch (identical on every rank). */
+  globalLoss: number;
+  /** Mean loss over this rank's samples (NaN when it had none). */
+  localLoss: number;
+  localSamples: number;
+  timings: StepTimings;
+}
+
+/**
+ * One synchronous data-parallel step: local gradients of the mean loss over this rank's shard,
+ * weighted by `localSamples / globalSamples`, summed across ranks with one all-reduce, then applied
+ * by the same optimizer on every rank. The result equals one step of single-process training on the
+ * whole global batch: Σ_r (n_r / b) · mean_r(∇ℓ) = mean_b(∇ℓ), also for an uneven last batch.
+ * `xs`/`ys` stay owned by the caller.
+ */
+export async function dataParallelStep(args: {
+  trainable: Trainable;
+  exchange: GradientExchange;
+  optimizer: tf.Optimizer;
+  xs: tf.Tensor;
+  ys: tf.Tensor;
+  globalSamples: number;
+  allReduceSum: AllReduceSum;
+}): Promise<StepOutcome> {
+  const { trainable, exchange, optimizer, xs, ys, globalSamples, allReduceSum } = args;
+  const localSamples = xs.shape[0] ?? 0;
+  const computeStart = performance.now();
+  let payload: Float32Array;
+  let localLoss = Number.NaN;
+  if (localSamples === 0) {
+    payload = exchange.emptyPayload();
+  } else {
+    const { value, grads } = tf.variableGrads(() => trainable.loss(xs, ys), trainable.variables as tf.Variable[]);
+    try {
+      localLoss = value.dataSync()[0]!;
+      payload = exchange.pack(grads, localLoss, localSamples / globalSamples);
+    } finally {
+      value.dispose();
+      tf.dispose(grads);
+    }
+  }
+  const communicationStart = performance.now();
+  const reduced = await allReduceSum(payload);
+  const applyStart = performance.now();
+  const { loss: globalLoss, weight } = exchange.lossAndWeight(reduced);
+  if (Math.abs(weight - 1) > 1e-4) {
+    throw new RingbookError(
+      "ERR_SHARD_MISMATCH",
+      `sample weights summed to ${weight} across ranks instead of 1: the ranks disagree on the global batch of this step`,
+    );
+  }
+  tf.tidy(() => optimizer.applyGradients(exchange.unpack(reduced)));
+  const end = performance.now();
+  return {
+    globalLoss,
+    localLoss,
+    localSamples,
+    timings: {
+      computeMs: communicationStart - computeStart,
+      communicationMs: applyStart - communicationStart,
+      applyMs: end - applyStart,
+    },
+  };
+}

@@ -1,0 +1,26 @@
+/**
+ * A narrow-seam fake of the cluster's all-reduce for tests that run several ranks in one process:
+ * each rank's call resolves once all ranks have called, with the sum taken in rank order.
+ */
+export class InProcessAllReduce {
+  readonly #worldSize: number;
+  #pending: Array<{ rank: number; values: Float32Array; resolve: (sum: Float32Array) => void }> = [];
+
+  constructor(worldSize: number) {
+    this.#worldSize = worldSize;
+  }
+
+  /** The all-reduce function as rank `rank` sees it. */
+  forRank(rank: number): (values: Float32Array) => Promise<Float32Array> {
+    return (values) =>
+      new Promise((resolve) => {
+        this.#pending.push({ rank, values, resolve });
+        if (this.#pending.length < this.#worldSize) return;
+        const contributions = this.#pending.sort((a, b) => a.rank - b.rank);
+        this.#pending = [];
+        const sum = new Float32Array(values.length);
+        for (const { values: part } of contributions) for (let i = 0; i < sum.length; i++) sum[i]! += part[i]!;
+        for (const { resolve: done } of contributions) done(sum.slice());
+      });
+  }
+}
