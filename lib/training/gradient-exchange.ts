@@ -3,14 +3,15 @@ import { RingbookError } from "../errors.js";
 
 /**
  * Packs the gradients of a fixed, ordered list of variables into one flat Float32Array for a single
- * all-reduce, and unpacks the reduced result. Two extra slots carry the weighted loss and the
- * weight, so one collective yields the averaged gradients, the global loss and a check that the
- * weights summed to one.
+ * all-reduce, and unpacks the reduced result. Three extra slots carry the weighted loss, the
+ * weight and a stop vote, so one collective yields the averaged gradients, the global loss, a check
+ * that the weights summed to one, and an agreement to stop after this step (every rank sees the
+ * same votes, so all ranks stop at the same step and never wait for a rank that left).
  */
 export class GradientExchange {
   readonly #variables: readonly tf.Variable[];
   readonly #offsets: number[];
-  /** Number of gradient values (without the two trailing slots). */
+  /** Number of gradient values (without the three trailing slots). */
   readonly gradientLength: number;
 
   constructor(variables: readonly tf.Variable[]) {
@@ -29,15 +30,15 @@ export class GradientExchange {
 
   /** Length of a packed payload. */
   get payloadLength(): number {
-    return this.gradientLength + 2;
+    return this.gradientLength + 3;
   }
 
   /**
    * `weight × gradient` for every variable (zeros where a variable got no gradient), then
-   * `weight × loss` and `weight`. The array is new: the caller may hand it to a transport that
-   * keeps it (zeromq sends large buffers without copying).
+   * `weight × loss`, `weight` and the stop vote. The array is new: the caller may hand it to a
+   * transport that keeps it (zeromq sends large buffers without copying).
    */
-  pack(grads: tf.NamedTensorMap, loss: number, weight: number): Float32Array {
+  pack(grads: tf.NamedTensorMap, loss: number, weight: number, stopVote: boolean): Float32Array {
     const payload = new Float32Array(this.payloadLength);
     this.#variables.forEach((variable, i) => {
       const grad = grads[variable.name];
@@ -52,12 +53,15 @@ export class GradientExchange {
     });
     payload[this.gradientLength] = loss * weight;
     payload[this.gradientLength + 1] = weight;
+    payload[this.gradientLength + 2] = stopVote ? 1 : 0;
     return payload;
   }
 
   /** A payload for a rank with no samples this step: contributes nothing, weight zero. */
-  emptyPayload(): Float32Array {
-    return new Float32Array(this.payloadLength);
+  emptyPayload(stopVote: boolean): Float32Array {
+    const payload = new Float32Array(this.payloadLength);
+    payload[this.gradientLength + 2] = stopVote ? 1 : 0;
+    return payload;
   }
 
   /** Gradient tensors (caller disposes, e.g. inside `tf.tidy`) from a reduced payload. */
@@ -73,9 +77,9 @@ export class GradientExchange {
     return named;
   }
 
-  /** The global mean loss and the summed weight from a reduced payload. */
-  lossAndWeight(reduced: Float32Array): { loss: number; weight: number } {
-    return { loss: reduced[this.gradientLength]!, weight: reduced[this.gradientLength + 1]! };
+  /** The global mean loss, the summed weight and whether any rank voted to stop. */
+  summary(reduced: Float32Array): { loss: number; weight: number; stop: boolean } {
+    return { loss: reduced[this.gradientLength]!, weight: reduced[this.gradientLength + 1]!, stop: reduced[this.gradientLength + 2]! > 0 };
   }
 
   /** All variable values, flat, in order (for broadcasts and checkpoints). */

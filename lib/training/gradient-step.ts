@@ -17,6 +17,8 @@ export interface StepTimings {
 export interface StepOutcome {
   /** Mean loss over the whole global batch (identical on every rank). */
   globalLoss: number;
+  /** Some rank asked to stop: every rank stops after this step. */
+  stop: boolean;
   /** Mean loss over this rank's samples (NaN when it had none). */
   localLoss: number;
   localSamples: number;
@@ -38,19 +40,22 @@ export async function dataParallelStep(args: {
   ys: tf.Tensor;
   globalSamples: number;
   allReduceSum: AllReduceSum;
+  /** This rank asks all ranks to stop after this step. @default false */
+  stopVote?: boolean;
 }): Promise<StepOutcome> {
   const { trainable, exchange, optimizer, xs, ys, globalSamples, allReduceSum } = args;
+  const stopVote = args.stopVote ?? false;
   const localSamples = xs.shape[0] ?? 0;
   const computeStart = performance.now();
   let payload: Float32Array;
   let localLoss = Number.NaN;
   if (localSamples === 0) {
-    payload = exchange.emptyPayload();
+    payload = exchange.emptyPayload(stopVote);
   } else {
     const { value, grads } = tf.variableGrads(() => trainable.loss(xs, ys), trainable.variables as tf.Variable[]);
     try {
       localLoss = value.dataSync()[0]!;
-      payload = exchange.pack(grads, localLoss, localSamples / globalSamples);
+      payload = exchange.pack(grads, localLoss, localSamples / globalSamples, stopVote);
     } finally {
       value.dispose();
       tf.dispose(grads);
@@ -59,7 +64,7 @@ export async function dataParallelStep(args: {
   const communicationStart = performance.now();
   const reduced = await allReduceSum(payload);
   const applyStart = performance.now();
-  const { loss: globalLoss, weight } = exchange.lossAndWeight(reduced);
+  const { loss: globalLoss, weight, stop } = exchange.summary(reduced);
   if (Math.abs(weight - 1) > 1e-4) {
     throw new RingbookError(
       "ERR_SHARD_MISMATCH",
@@ -70,6 +75,7 @@ export async function dataParallelStep(args: {
   const end = performance.now();
   return {
     globalLoss,
+    stop,
     localLoss,
     localSamples,
     timings: {
