@@ -1,0 +1,33 @@
+import type { TrainingHistory } from "../metrics/training-history.js";
+
+/**
+ * The one-line progress of a run: step, epoch, loss, throughput and ETA, e.g.
+ * `step 120/600 · epoch 1/3 · loss 0.4213 · 12,400 samples/s · ETA 0:42`.
+ */
+export function progressText(history: TrainingHistory, plan: { totalSteps?: number; epochs?: number }, state = "training"): string {
+  const c = history.columns;
+  const n = history.length;
+  if (n === 0) return `${state}: waiting for the first step`;
+  const step = c.step[n - 1]!;
+  const parts = [`step ${step}${plan.totalSteps === undefined ? "" : `/${plan.totalSteps}`}`];
+  if (plan.epochs !== undefined) parts.push(`epoch ${c.epoch[n - 1]! + 1}/${plan.epochs}`);
+  parts.push(`loss ${formatLoss(c.loss[n - 1]!)}`);
+  parts.push(`${Math.round(history.wallSamplesPerSecond).toLocaleString("en-US")} samples/s`);
+  if (plan.totalSteps !== undefined && state === "training") {
+    parts.push(`ETA ${formatDuration(Math.max(plan.totalSteps - step, 0) * history.wallMsPerStep)}`);
+  }
+  return `${state}: ${parts.join(" · ")}`;
+}
+
+function formatLoss(loss: number): string {
+  return Math.abs(loss) >= 1000 || (Math.abs(loss) < 1e-3 && loss !== 0) ? loss.toExponential(3) : loss.toFixed(4);
+}
+
+/** `m:ss` or `h:mm:ss`. */
+export function formatDuration(ms: number): string {
+  const total = Math.round(ms / 1000);
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = String(total % 60).padStart(2, "0");
+  return h > 0 ? `${h}:${String(m).padStart(2, "0")}:${s}` : `${m}:${s}`;
+}

@@ -1,0 +1,117 @@
+import { colorAt, type Axis, type Figure, type ScatterTrace } from "./figure.js";
+
+/**
+ * A static SVG drawing of a figure's line and stacked-area traces, for viewers that run no script
+ * (GitHub, nbconvert to HTML or PDF, the classic notebook before plotly loads). Not a Plotly
+ * replacement: axes, ticks, lines, areas and a legend; bars are drawn as lines.
+ */
+export function figureToSvg(figure: Figure, size: { width?: number; height?: number } = {}): string {
+  const width = size.width ?? figure.layout.width ?? 760;
+  const height = size.height ?? figure.layout.height ?? 400;
+  const margin = { l: 64, r: 150, t: figure.layout.title ? 32 : 12, b: 36 };
+  const plotWidth = width - margin.l - margin.r;
+  const plotHeight = height - margin.t - margin.b;
+  const out: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`,
+    `<rect width="${width}" height="${height}" fill="white"/>`,
+  ];
+  if (figure.layout.title) out.push(`<text x="${width / 2}" y="20" text-anchor="middle" font-size="14">${escapeXml(figure.layout.title.text)}</text>`);
+  const scatter = figure.data.filter((t): t is ScatterTrace => t.type === "scatter");
+  const panels = new Map<string, ScatterTrace[]>();
+  for (const trace of scatter) {
+    const key = trace.yaxis ?? "y";
+    panels.set(key, [...(panels.get(key) ?? []), trace]);
+  }
+  for (const [yKey, traces] of panels) {
+    const axisName = yKey === "y" ? "yaxis" : `yaxis${yKey.slice(1)}`;
+    const yAxis: Axis = (figure.layout[axisName as `yaxis${string}`] as Axis | undefined) ?? {};
+    const [d0, d1] = yAxis.domain ?? [0, 1];
+    const top = margin.t + (1 - d1) * plotHeight;
+    const panelHeight = (d1 - d0) * plotHeight - 14;
+    const series = stackSeries(traces);
+    const xs = series.flatMap((s) => s.x);
+    const ys = series.flatMap((s) => [...s.y, ...(s.base ?? [])]).filter(Number.isFinite);
+    if (xs.length === 0 || ys.length === 0) continue;
+    const log = yAxis.type === "log";
+    const tr = (v: number): number => (log ? Math.log10(Math.max(v, 1e-30)) : v);
+    const xMin = Math.min(...xs);
+    const xMax = Math.max(...xs) === xMin ? xMin + 1 : Math.max(...xs);
+    let yMin = Math.min(...ys.map(tr));
+    let yMax = Math.max(...ys.map(tr));
+    if (yAxis.rangemode === "tozero" && !log) yMin = Math.min(0, yMin);
+    if (yMax === yMin) yMax = yMin + 1;
+    const px = (x: number): number => margin.l + ((x - xMin) / (xMax - xMin)) * plotWidth;
+    const py = (y: number): number => top + panelHeight - ((tr(y) - yMin) / (yMax - yMin)) * panelHeight;
+    out.push(`<rect x="${margin.l}" y="${top}" width="${plotWidth}" height="${panelHeight}" fill="none" stroke="#ccc"/>`);
+    for (const tick of niceTicks(yMin, yMax, 4)) {
+      const y = top + panelHeight - ((tick - yMin) / (yMax - yMin)) * panelHeight;
+      out.push(`<line x1="${margin.l}" x2="${margin.l + plotWidth}" y1="${y}" y2="${y}" stroke="#eee"/>`);
+      out.push(`<text x="${margin.l - 4}" y="${y + 4}" text-anchor="end">${formatTick(log ? 10 ** tick : tick)}</text>`);
+    }
+    for (const tick of niceTicks(xMin, xMax, 6)) {
+      out.push(`<text x="${px(tick)}" y="${top + panelHeight + 12}" text-anchor="middle">${formatTick(tick)}</text>`);
+    }
+    if (yAxis.title) {
+      out.push(`<text transform="translate(14 ${top + panelHeight / 2}) rotate(-90)" text-anchor="middle">${escapeXml(yAxis.title.text)}</text>`);
+    }
+    series.forEach((s, index) => {
+      const color = s.trace.line?.color ?? colorAt(index);
+      const points = s.x.map((x, i) => [px(x), py(s.y[i]!)] as const).filter(([, y]) => Number.isFinite(y));
+      if (points.length === 0) return;
+      const path = points.map(([x, y], i) => `${i === 0 ? "M" : "L"}${Math.round(x)},${Math.round(y)}`).join("");
+      if (s.base !== undefined) {
+        const back = s.x.map((x, i) => `L${Math.round(px(x))},${Math.round(py(s.base![i]!))}`).reverse().join("");
+        out.push(`<path d="${path}${back}Z" fill="${color}" fill-opacity="0.55" stroke="none"/>`);
+      } else {
+        const dash = s.trace.line?.dash === "dot" ? ` stroke-dasharray="2,3"` : s.trace.line?.dash === "dash" ? ` stroke-dasharray="6,4"` : "";
+        out.push(`<path d="${path}" fill="none" stroke="${color}" stroke-width="${s.trace.line?.width ?? 2}" stroke-opacity="${s.trace.opacity ?? 1}"${dash}/>`);
+      }
+    });
+  }
+  const legend = scatter.filter((t) => t.showlegend !== false);
+  legend.forEach((trace, i) => {
+    const y = margin.t + 8 + i * 15;
+    out.push(`<rect x="${width - margin.r + 10}" y="${y - 8}" width="12" height="8" fill="${trace.line?.color ?? colorAt(i)}"/>`);
+    out.push(`<text x="${width - margin.r + 26}" y="${y}">${escapeXml(trace.name)}</text>`);
+  });
+  out.push("</svg>");
+  return out.join("");
+}
+
+interface DrawnSeries {
+  trace: ScatterTrace;
+  x: number[];
+  y: number[];
+  base?: number[];
+}
+
+/** Turns stackgroup traces into cumulative bands (Plotly stacks them the same way). */
+function stackSeries(traces: readonly ScatterTrace[]): DrawnSeries[] {
+  const running = new Map<string, number[]>();
+  return traces.map((trace) => {
+    if (trace.stackgroup === undefined) return { trace, x: trace.x, y: trace.y };
+    const base = running.get(trace.stackgroup) ?? trace.y.map(() => 0);
+    const y = trace.y.map((v, i) => base[i]! + (Number.isFinite(v) ? v : 0));
+    running.set(trace.stackgroup, y);
+    return { trace, x: trace.x, y, base };
+  });
+}
+
+function niceTicks(min: number, max: number, count: number): number[] {
+  const raw = (max - min) / count;
+  const magnitude = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * magnitude).find((s) => s >= raw) ?? raw;
+  const ticks: number[] = [];
+  for (let t = Math.ceil(min / step) * step; t <= max + step * 1e-9; t += step) ticks.push(Number(t.toPrecision(12)));
+  return ticks;
+}
+
+function formatTick(value: number): string {
+  const abs = Math.abs(value);
+  if (abs !== 0 && (abs >= 1e5 || abs < 1e-3)) return value.toExponential(1);
+  return String(Number(value.toPrecision(4)));
+}
+
+function escapeXml(text: string): string {
+  return text.replace(/[<>&"]/g, (c) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;", '"': "&quot;" })[c]!);
+}

@@ -1,0 +1,72 @@
+import { downsampleIndices } from "../metrics/downsample.js";
+import { smoothExponential } from "../metrics/smoothing.js";
+import type { TrainingHistory } from "../metrics/training-history.js";
+import { colorAt, roundSignificant, type Figure, type ScatterTrace } from "./figure.js";
+
+/** Options of {@link trainingFigure}. */
+export interface TrainingFigureOptions {
+  /** Points per series at most, whatever the run length. @default 400 */
+  maxPoints?: number;
+  /** EMA weight of the smoothed loss. @default 0.9 */
+  smoothing?: number;
+  title?: string;
+}
+
+/**
+ * The live training dashboard as one figure with three panels sharing the step axis: loss (raw
+ * and smoothed), throughput (total and per rank), and the step-time split (data, compute,
+ * communication, apply) that shows where time goes. Size is bounded by `maxPoints`.
+ */
+export function trainingFigure(history: TrainingHistory, options: TrainingFigureOptions = {}): Figure {
+  const maxPoints = options.maxPoints ?? 400;
+  const c = history.columns;
+  const smoothed = smoothExponential(c.loss, options.smoothing ?? 0.9);
+  const keep = history.length === 0 ? [] : downsampleIndices(c.step, c.loss, maxPoints);
+  const pick = (column: readonly number[]): number[] => keep.map((i) => roundSignificant(column[i]!));
+  const steps = keep.map((i) => c.step[i]!);
+  const line = (name: string, y: number[], axis: 1 | 2 | 3, extra: Partial<ScatterTrace> = {}): ScatterTrace => ({
+    type: "scatter",
+    mode: "lines",
+    name,
+    x: steps,
+    y,
+    xaxis: axis === 1 ? "x" : `x${axis}`,
+    yaxis: axis === 1 ? "y" : `y${axis}`,
+    ...extra,
+  });
+  const data: ScatterTrace[] = [
+    line("loss", pick(c.loss), 1, { line: { width: 1, color: colorAt(0) }, opacity: 0.35, legendgroup: "loss" }),
+    line("loss (smoothed)", pick(smoothed), 1, { line: { width: 2, color: colorAt(0) }, legendgroup: "loss" }),
+    line("samples/s (total)", pick(c.samplesPerSecond), 2, { line: { width: 2, color: colorAt(1) } }),
+  ];
+  if (history.worldSize > 1) {
+    c.rankSamplesPerSecond.forEach((column, rank) =>
+      data.push(line(`samples/s rank ${rank}`, pick(column), 2, { line: { width: 1, dash: "dot", color: colorAt(4 + rank) } })),
+    );
+  }
+  const parts: Array<[string, readonly number[], number]> = [
+    ["data ms", c.dataMs, 7],
+    ["compute ms", c.computeMs, 2],
+    ["communication ms", c.communicationMs, 3],
+    ["apply ms", c.applyMs, 9],
+  ];
+  for (const [name, column, color] of parts) {
+    data.push(line(name, pick(column), 3, { stackgroup: "time", line: { width: 0.5, color: colorAt(color) } }));
+  }
+  return {
+    data,
+    layout: {
+      title: { text: options.title ?? "training" },
+      height: 560,
+      margin: { l: 60, r: 20, t: 40, b: 40 },
+      uirevision: "ringbook-training",
+      legend: { orientation: "v" },
+      xaxis: { anchor: "y", domain: [0, 1] },
+      yaxis: { title: { text: "loss" }, domain: [0.68, 1] },
+      xaxis2: { anchor: "y2", domain: [0, 1] },
+      yaxis2: { title: { text: "samples/s" }, domain: [0.36, 0.62], rangemode: "tozero" },
+      xaxis3: { anchor: "y3", domain: [0, 1], title: { text: "step" } },
+      yaxis3: { title: { text: "ms per step" }, domain: [0, 0.3], rangemode: "tozero" },
+    },
+  };
+}
