@@ -1,0 +1,129 @@
+import { RingbookError } from "../errors.js";
+import { parseOptimizerSpec, type OptimizerSpec } from "./optimizers.js";
+import type { TrainingSchedule } from "./rank-loop.js";
+
+/** A built-in data set, built on every worker without shipping data. */
+export type BuiltinData =
+  | { builtin: "mnist"; split?: "train" | "test"; sampleShape?: number[] }
+  | { builtin: "synthetic"; size?: number; features?: number; classes?: number; seed?: number };
+
+/**
+ * Everything a worker needs to train, in structured-clone form: functions travel as source text
+ * (they are compiled on each worker; closures over notebook variables do not travel — pass values
+ * in `args`).
+ */
+export interface WorkerTrainSpec {
+  modelSource: string;
+  data: { source: string } | BuiltinData;
+  loss: { name: string } | { source: string };
+  optimizer: OptimizerSpec;
+  schedule: TrainingSchedule;
+  /** Weight initialisation seed (data order uses `schedule.seed`). */
+  seed: number;
+  resumeFrom?: string;
+  /** Values handed to the model and data functions as `args`. */
+  args: unknown;
+  /** How often ranks send their step records to the owner. */
+  metricsIntervalMs: number;
+}
+
+/** What a user passes to `cluster.train`. */
+export interface TrainOptions {
+  /** Builds the model on every worker: `({ tf, rank, worldSize, args }) => tf.LayersModel | { variables, loss, predict }`. */
+  model: (...context: never[]) => unknown;
+  /** A built-in data set, or a function building the (whole) data set on each worker; ringbook shards it. */
+  data: ((...context: never[]) => unknown) | BuiltinData;
+  /** Loss name (as in `model.compile`) or `(yTrue, yPred) => tensor`; ignored for custom models. @default "categoricalCrossentropy" */
+  loss?: string | ((yTrue: never, yPred: never) => unknown);
+  /** @default { name: "adam", learningRate: 0.001 } */
+  optimizer?: OptimizerSpec | OptimizerSpec["name"];
+  /** Global batch size; must be divisible by the number of workers. */
+  batchSize: number;
+  /** @default 1 */
+  epochs?: number;
+  /** Seeds weight initialisation and data order. @default 0 */
+  seed?: number;
+  /** @default true */
+  shuffle?: boolean;
+  /** @default false */
+  dropRemainder?: boolean;
+  stepsPerEpoch?: number;
+  /** Rank 0 writes a checkpoint here every `everySteps` steps (default 100) and at the end. */
+  checkpoint?: string | { dir: string; everySteps?: number };
+  /** Continue from a checkpoint directory written by an earlier run. */
+  resumeFrom?: string;
+  args?: unknown;
+  /** Show the live plot in the notebook (when run from a notebook). @default true */
+  live?: boolean;
+  /** @default 250 */
+  metricsIntervalMs?: number;
+}
+
+/**
+ * Checks `cluster.train` options on the owner before any worker computes, and turns them into a
+ * {@link WorkerTrainSpec}. Every error names the bad value.
+ */
+export function parseTrainOptions(options: unknown, worldSize: number): WorkerTrainSpec {
+  if (typeof options !== "object" || options === null) throw bad(`train options must be an object, got ${String(options)}`);
+  const o = options as Record<string, unknown>;
+  const positiveInteger = (name: string, value: unknown, fallback?: number): number => {
+    const v = value ?? fallback;
+    if (typeof v !== "number" || !Number.isInteger(v) || v <= 0) throw bad(`${name} must be a positive integer, got ${JSON.stringify(value)}`);
+    return v;
+  };
+  if (typeof o.model !== "function") throw bad(`model must be a function that builds the model on each worker, got ${typeof o.model}`);
+  const batchSize = positiveInteger("batchSize", o.batchSize);
+  if (batchSize % worldSize !== 0) {
+    throw bad(`batchSize ${batchSize} is not divisible by the ${worldSize} workers; use a multiple of ${worldSize}, e.g. ${Math.ceil(batchSize / worldSize) * worldSize}`);
+  }
+  const epochs = positiveInteger("epochs", o.epochs, 1);
+  const seed = o.seed ?? 0;
+  if (typeof seed !== "number" || !Number.isInteger(seed)) throw bad(`seed must be an integer, got ${JSON.stringify(seed)}`);
+  const data = parseData(o.data);
+  const loss = o.loss ?? "categoricalCrossentropy";
+  if (typeof loss !== "string" && typeof loss !== "function") throw bad(`loss must be a name or a function, got ${JSON.stringify(loss)}`);
+  const knownLosses = ["categoricalCrossentropy", "binaryCrossentropy", "meanSquaredError", "meanAbsoluteError"];
+  if (typeof loss === "string" && !knownLosses.includes(loss)) throw bad(`unknown loss ${JSON.stringify(loss)}; use one of ${knownLosses.join(", ")} or a function`);
+  const optimizer = parseOptimizerSpec(o.optimizer ?? { name: "adam", learningRate: 0.001 });
+  const schedule: TrainingSchedule = { batchSize, epochs, seed };
+  for (const flag of ["shuffle", "dropRemainder"] as const) {
+    const value = o[flag];
+    if (value !== undefined) {
+      if (typeof value !== "boolean") throw bad(`${flag} must be true or false, got ${JSON.stringify(value)}`);
+      schedule[flag] = value;
+    }
+  }
+  if (o.stepsPerEpoch !== undefined) schedule.stepsPerEpoch = positiveInteger("stepsPerEpoch", o.stepsPerEpoch);
+  if (o.checkpoint !== undefined) {
+    const c = typeof o.checkpoint === "string" ? { dir: o.checkpoint } : (o.checkpoint as Record<string, unknown>);
+    if (typeof c !== "object" || c === null || typeof c.dir !== "string" || c.dir === "") throw bad(`checkpoint must be a directory or { dir, everySteps }, got ${JSON.stringify(o.checkpoint)}`);
+    schedule.checkpoint = { dir: c.dir, everySteps: positiveInteger("checkpoint.everySteps", c.everySteps, 100) };
+  }
+  if (o.resumeFrom !== undefined && (typeof o.resumeFrom !== "string" || o.resumeFrom === "")) throw bad(`resumeFrom must be a checkpoint directory, got ${JSON.stringify(o.resumeFrom)}`);
+  const metricsIntervalMs = positiveInteger("metricsIntervalMs", o.metricsIntervalMs, 250);
+  return {
+    modelSource: o.model.toString(),
+    data,
+    loss: typeof loss === "string" ? { name: loss } : { source: loss.toString() },
+    optimizer,
+    schedule,
+    seed,
+    ...(typeof o.resumeFrom === "string" ? { resumeFrom: o.resumeFrom } : {}),
+    args: o.args,
+    metricsIntervalMs,
+  };
+}
+
+function parseData(value: unknown): WorkerTrainSpec["data"] {
+  if (typeof value === "function") return { source: value.toString() };
+  if (typeof value === "object" && value !== null && "builtin" in value) {
+    const builtin = (value as { builtin: unknown }).builtin;
+    if (builtin === "mnist" || builtin === "synthetic") return structuredClone(value) as BuiltinData;
+    throw bad(`unknown built-in data set ${JSON.stringify(builtin)}; use "mnist" or "synthetic"`);
+  }
+  throw bad(`data must be a function ({ tf, rank, worldSize, args }) => Dataset or { builtin: "mnist" | "synthetic" }, got ${JSON.stringify(value)}`);
+}
+
+function bad(message: string): RingbookError {
+  return new RingbookError("ERR_BAD_TRAIN_OPTIONS", message);
+}
