@@ -24,3 +24,26 @@ export class InProcessAllReduce {
       });
   }
 }
+
+/** The same seam for broadcast: every rank resolves with `root`'s array once all ranks called. */
+export class InProcessBroadcast {
+  readonly #worldSize: number;
+  #waiting: Array<(values: Float32Array) => void> = [];
+  #rootValues: Float32Array | undefined;
+
+  constructor(worldSize: number) {
+    this.#worldSize = worldSize;
+  }
+
+  broadcast(values: Float32Array | undefined): Promise<Float32Array> {
+    return new Promise((resolve) => {
+      if (values !== undefined) this.#rootValues = values;
+      this.#waiting.push(resolve);
+      if (this.#waiting.length < this.#worldSize) return;
+      const root = this.#rootValues!;
+      for (const done of this.#waiting) done(root.slice());
+      this.#waiting = [];
+      this.#rootValues = undefined;
+    });
+  }
+}
