@@ -16,6 +16,9 @@ export interface ChannelHandlers {
 /** How long closing sockets may keep trying to deliver queued messages (the final replies). */
 const LINGER_MS = 1000;
 
+/** Messages iopub may hold for slow subscribers before ZeroMQ drops (zeromq's default is 1,000). */
+const IOPUB_HIGH_WATER_MARK = 10_000;
+
 /**
  * The five ZeroMQ sockets of a kernel bound to the connection file's endpoints: ROUTER for shell,
  * control and stdin, PUB for iopub, REP for the heartbeat (an echo loop). Every channel has one
@@ -40,12 +43,15 @@ export class KernelSockets {
    * const sockets = await KernelSockets.bind(info, { shell, control, stdin }, log);
    */
   static async bind(info: ConnectionInfo, handlers: ChannelHandlers, log: (line: string) => void): Promise<KernelSockets> {
-    const options = { linger: LINGER_MS };
-    const shell = new zmq.Router(options);
-    const control = new zmq.Router(options);
-    const stdin = new zmq.Router(options);
-    const iopub = new zmq.Publisher(options);
-    const heartbeat = new zmq.Reply(options);
+    // mandatory: a reply to a connected client that is not reading waits (backpressure through the
+    // awaited send) instead of being dropped silently; one to a vanished client fails and is logged.
+    const routerOptions = { linger: LINGER_MS, mandatory: true };
+    const shell = new zmq.Router(routerOptions);
+    const control = new zmq.Router(routerOptions);
+    const stdin = new zmq.Router(routerOptions);
+    // PUB never blocks, it drops at the high-water mark: leave room for bursts of output.
+    const iopub = new zmq.Publisher({ linger: LINGER_MS, sendHighWaterMark: IOPUB_HIGH_WATER_MARK });
+    const heartbeat = new zmq.Reply({ linger: LINGER_MS });
     const sockets: zmq.Socket[] = [shell, control, stdin, iopub, heartbeat];
     try {
       await Promise.all([
