@@ -1,0 +1,54 @@
+import { parseArgs } from "node:util";
+import { runKernelProcess } from "../server/kernel-process.js";
+import { UsageError, type Command } from "./command.js";
+
+const TYPE_CHECK_MODES = ["off", "warn", "error"] as const;
+type TypeCheckMode = (typeof TYPE_CHECK_MODES)[number];
+
+const usage = `Usage: ringbook kernel --connection-file FILE [--type-check off|warn|error]
+
+Runs the kernel (Jupyter starts it this way through the kernelspec).
+  -f, --connection-file FILE  the connection file written by the front end
+  --type-check MODE           type errors in cells: off, warn (default, shown on stderr) or error
+                              (also $RINGBOOK_TYPE_CHECK)`;
+
+/** `ringbook kernel`: the kernel process itself (also what dist/kernel/main.js runs). */
+export const kernelCommand: Command = {
+  name: "kernel",
+  summary: "run the kernel on a Jupyter connection file",
+  usage,
+  async run(args) {
+    const { values } = parseCommandArgs(args);
+    if (values["connection-file"] === undefined) throw new UsageError("--connection-file is required");
+    const typeCheck = parseTypeCheck(values["type-check"] ?? process.env["RINGBOOK_TYPE_CHECK"] ?? "warn");
+    // Loaded only here: the executor pulls in the TypeScript compiler, which `ringbook install` never needs.
+    const { startExecutor } = await import("../execution/index.js");
+    await runKernelProcess({
+      connectionFile: values["connection-file"],
+      startExecutor: (log) => startExecutor({ cwd: process.cwd(), typeCheck, log }),
+    });
+    return 0;
+  },
+};
+
+function parseCommandArgs(args: string[]) {
+  try {
+    return parseArgs({
+      args,
+      options: {
+        "connection-file": { type: "string", short: "f" },
+        "type-check": { type: "string" },
+      },
+      strict: true,
+      allowPositionals: false,
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message, { cause: error });
+  }
+}
+
+function parseTypeCheck(value: string): TypeCheckMode {
+  const mode = TYPE_CHECK_MODES.find((candidate) => candidate === value);
+  if (mode === undefined) throw new UsageError(`--type-check must be one of ${TYPE_CHECK_MODES.join(", ")}, got ${JSON.stringify(value)}`);
+  return mode;
+}

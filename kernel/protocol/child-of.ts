@@ -1,0 +1,66 @@
+import { randomUUID } from "node:crypto";
+import { hasParent } from "./frames.js";
+import type { JsonObject } from "./json-guards.js";
+import { PROTOCOL_VERSION, type ErrorContent, type MessageHeader, type ParentHeader, type ReplyContents, type ReplyType, type WireMessage } from "./wire-types.js";
+
+/**
+ * Derives a reply or side-effect message from the request it answers: a new msg_id, the request's
+ * session and username, protocol version 5.3, the current date, and the request's header as
+ * `parent_header`. Replies are never assembled by copying and patching a request header.
+ *
+ * @example
+ * const reply = childOf(request, "kernel_info_reply", kernelInfo);
+ */
+export function childOf<K extends ReplyType>(
+  parent: Pick<WireMessage, "header">,
+  msgType: K,
+  content: ReplyContents[K],
+  metadata: JsonObject = {},
+): WireMessage<object> {
+  return buildMessage(parent.header, msgType, content, metadata);
+}
+
+/**
+ * A message whose parent may be absent (e.g. output of a cell whose request was forgotten):
+ * `parent_header` is `{}` and the session is the kernel's own.
+ */
+export function messageWithParent<K extends ReplyType>(
+  parent: ParentHeader,
+  kernelSession: string,
+  msgType: K,
+  content: ReplyContents[K],
+  metadata: JsonObject = {},
+): WireMessage<object> {
+  if (hasParent(parent)) return buildMessage(parent, msgType, content, metadata);
+  return {
+    header: newHeader(msgType, kernelSession, "ringbook"),
+    parent_header: {},
+    metadata,
+    content,
+    buffers: [],
+  };
+}
+
+/**
+ * The reply to a request type the kernel does not handle: `<base>_reply` with status "error", so
+ * that a client waiting for a reply gets one instead of hanging (ipykernel only logs).
+ */
+export function unknownRequestReply(parent: Pick<WireMessage, "header">, content: ErrorContent): WireMessage<object> {
+  const requestType = parent.header.msg_type;
+  const replyType = requestType.endsWith("_request") ? `${requestType.slice(0, -"_request".length)}_reply` : `${requestType}_reply`;
+  return buildMessage(parent.header, replyType, { status: "error", ...content }, {});
+}
+
+function buildMessage(parent: MessageHeader, msgType: string, content: object, metadata: JsonObject): WireMessage<object> {
+  return {
+    header: newHeader(msgType, parent.session, parent.username),
+    parent_header: parent,
+    metadata,
+    content,
+    buffers: [],
+  };
+}
+
+function newHeader(msgType: string, session: string, username: string): MessageHeader {
+  return { msg_id: randomUUID(), session, username, date: new Date().toISOString(), msg_type: msgType, version: PROTOCOL_VERSION };
+}

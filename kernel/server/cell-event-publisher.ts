@@ -1,0 +1,104 @@
+import type { CellEvent } from "../execution/executor.js";
+import type { JsonObject } from "../protocol/json-guards.js";
+import type { MessageHeader } from "../protocol/wire-types.js";
+import type { CellRegistry } from "./cell-registry.js";
+import type { Outbox } from "./outbox.js";
+
+interface PendingInput {
+  cellId: string;
+  requestId: string;
+}
+
+/** Most input requests that may wait for a reply at once (a cell waits on one at a time). */
+const MAX_PENDING_INPUTS = 64;
+
+/**
+ * Turns executor events into iopub (and stdin) messages under the parent header of the cell that
+ * produced them, even when they arrive after that cell's reply. Keeps the input requests waiting
+ * for an input_reply.
+ */
+export class CellEventPublisher {
+  readonly #outbox: Outbox;
+  readonly #cells: CellRegistry;
+  readonly #log: (line: string) => void;
+  /** input_request msg_id → the executor's request; insertion order = age. */
+  readonly #pendingInputs = new Map<string, PendingInput>();
+
+  constructor(outbox: Outbox, cells: CellRegistry, log: (line: string) => void) {
+    this.#outbox = outbox;
+    this.#cells = cells;
+    this.#log = log;
+  }
+
+  /** The executor's event listener. */
+  handle(cellId: string, event: CellEvent): void {
+    const origin = this.#cells.get(cellId);
+    if (origin === undefined) this.#log(`event ${event.kind} for unknown or forgotten cell ${JSON.stringify(cellId)}; published without parent`);
+    const parent: MessageHeader | Record<string, never> = origin?.header ?? {};
+    switch (event.kind) {
+      case "stream":
+        this.#outbox.publish(parent, "stream", { name: event.name, text: event.text });
+        return;
+      case "display": {
+        const transient: JsonObject = event.displayId === undefined ? {} : { display_id: event.displayId };
+        const content = { data: event.data, metadata: event.metadata, transient };
+        if (event.update && event.displayId !== undefined) this.#outbox.publish(parent, "update_display_data", content);
+        else this.#outbox.publish(parent, "display_data", content);
+        return;
+      }
+      case "clearOutput":
+        this.#outbox.publish(parent, "clear_output", { wait: event.wait });
+        return;
+      case "inputRequest": {
+        if (origin === undefined) {
+          this.#log(`input request ${event.requestId} of an unknown cell cannot be sent; the cell keeps waiting until interrupted`);
+          return;
+        }
+        const msgId = this.#outbox.sendStdin(origin.ids, origin.header, "input_request", { prompt: event.prompt, password: event.password });
+        this.#pendingInputs.set(msgId, { cellId, requestId: event.requestId });
+        if (this.#pendingInputs.size > MAX_PENDING_INPUTS) {
+          const oldest = this.#pendingInputs.keys().next();
+          if (oldest.done !== true) this.#pendingInputs.delete(oldest.value);
+        }
+        return;
+      }
+      case "commOpen":
+        this.#outbox.publish(parent, "comm_open", { comm_id: event.commId, target_name: event.targetName, data: event.data }, event.metadata);
+        return;
+      case "commMsg":
+        this.#outbox.publish(parent, "comm_msg", { comm_id: event.commId, data: event.data }, event.metadata);
+        return;
+      case "commClose":
+        this.#outbox.publish(parent, "comm_close", { comm_id: event.commId, data: event.data }, event.metadata);
+        return;
+      case "lateError":
+        this.#outbox.publish(parent, "error", { ename: event.ename, evalue: event.evalue, traceback: event.traceback });
+        return;
+      default: {
+        const unknown: never = event;
+        this.#log(`unknown executor event ${JSON.stringify(unknown)}`);
+      }
+    }
+  }
+
+  /**
+   * Matches an input_reply to its input_request: by parent msg_id, else the oldest waiting one
+   * (jupyter_client's `input()` sends replies without a parent header).
+   */
+  takeInputRequest(parentMsgId: string | undefined): string | undefined {
+    let key = parentMsgId !== undefined && this.#pendingInputs.has(parentMsgId) ? parentMsgId : undefined;
+    if (key === undefined) {
+      const oldest = this.#pendingInputs.keys().next();
+      key = oldest.done === true ? undefined : oldest.value;
+    }
+    if (key === undefined) return undefined;
+    const pending = this.#pendingInputs.get(key);
+    this.#pendingInputs.delete(key);
+    return pending?.requestId;
+  }
+
+  /** Forgets input requests of a finished cell (interrupted while waiting for input). */
+  forgetCell(cellId: string): void {
+    for (const [key, pending] of this.#pendingInputs) if (pending.cellId === cellId) this.#pendingInputs.delete(key);
+  }
+}

@@ -1,0 +1,58 @@
+import { childOf, messageWithParent, unknownRequestReply } from "../protocol/child-of.js";
+import { serializeMessage } from "../protocol/frames.js";
+import type { JsonObject } from "../protocol/json-guards.js";
+import type { MessageSigner } from "../protocol/signer.js";
+import type { ErrorContent, MessageHeader, ParentHeader, ReplyContents, ReplyType, WireMessage } from "../protocol/wire-types.js";
+import type { KernelSockets } from "../sockets/kernel-sockets.js";
+
+/** A received request and where its reply goes. */
+export interface RequestEnvelope {
+  channel: "shell" | "control";
+  ids: Buffer[];
+  message: WireMessage;
+}
+
+/**
+ * Signs and queues every outgoing message. Replies and iopub messages are derived from their
+ * parent with {@link childOf}; each channel's messages leave in the order they were queued.
+ */
+export class Outbox {
+  readonly #sockets: KernelSockets;
+  readonly #signer: MessageSigner;
+  readonly #kernelSession: string;
+
+  constructor(sockets: KernelSockets, signer: MessageSigner, kernelSession: string) {
+    this.#sockets = sockets;
+    this.#signer = signer;
+    this.#kernelSession = kernelSession;
+  }
+
+  /** Replies on the channel the request came from, to its sender. */
+  reply<K extends ReplyType>(request: RequestEnvelope, msgType: K, content: ReplyContents[K], metadata?: JsonObject): void {
+    this.#sockets.send(request.channel, serializeMessage(request.ids, childOf(request.message, msgType, content, metadata), this.#signer));
+  }
+
+  /** Replies `<type>_reply` with an error to a request type the kernel does not handle. */
+  replyUnknown(request: RequestEnvelope, content: ErrorContent): void {
+    this.#sockets.send(request.channel, serializeMessage(request.ids, unknownRequestReply(request.message, content), this.#signer));
+  }
+
+  /** Publishes on iopub with `parent` as parent_header ({} when the parent is unknown). */
+  publish<K extends ReplyType>(parent: ParentHeader, msgType: K, content: ReplyContents[K], metadata?: JsonObject): void {
+    const message = messageWithParent(parent, this.#kernelSession, msgType, content, metadata);
+    const topic = Buffer.from(`kernel.${this.#kernelSession}.${msgType}`, "utf8");
+    this.#sockets.send("iopub", serializeMessage([topic], message, this.#signer));
+  }
+
+  /** Publishes busy or idle for a request. */
+  status(parent: ParentHeader, state: "busy" | "idle" | "starting"): void {
+    this.publish(parent, "status", { execution_state: state });
+  }
+
+  /** Sends on stdin to a shell request's sender; returns the new message's msg_id. */
+  sendStdin<K extends ReplyType>(ids: Buffer[], parent: MessageHeader, msgType: K, content: ReplyContents[K]): string {
+    const message = childOf({ header: parent }, msgType, content);
+    this.#sockets.send("stdin", serializeMessage(ids, message, this.#signer));
+    return message.header.msg_id;
+  }
+}
