@@ -6,8 +6,9 @@
 import { UsageError, type Command } from "./cli/command.js";
 import { installCommand } from "./cli/install-command.js";
 import { kernelCommand } from "./cli/kernel-command.js";
+import { runCommand } from "./cli/run-command.js";
 
-const commands: readonly Command[] = [installCommand, kernelCommand];
+const commands: readonly Command[] = [installCommand, kernelCommand, runCommand];
 
 const overview = `Usage: ringbook <command> [options]
 

@@ -1,0 +1,121 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { RingbookError } from "../../lib/errors.js";
+import { parseConnectionInfo, type ConnectionInfo } from "../protocol/connection-info.js";
+import { KernelClient } from "./kernel-client.js";
+
+const kernelMain = fileURLToPath(new URL("../main.js", import.meta.url));
+
+/** Options of {@link LocalKernel.start}. */
+export interface LocalKernelOptions {
+  /** The kernel's working directory (the notebook's folder). */
+  cwd: string;
+  /** Extra environment for the kernel. */
+  env?: NodeJS.ProcessEnv;
+  /** Kernel log lines (its stderr). @default ignored */
+  onStderr?: (text: string) => void;
+  log?: (line: string) => void;
+  /** @default 30000 */
+  startTimeoutMs?: number;
+}
+
+/**
+ * A ringbook kernel in a child process, connected over ipc sockets in a private directory (no
+ * ports to race for), with a client attached and ready. `close()` asks the kernel to shut down,
+ * waits briefly, then kills it by PID, and removes the directory: on every path.
+ */
+export class LocalKernel {
+  readonly client: KernelClient;
+  readonly #process: ChildProcess;
+  readonly #dir: string;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  #closing: Promise<void> | undefined;
+
+  private constructor(process: ChildProcess, client: KernelClient, dir: string, exited: LocalKernel["exited"]) {
+    this.#process = process;
+    this.client = client;
+    this.#dir = dir;
+    this.exited = exited;
+  }
+
+  get pid(): number | undefined {
+    return this.#process.pid;
+  }
+
+  static async start(options: LocalKernelOptions): Promise<LocalKernel> {
+    const dir = await mkdtemp(join(tmpdir(), "ringbook-kernel-"));
+    const connection = {
+      transport: "ipc",
+      ip: join(dir, "kernel"),
+      shell_port: 1,
+      iopub_port: 2,
+      stdin_port: 3,
+      control_port: 4,
+      hb_port: 5,
+      key: randomBytes(32).toString("hex"),
+      signature_scheme: "hmac-sha256",
+      kernel_name: "ringbook",
+    };
+    const connectionFile = join(dir, "connection.json");
+    await writeFile(connectionFile, JSON.stringify(connection), { mode: 0o600 });
+    const info: ConnectionInfo = parseConnectionInfo(connection);
+    const child = spawn(process.execPath, [kernelMain, "--connection-file", connectionFile], {
+      cwd: options.cwd,
+      env: { ...process.env, ...options.env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    child.stdout?.on("data", (chunk: Buffer) => options.onStderr?.(chunk.toString("utf8")));
+    child.stderr?.on("data", (chunk: Buffer) => options.onStderr?.(chunk.toString("utf8")));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+      child.once("exit", (code, signal) => resolve({ code, signal }));
+      child.once("error", () => resolve({ code: null, signal: null }));
+    });
+    const client = new KernelClient(info, options.log);
+    const kernel = new LocalKernel(child, client, dir, exited);
+    try {
+      const timeout = AbortSignal.timeout(options.startTimeoutMs ?? 30_000);
+      const died = exited.then(({ code, signal }) => {
+        throw new RingbookError("ERR_KERNEL_DIED", `the kernel exited during start-up (code ${code}, signal ${signal})`);
+      });
+      await Promise.race([client.waitForReady({ signal: timeout }), died]);
+    } catch (error) {
+      await kernel.close();
+      throw error;
+    }
+    return kernel;
+  }
+
+  /** Interrupts the running cell (interrupt_request on control). */
+  async interrupt(options: { signal?: AbortSignal } = {}): Promise<void> {
+    await this.client.request("control", "interrupt_request", {}, options);
+  }
+
+  /** Shuts the kernel down and removes its files. Idempotent; never leaves the process behind. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      const running = this.#process.exitCode === null && this.#process.signalCode === null;
+      if (running) {
+        const graceful = this.client.request("control", "shutdown_request", { restart: false }, { signal: AbortSignal.timeout(2000) }).catch(() => undefined);
+        const exitedInTime = await Promise.race([
+          this.exited.then(() => true),
+          graceful.then(() => new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 2000).unref())),
+        ]);
+        if (!exitedInTime && this.#process.pid !== undefined) {
+          this.#process.kill("SIGKILL");
+          await this.exited;
+        }
+      }
+      await this.client.close();
+      await rm(this.#dir, { recursive: true, force: true });
+    })();
+    return this.#closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
