@@ -1,0 +1,60 @@
+/**
+ * The executor of ringbook's kernel: TypeScript cells in a worker thread, display, stdin, comms,
+ * interrupt, and a background TypeScript language service.
+ * @example
+ * const executor = await startExecutor({ cwd: process.cwd(), typeCheck: "warn", log: console.error });
+ * executor.onEvent((cellId, event) => send(cellId, event));
+ * const outcome = await executor.execute({ cellId: "1", code: "1 + 1", silent: false, storeHistory: true,
+ *   userExpressions: {}, allowStdin: false, executionCount: 1 });
+ */
+import { resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Executor } from "./executor.js";
+import { CellWorkerHost } from "./worker-host.js";
+import { LanguageClient } from "../language/language-client.js";
+import { NotebookExecutor, type TypeCheckMode } from "./notebook-executor.js";
+import { readRuntimeTsconfig } from "./tsconfig-options.js";
+import { RingbookError } from "../../lib/errors.js";
+
+export type * from "./executor.js";
+export { formatDiagnostics, type TypeCheckMode } from "./notebook-executor.js";
+
+/** How to start an executor. */
+export interface ExecutorOptions {
+  /** The notebook's folder: imports, tsconfig.json and `In[n]` file names are relative to it. */
+  cwd: string;
+  /**
+   * `"warn"`: type errors are printed to the cell's stderr after it ran (never delaying it);
+   * `"error"`: a cell with type errors fails without running; `"off"`: no checking.
+   * @default "warn" (the server's default; this option itself is required)
+   */
+  typeCheck: TypeCheckMode;
+  /** Receives the executor's diagnostic lines (for the kernel log). */
+  log: (line: string) => void;
+}
+
+/** Delay before the language service starts loading, so that the first cell runs first. */
+const languageWarmupDelayMs = 200;
+
+/** Starts the cell worker (ready when this resolves) and, in the background, the language service. */
+export async function startExecutor(options: ExecutorOptions): Promise<Executor> {
+  if (!["off", "warn", "error"].includes(options.typeCheck)) {
+    throw new RingbookError("EXECUTOR_OPTIONS", `typeCheck must be "off", "warn" or "error", got ${JSON.stringify(options.typeCheck)}`);
+  }
+  const cwd = resolve(options.cwd);
+  const distRoot = new URL("../../", import.meta.url);
+  const packageRoot = fileURLToPath(new URL("../", distRoot));
+  const moduleAliases = {
+    ringbook: new URL("lib/index.js", distRoot).href,
+    "ringbook/display": new URL("kernel/display/index.js", distRoot).href,
+    tslab: new URL("kernel/display/tslab.js", distRoot).href,
+  };
+  const tsconfig = readRuntimeTsconfig(cwd, options.log);
+  const host = await CellWorkerHost.start({ cwd, moduleAliases, ...tsconfig }, options.log);
+  const language = new LanguageClient({ cwd, packageRoot }, options.log);
+  if (options.typeCheck !== "off") {
+    const warmup = setTimeout(() => void language.start().catch(() => undefined), languageWarmupDelayMs);
+    warmup.unref();
+  }
+  return new NotebookExecutor(host, language, options.typeCheck, options.log);
+}

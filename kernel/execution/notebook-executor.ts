@@ -1,0 +1,140 @@
+/**
+ * The {@link Executor} the kernel server drives: cells run in the cell worker (worker-host), the
+ * language service answers completion, inspection and type checks from its own worker, and
+ * is_complete is decided on the main thread without either.
+ */
+import type { CellEvent, CommTarget, CompleteResult, ExecuteOutcome, ExecuteRequest, Executor, InspectResult, IsCompleteResult } from "./executor.js";
+import type { CellWorkerHost } from "./worker-host.js";
+import type { LanguageClient } from "../language/language-client.js";
+import type { CellDiagnostic } from "../language/protocol.js";
+import { isCellComplete } from "./is-complete.js";
+
+/** How type errors affect cells. */
+export type TypeCheckMode = "off" | "warn" | "error";
+
+type CompileCell = (source: string) => unknown;
+
+/** Lines such as `In[3] line 2:5 - error TS2322: Type 'string' is not assignable to type 'number'.` */
+export function formatDiagnostics(diagnostics: CellDiagnostic[], executionCount: number): string[] {
+  return diagnostics.map((d) => `In[${executionCount}] line ${d.line}:${d.column} - error TS${d.code}: ${d.message}`);
+}
+
+function isMagic(code: string): boolean {
+  return /^\s*%%/.test(code);
+}
+
+/** Runs cells for one kernel. */
+export class NotebookExecutor implements Executor {
+  readonly #host: CellWorkerHost;
+  readonly #language: LanguageClient;
+  readonly #typeCheck: TypeCheckMode;
+  readonly #log: (line: string) => void;
+  #listener: (cellId: string, event: CellEvent) => void = () => {};
+  readonly #background = new Set<Promise<void>>();
+  #compile: CompileCell | undefined;
+  #closed: Promise<void> | undefined;
+
+  constructor(host: CellWorkerHost, language: LanguageClient, typeCheck: TypeCheckMode, log: (line: string) => void) {
+    this.#host = host;
+    this.#language = language;
+    this.#typeCheck = typeCheck;
+    this.#log = log;
+    host.onEvent((cellId, event) => this.#listener(cellId, event));
+  }
+
+  onEvent(listener: (cellId: string, event: CellEvent) => void): void {
+    this.#listener = listener;
+  }
+
+  async execute(request: ExecuteRequest): Promise<ExecuteOutcome> {
+    const checked = !isMagic(request.code) && request.code.trim() !== "";
+    if (checked && this.#typeCheck === "error") {
+      const diagnostics = await this.#language.diagnose(request.code).catch((error: unknown) => {
+        this.#log(`type check skipped for cell ${request.cellId}: ${error instanceof Error ? error.message : String(error)}`);
+        return [];
+      });
+      if (diagnostics.length > 0) {
+        const lines = formatDiagnostics(diagnostics, request.executionCount);
+        return { status: "error", ename: "TypeScriptError", evalue: `${diagnostics.length} type error(s) in In[${request.executionCount}]; the cell did not run`, traceback: lines };
+      }
+    } else if (checked && this.#typeCheck === "warn") {
+      this.#inBackground(
+        this.#language.diagnose(request.code).then((diagnostics) => {
+          if (diagnostics.length === 0) return;
+          const text = formatDiagnostics(diagnostics, request.executionCount).join("\n") + "\n";
+          this.#listener(request.cellId, { kind: "stream", name: "stderr", text });
+        }),
+      );
+    }
+    const outcome = await this.#host.execute(request);
+    if (checked && outcome.status === "ok") this.#inBackground(this.#language.commit(request.code));
+    return outcome;
+  }
+
+  interrupt(): Promise<void> {
+    return this.#host.interrupt();
+  }
+
+  async complete(code: string, cursorPos: number): Promise<CompleteResult> {
+    try {
+      return await this.#language.complete(code, cursorPos);
+    } catch (error) {
+      this.#log(`complete failed: ${error instanceof Error ? error.message : String(error)}`);
+      return { matches: [], cursorStart: cursorPos, cursorEnd: cursorPos };
+    }
+  }
+
+  async inspect(code: string, cursorPos: number, detailLevel: 0 | 1): Promise<InspectResult> {
+    try {
+      return await this.#language.inspect(code, cursorPos, detailLevel);
+    } catch (error) {
+      this.#log(`inspect failed: ${error instanceof Error ? error.message : String(error)}`);
+      return { found: false, data: {} };
+    }
+  }
+
+  async isComplete(code: string): Promise<IsCompleteResult> {
+    if (!this.#compile) {
+      const { compileCell } = await import("../../lib/script/index.js");
+      this.#compile = (source) => compileCell(source);
+    }
+    return isCellComplete(code, this.#compile);
+  }
+
+  provideInput(requestId: string, value: string): void {
+    this.#host.provideInput(requestId, value);
+  }
+
+  async commOpen(commId: string, targetName: string, data: Record<string, unknown>, metadata: Record<string, unknown>): Promise<boolean> {
+    return (await this.#host.call({ kind: "commOpen", commId, targetName, data, metadata })) === true;
+  }
+
+  async commMsg(commId: string, data: Record<string, unknown>, metadata: Record<string, unknown>): Promise<void> {
+    await this.#host.call({ kind: "commMsg", commId, data, metadata });
+  }
+
+  async commClose(commId: string, data: Record<string, unknown>, metadata: Record<string, unknown>): Promise<void> {
+    await this.#host.call({ kind: "commClose", commId, data, metadata });
+  }
+
+  async commInfo(targetName?: string): Promise<CommTarget[]> {
+    const call = targetName === undefined ? { kind: "commInfo" as const } : { kind: "commInfo" as const, targetName };
+    const value = await this.#host.call(call);
+    return Array.isArray(value) ? value : [];
+  }
+
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      await Promise.all([this.#host.close(), this.#language.close()]);
+      await Promise.allSettled([...this.#background]);
+    })();
+    return this.#closed;
+  }
+
+  /** Owns a background task: errors are logged, close() waits for it. */
+  #inBackground(task: Promise<void>): void {
+    const owned = task.catch((error: unknown) => this.#log(`background language task failed: ${error instanceof Error ? error.message : String(error)}`));
+    this.#background.add(owned);
+    void owned.finally(() => this.#background.delete(owned));
+  }
+}

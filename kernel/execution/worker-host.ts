@@ -1,0 +1,253 @@
+/**
+ * Owns the cell worker thread from the main thread: starts it (and a fresh one when a cell ends
+ * the thread, e.g. with `process.exit()`), runs one cell at a time, relays events, and interrupts.
+ *
+ * Interrupt, and why it cannot eat a later request: an inspector `Runtime.evaluate` of the
+ * worker's interrupt probe runs even inside a busy loop; the probe finishes the cell as
+ * interrupted on the worker's next event-loop turn and acknowledges. An ack within
+ * {@link idleAckMs} means the cell was only awaiting (abandoned, nothing to terminate). Without
+ * one, the worker is busy in JavaScript, and only then do we send `Runtime.terminateExecution`,
+ * whose reply V8 sends after the termination took effect and was cancelled, so no termination is
+ * left pending for the next message. A second probe then confirms the worker is responsive.
+ */
+import { Worker } from "node:worker_threads";
+import type { CellEvent, CommTarget, ExecuteOutcome, ExecuteRequest } from "./executor.js";
+import { RingbookError } from "../../lib/errors.js";
+import { WorkerInspector } from "./worker-inspector.js";
+import { interruptProbeSymbolKey, parseFromWorker, type CellWorkerConfig, type FromWorker, type ToWorker, type WorkerCall } from "./worker-protocol.js";
+
+/** How long an awaiting (not busy) worker gets to acknowledge the interrupt probe. */
+const idleAckMs = 150;
+/** How long the worker gets to acknowledge after a termination before it is replaced. */
+const terminatedAckMs = 600;
+
+interface Running {
+  cellId: string;
+  resolve: (outcome: ExecuteOutcome) => void;
+}
+
+interface LiveWorker {
+  worker: Worker;
+  inspector: WorkerInspector;
+}
+
+type CallValue = boolean | CommTarget[] | null;
+
+/** The main thread's side of the cell worker. */
+export class CellWorkerHost {
+  readonly #config: CellWorkerConfig;
+  readonly #log: (line: string) => void;
+  #listener: (cellId: string, event: CellEvent) => void = () => {};
+  #live: Promise<LiveWorker>;
+  #running: Running | undefined;
+  readonly #calls = new Map<number, { resolve: (value: CallValue) => void; reject: (error: Error) => void }>();
+  readonly #acks = new Map<number, () => void>();
+  /** Workers already replaced: their exit must not start yet another one. */
+  readonly #retired = new WeakSet<Worker>();
+  #nextCallId = 1;
+  #nextInterruptSeq = 1;
+  #closed = false;
+
+  private constructor(config: CellWorkerConfig, log: (line: string) => void) {
+    this.#config = config;
+    this.#log = log;
+    this.#live = this.#spawn();
+  }
+
+  /** Starts the worker and waits until it is ready for cells. */
+  static async start(config: CellWorkerConfig, log: (line: string) => void): Promise<CellWorkerHost> {
+    const host = new CellWorkerHost(config, log);
+    try {
+      await host.#live;
+    } catch (error) {
+      await host.close();
+      throw error;
+    }
+    return host;
+  }
+
+  onEvent(listener: (cellId: string, event: CellEvent) => void): void {
+    this.#listener = listener;
+  }
+
+  async execute(request: ExecuteRequest): Promise<ExecuteOutcome> {
+    if (this.#closed) throw new RingbookError("EXECUTOR_CLOSED", `cannot execute cell ${request.cellId}: the executor is closed`);
+    if (this.#running) throw new RingbookError("EXECUTE_OVERLAP", `cell ${request.cellId} was sent while cell ${this.#running.cellId} still runs`);
+    const { worker } = await this.#liveOrRespawn();
+    return new Promise<ExecuteOutcome>((resolve) => {
+      this.#running = { cellId: request.cellId, resolve };
+      this.#post(worker, { type: "execute", request });
+    });
+  }
+
+  /** Stops the running cell (if any); returns once its outcome is `interrupted`. */
+  async interrupt(): Promise<void> {
+    const running = this.#running;
+    if (!running || this.#closed) return;
+    const live = await this.#live;
+    if (await this.#probe(live, true, idleAckMs)) return;
+    if (this.#running !== running) return;
+    this.#log(`interrupt: cell ${running.cellId} is busy; terminating its execution`);
+    const terminated = await live.inspector.send("Runtime.terminateExecution").catch((error: unknown) => error);
+    if (terminated instanceof Error) this.#log(`interrupt: terminateExecution failed: ${terminated.message}`);
+    if (await this.#probe(live, false, terminatedAckMs)) return;
+    if (this.#running !== running) return;
+    this.#log(`interrupt: the worker did not recover; replacing it`);
+    this.#replaceWorker(live, { status: "restarted", reason: "the interrupted cell could not be stopped; a fresh worker was started" });
+  }
+
+  provideInput(requestId: string, value: string): void {
+    void this.#live.then((live) => this.#post(live.worker, { type: "input", requestId, value }));
+  }
+
+  async call(call: WorkerCall): Promise<CallValue> {
+    if (this.#closed) throw new RingbookError("EXECUTOR_CLOSED", `cannot send ${call.kind}: the executor is closed`);
+    const { worker } = await this.#liveOrRespawn();
+    const callId = this.#nextCallId++;
+    return new Promise<CallValue>((resolve, reject) => {
+      this.#calls.set(callId, { resolve, reject });
+      this.#post(worker, { type: "call", callId, call });
+    });
+  }
+
+  /** Ends the worker; a running cell settles as `restarted`. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#settleRunning({ status: "restarted", reason: "the executor was closed" });
+    this.#failCalls("the executor was closed");
+    const live = await this.#live.catch(() => undefined);
+    if (!live) return;
+    live.inspector.close();
+    await live.worker.terminate();
+  }
+
+  /** The live worker; if the last start failed, one more try. */
+  async #liveOrRespawn(): Promise<LiveWorker> {
+    try {
+      return await this.#live;
+    } catch (error) {
+      this.#log(`cell worker unavailable (${error instanceof Error ? error.message : String(error)}); starting a fresh one`);
+      this.#live = this.#spawn();
+      return this.#live;
+    }
+  }
+
+  /** Runs the interrupt probe; true when the worker acknowledged within `timeoutMs`. */
+  async #probe(live: LiveWorker, runHooks: boolean, timeoutMs: number): Promise<boolean> {
+    const seq = this.#nextInterruptSeq++;
+    let timer: NodeJS.Timeout | undefined;
+    const acked = new Promise<boolean>((resolve) => {
+      this.#acks.set(seq, () => resolve(true));
+      timer = setTimeout(() => resolve(false), timeoutMs);
+    });
+    const expression = `globalThis[Symbol.for(${JSON.stringify(interruptProbeSymbolKey)})](${seq}, ${runHooks})`;
+    const evaluated = await live.inspector.send("Runtime.evaluate", { expression }).catch((error: unknown) => error);
+    if (evaluated instanceof Error) this.#log(`interrupt: probe failed: ${evaluated.message}`);
+    try {
+      return await acked;
+    } finally {
+      clearTimeout(timer);
+      this.#acks.delete(seq);
+    }
+  }
+
+  async #spawn(): Promise<LiveWorker> {
+    const worker = new Worker(new URL("./cell-worker.js", import.meta.url), { workerData: this.#config, stdout: true, stderr: true });
+    worker.stdout.on("data", (chunk: Buffer) => this.#log(`cell worker stdout: ${chunk.toString().trimEnd()}`));
+    worker.stderr.on("data", (chunk: Buffer) => this.#log(`cell worker stderr: ${chunk.toString().trimEnd()}`));
+    const ready = new Promise<void>((resolve, reject) => {
+      worker.on("message", (raw: unknown) => {
+        let message: FromWorker;
+        try {
+          message = parseFromWorker(raw);
+        } catch (error) {
+          this.#log(error instanceof Error ? error.message : String(error));
+          return;
+        }
+        if (message.type === "ready") resolve();
+        else this.#receive(message);
+      });
+      worker.once("exit", (code) => reject(new RingbookError("WORKER_START", `cell worker exited with code ${code} before it was ready`)));
+    });
+    worker.on("error", (error) => this.#log(`cell worker error: ${error.stack ?? error.message}`));
+    let inspector: WorkerInspector | undefined;
+    try {
+      inspector = await WorkerInspector.attach(worker, { signal: AbortSignal.timeout(10_000) });
+      await ready;
+    } catch (error) {
+      inspector?.close();
+      await worker.terminate();
+      throw error;
+    }
+    const live = { worker, inspector };
+    worker.once("exit", (code) => this.#onExit(live, code));
+    return live;
+  }
+
+  #onExit(live: LiveWorker, code: number): void {
+    live.inspector.close();
+    if (this.#closed || this.#retired.has(live.worker)) return;
+    this.#log(`cell worker exited with code ${code}; starting a fresh one`);
+    this.#replaceWorker(live, { status: "restarted", reason: `the cell worker exited with code ${code} (process.exit() in a cell?); its state is lost` });
+  }
+
+  #replaceWorker(old: LiveWorker, outcome: ExecuteOutcome): void {
+    this.#failCalls("the cell worker was replaced");
+    this.#retired.add(old.worker);
+    old.inspector.close();
+    void old.worker.terminate();
+    const next = this.#spawn();
+    this.#live = next;
+    // Settle only when the fresh worker can take the next cell.
+    next.then(
+      () => this.#settleRunning(outcome),
+      (error: unknown) => {
+        this.#log(`could not start a fresh cell worker: ${error instanceof Error ? error.message : String(error)}`);
+        this.#settleRunning(outcome);
+      },
+    );
+  }
+
+  #receive(message: Exclude<FromWorker, { type: "ready" }>): void {
+    switch (message.type) {
+      case "event":
+        this.#listener(message.cellId, message.event);
+        return;
+      case "outcome":
+        if (this.#running?.cellId === message.cellId) this.#settleRunning(message.outcome);
+        return;
+      case "reply": {
+        const pending = this.#calls.get(message.callId);
+        if (!pending) return;
+        this.#calls.delete(message.callId);
+        if (message.ok) pending.resolve(message.value);
+        else pending.reject(new RingbookError("WORKER_CALL", message.message));
+        return;
+      }
+      case "interruptAck":
+        this.#acks.get(message.seq)?.();
+        return;
+      default: {
+        const never: never = message;
+        throw new RingbookError("WORKER_MESSAGE", `unhandled message ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  #settleRunning(outcome: ExecuteOutcome): void {
+    const running = this.#running;
+    if (!running) return;
+    this.#running = undefined;
+    running.resolve(outcome);
+  }
+
+  #failCalls(reason: string): void {
+    for (const pending of this.#calls.values()) pending.reject(new RingbookError("WORKER_GONE", reason));
+    this.#calls.clear();
+  }
+
+  #post(worker: Worker, message: ToWorker): void {
+    worker.postMessage(message);
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * Messages between the executor (main thread) and its cell worker thread. Both ends are ours and
+ * structured-clone the messages, but the main thread still narrows what it receives with
+ * {@link parseFromWorker} so that a bug shows as a clear error, not as a wrong cast.
+ */
+import type { CellEvent, CommTarget, ExecuteOutcome, ExecuteRequest } from "./executor.js";
+import { RingbookError } from "../../lib/errors.js";
+
+/** Configuration the cell worker receives as `workerData`. */
+export interface CellWorkerConfig {
+  /** The notebook's folder: imports resolve from here. */
+  cwd: string;
+  /** Specifier → file URL (`ringbook`, `ringbook/display`, `tslab`). */
+  moduleAliases: Record<string, string>;
+  /** JSX settings from tsconfig.json, if any. */
+  jsx?: { runtime: "classic" | "automatic"; factory?: string; fragmentFactory?: string; importSource?: string };
+  /** tsconfig's `experimentalDecorators`: cells with decorators then go through TypeScript. */
+  experimentalDecorators: boolean;
+  emitDecoratorMetadata: boolean;
+}
+
+/** A request that expects a reply. */
+export type WorkerCall =
+  | { kind: "commOpen"; commId: string; targetName: string; data: Record<string, unknown>; metadata: Record<string, unknown> }
+  | { kind: "commMsg"; commId: string; data: Record<string, unknown>; metadata: Record<string, unknown> }
+  | { kind: "commClose"; commId: string; data: Record<string, unknown>; metadata: Record<string, unknown> }
+  | { kind: "commInfo"; targetName?: string };
+
+export type ToWorker =
+  | { type: "execute"; request: ExecuteRequest }
+  | { type: "input"; requestId: string; value: string }
+  | { type: "call"; callId: number; call: WorkerCall };
+
+export type FromWorker =
+  | { type: "ready" }
+  | { type: "event"; cellId: string; event: CellEvent }
+  | { type: "outcome"; cellId: string; outcome: ExecuteOutcome }
+  | { type: "reply"; callId: number; ok: true; value: boolean | CommTarget[] | null }
+  | { type: "reply"; callId: number; ok: false; message: string }
+  | { type: "interruptAck"; seq: number };
+
+/** The global function the interrupt probe calls inside the worker (through the inspector). */
+export const interruptProbeSymbolKey = "ringbook.interruptProbe";
+
+/** Narrows a message from the cell worker. */
+export function parseFromWorker(message: unknown): FromWorker {
+  if (typeof message !== "object" || message === null) throw new RingbookError("WORKER_MESSAGE", `cell worker sent a non-object message: ${String(message)}`);
+  const record = message as Record<string, unknown>;
+  switch (record["type"]) {
+    case "ready":
+      return { type: "ready" };
+    case "event":
+    case "outcome":
+      if (typeof record["cellId"] !== "string") break;
+      if (record["type"] === "event" && typeof record["event"] === "object" && record["event"] !== null) return message as FromWorker;
+      if (record["type"] === "outcome" && typeof record["outcome"] === "object" && record["outcome"] !== null) return message as FromWorker;
+      break;
+    case "reply":
+      if (typeof record["callId"] === "number" && typeof record["ok"] === "boolean") return message as FromWorker;
+      break;
+    case "interruptAck":
+      if (typeof record["seq"] === "number") return { type: "interruptAck", seq: record["seq"] };
+      break;
+    default:
+      break;
+  }
+  throw new RingbookError("WORKER_MESSAGE", `cell worker sent an unexpected message: ${JSON.stringify(message).slice(0, 200)}`);
+}

@@ -1,0 +1,193 @@
+/**
+ * TypeScript's in-process LanguageService (TypeScript 6.0, classic API) over the notebook model:
+ * completions, quick info and type errors for the cell being edited, with the kernel's globals
+ * (`display`, `input`, `comms`) and modules (`ringbook`, `ringbook/display`, `tslab`) declared.
+ */
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import type * as ts from "typescript";
+import type { CompleteResult, InspectResult } from "../execution/executor.js";
+import { NotebookModel } from "./notebook-model.js";
+import type { CellDiagnostic, LanguageWorkerConfig } from "./protocol.js";
+
+/** Diagnostics that the notebook's execution model makes wrong. */
+const ignoredDiagnostics = new Set([
+  2451, // redeclare block-scoped variable: later cells may redeclare
+  2300, // duplicate identifier: same reason
+  1375, // top-level await outside a module
+  1378, // top-level await target
+  1208, // isolatedModules: file is not a module
+  2393, // duplicate function implementation
+]);
+
+/** The language service of one notebook. */
+export class NotebookLanguageService {
+  readonly #ts: typeof ts;
+  readonly #service: ts.LanguageService;
+  readonly #model: NotebookModel;
+  readonly #notebookFile: string;
+  readonly #globalsFile: string;
+  readonly #globalsText: string;
+  readonly #snapshots = new Map<string, ts.IScriptSnapshot>();
+  #text = "";
+  #version = 0;
+
+  constructor(config: LanguageWorkerConfig) {
+    const require = createRequire(import.meta.url);
+    const typescript = require("typescript") as typeof ts;
+    this.#ts = typescript;
+    const options = compilerOptions(typescript, config);
+    const jsx = options.jsx !== undefined && options.jsx !== typescript.JsxEmit.None;
+    this.#model = new NotebookModel(typescript, jsx ? typescript.ScriptKind.TSX : typescript.ScriptKind.TS);
+    this.#notebookFile = join(config.cwd, jsx ? "__ringbook_notebook__.tsx" : "__ringbook_notebook__.ts");
+    this.#globalsFile = join(config.cwd, "__ringbook_globals__.d.ts");
+    const displayTypes = join(config.packageRoot, "dist/kernel/display/index.js");
+    const commsTypes = join(config.packageRoot, "dist/kernel/execution/worker-comms.js");
+    this.#globalsText = [
+      `declare const display: import(${JSON.stringify(displayTypes)}).Display;`,
+      `/** Reads a line from the front end; rejects when the front end does not accept input. */`,
+      `declare const input: { (prompt?: string, options?: { password?: boolean }): Promise<string>; password(prompt?: string): Promise<string> };`,
+      `/** Jupyter comms: targets the front end opens, and comms the kernel opens. */`,
+      `declare const comms: import(${JSON.stringify(commsTypes)}).Comms;`,
+    ].join("\n");
+    const host: ts.LanguageServiceHost = {
+      getScriptFileNames: () => [this.#notebookFile, this.#globalsFile],
+      getScriptVersion: (file) => (file === this.#notebookFile ? String(this.#version) : "1"),
+      getScriptSnapshot: (file) => this.#snapshot(file),
+      getCurrentDirectory: () => config.cwd,
+      getCompilationSettings: () => options,
+      getDefaultLibFileName: (settings) => typescript.getDefaultLibFilePath(settings),
+      fileExists: (file) => file === this.#notebookFile || file === this.#globalsFile || typescript.sys.fileExists(file),
+      readFile: (file) => typescript.sys.readFile(file),
+      readDirectory: (...args) => typescript.sys.readDirectory(...args),
+      directoryExists: (directory) => typescript.sys.directoryExists(directory),
+      getDirectories: (directory) => typescript.sys.getDirectories(directory),
+    };
+    this.#service = typescript.createLanguageService(host, typescript.createDocumentRegistry());
+  }
+
+  commit(code: string): void {
+    this.#model.commit(code);
+  }
+
+  diagnose(code: string): CellDiagnostic[] {
+    const { cellStart, cellEnd } = this.#load(code);
+    const all = [...this.#service.getSyntacticDiagnostics(this.#notebookFile), ...this.#service.getSemanticDiagnostics(this.#notebookFile)];
+    const diagnostics: CellDiagnostic[] = [];
+    for (const diagnostic of all) {
+      if (diagnostic.start === undefined || diagnostic.start < cellStart || diagnostic.start > cellEnd) continue;
+      if (diagnostic.category !== this.#ts.DiagnosticCategory.Error || ignoredDiagnostics.has(diagnostic.code)) continue;
+      const { line, column } = lineColumn(code, diagnostic.start - cellStart);
+      diagnostics.push({ line, column, code: diagnostic.code, message: this.#ts.flattenDiagnosticMessageText(diagnostic.messageText, "\n") });
+    }
+    return diagnostics;
+  }
+
+  complete(code: string, cursor: number): CompleteResult {
+    const { cellStart } = this.#load(code);
+    const prefixMatch = /[\p{L}\p{N}_$]*$/u.exec(code.slice(0, cursor));
+    const prefix = prefixMatch ? prefixMatch[0] : "";
+    let cursorStart = cursor - prefix.length;
+    let cursorEnd = cursor;
+    const info = this.#service.getCompletionsAtPosition(this.#notebookFile, cellStart + cursor, {
+      includeCompletionsWithInsertText: true,
+      includeCompletionsForImportStatements: false,
+    });
+    if (!info) return { matches: [], cursorStart: cursor, cursorEnd: cursor, types: [] };
+    let typed = prefix;
+    // Entries inside string literals (module paths) say what they replace; identifiers use the prefix.
+    const span = info.entries.find((entry) => entry.replacementSpan)?.replacementSpan;
+    if (span && span.start >= cellStart && span.start - cellStart <= cursor) {
+      cursorStart = span.start - cellStart;
+      cursorEnd = Math.max(cursor, cursorStart + span.length);
+      typed = code.slice(cursorStart, cursor);
+    }
+    const lowered = typed.toLowerCase();
+    const entries = info.entries
+      .filter((entry) => entry.name.toLowerCase().startsWith(lowered))
+      .sort((a, b) => Number(!b.name.startsWith(typed)) - Number(!a.name.startsWith(typed)) || a.sortText.localeCompare(b.sortText) || a.name.localeCompare(b.name))
+      .slice(0, 1000);
+    return {
+      matches: entries.map((entry) => entry.name),
+      cursorStart,
+      cursorEnd,
+      types: entries.map((entry) => ({ start: cursorStart, end: cursorEnd, text: entry.name, type: entry.kind })),
+    };
+  }
+
+  inspect(code: string, cursor: number, detailLevel: 0 | 1): InspectResult {
+    const { cellStart } = this.#load(code);
+    const info =
+      this.#service.getQuickInfoAtPosition(this.#notebookFile, cellStart + cursor) ??
+      (cursor > 0 ? this.#service.getQuickInfoAtPosition(this.#notebookFile, cellStart + cursor - 1) : undefined);
+    if (!info || !info.displayParts || info.displayParts.length === 0) return { found: false, data: {} };
+    const signature = this.#ts.displayPartsToString(info.displayParts);
+    const documentation = this.#ts.displayPartsToString(info.documentation ?? []);
+    const tags = (info.tags ?? []).map((tag) => `@${tag.name}${tag.text ? ` ${this.#ts.displayPartsToString(tag.text)}` : ""}`);
+    const details = detailLevel === 1 ? tags : tags.filter((tag) => !tag.startsWith("@example"));
+    const plain = [signature, documentation, ...details].filter((part) => part.length > 0).join("\n\n");
+    const markdown = ["```typescript\n" + signature + "\n```", documentation, ...details].filter((part) => part.length > 0).join("\n\n");
+    return { found: true, data: { "text/plain": plain, "text/markdown": markdown } };
+  }
+
+  #load(code: string): { cellStart: number; cellEnd: number } {
+    const built = this.#model.build(code);
+    if (built.text !== this.#text) {
+      this.#text = built.text;
+      this.#version++;
+    }
+    return built;
+  }
+
+  #snapshot(file: string): ts.IScriptSnapshot | undefined {
+    if (file === this.#notebookFile) return this.#ts.ScriptSnapshot.fromString(this.#text);
+    if (file === this.#globalsFile) return this.#ts.ScriptSnapshot.fromString(this.#globalsText);
+    const cached = this.#snapshots.get(file);
+    if (cached) return cached;
+    const text = this.#ts.sys.readFile(file);
+    if (text === undefined) return undefined;
+    const snapshot = this.#ts.ScriptSnapshot.fromString(text);
+    this.#snapshots.set(file, snapshot);
+    return snapshot;
+  }
+}
+
+/** tsconfig.json beside the notebook, adjusted to the notebook's one-module model. */
+function compilerOptions(typescript: typeof ts, config: LanguageWorkerConfig): ts.CompilerOptions {
+  const packageTypes = join(config.packageRoot, "dist");
+  const paths: ts.MapLike<string[]> = {
+    ringbook: [join(packageTypes, "lib/index.d.ts")],
+    "ringbook/display": [join(packageTypes, "kernel/display/index.d.ts")],
+    tslab: [join(packageTypes, "kernel/display/tslab.d.ts")],
+  };
+  let options: ts.CompilerOptions = { strict: true, target: typescript.ScriptTarget.ES2022, lib: ["lib.es2023.d.ts"], types: ["node"] };
+  const configPath = typescript.findConfigFile(config.cwd, typescript.sys.fileExists, "tsconfig.json");
+  if (configPath && configPath.startsWith(config.cwd)) {
+    const read = typescript.readConfigFile(configPath, typescript.sys.readFile);
+    if (!read.error) {
+      const parsed = typescript.parseJsonConfigFileContent(read.config, typescript.sys, config.cwd, undefined, configPath);
+      options = { ...parsed.options };
+      if (options.types === undefined) options.types = ["node"];
+    }
+  }
+  for (const key of ["verbatimModuleSyntax", "isolatedModules", "declaration", "composite", "incremental", "tsBuildInfoFile", "outDir", "rootDir", "sourceMap", "noUnusedLocals", "noUnusedParameters"]) {
+    delete options[key];
+  }
+  return {
+    ...options,
+    module: typescript.ModuleKind.ESNext,
+    moduleResolution: typescript.ModuleResolutionKind.Bundler,
+    allowImportingTsExtensions: true,
+    esModuleInterop: true,
+    skipLibCheck: true,
+    noEmit: true,
+    paths: { ...options.paths, ...paths },
+    typeRoots: [join(config.cwd, "node_modules/@types"), join(config.packageRoot, "node_modules/@types")],
+  };
+}
+
+function lineColumn(text: string, offset: number): { line: number; column: number } {
+  const before = text.slice(0, offset);
+  const line = before.split("\n").length;
+  return { line, column: offset - (before.lastIndexOf("\n") + 1) + 1 };
+}

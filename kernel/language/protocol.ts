@@ -1,0 +1,33 @@
+/** Messages between the executor and its language-service worker thread. */
+import type { CompleteResult, InspectResult } from "../execution/executor.js";
+
+/** `workerData` of the language worker. */
+export interface LanguageWorkerConfig {
+  /** The notebook folder: tsconfig.json and node_modules are looked up from here. */
+  cwd: string;
+  /** ringbook's package root (for `ringbook`, `ringbook/display`, `tslab` types). */
+  packageRoot: string;
+}
+
+/** A type error of the checked cell, positions 1-based within that cell. */
+export interface CellDiagnostic {
+  line: number;
+  column: number;
+  code: number;
+  message: string;
+}
+
+export type LanguageRequest =
+  | { kind: "commit"; code: string }
+  | { kind: "diagnose"; code: string }
+  | { kind: "complete"; code: string; cursor: number }
+  | { kind: "inspect"; code: string; cursor: number; detailLevel: 0 | 1 };
+
+export type LanguageReply =
+  | { kind: "commit" }
+  | { kind: "diagnose"; diagnostics: CellDiagnostic[] }
+  | { kind: "complete"; result: CompleteResult }
+  | { kind: "inspect"; result: InspectResult };
+
+export type ToLanguageWorker = { id: number; request: LanguageRequest };
+export type FromLanguageWorker = { id: number; ok: true; reply: LanguageReply } | { id: number; ok: false; message: string };

@@ -1,0 +1,317 @@
+/**
+ * Turns one notebook cell of TypeScript into a script that runs in the global scope of the
+ * current realm, where top-level declarations become globals so that later cells see them and may
+ * declare them again. Knows nothing of Jupyter: the cluster's `%%workers` magic reuses it.
+ *
+ * Pipeline: sucrase strips types (fast: no `typescript` load), acorn parses the JavaScript, and
+ * small in-place edits rewrite top-level declarations, imports and the last expression. Every edit
+ * keeps the line count, so stack traces point at the cell's own lines.
+ */
+import { transform, type Options as SucraseOptions } from "sucrase";
+import * as acorn from "acorn";
+import { RingbookError } from "../errors.js";
+
+/** How to compile a cell. */
+export interface CompileCellOptions {
+  /**
+   * Import specifiers replaced before resolution (e.g. `"tslab"` → a file URL of the shim).
+   * @default {}
+   */
+  moduleAliases?: Readonly<Record<string, string>>;
+  /**
+   * JSX handling from tsconfig's `jsx`; `undefined` leaves JSX unsupported.
+   * @default undefined
+   */
+  jsx?: { runtime: "classic" | "automatic"; factory?: string; fragmentFactory?: string; importSource?: string };
+  /**
+   * Fallback for syntax sucrase cannot remove (legacy decorators): a full TypeScript transpile
+   * that must keep lines and emit ES modules syntax. Called only when the fast path fails.
+   */
+  fallbackTranspile?: (source: string) => string;
+}
+
+/** A compiled cell, ready for {@link runCompiledCell}. */
+export interface CompiledCell {
+  /** A script whose completion value is an async function; its promise gives `{ value }` (the last expression) or `undefined`. */
+  code: string;
+  /** Names the cell declares at top level; they must exist on `globalThis` before it runs. */
+  declaredNames: string[];
+  /** Lines the wrapper adds before the cell's first line (run with `lineOffset: -lineOffset`). */
+  lineOffset: number;
+}
+
+/** A cell that does not parse; `line`/`column` are 1-based positions in the cell. */
+export class CellSyntaxError extends RingbookError {
+  readonly line: number;
+  readonly column: number;
+  constructor(message: string, line: number, column: number, options?: { cause?: unknown }) {
+    super("CELL_SYNTAX", message, options);
+    this.line = line;
+    this.column = column;
+  }
+}
+
+interface Edit {
+  start: number;
+  end: number;
+  text: string;
+}
+
+const WRAPPER_START = '(async () => {"use strict";';
+const WRAPPER_END = "\n})";
+
+/**
+ * Compiles a TypeScript cell. Throws {@link CellSyntaxError} for code that does not parse.
+ * @example
+ * const compiled = compileCell("const x: number = 1\nx + 1");
+ * const { value } = await runCompiledCell(compiled, { filename: "/notebooks/In[1]" });
+ */
+export function compileCell(source: string, options: CompileCellOptions = {}): CompiledCell {
+  const javascript = stripTypes(source, options);
+  let program: acorn.Program;
+  try {
+    program = acorn.parse(javascript, {
+      ecmaVersion: "latest",
+      sourceType: "module",
+      allowAwaitOutsideFunction: true,
+      allowHashBang: true,
+      locations: false,
+    });
+  } catch (error) {
+    throw toSyntaxError(error, javascript);
+  }
+  const edits: Edit[] = [];
+  const declared = new Set<string>();
+  const hoistedFunctions: string[] = [];
+  const aliases = options.moduleAliases ?? {};
+  const body = program.body;
+  body.forEach((statement, index) => {
+    rewriteStatement(statement, javascript, edits, declared, hoistedFunctions, aliases, index === body.length - 1);
+  });
+  const prelude = hoistedFunctions.map((name) => `globalThis[${JSON.stringify(name)}] = ${name};`).join("");
+  // The wrapper and the exports of hoisted functions take a line of their own, so that the
+  // cell's lines and columns stay exact in stack traces.
+  const code = WRAPPER_START + prelude + "\n" + applyEdits(javascript, edits) + WRAPPER_END;
+  return { code, declaredNames: [...declared], lineOffset: 1 };
+}
+
+function stripTypes(source: string, options: CompileCellOptions): string {
+  const sucraseOptions: SucraseOptions = {
+    transforms: options.jsx ? ["typescript", "jsx"] : ["typescript"],
+    disableESTransforms: true,
+    keepUnusedImports: true,
+    preserveDynamicImport: true,
+  };
+  if (options.jsx) {
+    sucraseOptions.jsxRuntime = options.jsx.runtime;
+    if (options.jsx.factory) sucraseOptions.jsxPragma = options.jsx.factory;
+    if (options.jsx.fragmentFactory) sucraseOptions.jsxFragmentPragma = options.jsx.fragmentFactory;
+    if (options.jsx.importSource) sucraseOptions.jsxImportSource = options.jsx.importSource;
+  }
+  try {
+    const output = transform(source, sucraseOptions).code;
+    if (options.fallbackTranspile && /^\s*@[A-Za-z_$]/m.test(source)) return options.fallbackTranspile(source);
+    return output;
+  } catch (error) {
+    if (options.fallbackTranspile) {
+      try {
+        return options.fallbackTranspile(source);
+      } catch {
+        // Report sucrase's error below: it names the position.
+      }
+    }
+    throw toSyntaxError(error, source);
+  }
+}
+
+function toSyntaxError(error: unknown, text: string): CellSyntaxError {
+  const message = error instanceof Error ? error.message : String(error);
+  let position: number | undefined;
+  if (typeof error === "object" && error !== null) {
+    const record = error as { pos?: unknown };
+    if (typeof record.pos === "number") position = record.pos;
+  }
+  const { line, column } = position === undefined ? { line: 1, column: 1 } : lineColumnAt(text, position);
+  const clean = message.replace(/\s*\(\d+:\d+\)$/, "");
+  return new CellSyntaxError(`${clean} (line ${line}:${column})`, line, column, { cause: error });
+}
+
+/** 1-based line and column of an offset. */
+export function lineColumnAt(text: string, offset: number): { line: number; column: number } {
+  let line = 1;
+  let lineStart = 0;
+  for (let i = 0; i < offset && i < text.length; i++) {
+    if (text.charCodeAt(i) === 10) {
+      line++;
+      lineStart = i + 1;
+    }
+  }
+  return { line, column: offset - lineStart + 1 };
+}
+
+function rewriteStatement(
+  statement: acorn.Statement | acorn.ModuleDeclaration,
+  text: string,
+  edits: Edit[],
+  declared: Set<string>,
+  hoistedFunctions: string[],
+  aliases: Readonly<Record<string, string>>,
+  isLast: boolean,
+): void {
+  switch (statement.type) {
+    case "ImportDeclaration":
+      rewriteImport(statement, text, edits, declared, aliases);
+      return;
+    case "VariableDeclaration":
+      rewriteVariables(statement, edits, declared);
+      return;
+    case "FunctionDeclaration":
+      if (statement.id) {
+        declared.add(statement.id.name);
+        hoistedFunctions.push(statement.id.name);
+      }
+      return;
+    case "ClassDeclaration":
+      if (statement.id) {
+        declared.add(statement.id.name);
+        edits.push({ start: statement.start, end: statement.start, text: `;${statement.id.name} = ` });
+        edits.push({ start: statement.end, end: statement.end, text: ";" });
+      }
+      return;
+    case "ExportNamedDeclaration":
+      if (statement.declaration) {
+        blank(edits, text, statement.start, statement.declaration.start);
+        rewriteStatement(statement.declaration, text, edits, declared, hoistedFunctions, aliases, isLast);
+      } else {
+        blank(edits, text, statement.start, statement.end);
+      }
+      return;
+    case "ExportDefaultDeclaration": {
+      const declaration = statement.declaration;
+      blank(edits, text, statement.start, declaration.start);
+      if ((declaration.type === "FunctionDeclaration" || declaration.type === "ClassDeclaration") && declaration.id) {
+        rewriteStatement(declaration, text, edits, declared, hoistedFunctions, aliases, isLast);
+      } else if (isLast && declaration.type !== "FunctionDeclaration" && declaration.type !== "ClassDeclaration") {
+        returnValue(declaration.start, declaration.end, edits);
+      }
+      return;
+    }
+    case "ExportAllDeclaration":
+      blank(edits, text, statement.start, statement.end);
+      return;
+    case "ExpressionStatement":
+      if (isLast && statement.directive === undefined) returnValue(statement.expression.start, statement.expression.end, edits);
+      return;
+    default:
+      return;
+  }
+}
+
+function returnValue(start: number, end: number, edits: Edit[]): void {
+  edits.push({ start, end: start, text: ";return { value: (" });
+  edits.push({ start: end, end, text: ") };" });
+}
+
+function rewriteImport(
+  statement: acorn.ImportDeclaration,
+  text: string,
+  edits: Edit[],
+  declared: Set<string>,
+  aliases: Readonly<Record<string, string>>,
+): void {
+  const specifier = String(statement.source.value);
+  const target = aliases[specifier] ?? specifier;
+  const attributes = statement.attributes ?? [];
+  const withClause =
+    attributes.length > 0
+      ? `, { with: { ${attributes.map((a) => `${JSON.stringify(keyName(a.key))}: ${JSON.stringify(String(a.value.value))}`).join(", ")} } }`
+      : "";
+  const load = `await import(${JSON.stringify(target)}${withClause})`;
+  const named: string[] = [];
+  let namespace: string | undefined;
+  for (const spec of statement.specifiers) {
+    declared.add(spec.local.name);
+    if (spec.type === "ImportNamespaceSpecifier") namespace = spec.local.name;
+    else if (spec.type === "ImportDefaultSpecifier") named.push(`default: ${spec.local.name}`);
+    else named.push(`${JSON.stringify(keyName(spec.imported))}: ${spec.local.name}`);
+  }
+  let replacement: string;
+  if (namespace !== undefined) {
+    replacement = `;${namespace} = ${load};` + (named.length > 0 ? `({ ${named.join(", ")} } = ${namespace});` : "");
+  } else if (named.length > 0) {
+    replacement = `;({ ${named.join(", ")} } = ${load});`;
+  } else {
+    replacement = `;${load};`;
+  }
+  replaceKeepingLines(edits, text, statement.start, statement.end, replacement);
+}
+
+function keyName(node: acorn.Identifier | acorn.Literal): string {
+  return node.type === "Identifier" ? node.name : String(node.value);
+}
+
+function rewriteVariables(statement: acorn.VariableDeclaration, edits: Edit[], declared: Set<string>): void {
+  // `const a = 1, { b } = o;` → `;(  a = 1, ({ b } = o));` on the same lines.
+  edits.push({ start: statement.start, end: statement.start + statement.kind.length, text: ";(".padEnd(statement.kind.length, " ") });
+  for (const declarator of statement.declarations) {
+    collectPatternNames(declarator.id, declared);
+    const isPattern = declarator.id.type !== "Identifier";
+    if (isPattern) edits.push({ start: declarator.start, end: declarator.start, text: "(" });
+    if (!declarator.init) edits.push({ start: declarator.id.end, end: declarator.id.end, text: " = undefined" });
+    if (isPattern) edits.push({ start: declarator.end, end: declarator.end, text: ")" });
+  }
+  const last = statement.declarations[statement.declarations.length - 1];
+  const end = last ? last.end : statement.start + statement.kind.length;
+  edits.push({ start: end, end, text: ")" });
+}
+
+function collectPatternNames(pattern: acorn.Pattern, names: Set<string>): void {
+  switch (pattern.type) {
+    case "Identifier":
+      names.add(pattern.name);
+      return;
+    case "ObjectPattern":
+      for (const property of pattern.properties) {
+        collectPatternNames(property.type === "RestElement" ? property.argument : property.value, names);
+      }
+      return;
+    case "ArrayPattern":
+      for (const element of pattern.elements) if (element) collectPatternNames(element, names);
+      return;
+    case "RestElement":
+      collectPatternNames(pattern.argument, names);
+      return;
+    case "AssignmentPattern":
+      collectPatternNames(pattern.left, names);
+      return;
+    case "MemberExpression":
+      return;
+    default: {
+      const never: never = pattern;
+      throw new RingbookError("CELL_PATTERN", `unexpected binding pattern ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+function blank(edits: Edit[], text: string, start: number, end: number): void {
+  replaceKeepingLines(edits, text, start, end, "");
+}
+
+/** Replaces a range, then pads with the newlines the range held so later lines keep their numbers. */
+function replaceKeepingLines(edits: Edit[], text: string, start: number, end: number, replacement: string): void {
+  const newlines = text.slice(start, end).split("\n").length - 1;
+  edits.push({ start, end, text: replacement + "\n".repeat(newlines) });
+}
+
+function applyEdits(text: string, edits: Edit[]): string {
+  // Stable sort keeps insertion order for edits at the same offset.
+  const sorted = edits.map((edit, order) => ({ edit, order })).sort((a, b) => a.edit.start - b.edit.start || a.order - b.order);
+  let out = "";
+  let cursor = 0;
+  for (const { edit } of sorted) {
+    if (edit.start < cursor) continue;
+    out += text.slice(cursor, edit.start) + edit.text;
+    cursor = edit.end;
+  }
+  return out + text.slice(cursor);
+}
