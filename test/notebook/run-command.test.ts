@@ -1,0 +1,99 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { runProcess } from "../helpers/run-process.js";
+import { makeNotebook, outputTexts } from "../helpers/notebooks.js";
+
+const cli = fileURLToPath(new URL("../../kernel/cli.js", import.meta.url));
+
+async function withDir<T>(body: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(join(tmpdir(), "ringbook-run-test-"));
+  try {
+    return await body(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+test("parameters of every type are injected after the parameters cell; the input is untouched", async () => {
+  await withDir(async (dir) => {
+    const input = join(dir, "params.ipynb");
+    const original = makeNotebook([
+      "#md # A parameterised notebook",
+      { source: 'let epochs = 1;\nlet name = "default";\nlet verbose = false;\nlet sizes = [1];', tags: ["parameters"] },
+      'console.log(JSON.stringify({ epochs, name, verbose, sizes, types: [typeof epochs, typeof name, typeof verbose, Array.isArray(sizes)] }))',
+    ]);
+    await writeFile(input, original);
+    const output = join(dir, "out.ipynb");
+    const result = await runProcess(process.execPath, [cli, "run", input, "-o", output, "-p", "epochs", "3", "-p", "name", "digits run", "-p", "verbose", "true", "-p", "sizes", "[2, 4]"]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout.trim(), output, "prints where the executed notebook is");
+    assert.equal(await readFile(input, "utf8"), original);
+    const executed = await readFile(output, "utf8");
+    const notebook = JSON.parse(executed) as { cells: Array<{ metadata: { tags?: string[] }; source: string }> };
+    assert.deepEqual(notebook.cells[2]!.metadata.tags, ["injected-parameters"]);
+    assert.match(notebook.cells[2]!.source, /let epochs = 3;\nlet name = "digits run";\nlet verbose = true;\nlet sizes = \[2,4\];/);
+    assert.deepEqual(outputTexts(executed).at(-1), [
+      '{"epochs":3,"name":"digits run","verbose":true,"sizes":[2,4],"types":["number","string","boolean",true]}\n',
+    ]);
+  });
+});
+
+test("a failing cell stops the run with its number, line and traceback; earlier outputs are saved", async () => {
+  await withDir(async (dir) => {
+    const input = join(dir, "fails.ipynb");
+    await writeFile(input, makeNotebook(['console.log("before")', "const a = 1;\nconst b = a + 1;\nthrow new Error(`broken at ${b}`);", 'console.log("never")']));
+    const result = await runProcess(process.execPath, [cli, "run", input]);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /cell 2 failed: Error: broken at 2/);
+    assert.match(result.stderr, /line 3: throw new Error\(`broken at \$\{b\}`\);/);
+    const texts = outputTexts(await readFile(join(dir, "fails.out.ipynb"), "utf8"));
+    assert.deepEqual(texts[0], ["before\n"]);
+    assert.deepEqual(texts[1], ["Error: broken at 2"]);
+    assert.deepEqual(texts[2], [], "cells after the failure do not run");
+  });
+});
+
+test("a cell over --timeout is interrupted, the run fails with 124 and keeps earlier outputs", async () => {
+  await withDir(async (dir) => {
+    const input = join(dir, "slow.ipynb");
+    await writeFile(input, makeNotebook(['console.log("quick")', "while (true) {}"]));
+    const result = await runProcess(process.execPath, [cli, "run", input, "--timeout", "2"], { timeoutMs: 30_000 });
+    assert.equal(result.code, 124, result.stderr);
+    assert.match(result.stderr, /cell 2 timed out after 2 s/);
+    assert.ok(result.durationMs < 15_000, `took ${result.durationMs} ms`);
+    const texts = outputTexts(await readFile(join(dir, "slow.out.ipynb"), "utf8"));
+    assert.deepEqual(texts[0], ["quick\n"]);
+  });
+});
+
+test("a file that is not JSON or not nbformat 4 is a clear error and is left as it was", async () => {
+  await withDir(async (dir) => {
+    const broken = join(dir, "broken.ipynb");
+    await writeFile(broken, '{"cells": [');
+    const result = await runProcess(process.execPath, [cli, "run", broken]);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /broken\.ipynb: not valid JSON/);
+    assert.equal(await readFile(broken, "utf8"), '{"cells": [');
+    const old = join(dir, "old.ipynb");
+    await writeFile(old, JSON.stringify({ nbformat: 3, worksheets: [] }));
+    const oldResult = await runProcess(process.execPath, [cli, "run", old]);
+    assert.equal(oldResult.code, 2);
+    assert.match(oldResult.stderr, /nbformat 3 is not supported/);
+  });
+});
+
+test("a missing notebook and bad arguments exit with 2 and say why", async () => {
+  const missing = await runProcess(process.execPath, [cli, "run", "/nonexistent/nb.ipynb"]);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /no such notebook/);
+  const noValue = await runProcess(process.execPath, [cli, "run", "x.ipynb", "-p", "lr"]);
+  assert.equal(noValue.code, 2);
+  assert.match(noValue.stderr, /-p needs a NAME and a VALUE/);
+  const badTimeout = await runProcess(process.execPath, [cli, "run", "x.ipynb", "--timeout", "soon"]);
+  assert.equal(badTimeout.code, 2);
+  assert.match(badTimeout.stderr, /--timeout must be a positive number/);
+});
