@@ -204,7 +204,7 @@ function rewriteStatement(
       return;
     case "ExpressionStatement":
       // The statement's range, not the expression's: parentheses around it are outside the node.
-      if (isLast && statement.directive === undefined) returnValue(statement.start, statementEnd(statement, text), edits);
+      if (isLast) returnValue(statement.start, statementEnd(statement, text), edits);
       return;
     default:
       return;
