@@ -38,7 +38,8 @@ export class CellContext {
   install(): void {
     const stop: unknown = v8.promiseHooks.createHook({
       init: (promise) => {
-        if (this.#current !== undefined) (promise as unknown as Record<symbol, string>)[contextOfPromise] = this.#current;
+        // Not enumerable, so util.inspect of a promise does not show it.
+        if (this.#current !== undefined) Object.defineProperty(promise, contextOfPromise, { value: this.#current });
       },
       before: (promise) => {
         this.#stack.push(this.#current);

@@ -97,7 +97,8 @@ export class NotebookLanguageService {
     let typed = prefix;
     // Entries inside string literals (module paths) say what they replace; identifiers use the prefix.
     const span = info.entries.find((entry) => entry.replacementSpan)?.replacementSpan;
-    if (span && span.start >= cellStart && span.start - cellStart <= cursor) {
+    const quoted = span !== undefined && /['"`]/.test(code[span.start - cellStart - 1] ?? "");
+    if (span && quoted && span.start >= cellStart && span.start - cellStart <= cursor) {
       cursorStart = span.start - cellStart;
       cursorEnd = Math.max(cursor, cursorStart + span.length);
       typed = code.slice(cursorStart, cursor);

@@ -188,11 +188,14 @@ function rewriteStatement(
       return;
     case "ExportDefaultDeclaration": {
       const declaration = statement.declaration;
-      blank(edits, text, statement.start, declaration.start);
       if ((declaration.type === "FunctionDeclaration" || declaration.type === "ClassDeclaration") && declaration.id) {
+        blank(edits, text, statement.start, declaration.start);
         rewriteStatement(declaration, text, edits, declared, hoistedFunctions, aliases, isLast);
-      } else if (isLast && declaration.type !== "FunctionDeclaration" && declaration.type !== "ClassDeclaration") {
-        returnValue(declaration.start, declaration.end, edits);
+      } else {
+        // Only the keywords go: the expression may start with a parenthesis outside its node.
+        const keywords = /^export\s+default\s*/.exec(text.slice(statement.start, declaration.start))?.[0].length ?? 0;
+        blank(edits, text, statement.start, statement.start + keywords);
+        if (isLast) returnValue(statement.start + keywords, statementEnd(statement, text), edits);
       }
       return;
     }
@@ -200,11 +203,17 @@ function rewriteStatement(
       blank(edits, text, statement.start, statement.end);
       return;
     case "ExpressionStatement":
-      if (isLast && statement.directive === undefined) returnValue(statement.expression.start, statement.expression.end, edits);
+      // The statement's range, not the expression's: parentheses around it are outside the node.
+      if (isLast) returnValue(statement.start, statementEnd(statement, text), edits);
       return;
     default:
       return;
   }
+}
+
+/** End of a statement without its semicolon. */
+function statementEnd(statement: acorn.Node, text: string): number {
+  return text[statement.end - 1] === ";" ? statement.end - 1 : statement.end;
 }
 
 function returnValue(start: number, end: number, edits: Edit[]): void {
@@ -262,7 +271,7 @@ function rewriteVariables(statement: acorn.VariableDeclaration, edits: Edit[], d
   }
   const last = statement.declarations[statement.declarations.length - 1];
   const end = last ? last.end : statement.start + statement.kind.length;
-  edits.push({ start: end, end, text: ")" });
+  edits.push({ start: end, end, text: ");" });
 }
 
 function collectPatternNames(pattern: acorn.Pattern, names: Set<string>): void {

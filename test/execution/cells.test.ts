@@ -1,0 +1,102 @@
+import { describe, it, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { openNotebook, resultText, type TestNotebook } from "./helpers.js";
+
+describe("executor cells", () => {
+  let nb: TestNotebook;
+  before(async () => {
+    nb = await openNotebook({
+      files: {
+        "helper.mjs": "export const answer = 42;\nexport default function greet(name) { return `hello ${name}`; }\n",
+        "legacy.cjs": "module.exports = { kind: 'cjs', twice: (n) => n * 2 };\n",
+      },
+    });
+  });
+  after(async () => {
+    await nb.close();
+  });
+
+  it("keeps declarations across cells and lets later cells redeclare them", async () => {
+    assert.equal(resultText(await nb.run("const x: number = 1\nlet y = 2\nx + y")), "3");
+    assert.equal(resultText(await nb.run("const x = 10\nfunction f(a: number): number { return a * x }\nclass Point { constructor(public px = 1) {} }\nenum Color { Red = 5 }\nf(y)")), "20");
+    assert.equal(resultText(await nb.run("const x = 'again'\nfunction f() { return 'redeclared' }\nclass Point {}\nlet { p, q: [r] } = { p: 1, q: [2] };\n`${x} ${f()} ${typeof Point} ${Color.Red} ${p + r}`")), "'again redeclared function 5 3'");
+  });
+
+  it("supports top-level await and returns the last expression without awaiting it", async () => {
+    assert.equal(resultText(await nb.run("const v = await new Promise<number>((resolve) => setTimeout(resolve, 5, 7))\nv * 2")), "14");
+    assert.equal(resultText(await nb.run("Promise.resolve(1)")), "Promise { 1 }");
+    assert.equal(resultText(await nb.run("await Promise.resolve('awaited')")), "'awaited'");
+    const declarationOnly = await nb.run("const nothing = 1");
+    assert.equal(declarationOnly.status, "ok");
+    assert.equal(declarationOnly.status === "ok" ? declarationOnly.result : "not ok", undefined);
+  });
+
+  it("imports builtins, packages from the notebook's node_modules, relative files and the tslab shim", async () => {
+    assert.equal(resultText(await nb.run("import { join } from 'node:path'\nimport * as os from 'os'\njoin('a', 'b') + typeof os.cpus")), "'a/bfunction'");
+    assert.equal(resultText(await nb.run("import * as acorn from 'acorn'\nimport { parse as parseJs } from 'acorn'\nparseJs('1', { ecmaVersion: 2020 }).type + typeof acorn.tokenizer")), "'Programfunction'");
+    assert.equal(resultText(await nb.run("import greet, { answer } from './helper.mjs'\nimport legacy from './legacy.cjs'\ngreet('you') + answer + legacy.twice(2)")), "'hello you424'");
+    assert.equal(resultText(await nb.run("import './helper.mjs'\nimport type { Stats } from 'node:fs'\nlet s: Stats | undefined\n'side effect ok'")), "'side effect ok'");
+    assert.equal(resultText(await nb.run("import * as tslab from 'tslab'\nexport const kinds = typeof tslab.display.html + typeof tslab.newDisplay\nkinds")), "'functionfunction'");
+    const missing = await nb.run("import 'no-such-package-anywhere'");
+    assert.equal(missing.status, "error");
+    assert.match(missing.status === "error" ? missing.evalue : "", /no-such-package-anywhere/);
+  });
+
+  it("builds result bundles: inspect text, custom bundles and Plotly figures", async () => {
+    assert.equal(resultText(await nb.run("({ a: 1, nested: { list: [1, 2, 3] } })")), "{ a: 1, nested: { list: [ 1, 2, 3 ] } }");
+    const custom = await nb.run("({ [Symbol.for('ringbook.mimeBundle')]() { return { 'text/html': '<b>rich</b>' } } })");
+    assert.equal(custom.status === "ok" ? custom.result?.data["text/html"] : undefined, "<b>rich</b>");
+    assert.equal(typeof (custom.status === "ok" ? custom.result?.data["text/plain"] : undefined), "string");
+    const figure = await nb.run("({ data: [{ x: [1, 2], y: [3, 4], type: 'scatter' }], layout: { title: 't' } })");
+    assert.ok(figure.status === "ok");
+    assert.deepEqual(figure.result?.data["application/vnd.plotly.v1+json"], { data: [{ x: [1, 2], y: [3, 4], type: "scatter" }], layout: { title: "t" }, config: {} });
+    assert.match(String(figure.result?.data["text/html"]), /Plotly\.newPlot/);
+    const silent = await nb.run("1 + 1", { silent: true });
+    assert.equal(silent.status === "ok" ? silent.result : "not ok", undefined);
+  });
+
+  it("reports errors with the cell's line numbers", async () => {
+    const thrown = await nb.run("function fails() {\n  throw new RangeError('too far')\n}\n\nfails()");
+    assert.ok(thrown.status === "error");
+    assert.equal(thrown.ename, "RangeError");
+    assert.equal(thrown.evalue, "too far");
+    assert.match(thrown.traceback.join("\n"), new RegExp(`at fails \\(In\\[${thrown.cellId.slice(1)}\\] line 2:9\\)`));
+    assert.doesNotMatch(thrown.traceback.join("\n"), /node:internal|dist\/kernel/);
+    const syntax = await nb.run("const ok = 1\nconst = 2");
+    assert.ok(syntax.status === "error");
+    assert.equal(syntax.ename, "SyntaxError");
+    assert.match(syntax.evalue, /line 2:/);
+    const referenceError = await nb.run("\n\nundefinedName + 1");
+    assert.ok(referenceError.status === "error");
+    assert.match(referenceError.traceback.join("\n"), /line 3:1/);
+  });
+
+  it("evaluates user expressions after the cell", async () => {
+    const outcome = await nb.run("const ue = 21", { userExpressions: { double: "ue * 2", broken: "nope.nope" } });
+    assert.ok(outcome.status === "ok");
+    assert.deepEqual(outcome.userExpressions["double"], { status: "ok", data: { "text/plain": "42" }, metadata: {} });
+    assert.equal(outcome.userExpressions["broken"]?.status, "error");
+  });
+
+  it("passes %%magic cells to registered handlers and rejects unknown magics", async () => {
+    await nb.run("const magics = globalThis[Symbol.for('ringbook.cellMagics')] as Map<string, (args: string, body: string) => Promise<unknown>>\nmagics.set('shout', async (args, body) => `${args}:${body.toUpperCase()}`)");
+    assert.equal(resultText(await nb.run("%%shout loud\nhello\nworld")), "'loud:HELLO\\nWORLD'");
+    const unknown = await nb.run("%%nosuchmagic\nbody");
+    assert.ok(unknown.status === "error");
+    assert.match(unknown.evalue, /unknown cell magic %%nosuchmagic \(registered: %%shout\)/);
+  });
+});
+
+describe("executor in a folder without node_modules", () => {
+  let nb: TestNotebook;
+  before(async () => {
+    nb = await openNotebook({ nodeModules: false });
+  });
+  after(async () => {
+    await nb.close();
+  });
+
+  it("still resolves the kernel's own modules", async () => {
+    assert.equal(resultText(await nb.run("import * as tslab from 'tslab'\nimport { display as d } from 'ringbook/display'\ntypeof tslab.newDisplay + typeof d.create")), "'functionfunction'");
+  });
+});
