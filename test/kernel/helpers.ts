@@ -77,6 +77,8 @@ export interface Child {
   /** Resolves with the exit code (or signal name) when the process ends. */
   exited: Promise<number | string>;
   kill(): void;
+  /** Resolves once stderr matches `pattern`; rejects when `signal` aborts (default: after 10 s). */
+  waitForStderr(pattern: RegExp, options?: { signal?: AbortSignal }): Promise<void>;
 }
 
 export function spawnChild(command: string, args: string[], env: NodeJS.ProcessEnv = {}): Child {
@@ -85,6 +87,8 @@ export function spawnChild(command: string, args: string[], env: NodeJS.ProcessE
   let err = "";
   child.stdout?.setEncoding("utf8").on("data", (chunk: string) => (out += chunk));
   child.stderr?.setEncoding("utf8").on("data", (chunk: string) => (err += chunk));
+  const stderrListeners = new Set<() => void>();
+  child.stderr?.on("data", () => stderrListeners.forEach((listener) => listener()));
   const exited = new Promise<number | string>((resolve) => child.once("exit", (code, signal) => resolve(code ?? signal ?? "unknown")));
   return {
     process: child,
@@ -93,6 +97,25 @@ export function spawnChild(command: string, args: string[], env: NodeJS.ProcessE
     exited,
     kill: () => {
       if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) process.kill(child.pid, "SIGKILL");
+    },
+    waitForStderr: async (pattern, options = {}) => {
+      const signal = options.signal ?? AbortSignal.timeout(10_000);
+      let check: () => void = () => {};
+      let onAbort: () => void = () => {};
+      try {
+        await new Promise<void>((resolve, reject) => {
+          check = () => {
+            if (pattern.test(err)) resolve();
+          };
+          onAbort = () => reject(new Error(`stderr never matched ${pattern}; it was:\n${err}`, { cause: signal.reason }));
+          signal.addEventListener("abort", onAbort, { once: true });
+          stderrListeners.add(check);
+          check();
+        });
+      } finally {
+        stderrListeners.delete(check);
+        signal.removeEventListener("abort", onAbort);
+      }
     },
   };
 }
