@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { cliScript, debianPython, fixtureKernelScript, killIfAlive, makeTempDir, pythonDriver, spawnChild } from "./helpers.js";
 
@@ -26,28 +26,39 @@ describe("kernel server with jupyter_client", () => {
     await temp.remove();
   });
 
-  /** Runs one driver scenario; kills the driver and every kernel it announced, whatever happens. */
-  async function runScenario(name: string, timeoutMs = 60_000): Promise<Record<string, unknown>> {
-    const driver = spawnChild(debianPython, [pythonDriver, name, KERNEL_NAME], {
+  /** Runs a Python script; kills it and every kernel it announced, whatever happens. */
+  async function runPython(name: string, args: string[], timeoutMs: number): Promise<string> {
+    const driver = spawnChild(debianPython, args, {
       JUPYTER_PATH: join(temp.path, "share", "jupyter"),
       JUPYTER_DATA_DIR: join(temp.path, "data"),
       JUPYTER_RUNTIME_DIR: join(temp.path, "runtime"),
       RINGBOOK_HISTORY_FILE: join(temp.path, `history-${name}.jsonl`),
+      RINGBOOK_TEST_KERNEL: KERNEL_NAME,
     });
     const timer = setTimeout(() => driver.kill(), timeoutMs);
     try {
       const code = await driver.exited;
-      assert.equal(code, 0, `scenario ${name} failed (exit ${code}):\n${driver.stderr()}`);
-      const line = driver.stdout().trim().split("\n").at(-1) ?? "";
-      const result: unknown = JSON.parse(line);
-      assert.ok(typeof result === "object" && result !== null, `scenario ${name} printed ${line}`);
-      return result as Record<string, unknown>;
+      assert.equal(code, 0, `${name} failed (exit ${code}):\n${driver.stderr()}`);
+      return driver.stdout();
     } finally {
       clearTimeout(timer);
       driver.kill();
       for (const match of driver.stderr().matchAll(/KERNEL_PID (\d+)/g)) killIfAlive(Number(match[1]));
     }
   }
+
+  /** Runs one driver scenario; kills the driver and every kernel it announced, whatever happens. */
+  async function runScenario(name: string, timeoutMs = 60_000): Promise<Record<string, unknown>> {
+    const stdout = await runPython(name, [pythonDriver, name, KERNEL_NAME], timeoutMs);
+    const line = stdout.trim().split("\n").at(-1) ?? "";
+    const result: unknown = JSON.parse(line);
+    assert.ok(typeof result === "object" && result !== null, `scenario ${name} printed ${line}`);
+    return result as Record<string, unknown>;
+  }
+
+  test("jupyter_kernel_test's conformance suite passes (all but the pager, which has no payloads)", async () => {
+    await runPython("conformance", [join(dirname(pythonDriver), "conformance.py")], 120_000);
+  });
 
   test("kernel_info_reply describes a TypeScript kernel, wrapped in busy/idle", async () => {
     const result = await runScenario("kernel_info");
