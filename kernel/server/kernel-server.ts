@@ -110,7 +110,12 @@ export async function startKernel(options: KernelOptions): Promise<RunningKernel
         for (const queued of shellQueue.pending()) if (queued.request?.msg_type === "execute_request") queued.aborted = true;
       }
     } catch (error) {
-      if (!closing.signal.aborted) log(`${item.channel}: ${parent.msg_type} ${parent.msg_id} failed: ${(error as Error).stack ?? String(error)}`);
+      if (!closing.signal.aborted) {
+        const failure = error instanceof Error ? error : new Error(String(error));
+        log(`${item.channel}: ${parent.msg_type} ${parent.msg_id} failed: ${failure.stack ?? failure.message}`);
+        // The client waits for a reply: give it the error rather than silence.
+        outbox.replyError(item, { ename: failure.name, evalue: failure.message, traceback: [failure.stack ?? failure.message] });
+      }
     } finally {
       outbox.status(parent, "idle");
     }

@@ -125,6 +125,16 @@ describe("kernel server with malformed and hostile messages", () => {
     await kernelStillAnswers();
   });
 
+  test("an executor method that throws gets an error reply and the kernel keeps serving", async () => {
+    const { header, reply } = await request("complete_request", { code: "__throw__", cursor_pos: 0 });
+    assert.equal(header["msg_type"], "complete_reply");
+    assert.equal(reply["status"], "error");
+    assert.equal(reply["ename"], "RangeError");
+    assert.equal(reply["evalue"], "complete failed on purpose");
+    await kernel.waitForStderr(/shell: complete_request \S+ failed: RangeError: complete failed on purpose/);
+    await kernelStillAnswers();
+  });
+
   test("a message over the size limit (64 MiB) is dropped with a log line", async () => {
     const frames = clientFrames(KEY, "execute_request", { code: "print('BIG RAN')" });
     await shell.send([...frames, Buffer.alloc(64 * 1024 * 1024 + 1)]);

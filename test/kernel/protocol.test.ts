@@ -9,7 +9,7 @@ import {
   parseRequest,
   ProtocolError,
   serializeMessage,
-  unknownRequestReply,
+  errorReplyTo,
   type WireMessage,
 } from "../../kernel/protocol/index.js";
 
@@ -170,7 +170,7 @@ describe("childOf", () => {
   });
 
   test("unknown request types get <base>_reply with an error", () => {
-    const reply = unknownRequestReply(message("debug_request", {}), { ename: "UnknownMessageType", evalue: "no", traceback: [] });
+    const reply = errorReplyTo(message("debug_request", {}), { ename: "UnknownMessageType", evalue: "no", traceback: [] });
     assert.equal(reply.header.msg_type, "debug_reply");
     assert.deepEqual(reply.content, { status: "error", ename: "UnknownMessageType", evalue: "no", traceback: [] });
   });
