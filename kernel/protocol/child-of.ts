@@ -42,10 +42,11 @@ export function messageWithParent<K extends ReplyType>(
 }
 
 /**
- * The reply to a request type the kernel does not handle: `<base>_reply` with status "error", so
- * that a client waiting for a reply gets one instead of hanging (ipykernel only logs).
+ * An error reply to any request, named `<base>_reply` after the request's msg_type: used for
+ * request types the kernel does not handle (ipykernel only logs those; a waiting client would
+ * hang), invalid content, and handlers that failed.
  */
-export function unknownRequestReply(parent: Pick<WireMessage, "header">, content: ErrorContent): WireMessage<object> {
+export function errorReplyTo(parent: Pick<WireMessage, "header">, content: ErrorContent): WireMessage<object> {
   const requestType = parent.header.msg_type;
   const replyType = requestType.endsWith("_request") ? `${requestType.slice(0, -"_request".length)}_reply` : `${requestType}_reply`;
   return buildMessage(parent.header, replyType, { status: "error", ...content }, {});

@@ -11,11 +11,10 @@ import { KernelSockets } from "../sockets/kernel-sockets.js";
 import { BoundedQueue } from "./bounded-queue.js";
 import { CellEventPublisher } from "./cell-event-publisher.js";
 import { CellRegistry } from "./cell-registry.js";
-import { executeCell, type ExecuteContext } from "./execute-handler.js";
 import { HistoryStore } from "./history-store.js";
 import { kernelInfoContent, type KernelIdentity } from "./kernel-info.js";
 import { Outbox, type RequestEnvelope } from "./outbox.js";
-import { handleRequest } from "./request-handlers.js";
+import { handleRequest, type HandlerContext } from "./request-handlers.js";
 
 export interface KernelOptions {
   connection: ConnectionInfo;
@@ -72,7 +71,8 @@ export async function startKernel(options: KernelOptions): Promise<RunningKernel
   let resolveShutdown: (value: { restart: boolean }) => void = () => {};
   const shutdownRequested = new Promise<{ restart: boolean }>((resolve) => (resolveShutdown = resolve));
 
-  const decode = (frames: Buffer[], channel: "shell" | "control" | "stdin"): QueuedRequest | undefined => {
+  /** Frames → request, or undefined after one log line when the message must be dropped. */
+  const decode = (frames: Buffer[], channel: "shell" | "control" | "stdin"): Omit<QueuedRequest, "channel" | "aborted"> | undefined => {
     let received;
     try {
       received = parseFrames(frames, signer, maxMessageBytes);
@@ -81,20 +81,19 @@ export async function startKernel(options: KernelOptions): Promise<RunningKernel
       return undefined;
     }
     const { ids, message } = received;
-    const envelope = { channel: channel === "stdin" ? "shell" : channel, ids, message, aborted: false } as const;
     try {
-      return { ...envelope, request: parseRequest(message.header.msg_type, message.content) };
+      return { ids, message, request: parseRequest(message.header.msg_type, message.content) };
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error;
       log(`${channel}: invalid ${message.header.msg_type} ${message.header.msg_id}: ${error.message}`);
-      return { ...envelope, request: undefined, invalid: error };
+      return { ids, message, request: undefined, invalid: error };
     }
   };
 
   let sockets: KernelSockets | undefined;
   let outbox: Outbox | undefined;
   let events: CellEventPublisher | undefined;
-  let context: ExecuteContext | undefined;
+  let context: HandlerContext | undefined;
   let cellSequence = 0;
   const cells = new CellRegistry();
   // Control and stdin messages may arrive as soon as the sockets are bound, before the rest is set up.
@@ -102,22 +101,21 @@ export async function startKernel(options: KernelOptions): Promise<RunningKernel
   const ready = new Promise<void>((resolve) => (markReady = resolve));
 
   const handle = async (item: QueuedRequest): Promise<void> => {
-    if (outbox === undefined || context === undefined || events === undefined) return;
+    if (outbox === undefined || context === undefined) return;
     const parent = item.message.header;
     outbox.status(parent, "busy");
     try {
-      const failed = await handleRequest(item, {
-        ...context,
-        events,
-        log,
-        kernelInfo: () => kernelInfoContent(options.identity),
-        requestShutdown: (restart) => resolveShutdown({ restart }),
-      });
+      const failed = await handleRequest(item, context);
       if (failed && item.request?.msg_type === "execute_request" && item.request.content.stop_on_error) {
         for (const queued of shellQueue.pending()) if (queued.request?.msg_type === "execute_request") queued.aborted = true;
       }
     } catch (error) {
-      if (!closing.signal.aborted) log(`${item.channel}: ${parent.msg_type} ${parent.msg_id} failed: ${(error as Error).stack ?? String(error)}`);
+      if (!closing.signal.aborted) {
+        const failure = error instanceof Error ? error : new Error(String(error));
+        log(`${item.channel}: ${parent.msg_type} ${parent.msg_id} failed: ${failure.stack ?? failure.message}`);
+        // The client waits for a reply: give it the error rather than silence.
+        outbox.replyError(item, { ename: failure.name, evalue: failure.message, traceback: [failure.stack ?? failure.message] });
+      }
     } finally {
       outbox.status(parent, "idle");
     }
@@ -128,13 +126,13 @@ export async function startKernel(options: KernelOptions): Promise<RunningKernel
       options.connection,
       {
         shell: async (frames) => {
-          const item = decode(frames, "shell");
-          if (item !== undefined) await shellQueue.put(item);
+          const decoded = decode(frames, "shell");
+          if (decoded !== undefined) await shellQueue.put({ ...decoded, channel: "shell", aborted: false });
         },
         control: async (frames) => {
-          const item = decode(frames, "control");
+          const decoded = decode(frames, "control");
           await ready;
-          if (item !== undefined) await handle(item);
+          if (decoded !== undefined) await handle({ ...decoded, channel: "control", aborted: false });
         },
         stdin: async (frames) => {
           const item = decode(frames, "stdin");
@@ -169,6 +167,9 @@ export async function startKernel(options: KernelOptions): Promise<RunningKernel
     signal: closing.signal,
     counter: { value: 0 },
     nextCellId: () => `cell-${++cellSequence}`,
+    log,
+    kernelInfo: () => kernelInfoContent(options.identity),
+    requestShutdown: (restart) => resolveShutdown({ restart }),
   };
   executor.onEvent((cellId, event) => events?.handle(cellId, event));
   outbox.status({}, "starting");

@@ -1,4 +1,4 @@
-import { childOf, messageWithParent, unknownRequestReply } from "../protocol/child-of.js";
+import { childOf, messageWithParent, errorReplyTo } from "../protocol/child-of.js";
 import { serializeMessage } from "../protocol/frames.js";
 import type { JsonObject } from "../protocol/json-guards.js";
 import type { MessageSigner } from "../protocol/signer.js";
@@ -32,9 +32,9 @@ export class Outbox {
     this.#sockets.send(request.channel, serializeMessage(request.ids, childOf(request.message, msgType, content, metadata), this.#signer));
   }
 
-  /** Replies `<type>_reply` with an error to a request type the kernel does not handle. */
-  replyUnknown(request: RequestEnvelope, content: ErrorContent): void {
-    this.#sockets.send(request.channel, serializeMessage(request.ids, unknownRequestReply(request.message, content), this.#signer));
+  /** Replies `<base>_reply` with status "error" (unknown or invalid requests, failed handlers). */
+  replyError(request: RequestEnvelope, content: ErrorContent): void {
+    this.#sockets.send(request.channel, serializeMessage(request.ids, errorReplyTo(request.message, content), this.#signer));
   }
 
   /** Publishes on iopub with `parent` as parent_header ({} when the parent is unknown). */

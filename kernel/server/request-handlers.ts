@@ -20,13 +20,13 @@ export async function handleRequest(item: QueuedRequest, context: HandlerContext
   const { outbox, executor, log } = context;
   const { request } = item;
   if (item.invalid !== undefined) {
-    outbox.replyUnknown(item, { ename: "InvalidRequest", evalue: item.invalid.message, traceback: [] });
+    outbox.replyError(item, { ename: "InvalidRequest", evalue: item.invalid.message, traceback: [] });
     return false;
   }
   if (request === undefined) {
     // ipykernel only logs unknown types; a reply as well means a waiting client does not hang.
     log(`${item.channel}: unknown message type ${JSON.stringify(item.message.header.msg_type)}; replied with an error`);
-    outbox.replyUnknown(item, { ename: "UnknownMessageType", evalue: `ringbook does not handle ${item.message.header.msg_type}`, traceback: [] });
+    outbox.replyError(item, { ename: "UnknownMessageType", evalue: `ringbook does not handle ${item.message.header.msg_type}`, traceback: [] });
     return false;
   }
   switch (request.msg_type) {

@@ -19,6 +19,11 @@ from jupyter_client.manager import KernelManager
 TIMEOUT = 10
 
 
+def announce(process):
+    """Tells the Node test the kernel's PID, so it can kill the kernel if this driver dies."""
+    print("KERNEL_PID %d" % process.pid, file=sys.stderr, flush=True)
+
+
 class Kernel:
     """A started kernel, its process and a blocking client."""
 
@@ -26,6 +31,7 @@ class Kernel:
         self.km = KernelManager(kernel_name=name)
         self.km.start_kernel()
         self.process = self.km.provisioner.process
+        announce(self.process)
         self.kc = self.km.client()
         self.kc.start_channels()
         self.kc.wait_for_ready(timeout=TIMEOUT)
@@ -268,6 +274,7 @@ def scenario_history(k):
 
     # A restarted kernel is a new session and still has the earlier one.
     k.km.restart_kernel(now=False)
+    announce(k.km.provisioner.process)
     k.kc.wait_for_ready(timeout=TIMEOUT)
     k.run("'second session'")
     previous = history(k, hist_access_type="range", session=-1, start=1, stop=None, output=False, raw=True)
@@ -315,8 +322,9 @@ def scenario_shutdown(k):
     check(code == 0, "exit code %s" % code)
     # The KernelManager restarts; then a plain shutdown ends the new process cleanly.
     k.km.restart_kernel(now=False)
-    k.kc.wait_for_ready(timeout=TIMEOUT)
     process = k.km.provisioner.process
+    announce(process)
+    k.kc.wait_for_ready(timeout=TIMEOUT)
     reply, _ = k.run("'alive again'")
     check(reply["content"]["status"] == "ok", reply["content"])
     started = time.monotonic()

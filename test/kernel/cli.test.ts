@@ -1,0 +1,60 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { cliScript, makeTempDir, repoRoot } from "./helpers.js";
+
+function ringbook(args: string[], env: NodeJS.ProcessEnv = {}) {
+  return spawnSync(process.execPath, [cliScript, ...args], { encoding: "utf8", env: { ...process.env, ...env } });
+}
+
+describe("ringbook CLI", () => {
+  test("--help lists the commands and exits 0", () => {
+    const result = ringbook(["--help"]);
+    assert.equal(result.status, 0);
+    assert.match(result.stdout, /install +install the Jupyter kernelspec/);
+    assert.match(result.stdout, /kernel +run the kernel/);
+  });
+
+  test("bad arguments print usage and exit 2", () => {
+    for (const args of [[], ["frobnicate"], ["install", "--bogus"], ["install", "--user", "--prefix", "/tmp/x"], ["install", "--name", "bad name"], ["kernel"]]) {
+      const result = ringbook(args);
+      assert.equal(result.status, 2, `ringbook ${args.join(" ")}: ${result.stderr}`);
+      assert.match(result.stderr, /Usage: ringbook/);
+    }
+  });
+
+  test("install writes kernel.json with node and the absolute main.js into the Jupyter data dir", async () => {
+    const temp = await makeTempDir("cli");
+    try {
+      const result = ringbook(["install"], { JUPYTER_DATA_DIR: join(temp.path, "data") });
+      assert.equal(result.status, 0, result.stderr);
+      const specDir = join(temp.path, "data", "kernels", "ringbook");
+      assert.equal(result.stdout.trim(), `Installed kernelspec ringbook in ${specDir}`);
+      const spec: unknown = JSON.parse(await readFile(join(specDir, "kernel.json"), "utf8"));
+      assert.deepEqual(spec, {
+        argv: [process.execPath, join(repoRoot, "dist", "kernel", "main.js"), "--connection-file", "{connection_file}"],
+        display_name: "TypeScript (ringbook)",
+        language: "typescript",
+        interrupt_mode: "message",
+        metadata: { ringbook: { entry: join(repoRoot, "dist", "kernel", "main.js"), node: process.version } },
+      });
+    } finally {
+      await temp.remove();
+    }
+  });
+
+  test("install --prefix --name --display-name goes to PREFIX/share/jupyter/kernels/NAME", async () => {
+    const temp = await makeTempDir("cli-prefix");
+    try {
+      const result = ringbook(["install", "--prefix", temp.path, "--name", "rb-2", "--display-name", "RB", "--type-check", "error"]);
+      assert.equal(result.status, 0, result.stderr);
+      const spec = JSON.parse(await readFile(join(temp.path, "share", "jupyter", "kernels", "rb-2", "kernel.json"), "utf8")) as { display_name: string; argv: string[] };
+      assert.equal(spec.display_name, "RB");
+      assert.deepEqual(spec.argv.slice(-2), ["--type-check", "error"]);
+    } finally {
+      await temp.remove();
+    }
+  });
+});

@@ -1,0 +1,74 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import * as zmq from "zeromq";
+import { BoundedQueue } from "../../kernel/server/bounded-queue.js";
+import { SerialSender } from "../../kernel/sockets/serial-sender.js";
+
+describe("SerialSender", () => {
+  test("10,000 messages queued at once on a real socket arrive complete and in order, without EBUSY", async () => {
+    const pull = new zmq.Pull({ linger: 0 });
+    const push = new zmq.Push({ linger: 0 });
+    const logs: string[] = [];
+    await pull.bind("tcp://127.0.0.1:*");
+    push.connect(pull.lastEndpoint ?? "");
+    const sender = new SerialSender(push, "push", (line) => logs.push(line));
+    try {
+      const count = 10_000;
+      for (let index = 0; index < count; index += 1) sender.enqueue([Buffer.from(String(index))]);
+      const received: number[] = [];
+      for (let index = 0; index < count; index += 1) {
+        const [frame] = await pull.receive();
+        received.push(Number(frame?.toString()));
+      }
+      await sender.close();
+      assert.deepEqual(received, Array.from({ length: count }, (_, index) => index));
+      assert.deepEqual(logs, []);
+    } finally {
+      push.close();
+      pull.close();
+    }
+  });
+
+  test("drops with a log line beyond its bound and after close", async () => {
+    const sent: string[] = [];
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const socket = {
+      send: async (frames: Buffer[]) => {
+        await gate;
+        sent.push(frames.join(""));
+      },
+    };
+    const logs: string[] = [];
+    const sender = new SerialSender(socket, "slow", (line) => logs.push(line), 2);
+    sender.enqueue([Buffer.from("a")]); // taken by the drain loop at once
+    sender.enqueue([Buffer.from("b")]);
+    sender.enqueue([Buffer.from("c")]);
+    sender.enqueue([Buffer.from("d")]); // over the bound
+    release();
+    await sender.close();
+    sender.enqueue([Buffer.from("e")]);
+    assert.deepEqual(sent, ["a", "b", "c"]);
+    assert.deepEqual(logs, ["slow: dropped a message, 2 already waiting to be sent", "slow: dropped a message queued after close"]);
+  });
+});
+
+describe("BoundedQueue", () => {
+  test("put waits while full; take waits while empty; close releases both", async () => {
+    const queue = new BoundedQueue<number>(1);
+    assert.equal(await queue.put(1), true);
+    let secondPut = false;
+    const pending = queue.put(2).then((accepted) => (secondPut = accepted));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(secondPut, false, "the second put waits while the queue is full");
+    assert.equal(await queue.take(), 1);
+    await pending;
+    assert.equal(secondPut, true);
+    assert.deepEqual(queue.pending(), [2]);
+    assert.equal(await queue.take(), 2);
+    const waitingTake = queue.take();
+    queue.close();
+    assert.equal(await waitingTake, undefined);
+    assert.equal(await queue.put(3), false);
+  });
+});
