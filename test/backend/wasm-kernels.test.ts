@@ -152,6 +152,30 @@ describe("wasm gradient kernels match the cpu backend", () => {
     }));
   });
 
+  test("BatchMatMul (replaced where an operand is transposed) for ranks 2–4, broadcasting and all transpose flags", async () => {
+    const cases: Array<{ a: number[]; b: number[] }> = [
+      { a: [7, 5], b: [5, 3] },
+      { a: [1, 9], b: [9, 1] },
+      { a: [4, 7, 5], b: [4, 5, 3] },
+      { a: [4, 7, 5], b: [1, 5, 6] },
+      { a: [2, 3, 6, 5], b: [2, 3, 5, 4] },
+      { a: [33, 65], b: [65, 17] },
+    ];
+    for (const [i, { a, b }] of cases.entries()) {
+      for (const transposeA of [false, true]) {
+        for (const transposeB of [false, true]) {
+          const swapLast = (shape: number[], swap: boolean): number[] => (swap ? [...shape.slice(0, -2), shape.at(-1) ?? 1, shape.at(-2) ?? 1] : shape);
+          await assertKernelMatchesCpu(
+            "BatchMatMul",
+            { a: floats(i, swapLast(a, transposeA)), b: floats(i + 1000, swapLast(b, transposeB)) },
+            { transposeA, transposeB },
+            `a [${a.join(",")}], b [${b.join(",")}], transposeA ${transposeA}, transposeB ${transposeB}`,
+          );
+        }
+      }
+    }
+  });
+
   test("UnsortedSegmentSum sums repeated ids and drops ids outside [0, numSegments)", async () => {
     const ids = Int32Array.from([3, 0, 3, -1, 7, 2, 0, 9, 3, 1]);
     for (const rowShape of [[], [4], [2, 3]]) {

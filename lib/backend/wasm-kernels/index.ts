@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
-import type { KernelConfig } from "@tensorflow/tfjs";
+import type { KernelConfig, KernelFunc } from "@tensorflow/tfjs";
 
+import { createBatchMatMulConfig } from "./batch-mat-mul.js";
 import { conv2DBackpropFilterConfig } from "./conv2d-backprop-filter.js";
 import { conv2DBackpropInputConfig } from "./conv2d-backprop-input.js";
 import { depthwiseConv2dNativeBackpropFilterConfig } from "./depthwise-conv2d-backprop-filter.js";
@@ -17,14 +18,24 @@ const missingKernels: readonly KernelConfig[] = [
   unsortedSegmentSumConfig,
 ];
 
-/** Kernels the wasm backend has, but slowly, that a faster composition may replace. */
-const fasterKernels: readonly KernelConfig[] = [conv2DBackpropInputConfig];
+/**
+ * Kernels the wasm backend has, but slowly, that a faster composition may replace; each is made
+ * from the kernel it replaces, which it may call for the cases that are already fast.
+ */
+const fasterKernels: ReadonlyArray<{ kernelName: string; create: (replaced: KernelFunc | undefined) => KernelConfig }> = [
+  { kernelName: tf.Conv2DBackpropInput, create: () => conv2DBackpropInputConfig },
+  { kernelName: tf.BatchMatMul, create: createBatchMatMulConfig },
+];
+
+/** The kernel functions this module registered, to recognise them on a repeat call. */
+const registeredByUs = new WeakSet<KernelFunc>();
 
 /** Options for {@link registerMissingWasmKernels}. */
 export interface RegisterWasmKernelsOptions {
   /**
-   * Also replace kernels the wasm backend has but runs slowly (today `Conv2DBackpropInput`, a
-   * direct loop 5–10x slower than a convolution) with compositions of its fast kernels.
+   * Also replace kernels the wasm backend has but runs slowly with compositions of its fast
+   * kernels: `Conv2DBackpropInput` (a direct loop 5–10x slower than a convolution) and
+   * `BatchMatMul` with a transposed operand (5–20x slower than transposing first).
    * @default true
    */
   replaceSlowKernels?: boolean;
@@ -50,12 +61,15 @@ export function registerMissingWasmKernels(options: RegisterWasmKernelsOptions =
     registered.push(config.kernelName);
   }
   if (options.replaceSlowKernels ?? true) {
-    for (const config of fasterKernels) {
-      const current = tf.getKernel(config.kernelName, "wasm");
-      if (current?.kernelFunc === config.kernelFunc) continue;
-      if (current !== undefined) tf.unregisterKernel(config.kernelName, "wasm");
-      tf.registerKernel(config);
-      registered.push(config.kernelName);
+    for (const { kernelName, create } of fasterKernels) {
+      const current = tf.getKernel(kernelName, "wasm");
+      if (current !== undefined && registeredByUs.has(current.kernelFunc)) continue;
+      const config = create(current?.kernelFunc);
+      // Keep the replaced kernel's setup (it initialises the wasm function the new one may call).
+      if (current !== undefined) tf.unregisterKernel(kernelName, "wasm");
+      tf.registerKernel({ ...config, setupFunc: current?.setupFunc, disposeFunc: current?.disposeFunc });
+      registeredByUs.add(config.kernelFunc);
+      registered.push(kernelName);
     }
   }
   return registered;

@@ -44,6 +44,12 @@ export class WasmKernelScope {
     return output;
   }
 
+  /** Takes ownership of a tensor a kernel function called outside {@link run} returned. */
+  adopt(info: TensorInfo): TensorInfo {
+    this.#made.push(info);
+    return info;
+  }
+
   /** Frees every intermediate but `result` (which must come from this scope) and returns it. */
   release(result: TensorInfo): TensorInfo {
     if (!this.#made.includes(result)) {
