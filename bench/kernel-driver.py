@@ -67,6 +67,16 @@ def read_children_map():
     return children
 
 
+def start_ticks(pid):
+    """Field 22 of /proc/<pid>/stat: with the PID, it names one process even if the PID is reused."""
+    try:
+        with open(f"/proc/{pid}/stat", "r") as f:
+            stat = f.read()
+    except OSError:
+        return 0
+    return int(stat[stat.rfind(")") + 2 :].split()[19])
+
+
 def process_tree(root_pid):
     """root_pid and all its live descendants."""
     children = read_children_map()
@@ -108,13 +118,15 @@ def tree_memory(root_pid):
 
 
 def pid_alive(pid):
+    """True while the process exists and is not a zombie (an unreaped zombie holds no memory)."""
     try:
-        os.kill(pid, 0)
-        return True
-    except ProcessLookupError:
+        with open(f"/proc/{pid}/status", "r") as f:
+            for line in f:
+                if line.startswith("State:"):
+                    return "Z" not in line.split()[1]
+    except OSError:
         return False
-    except PermissionError:
-        return True
+    return False
 
 
 # ---------------------------------------------------------------- statistics
@@ -153,7 +165,7 @@ class Kernel:
         self.km = None
         self.kc = None
         self.pid = None
-        self.known_pids = set()
+        self.known_pids = {}  # pid -> start ticks
         self.abandoned = set()  # msg_ids we stopped waiting for
         self.late_messages = 0  # messages for abandoned requests that arrived later
         self.closed = False
@@ -163,10 +175,10 @@ class Kernel:
             return
         new = [p for p in process_tree(self.pid) if p not in self.known_pids]
         if new:
-            self.known_pids.update(new)
             with open(self.pid_log, "a") as f:
                 for p in new:
-                    f.write(f"{p}\n")
+                    self.known_pids[p] = start_ticks(p)
+                    f.write(f"{p} {self.known_pids[p]}\n")
 
     def start(self, timeout_s):
         """Start the kernel; return seconds from start_kernel() to the first kernel_info_reply."""
@@ -200,6 +212,40 @@ class Kernel:
                 self.kernel_info_requests = len(sent)
                 self.record_pids()
                 return elapsed
+
+    def connect_iopub(self, timeout_s):
+        """Make sure our IOPub subscription is live before timing cells.
+
+        A kernel_info_reply proves the shell socket works, but the SUB socket may connect a moment
+        later ("slow joiner") and then the first cell's idle status is simply never delivered. Most
+        kernels publish busy/idle for kernel_info: send it until something arrives on IOPub. tslab
+        publishes nothing for kernel_info, so fall back to an empty execute_request.
+        Returns how the subscription was confirmed.
+        """
+        deadline = time.perf_counter() + timeout_s
+        fallback_at = time.perf_counter() + min(3.0, timeout_s / 2)
+        method = "kernel_info"
+        while time.perf_counter() < deadline:
+            if method == "kernel_info" and time.perf_counter() >= fallback_at:
+                method = "empty execute"
+            if method == "kernel_info":
+                self.kc.kernel_info()
+            else:
+                self.kc.execute("", store_history=False)
+            try:
+                self.kc.get_iopub_msg(timeout=0.25)
+            except Exception:  # queue.Empty: nothing yet
+                continue
+            # Let the rest of that request's messages arrive, then start from a clean slate.
+            time.sleep(0.2)
+            self.drain_iopub()
+            while True:
+                try:
+                    self.kc.get_shell_msg(timeout=0)
+                except Exception:
+                    break
+            return method
+        raise TimeoutError(f"{self.name}: nothing ever arrived on IOPub within {timeout_s} s")
 
     def drain_iopub(self):
         while True:
@@ -275,14 +321,14 @@ class Kernel:
             log(f"{self.name}: shutdown_kernel failed: {e!r}")
         # Whatever survived (children re-parented, a kernel ignoring shutdown): kill by PID.
         deadline = time.perf_counter() + timeout_s
-        for pid in sorted(self.known_pids):
-            if pid_alive(pid):
+        for pid, ticks in sorted(self.known_pids.items()):
+            if pid_alive(pid) and start_ticks(pid) == ticks:
                 try:
                     os.kill(pid, signal.SIGKILL)
                     log(f"{self.name}: killed leftover pid {pid}")
                 except ProcessLookupError:
                     pass
-        while time.perf_counter() < deadline and any(pid_alive(p) for p in self.known_pids):
+        while time.perf_counter() < deadline and any(pid_alive(p) and start_ticks(p) == t for p, t in self.known_pids.items()):
             time.sleep(0.05)
         try:
             if self.km is not None:
@@ -360,7 +406,7 @@ def main():
             kernel = Kernel(name, args.pid_log)
             live.append(kernel)
             kernel.start(args.start_timeout)
-            kernel.drain_iopub()
+            results[name]["iopubConfirmedBy"] = kernel.connect_iopub(args.start_timeout)
             sessions[name] = kernel
             results[name]["kernelInfo"] = {
                 "implementation": kernel.info.get("implementation"),
@@ -371,7 +417,7 @@ def main():
             results[name]["memoryAfterStart"] = tree_memory(kernel.pid)
         kinds = {"trivial": trivial_cell, "function": function_cell}
         samples = {name: {kind: [] for kind in kinds} for name in names}
-        lost = {name: {"replies": 0, "idle": 0} for name in names}
+        lost = {name: {"replies": 0, "idle": 0, "cells": []} for name in names}
         error_replies = {name: 0 for name in names}
         # Cell numbers offset so that names never collide with anything the kernel defines itself.
         for index in range(args.cells):
@@ -383,6 +429,8 @@ def main():
                         lost[name]["replies"] += 1
                     if not outcome["idle"]:
                         lost[name]["idle"] += 1
+                    if not (outcome["reply"] and outcome["idle"]) and len(lost[name]["cells"]) < 10:
+                        lost[name]["cells"].append(f"{kind} #{index}: reply={outcome['reply']} idle={outcome['idle']}")
                     if outcome["reply"] and outcome["idle"]:
                         samples[name][kind].append(outcome["seconds"])
                     if outcome["error"] is not None:
@@ -400,6 +448,7 @@ def main():
             results[name]["firstTrivialMs"] = round(samples[name]["trivial"][0] * 1000, 3) if samples[name]["trivial"] else None
             results[name]["lostReplies"] = lost[name]["replies"]
             results[name]["lostIdle"] = lost[name]["idle"]
+            results[name]["lostCells"] = lost[name]["cells"]
             results[name]["lateMessages"] = kernel.late_messages
             results[name]["errorReplies"] = error_replies[name]
         for name in names:
