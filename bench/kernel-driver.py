@@ -16,7 +16,8 @@ is opened and cells are sent round-robin, one cell per kernel in turn.
 
 Every kernel PID is appended to --pid-log as soon as it is known, so that the orchestrator can kill
 leftovers even if this driver itself is killed. SIGTERM/SIGINT shut every kernel down.
-Progress and diagnostics go to stderr; stdout carries only the final JSON document.
+Progress and diagnostics go to stderr; the final JSON document goes to stdout or --output. (Kernels
+inherit the driver's stdout: a reader waiting for stdout to close would wait for them too.)
 """
 
 import argparse
@@ -26,6 +27,7 @@ import signal
 import statistics
 import sys
 import time
+import uuid
 
 import zmq
 from jupyter_client.kernelspec import KernelSpecManager
@@ -182,7 +184,10 @@ class Kernel:
 
     def start(self, timeout_s):
         """Start the kernel; return seconds from start_kernel() to the first kernel_info_reply."""
-        self.km = KernelManager(kernel_name=self.name)
+        # Connection files go to the (private) runtime dir instead of /tmp.
+        runtime_dir = os.environ.get("JUPYTER_RUNTIME_DIR") or None
+        connection_file = os.path.join(runtime_dir, f"kernel-{uuid.uuid4()}.json") if runtime_dir else ""
+        self.km = KernelManager(kernel_name=self.name, connection_file=connection_file)
         t0 = time.perf_counter()
         self.km.start_kernel()
         self.pid = self.km.provisioner.process.pid
@@ -369,7 +374,8 @@ def main():
     ap.add_argument("--start-timeout", type=float, default=60.0)
     ap.add_argument("--reply-timeout", type=float, default=30.0)
     ap.add_argument("--idle-grace", type=float, default=2.0, help="seconds to wait for idle after reply (and back)")
-    ap.add_argument("--pid-log", required=True, help="file to append every kernel PID to")
+    ap.add_argument("--pid-log", required=True, help="file to append every kernel PID (and start time) to")
+    ap.add_argument("--output", help="write the JSON here instead of stdout (kernels inherit stdout)")
     args = ap.parse_args()
 
     signal.signal(signal.SIGTERM, on_signal)
@@ -460,7 +466,12 @@ def main():
                 "minMs": round(min(starts) * 1000, 1) if starts else None,
             }
             del results[name]["startSeconds"]
-        print(json.dumps({"schema": SCHEMA, "starts": args.starts, "cells": args.cells, "kernels": results}))
+        document = json.dumps({"schema": SCHEMA, "starts": args.starts, "cells": args.cells, "kernels": results})
+        if args.output:
+            with open(args.output, "w") as f:
+                f.write(document)
+        else:
+            print(document)
         return 0
     except Interrupted as e:
         log(f"interrupted ({e}); shutting kernels down")

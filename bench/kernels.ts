@@ -76,26 +76,26 @@ function parseOptions(argv: readonly string[]): BenchOptions {
 }
 
 /**
- * Runs the driver on the installed kernelspecs and returns its stdout. On abort (Ctrl-C, timeout)
- * the driver gets SIGTERM and a grace period to shut its kernels down, then SIGKILL.
+ * Runs the driver on the installed kernelspecs and returns the JSON it wrote. On abort (Ctrl-C,
+ * timeout) the driver gets SIGTERM and a grace period to shut its kernels down, then SIGKILL.
+ * We wait for the driver's `exit`, not for its pipes: kernels inherit them and may outlive it.
  */
 async function runDriver(
   specNames: readonly string[],
   options: BenchOptions,
   dirs: JupyterDirs,
-  pidLog: string,
+  files: { readonly pidLog: string; readonly output: string },
   signal: AbortSignal,
 ): Promise<string> {
   signal.throwIfAborted();
-  const args = [DRIVER, "--starts", String(options.repeats), "--cells", String(options.cells), "--pid-log", pidLog];
+  const args = [DRIVER, "--starts", String(options.repeats), "--cells", String(options.cells)];
+  args.push("--pid-log", files.pidLog, "--output", files.output);
   for (const name of specNames) args.push("--kernel", name);
   const child = spawn(PYTHON, args, {
     env: privateJupyterEnv(dirs),
     cwd: dirs.runtimeDir,
-    stdio: ["ignore", "pipe", "inherit"],
+    stdio: ["ignore", "ignore", "inherit"],
   });
-  let stdout = "";
-  child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
   let killTimer: NodeJS.Timeout | undefined;
   const onAbort = (): void => {
     child.kill("SIGTERM");
@@ -103,13 +103,15 @@ async function runDriver(
   };
   signal.addEventListener("abort", onAbort, { once: true });
   try {
-    const code = await new Promise<number | null>((resolve, reject) => {
+    const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
       child.once("error", reject);
-      child.once("close", (exitCode) => resolve(exitCode));
+      child.once("exit", (code, exitSignal) => resolve({ code, signal: exitSignal }));
     });
     signal.throwIfAborted();
-    if (code !== 0) throw new RingbookError("BENCH_DRIVER_FAILED", `kernel-driver.py exited with ${code}; see its stderr above`);
-    return stdout;
+    if (exit.code !== 0) {
+      throw new RingbookError("BENCH_DRIVER_FAILED", `kernel-driver.py exited with ${exit.code ?? exit.signal}; see its stderr above`);
+    }
+    return await readFile(files.output, "utf8");
   } finally {
     signal.removeEventListener("abort", onAbort);
     clearTimeout(killTimer);
@@ -173,13 +175,14 @@ async function main(argv: readonly string[]): Promise<number> {
         `${options.cells} cells of each kind each, interleaved\n`,
     );
     const signal = AbortSignal.any([interrupt.signal, AbortSignal.timeout(options.timeoutMs)]);
-    let stdout: string;
+    let driverJson: string;
     try {
-      stdout = await runDriver(installed.map((i) => i.specName), options, dirs, pidLog, signal);
+      const files = { pidLog, output: join(root, "driver-output.json") };
+      driverJson = await runDriver(installed.map((i) => i.specName), options, dirs, files, signal);
     } finally {
       process.stderr.write(`[kernels] ${await reapKernels(pidLog)}\n`);
     }
-    const report = parseDriverReport(stdout);
+    const report = parseDriverReport(driverJson);
     checkSpecsArePrivate(report, dirs);
     const columns: KernelColumn[] = installs.map((install) => {
       if (install.state === "skipped") return install;
