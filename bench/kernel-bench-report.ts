@@ -4,7 +4,8 @@ import type { BenchKernel } from "./kernel-specs.js";
 /** One column of the table: a measured kernel, or one that was skipped and why. */
 export type KernelColumn =
   | { readonly state: "measured"; readonly kernel: BenchKernel; readonly result: KernelMeasurement }
-  | { readonly state: "skipped"; readonly kernel: BenchKernel; readonly reason: string };
+  | { readonly state: "skipped"; readonly kernel: BenchKernel; readonly reason: string }
+  | { readonly state: "failed"; readonly kernel: BenchKernel; readonly reason: string };
 
 interface MetricRow {
   readonly label: string;
@@ -66,13 +67,14 @@ export function renderTable(columns: readonly KernelColumn[], reference: BenchKe
   const lines = [pad(header, widths), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map((r) => pad(r, widths))];
   lines.push("", reference ? `ratios: value / ${reference}'s value (lower is better for ringbook's goals)` : "ratios: none (no reference kernel measured)");
   for (const column of columns) {
-    if (column.state === "skipped") lines.push(`skipped ${column.kernel}: ${column.reason}`);
+    if (column.state !== "measured") lines.push(`${column.state} ${column.kernel}: ${column.reason}`);
   }
   for (const column of measured) {
     const r = column.result;
     lines.push(
       `${column.kernel}: ${r.implementation} ${r.implementationVersion}; IOPub confirmed by ${r.iopubConfirmedBy}; argv ${JSON.stringify(r.argv)}`,
     );
+    if (r.startFailures.length > 0) lines.push(`  ${column.kernel} failed starts: ${r.startFailures.join("; ")}`);
     if (r.lostCells.length > 0) lines.push(`  ${column.kernel} lost messages in: ${r.lostCells.join("; ")}`);
     if (r.errors.length > 0) lines.push(`  ${column.kernel} error replies, first ones: ${r.errors.map((e) => JSON.stringify(e)).join("; ")}`);
   }

@@ -51,13 +51,20 @@ export interface KernelMeasurement {
   readonly lostCells: readonly string[];
   /** How the driver confirmed its IOPub subscription before timing cells. */
   readonly iopubConfirmedBy: string;
+  /** Fresh starts that failed (not retried; the start statistics cover only the others). */
+  readonly startFailures: readonly string[];
 }
+
+/** One kernel in the driver's answer: measured, or failed (died, never answered) with the reason. */
+export type DriverKernelOutcome =
+  | { readonly state: "measured"; readonly result: KernelMeasurement }
+  | { readonly state: "failed"; readonly reason: string; readonly startFailures: readonly string[] };
 
 /** The driver's whole answer. */
 export interface DriverReport {
   readonly starts: number;
   readonly cells: number;
-  readonly kernels: ReadonlyMap<string, KernelMeasurement>;
+  readonly kernels: ReadonlyMap<string, DriverKernelOutcome>;
 }
 
 type Json = Record<string, unknown>;
@@ -119,8 +126,15 @@ function memory(object: Json, key: string, where: string): TreeMemory {
   return { pids, rssMiB: num(mem, "rssMiB", at), peakRssMiB: num(mem, "peakRssMiB", at) };
 }
 
-function measurement(value: unknown, where: string): KernelMeasurement {
+function outcome(value: unknown, where: string): DriverKernelOutcome {
   if (!isRecord(value)) throw new DriverOutputError(`${where} is not an object`);
+  if ("failure" in value) {
+    return { state: "failed", reason: text(value, "failure", where), startFailures: strings(value, "startFailures", where) };
+  }
+  return { state: "measured", result: measurement(value, where) };
+}
+
+function measurement(value: Json, where: string): KernelMeasurement {
   const spec = record(value, "spec", where);
   const info = record(value, "kernelInfo", where);
   const start = record(value, "start", where);
@@ -145,6 +159,7 @@ function measurement(value: unknown, where: string): KernelMeasurement {
     errors: strings(value, "errors", where),
     lostCells: strings(value, "lostCells", where),
     iopubConfirmedBy: text(value, "iopubConfirmedBy", where),
+    startFailures: strings(value, "startFailures", where),
   };
 }
 
@@ -159,9 +174,9 @@ export function parseDriverReport(stdout: string): DriverReport {
   if (!isRecord(parsed)) throw new DriverOutputError("driver output is not a JSON object");
   const schema = text(parsed, "schema", "driver");
   if (schema !== "ringbook-kernel-bench/1") throw new DriverOutputError(`unexpected driver schema ${JSON.stringify(schema)}`);
-  const kernels = new Map<string, KernelMeasurement>();
+  const kernels = new Map<string, DriverKernelOutcome>();
   for (const [name, value] of Object.entries(record(parsed, "kernels", "driver"))) {
-    kernels.set(name, measurement(value, `kernels.${name}`));
+    kernels.set(name, outcome(value, `kernels.${name}`));
   }
   return { starts: num(parsed, "starts", "driver"), cells: num(parsed, "cells", "driver"), kernels };
 }

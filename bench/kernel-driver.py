@@ -131,6 +131,22 @@ def pid_alive(pid):
     return False
 
 
+def listening_tcp_ports():
+    """Ports in LISTEN state on this machine (IPv4 and IPv6), from /proc/net/tcp*."""
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table, "r") as f:
+                next(f)
+                for line in f:
+                    fields = line.split()
+                    if fields[3] == "0A":
+                        ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+        except OSError:
+            continue
+    return ports
+
+
 # ---------------------------------------------------------------- statistics
 
 
@@ -192,10 +208,11 @@ class Kernel:
         self.km.start_kernel()
         self.pid = self.km.provisioner.process.pid
         self.record_pids()
+        deadline = t0 + timeout_s
+        self.wait_until_listening(deadline)
         self.kc = self.km.client()
         self.kc.start_channels()
         sent = {self.kc.kernel_info()}
-        deadline = t0 + timeout_s
         # A kernel may drop a request that arrives before its sockets are ready: resend each second.
         next_resend = time.perf_counter() + 1.0
         while True:
@@ -218,6 +235,32 @@ class Kernel:
                 self.record_pids()
                 return elapsed
 
+    def wait_until_listening(self, deadline):
+        """Wait until the kernel listens on all five ports before connecting to any of them.
+
+        Connecting earlier (as jupyter_client does) lets a reconnecting client socket pick the very
+        port it is connecting to as its own source port (TCP self-connect): the port is then taken
+        and the kernel's bind fails with EADDRINUSE (seen with tslab here). Polling costs at most a
+        few milliseconds of the measured start, alike for every kernel.
+        """
+        wanted = {
+            "shell": self.km.shell_port,
+            "iopub": self.km.iopub_port,
+            "stdin": self.km.stdin_port,
+            "control": self.km.control_port,
+            "hb": self.km.hb_port,
+        }
+        while True:
+            listening = listening_tcp_ports()
+            missing = {name: port for name, port in wanted.items() if port not in listening}
+            if not missing:
+                return
+            if not self.km.is_alive():
+                raise RuntimeError(f"{self.name}: kernel process {self.pid} exited before listening on {missing}")
+            if time.perf_counter() >= deadline:
+                raise TimeoutError(f"{self.name}: kernel never listened on {missing}")
+            time.sleep(0.002)
+
     def connect_iopub(self, timeout_s):
         """Make sure our IOPub subscription is live before timing cells.
 
@@ -231,6 +274,8 @@ class Kernel:
         fallback_at = time.perf_counter() + min(3.0, timeout_s / 2)
         method = "kernel_info"
         while time.perf_counter() < deadline:
+            if not self.km.is_alive():
+                raise RuntimeError(f"{self.name}: kernel process {self.pid} exited before IOPub delivered anything")
             if method == "kernel_info" and time.perf_counter() >= fallback_at:
                 method = "empty execute"
             if method == "kernel_info":
@@ -390,17 +435,21 @@ def main():
     for name in names:
         spec = describe_spec(name)
         languages.setdefault(name, "python" if spec["language"] == "python" else "typescript")
-        results[name] = {"spec": spec, "language": languages[name], "startSeconds": [], "errors": []}
+        results[name] = {"spec": spec, "language": languages[name], "startSeconds": [], "startFailures": [], "errors": []}
 
     live = []
     try:
-        # Startup: round-robin fresh starts, rotating the order each round.
+        # Startup: round-robin fresh starts, rotating the order each round. A failed start is
+        # recorded (and shown), not retried.
         for round_index in range(args.starts):
             for name in rotated(names, round_index):
                 kernel = Kernel(name, args.pid_log)
                 live.append(kernel)
                 try:
                     results[name]["startSeconds"].append(kernel.start(args.start_timeout))
+                except (TimeoutError, RuntimeError) as e:
+                    results[name]["startFailures"].append(str(e))
+                    log(f"start failed: {e}")
                 finally:
                     kernel.close()
                     live.remove(kernel)
@@ -411,8 +460,15 @@ def main():
         for name in names:
             kernel = Kernel(name, args.pid_log)
             live.append(kernel)
-            kernel.start(args.start_timeout)
-            results[name]["iopubConfirmedBy"] = kernel.connect_iopub(args.start_timeout)
+            try:
+                kernel.start(args.start_timeout)
+                results[name]["iopubConfirmedBy"] = kernel.connect_iopub(args.start_timeout)
+            except (TimeoutError, RuntimeError) as e:
+                results[name]["failure"] = f"session start failed: {e}"
+                log(results[name]["failure"])
+                kernel.close()
+                live.remove(kernel)
+                continue
             sessions[name] = kernel
             results[name]["kernelInfo"] = {
                 "implementation": kernel.info.get("implementation"),
@@ -429,7 +485,9 @@ def main():
         for index in range(args.cells):
             for kind, make in kinds.items():
                 for name in rotated(names, index):
-                    kernel = sessions[name]
+                    kernel = sessions.get(name)
+                    if kernel is None:
+                        continue
                     outcome = kernel.execute(make(languages[name], 1000 + index), args.reply_timeout, args.idle_grace)
                     if not outcome["reply"]:
                         lost[name]["replies"] += 1
@@ -443,10 +501,15 @@ def main():
                         error_replies[name] += 1
                         if len(results[name]["errors"]) < 5:
                             results[name]["errors"].append(outcome["error"])
+                    if not outcome["reply"] and not kernel.km.is_alive():
+                        results[name]["failure"] = f"kernel died during {kind} cell #{index}"
+                        log(results[name]["failure"])
+                        del sessions[name]
+                        kernel.close()
+                        live.remove(kernel)
             if (index + 1) % 50 == 0:
                 log(f"cells {index + 1}/{args.cells} of each kind done")
-        for name in names:
-            kernel = sessions[name]
+        for name, kernel in sessions.items():
             results[name]["memoryAfterCells"] = tree_memory(kernel.pid)
             results[name]["cellsRun"] = 2 * args.cells
             results[name]["trivialCell"] = summarize_ms(samples[name]["trivial"])

@@ -141,9 +141,12 @@ async function reapKernels(pidLog: string): Promise<string> {
 }
 
 function checkSpecsArePrivate(report: DriverReport, dirs: JupyterDirs): void {
-  for (const [name, result] of report.kernels) {
-    if (!result.resourceDir.startsWith(dirs.jupyterPath)) {
-      throw new RingbookError("BENCH_SPEC_NOT_PRIVATE", `kernelspec ${name} came from ${result.resourceDir}, not from ${dirs.jupyterPath}`);
+  for (const [name, outcome] of report.kernels) {
+    if (outcome.state === "measured" && !outcome.result.resourceDir.startsWith(dirs.jupyterPath)) {
+      throw new RingbookError(
+        "BENCH_SPEC_NOT_PRIVATE",
+        `kernelspec ${name} came from ${outcome.result.resourceDir}, not from ${dirs.jupyterPath}`,
+      );
     }
   }
 }
@@ -186,9 +189,13 @@ async function main(argv: readonly string[]): Promise<number> {
     checkSpecsArePrivate(report, dirs);
     const columns: KernelColumn[] = installs.map((install) => {
       if (install.state === "skipped") return install;
-      const result = report.kernels.get(install.specName);
-      if (result === undefined) throw new RingbookError("BENCH_DRIVER_OUTPUT", `driver reported nothing for ${install.specName}`);
-      return { state: "measured", kernel: install.kernel, result };
+      const outcome = report.kernels.get(install.specName);
+      if (outcome === undefined) throw new RingbookError("BENCH_DRIVER_OUTPUT", `driver reported nothing for ${install.specName}`);
+      if (outcome.state === "failed") {
+        const starts = outcome.startFailures.length > 0 ? `; failed starts: ${outcome.startFailures.join("; ")}` : "";
+        return { state: "failed", kernel: install.kernel, reason: `${outcome.reason}${starts}` };
+      }
+      return { state: "measured", kernel: install.kernel, result: outcome.result };
     });
     const reference = (["ringbook", "deno"] as const).find((k) => columns.some((c) => c.kernel === k && c.state === "measured"));
     console.log(renderTable(columns, reference, options.cells, options.repeats));
