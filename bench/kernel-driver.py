@@ -27,6 +27,7 @@ sys.dont_write_bytecode = True
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+import os  # noqa: E402
 import signal  # noqa: E402
 import statistics  # noqa: E402
 
@@ -44,6 +45,15 @@ class Interrupted(Exception):
 
 def on_signal(signum, _frame):
     raise Interrupted(f"signal {signum}")
+
+
+PARENT_PID = os.getppid()
+
+
+def check_parent():
+    """Stop (and shut kernels down) if the orchestrator died without telling us (e.g. SIGKILL)."""
+    if os.getppid() != PARENT_PID:
+        raise Interrupted(f"parent process {PARENT_PID} is gone")
 
 
 # ---------------------------------------------------------------- statistics
@@ -126,6 +136,7 @@ def main():
         # recorded (and shown), not retried.
         for round_index in range(args.starts):
             for name in rotated(names, round_index):
+                check_parent()
                 kernel = Kernel(name, args.pid_log)
                 live.append(kernel)
                 try:
@@ -166,6 +177,7 @@ def main():
         error_replies = {name: 0 for name in names}
         # Cell numbers offset so that names never collide with anything the kernel defines itself.
         for index in range(args.cells):
+            check_parent()
             for kind, make in kinds.items():
                 for name in rotated(names, index):
                     kernel = sessions.get(name)

@@ -158,19 +158,25 @@ async function installRingbook(root: string, dirs: JupyterDirs, signal: AbortSig
   if (!existsSync(cli)) {
     return { state: "skipped", kernel: "ringbook", reason: `${cli} does not exist yet (build ringbook's kernel first)` };
   }
-  try {
-    // JUPYTER_DATA_DIR also points at the private path, so a `--user` style install lands there too.
-    await runCommand(process.execPath, [cli, "install", "--prefix", dirs.prefix, "--name", "ringbook"], {
-      env: { ...installerEnv(dirs), JUPYTER_DATA_DIR: dirs.jupyterPath, XDG_DATA_HOME: join(dirs.prefix, "share") },
-      timeoutMs: INSTALL_TIMEOUT_MS,
-      signal,
-    });
-    const { argv } = await readSpecArgv(dirs, "ringbook");
-    return { state: "installed", kernel: "ringbook", specName: "ringbook", argv };
-  } catch (error) {
-    signal.throwIfAborted();
-    return { state: "skipped", kernel: "ringbook", reason: `install failed: ${error instanceof Error ? error.message : String(error)}` };
+  // JUPYTER_DATA_DIR (and XDG_DATA_HOME, HOME) also point at private paths, so a `--user` style
+  // install lands in the same kernels dir as `--prefix` does.
+  const env = { ...installerEnv(dirs), JUPYTER_DATA_DIR: dirs.jupyterPath, XDG_DATA_HOME: join(dirs.prefix, "share") };
+  const attempts = [
+    ["install", "--prefix", dirs.prefix, "--name", "ringbook"],
+    ["install", "--user", "--name", "ringbook"],
+  ];
+  const failures: string[] = [];
+  for (const args of attempts) {
+    try {
+      await runCommand(process.execPath, [cli, ...args], { env, timeoutMs: INSTALL_TIMEOUT_MS, signal });
+      const { argv } = await readSpecArgv(dirs, "ringbook");
+      return { state: "installed", kernel: "ringbook", specName: "ringbook", argv };
+    } catch (error) {
+      signal.throwIfAborted();
+      failures.push(error instanceof Error ? error.message : String(error));
+    }
   }
+  return { state: "skipped", kernel: "ringbook", reason: `install failed both ways: ${failures.join(" | ")}` };
 }
 
 /**
