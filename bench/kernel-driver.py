@@ -205,6 +205,7 @@ def main():
             if (index + 1) % 50 == 0:
                 log(f"cells {index + 1}/{args.cells} of each kind done")
         for name, kernel in sessions.items():
+            kernel.record_pids()  # children started by cells, if any, must be reaped too
             results[name]["memoryAfterCells"] = tree_memory(kernel.pid)
             results[name]["cellsRun"] = 2 * args.cells
             results[name]["trivialCell"] = summarize_ms(samples[name]["trivial"])
