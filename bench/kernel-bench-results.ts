@@ -41,6 +41,8 @@ export interface KernelMeasurement {
   readonly firstTrivialMs: number | null;
   readonly memoryAfterStart: TreeMemory;
   readonly memoryAfterCells: TreeMemory;
+  /** Memory halfway through the cells (after `cells` cells in all for an even count). */
+  readonly memoryAtHalf: TreeMemory & { readonly cells: number };
   readonly cellsRun: number;
   readonly lostReplies: number;
   readonly lostIdle: number;
@@ -151,6 +153,7 @@ function measurement(value: Json, where: string): KernelMeasurement {
     firstTrivialMs: numOrNull(value, "firstTrivialMs", where),
     memoryAfterStart: memory(value, "memoryAfterStart", where),
     memoryAfterCells: memory(value, "memoryAfterCells", where),
+    memoryAtHalf: { ...memory(value, "memoryAtHalf", where), cells: num(record(value, "memoryAtHalf", where), "cells", `${where}.memoryAtHalf`) },
     cellsRun: num(value, "cellsRun", where),
     lostReplies: num(value, "lostReplies", where),
     lostIdle: num(value, "lostIdle", where),

@@ -202,6 +202,10 @@ def main():
                         del sessions[name]
                         kernel.close()
                         live.remove(kernel)
+            if index == (args.cells - 1) // 2:
+                # Halfway, i.e. after about `--cells` cells in all: comparable with "RSS after N cells".
+                for name, kernel in sessions.items():
+                    results[name]["memoryAtHalf"] = {**tree_memory(kernel.pid), "cells": 2 * (index + 1)}
             if (index + 1) % 50 == 0:
                 log(f"cells {index + 1}/{args.cells} of each kind done")
         for name, kernel in sessions.items():
