@@ -1,0 +1,111 @@
+/**
+ * ZeroMQ's authentication hook (ZAP, rfc.zeromq.org/spec:27) for one thread's ZeroMQ context:
+ * every connection to a socket made with {@link zapServerOptions} is accepted only if its PLAIN
+ * password is the one registered for the socket's ZAP domain. The check happens once, at the
+ * handshake, so the data plane pays nothing per message, and a peer without the password never
+ * gets a single message through. libzmq allows one handler per context, so the authenticator is
+ * shared by every cluster in the thread and reference counted.
+ */
+import { timingSafeEqual } from "node:crypto";
+import * as zmq from "zeromq";
+import { RingbookError } from "../errors.js";
+
+const zapEndpoint = "inproc://zeromq.zap.01";
+
+/** Socket options for a server socket checked by the authenticator under `domain`. */
+export function zapServerOptions(domain: string): { plainServer: true; zapDomain: string; zapEnforceDomain: true } {
+  return { plainServer: true, zapDomain: domain, zapEnforceDomain: true };
+}
+
+/** Socket options for a client socket connecting with `password`. */
+export function zapClientOptions(password: string): { plainUsername: string; plainPassword: string } {
+  return { plainUsername: "ringbook", plainPassword: password };
+}
+
+/** A registration: {@link ZapAuthenticator.release} it when its sockets are closed. */
+export interface ZapRegistration {
+  readonly domain: string;
+  release(): Promise<void>;
+}
+
+/** The thread's ZAP handler. Use {@link ZapAuthenticator.register}; never construct one. */
+export class ZapAuthenticator {
+  static #shared: ZapAuthenticator | undefined;
+
+  readonly #router: zmq.Router;
+  readonly #loop: Promise<void>;
+  readonly #passwords = new Map<string, Buffer>();
+  readonly #onReject: (line: string) => void;
+
+  private constructor(router: zmq.Router, onReject: (line: string) => void) {
+    this.#router = router;
+    this.#onReject = onReject;
+    this.#loop = this.#serve();
+  }
+
+  /**
+   * Accepts connections to sockets of ZAP domain `domain` whose PLAIN password is `password`.
+   * `onReject` gets a log line for each refused connection (the first registration's is kept).
+   */
+  static async register(domain: string, password: string, onReject: (line: string) => void = () => {}): Promise<ZapRegistration> {
+    if (!ZapAuthenticator.#shared) {
+      const router = new zmq.Router({ linger: 0 });
+      try {
+        await router.bind(zapEndpoint);
+      } catch (error) {
+        router.close();
+        throw new RingbookError("ERR_ZAP_BIND", `could not start the ZeroMQ authenticator at ${zapEndpoint} (is another ZAP handler bound in this thread?)`, { cause: error });
+      }
+      ZapAuthenticator.#shared = new ZapAuthenticator(router, onReject);
+    }
+    const authenticator = ZapAuthenticator.#shared;
+    if (authenticator.#passwords.has(domain)) throw new RingbookError("ERR_ZAP_DOMAIN", `ZAP domain ${JSON.stringify(domain)} is already registered`);
+    authenticator.#passwords.set(domain, Buffer.from(password));
+    let released = false;
+    return {
+      domain,
+      release: async () => {
+        if (released) return;
+        released = true;
+        authenticator.#passwords.delete(domain);
+        if (authenticator.#passwords.size > 0 || ZapAuthenticator.#shared !== authenticator) return;
+        ZapAuthenticator.#shared = undefined;
+        authenticator.#router.close();
+        await authenticator.#loop;
+      },
+    };
+  }
+
+  async #serve(): Promise<void> {
+    try {
+      for await (const frames of this.#router) {
+        await this.#answer(frames);
+      }
+    } catch (error) {
+      // Closing the router ends the loop with ETERM-like errors; anything else is reported.
+      if (!this.#router.closed) this.#onReject(`ZAP handler stopped: ${(error as Error).message}`);
+    }
+  }
+
+  async #answer(frames: Buffer[]): Promise<void> {
+    // [routing id, empty, version, request id, domain, address, identity, mechanism, credentials...]
+    const [id, empty, version, requestId, domain, address, , mechanism, , password] = frames;
+    if (!id || !empty || !version || !requestId) return;
+    const domainName = domain?.toString() ?? "";
+    const expected = this.#passwords.get(domainName);
+    let status = "400";
+    let reason = "unknown domain";
+    if (expected !== undefined) {
+      if (mechanism?.toString() !== "PLAIN") {
+        reason = `mechanism ${mechanism?.toString() ?? "none"} is not PLAIN`;
+      } else if (password === undefined || password.length !== expected.length || !timingSafeEqual(password, expected)) {
+        reason = "wrong password";
+      } else {
+        status = "200";
+        reason = "OK";
+      }
+    }
+    if (status !== "200") this.#onReject(`refused a connection to ${JSON.stringify(domainName)} from ${address?.toString() ?? "?"}: ${reason}`);
+    await this.#router.send([id, empty, version, requestId, status, reason, "", ""]);
+  }
+}
