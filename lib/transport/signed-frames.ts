@@ -26,7 +26,7 @@ function sign(key: Buffer, frames: readonly Uint8Array[]): Buffer {
 }
 
 /** Frames to send: the signature, then `header` and `payloads`. */
-export function signFrames(key: Buffer, header: Uint8Array, payloads: readonly Uint8Array[] = []): Uint8Array[] {
+export function signFrames(key: Buffer, header: Buffer, payloads: readonly Buffer[] = []): Buffer[] {
   const frames = [header, ...payloads];
   return [sign(key, frames), ...frames];
 }

@@ -37,6 +37,17 @@ describe("executor control: interrupt, restart, stdin, comms", () => {
     assert.equal(resultText(await nb.run("await new Promise((r) => setTimeout(r, 10, 'timers still work'))")), "'timers still work'");
   });
 
+  it("interrupts a busy loop inside a timer, immediate or tick callback without crashing, keeping state", async () => {
+    await nb.run("const survivor = { value: 'kept' }");
+    for (const schedule of ["setTimeout(spin, 5)", "setImmediate(spin)", "process.nextTick(spin)"]) {
+      const code = `function spin() { for (;;) {} }\n${schedule}\nawait new Promise((resolve) => setTimeout(resolve, 5000))`;
+      const { status, interruptMs } = await interruptAfter(nb, code, 200);
+      assert.equal(status, "interrupted", schedule);
+      assert.ok(interruptMs < 1000, `${schedule}: interrupt took ${interruptMs} ms`);
+      assert.equal(resultText(await nb.run("survivor.value")), "'kept'", schedule);
+    }
+  });
+
   it("does nothing on interrupt when no cell runs, and the next cell is unaffected", async () => {
     await nb.executor.interrupt();
     await new Promise((resolve) => setTimeout(resolve, 50));

@@ -5,7 +5,7 @@
  */
 import { Session } from "node:inspector";
 import type { Worker } from "node:worker_threads";
-import { RingbookError } from "../../lib/errors.js";
+import { RingbookError } from "../errors.js";
 
 interface InspectorReply {
   id: number;

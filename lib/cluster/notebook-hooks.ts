@@ -1,0 +1,56 @@
+/**
+ * Connects a cluster to the host that runs the notebook, through registries the host publishes
+ * on `globalThis` under well-known symbols (ringbook's kernel does; any host may). lib/ knows
+ * nothing of Jupyter: without a host this does nothing.
+ * - `ringbook.interruptHooks` (Set of functions): the notebook's interrupt also interrupts the
+ *   workers.
+ * - `ringbook.cellMagics` (Map of name → handler): `%%workers [RANKS]` runs the cell on the
+ *   workers of the most recently launched open cluster.
+ */
+import { RingbookError } from "../errors.js";
+import type { Cluster } from "./cluster.js";
+
+type CellMagic = (args: string, body: string) => Promise<unknown>;
+
+/** Open clusters, most recent last: `%%workers` uses the last. */
+const openClusters: Cluster[] = [];
+
+function registry<T>(key: string): T | undefined {
+  return (globalThis as Record<symbol, unknown>)[Symbol.for(key)] as T | undefined;
+}
+
+/** Parses `%%workers` arguments: nothing (all ranks), or ranks as `0,2` / `0 2` / `--ranks 0,2`. */
+export function parseWorkersMagicArgs(args: string): number[] | undefined {
+  const text = args.replace(/^--ranks[ =]?/, "").trim();
+  if (text === "" || text === "all") return undefined;
+  const ranks = text.split(/[\s,]+/).map(Number);
+  if (ranks.some((rank) => !Number.isSafeInteger(rank) || rank < 0)) throw new RingbookError("ERR_BAD_MAGIC", `%%workers takes ranks such as "0,2" (or nothing for all), got ${JSON.stringify(args)}`);
+  return ranks;
+}
+
+const workersMagic: CellMagic = async (args, body) => {
+  const cluster = openClusters.at(-1);
+  if (!cluster) throw new RingbookError("ERR_NO_CLUSTER", "%%workers needs a cluster: run `const cluster = await launchCluster({ workers: 2 })` first");
+  const ranks = parseWorkersMagicArgs(args);
+  const values = await cluster.runCell(body, ranks === undefined ? {} : { ranks });
+  return values.every((value) => value === undefined) ? undefined : values;
+};
+
+const interruptAll = (): void => {
+  for (const cluster of openClusters) cluster.interrupt();
+};
+
+/** Registers the cluster with the host, and unregisters it when it closes. */
+export function attachToNotebookHost(cluster: Cluster): void {
+  const magics = registry<Map<string, CellMagic>>("ringbook.cellMagics");
+  const hooks = registry<Set<() => void>>("ringbook.interruptHooks");
+  openClusters.push(cluster);
+  magics?.set("workers", workersMagic);
+  hooks?.add(interruptAll);
+  cluster.onClose(() => {
+    openClusters.splice(openClusters.indexOf(cluster), 1);
+    if (openClusters.length > 0) return;
+    if (magics?.get("workers") === workersMagic) magics.delete("workers");
+    hooks?.delete(interruptAll);
+  });
+}

@@ -1,0 +1,21 @@
+/**
+ * Messages between a worker process's supervisor (main thread: sockets, heartbeats, interrupts)
+ * and its execution thread (tfjs, tasks, collectives). Same process, so no validation beyond
+ * types; wire messages are checked by the supervisor before they get here.
+ */
+import type { FromWorker, TaskSpec } from "./messages.js";
+
+/** Supervisor → execution thread. */
+export type ToExecution =
+  | { type: "task"; taskId: string; task: TaskSpec; payload: Uint8Array | null }
+  | { type: "peers"; generation: number; worldSize: number; endpoints: string[] }
+  | { type: "peerDied"; generation: number; rank: number; reason: string }
+  | { type: "stopTraining"; taskId: string };
+
+/** Execution thread → supervisor: a wire message to forward (with its payload), or a local note. */
+export type FromExecution =
+  | { type: "forward"; message: FromWorker; payload: Uint8Array | null }
+  | { type: "interruptAck"; seq: number };
+
+/** Name of the global function the supervisor calls through the inspector to interrupt. */
+export const interruptProbeKey = "ringbook.worker.interruptProbe";

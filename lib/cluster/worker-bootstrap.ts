@@ -1,0 +1,62 @@
+/**
+ * What a worker process is told at start, on its stdin (one JSON line, so the secret never shows
+ * in argv or the environment). Parsed and checked like any input from outside.
+ */
+import { parseBackendPreference, type BackendPreference } from "../backend/select-backend.js";
+import { RingbookError } from "../errors.js";
+import { isJsonObject, quote } from "../json-guards.js";
+
+/** A worker's start-up parameters. */
+export interface WorkerBootstrap {
+  clusterId: string;
+  rank: number;
+  incarnation: number;
+  worldSize: number;
+  /** The owner's control socket. */
+  controlEndpoint: string;
+  /** Hex form of the cluster secret. */
+  secretHex: string;
+  /** Where the worker binds its peer socket for collectives. */
+  peerBindAddress: string;
+  backend: BackendPreference;
+  /** True when the owner gave this worker a GPU through CUDA_VISIBLE_DEVICES. */
+  gpu: boolean;
+  /** Working directory for relative imports in tasks and cells. */
+  cwd: string;
+}
+
+/** Parses the bootstrap line. */
+export function parseWorkerBootstrap(line: string): WorkerBootstrap {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch (error) {
+    throw new RingbookError("ERR_BAD_BOOTSTRAP", `worker bootstrap is not JSON: ${(error as Error).message}`);
+  }
+  if (!isJsonObject(value)) throw new RingbookError("ERR_BAD_BOOTSTRAP", `worker bootstrap must be an object, got ${quote(value)}`);
+  const fields = value;
+  const text = (key: string): string => {
+    const field = fields[key];
+    if (typeof field !== "string" || field.length === 0) throw new RingbookError("ERR_BAD_BOOTSTRAP", `bootstrap field ${key} must be a non-empty string, got ${quote(key === "secretHex" ? typeof field : field)}`);
+    return field;
+  };
+  const count = (key: string, min: number): number => {
+    const field = fields[key];
+    if (typeof field !== "number" || !Number.isSafeInteger(field) || field < min) throw new RingbookError("ERR_BAD_BOOTSTRAP", `bootstrap field ${key} must be an integer >= ${min}, got ${quote(field)}`);
+    return field;
+  };
+  const bootstrap: WorkerBootstrap = {
+    clusterId: text("clusterId"),
+    rank: count("rank", 0),
+    incarnation: count("incarnation", 0),
+    worldSize: count("worldSize", 1),
+    controlEndpoint: text("controlEndpoint"),
+    secretHex: text("secretHex"),
+    peerBindAddress: text("peerBindAddress"),
+    backend: parseBackendPreference(fields["backend"]),
+    gpu: fields["gpu"] === true,
+    cwd: text("cwd"),
+  };
+  if (bootstrap.rank >= bootstrap.worldSize) throw new RingbookError("ERR_BAD_BOOTSTRAP", `rank ${bootstrap.rank} is outside world size ${bootstrap.worldSize}`);
+  return bootstrap;
+}

@@ -1,0 +1,141 @@
+/**
+ * The owner's side of one worker process: spawns it with its bootstrap on stdin (the pipe that
+ * keeps it alive), keeps the last lines of its stderr for error messages, forwards stray output,
+ * and reports its exit. Whatever ends the owner closes the pipe, and the worker exits by itself.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { RingbookError } from "../errors.js";
+import type { WorkerExit } from "./cluster-errors.js";
+import type { WorkerBootstrap } from "./worker-bootstrap.js";
+
+/** Lines of stderr kept for error messages. */
+const stderrTailLines = 20;
+/** After `exit`, how long to wait for the last stderr bytes before reporting. */
+const stdioDrainMs = 200;
+
+/** A worker's lifecycle. */
+export type WorkerState = "starting" | "ready" | "dead" | "closed";
+
+/** What the worker said about itself when it became ready. */
+export interface WorkerInfo {
+  pid: number;
+  host: string;
+  backend: string;
+  device: string;
+  tfjsVersion: string;
+  startMs: number;
+  peerEndpoint: string;
+  notes: string[];
+}
+
+const workerEntry = fileURLToPath(new URL("./worker-process.js", import.meta.url));
+
+/** One worker process as seen by its owner. */
+export class WorkerHandle {
+  readonly rank: number;
+  readonly incarnation: number;
+  readonly child: ChildProcess;
+  state: WorkerState = "starting";
+  info: WorkerInfo | undefined;
+  host = "";
+  lastPongAt = performance.now();
+  /** Resolves once the process has exited and its stderr is drained. */
+  readonly exited: Promise<WorkerExit>;
+  #stderrTail: string[] = [];
+  #partialLine = "";
+  #killedBecause: string | undefined;
+
+  constructor(
+    bootstrap: WorkerBootstrap,
+    options: { env: NodeJS.ProcessEnv; onStrayOutput: (rank: number, stream: "stdout" | "stderr", text: string) => void },
+  ) {
+    this.rank = bootstrap.rank;
+    this.incarnation = bootstrap.incarnation;
+    this.child = spawn(process.execPath, [...workerExecArgv(), workerEntry], {
+      cwd: bootstrap.cwd,
+      env: options.env,
+      stdio: ["pipe", "pipe", "pipe"],
+      // Same process group as the owner: a terminal's Ctrl-C reaches the owner, which decides.
+      detached: false,
+    });
+    const child = this.child;
+    child.stdin?.on("error", () => undefined); // EPIPE when the worker is gone: its exit is reported instead
+    child.stdin?.write(`${JSON.stringify(bootstrap)}\n`);
+    child.stdout?.setEncoding("utf8");
+    child.stderr?.setEncoding("utf8");
+    child.stdout?.on("data", (text: string) => options.onStrayOutput(this.rank, "stdout", text));
+    child.stderr?.on("data", (text: string) => {
+      this.#keepStderr(text);
+      options.onStrayOutput(this.rank, "stderr", text);
+    });
+    this.exited = new Promise<WorkerExit>((resolve) => {
+      const spawnFailed = (error: Error): void => {
+        this.#keepStderr(`spawn failed: ${error.message}\n`);
+        finish(null, null);
+      };
+      const finish = (exitCode: number | null, signal: NodeJS.Signals | null): void => {
+        child.off("error", spawnFailed);
+        this.state = this.state === "closed" ? "closed" : "dead";
+        const report = (): void => {
+          if (this.#partialLine) this.#stderrTail.push(this.#partialLine);
+          this.#partialLine = "";
+          const exit: WorkerExit = { rank: this.rank, pid: child.pid, exitCode, signal, stderrTail: this.#stderrTail.slice(-stderrTailLines) };
+          if (this.#killedBecause !== undefined) exit.killedBecause = this.#killedBecause;
+          resolve(exit);
+        };
+        // stdio may still hold the last words; 'close' fires when it is drained.
+        const timer = setTimeout(report, stdioDrainMs);
+        child.once("close", () => {
+          clearTimeout(timer);
+          report();
+        });
+      };
+      child.once("error", spawnFailed);
+      child.once("exit", finish);
+    });
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  get alive(): boolean {
+    return this.state === "starting" || this.state === "ready";
+  }
+
+  /** Kills the process (SIGKILL), remembering why for the error message. */
+  kill(reason: string): void {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    this.#killedBecause ??= reason;
+    this.child.kill("SIGKILL");
+  }
+
+  /** Closes the stdin pipe: the worker exits on its own. */
+  releasePipe(): void {
+    this.child.stdin?.end();
+  }
+
+  #keepStderr(text: string): void {
+    const lines = (this.#partialLine + text).split("\n");
+    this.#partialLine = lines.pop() ?? "";
+    for (const line of lines) if (line.trim() !== "") this.#stderrTail.push(line);
+    if (this.#stderrTail.length > stderrTailLines * 2) this.#stderrTail = this.#stderrTail.slice(-stderrTailLines);
+  }
+}
+
+/**
+ * Node flags for workers: the owner's own `--max-old-space-size` and friends are kept (a notebook
+ * started with more heap wants workers with more heap), inspector and test flags are not.
+ */
+function workerExecArgv(): string[] {
+  return process.execArgv.filter((flag) => /^--(max-old-space-size|max-semi-space-size|stack-size|expose-gc)/.test(flag));
+}
+
+/** Checks a world size given by a user. */
+export function parseWorkerCount(value: unknown, what = "workers"): number {
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1 || value > 1024) {
+    throw new RingbookError("ERR_BAD_OPTION", `${what} must be an integer from 1 to 1024, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}

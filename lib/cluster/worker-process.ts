@@ -1,0 +1,240 @@
+/**
+ * Entry point of a cluster worker process; its main thread is the supervisor. It reads its
+ * bootstrap (and the cluster secret) from stdin, connects to the owner's control socket, starts
+ * the execution thread (worker-runtime) and relays between the two. Because user code runs in the
+ * other thread, this one always answers heartbeats and can interrupt a busy task through the
+ * inspector. It exits as soon as its stdin reaches EOF: the owner died or closed the pipe, so no
+ * worker outlives its notebook, whatever killed it.
+ */
+import { hostname } from "node:os";
+import { Worker } from "node:worker_threads";
+import * as zmq from "zeromq";
+import { RingbookError } from "../errors.js";
+import { WorkerInspector } from "../threads/worker-inspector.js";
+import { interruptibleExecArgv } from "../threads/interruptible-thread-options.js";
+import { ClusterSecret } from "../transport/cluster-secret.js";
+import { SerialSender } from "../transport/serial-sender.js";
+import { signFrames, verifyFrames } from "../transport/signed-frames.js";
+import { zapClientOptions } from "../transport/zap-authenticator.js";
+import { encodeFromWorker, parseToWorker, routingIdOf, type FromWorker, type ToWorker, type WorkerIdentity } from "./messages.js";
+import { interruptProbeKey, type FromExecution, type ToExecution } from "./thread-protocol.js";
+import { parseWorkerBootstrap, type WorkerBootstrap } from "./worker-bootstrap.js";
+
+/** How long an awaiting (not busy) execution thread gets to acknowledge an interrupt. */
+const idleAckMs = 150;
+/** How long it gets after `terminateExecution` before the worker gives up on it and exits. */
+const terminatedAckMs = 1000;
+/** The bootstrap line must arrive within this time. */
+const bootstrapTimeoutMs = 10_000;
+
+function logLine(identity: WorkerIdentity | undefined, line: string): void {
+  process.stderr.write(`[ringbook worker${identity ? ` ${identity.rank}` : ""}] ${line}\n`);
+}
+
+/** Reads stdin's first line; afterwards, stdin's end means the owner is gone. */
+function readBootstrapLine(): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    let text = "";
+    const timer = setTimeout(() => reject(new RingbookError("ERR_BOOTSTRAP_TIMEOUT", `no bootstrap line on stdin within ${bootstrapTimeoutMs} ms`)), bootstrapTimeoutMs);
+    const onData = (chunk: Buffer): void => {
+      text += chunk.toString("utf8");
+      const newline = text.indexOf("\n");
+      if (newline < 0) return;
+      clearTimeout(timer);
+      process.stdin.off("data", onData);
+      resolve(text.slice(0, newline));
+    };
+    process.stdin.on("data", onData);
+    process.stdin.once("end", () => reject(new RingbookError("ERR_BOOTSTRAP_EOF", "stdin ended before the bootstrap line")));
+  });
+}
+
+class Supervisor {
+  readonly #bootstrap: WorkerBootstrap;
+  readonly #identity: WorkerIdentity;
+  readonly #key: Buffer;
+  readonly #dealer: zmq.Dealer;
+  readonly #sender: SerialSender;
+  #execution: Worker | undefined;
+  #inspector: WorkerInspector | undefined;
+  /** Tasks sent to the execution thread and not yet answered. */
+  readonly #tasksInFlight = new Set<string>();
+  readonly #acks = new Map<number, () => void>();
+  #nextSeq = 1;
+  /** Interrupts run one after another. */
+  #interrupting: Promise<void> = Promise.resolve();
+  #exiting = false;
+
+  constructor(bootstrap: WorkerBootstrap) {
+    this.#bootstrap = bootstrap;
+    this.#identity = { rank: bootstrap.rank, incarnation: bootstrap.incarnation };
+    const secret = ClusterSecret.fromHex(bootstrap.secretHex);
+    this.#key = secret.signingKey;
+    this.#dealer = new zmq.Dealer({ routingId: routingIdOf(this.#identity), linger: 2000, ...zapClientOptions(secret.socketPassword) });
+    this.#dealer.connect(bootstrap.controlEndpoint);
+    this.#sender = new SerialSender(this.#dealer, "control", (line) => logLine(this.#identity, line));
+  }
+
+  send(message: FromWorker, payload: Uint8Array | null = null): void {
+    const header = encodeFromWorker(message, this.#identity);
+    const payloads = payload === null ? [] : [Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength)];
+    this.#sender.enqueue(signFrames(this.#key, header, payloads));
+  }
+
+  async run(): Promise<void> {
+    this.send({ type: "hello", pid: process.pid, host: hostname() });
+    const execution = new Worker(new URL("./worker-runtime.js", import.meta.url), { workerData: this.#bootstrap, execArgv: interruptibleExecArgv() });
+    this.#execution = execution;
+    execution.on("message", (message: FromExecution) => this.#fromExecution(message));
+    execution.on("error", (error) => {
+      logLine(this.#identity, `execution thread failed: ${error.stack ?? error.message}`);
+      void this.exit(1);
+    });
+    execution.once("exit", (code) => {
+      if (this.#exiting) return;
+      logLine(this.#identity, `execution thread exited with code ${code}`);
+      void this.exit(code === 0 ? 1 : code);
+    });
+    this.#inspector = await WorkerInspector.attach(execution, { signal: AbortSignal.timeout(10_000) });
+    await this.#receiveLoop();
+  }
+
+  #fromExecution(message: FromExecution): void {
+    switch (message.type) {
+      case "forward": {
+        const forwarded = message.message;
+        if (forwarded.type === "result") this.#tasksInFlight.delete(forwarded.taskId);
+        this.send(forwarded, message.payload);
+        if (forwarded.type === "startFailed") void this.exit(3);
+        return;
+      }
+      case "interruptAck":
+        this.#acks.get(message.seq)?.();
+        return;
+      default: {
+        const impossible: never = message;
+        logLine(this.#identity, `unknown message from the execution thread: ${JSON.stringify(impossible)}`);
+      }
+    }
+  }
+
+  async #receiveLoop(): Promise<void> {
+    try {
+      for await (const frames of this.#dealer) {
+        const verified = verifyFrames(this.#key, frames);
+        if (!verified.ok) {
+          logLine(this.#identity, `dropped a control message: ${verified.reason}`);
+          this.send({ type: "rejected", reason: `dropped a message: ${verified.reason}` });
+          continue;
+        }
+        let message: ToWorker;
+        try {
+          message = parseToWorker(verified.header);
+        } catch (error) {
+          logLine(this.#identity, `dropped a control message: ${(error as Error).message}`);
+          this.send({ type: "rejected", reason: (error as Error).message });
+          continue;
+        }
+        this.#handle(message, verified.payloads[0] ?? null);
+      }
+    } catch (error) {
+      if (!this.#dealer.closed) logLine(this.#identity, `control socket failed: ${(error as Error).message}`);
+    }
+  }
+
+  #post(message: ToExecution): void {
+    this.#execution?.postMessage(message);
+  }
+
+  #handle(message: ToWorker, payload: Buffer | null): void {
+    switch (message.type) {
+      case "ping":
+        this.send({ type: "pong", seq: message.seq, busy: this.#tasksInFlight.size > 0 });
+        return;
+      case "task":
+        this.#tasksInFlight.add(message.taskId);
+        this.#post({ type: "task", taskId: message.taskId, task: message.task, payload: payload === null ? null : new Uint8Array(payload) });
+        return;
+      case "interrupt":
+        this.#interrupting = this.#interrupting.then(() => this.#interrupt(message.taskId));
+        return;
+      case "peers":
+      case "peerDied":
+      case "stopTraining":
+        this.#post(message);
+        return;
+      case "shutdown":
+        void this.exit(0);
+        return;
+      default: {
+        const impossible: never = message;
+        logLine(this.#identity, `unhandled message ${JSON.stringify(impossible)}`);
+      }
+    }
+  }
+
+  /** Runs the interrupt probe; true when the execution thread acknowledged within `timeoutMs`. */
+  async #probe(taskId: string | null, timeoutMs: number): Promise<boolean> {
+    const inspector = this.#inspector;
+    if (!inspector) return false;
+    const seq = this.#nextSeq++;
+    let timer: NodeJS.Timeout | undefined;
+    const acked = new Promise<boolean>((resolve) => {
+      this.#acks.set(seq, () => resolve(true));
+      timer = setTimeout(() => resolve(false), timeoutMs);
+    });
+    const expression = `globalThis[Symbol.for(${JSON.stringify(interruptProbeKey)})](${seq}, ${JSON.stringify(taskId)})`;
+    const evaluated = await inspector.send("Runtime.evaluate", { expression }).catch((error: unknown) => error);
+    if (evaluated instanceof Error) logLine(this.#identity, `interrupt probe failed: ${evaluated.message}`);
+    try {
+      return await acked;
+    } finally {
+      clearTimeout(timer);
+      this.#acks.delete(seq);
+    }
+  }
+
+  /**
+   * Interrupts task `taskId` (or whatever runs, for `null`), as the kernel interrupts a cell: a probe that an awaiting thread
+   * acknowledges at once; for a busy one, `terminateExecution` (whose reply comes after the
+   * termination took effect and was cancelled), then a second probe. A thread that still does
+   * not answer is beyond saving: the process exits and the owner reports it as dead.
+   */
+  async #interrupt(taskId: string | null): Promise<void> {
+    if (taskId === null ? this.#tasksInFlight.size === 0 : !this.#tasksInFlight.has(taskId)) return;
+    if (await this.#probe(taskId, idleAckMs)) return;
+    const terminated = await this.#inspector?.send("Runtime.terminateExecution").catch((error: unknown) => error);
+    if (terminated instanceof Error) logLine(this.#identity, `terminateExecution failed: ${terminated.message}`);
+    if (await this.#probe(taskId, terminatedAckMs)) return;
+    logLine(this.#identity, "the execution thread did not recover from an interrupt; exiting");
+    await this.exit(4);
+  }
+
+  /** Sends what is queued, then ends the process. */
+  async exit(code: number): Promise<void> {
+    if (this.#exiting) return;
+    this.#exiting = true;
+    this.#inspector?.close();
+    await Promise.race([this.#sender.close(), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+    this.#dealer.close();
+    process.exit(code);
+  }
+}
+
+let bootstrap: WorkerBootstrap;
+try {
+  bootstrap = parseWorkerBootstrap(await readBootstrapLine());
+} catch (error) {
+  logLine(undefined, `cannot start: ${(error as Error).message}`);
+  process.exit(2);
+}
+// The owner holds the other end of stdin: when it ends, the owner is gone (exited, killed, or
+// closed the cluster). Exit at once; there is nobody left to report to.
+process.stdin.once("end", () => process.exit(0));
+process.stdin.once("error", () => process.exit(0));
+process.stdin.resume();
+const supervisor = new Supervisor(bootstrap);
+await supervisor.run().catch(async (error: unknown) => {
+  logLine({ rank: bootstrap.rank, incarnation: bootstrap.incarnation }, `supervisor failed: ${(error as Error).stack ?? String(error)}`);
+  await supervisor.exit(1);
+});
