@@ -27,7 +27,7 @@ export interface BackendChoice {
 /** Parses a backend preference, quoting a bad value. */
 export function parseBackendPreference(value: unknown): BackendPreference {
   if (typeof value === "string" && (backendPreferences as readonly string[]).includes(value)) return value as BackendPreference;
-  throw new RingbookError("ERR_BAD_BACKEND", `backend must be one of ${backendPreferences.join(", ")}, got ${JSON.stringify(value)}`);
+  throw new RingbookError("ERR_BAD_OPTION", `backend must be one of ${backendPreferences.join(", ")}, got ${JSON.stringify(value)}`);
 }
 
 type Attempt = { name: Exclude<BackendPreference, "auto">; load: () => Promise<void> };

@@ -17,6 +17,7 @@ import { assignDevices, listGpus, type DeviceOption } from "./devices.js";
 import type { TaskSpec } from "./messages.js";
 import { PendingTask, type RankOutcome, type TaskEvent } from "./pending-task.js";
 import { describeCluster, type WorkerDescription, type ClusterDescription } from "./describe.js";
+import { ReplyWaiters } from "./reply-waiters.js";
 import { WorkerHandle } from "./worker-handle.js";
 import type { WorkerBootstrap } from "./worker-bootstrap.js";
 
@@ -66,7 +67,9 @@ export class Cluster {
   readonly #byIncarnation = new Map<string, WorkerHandle>();
   readonly #lastExit = new Map<number, WorkerExit>();
   readonly #tasks = new Map<string, PendingTask>();
-  readonly #readyWaiters = new Map<WorkerHandle, { resolve: () => void; reject: (error: Error) => void }>();
+  readonly #replies = new ReplyWaiters();
+  /** Counts peer meshes: every membership change builds a new one. */
+  #generation = 0;
   #worldSize = 0;
   readonly #incarnations = new Map<number, number>();
   #nextPing = 0;
@@ -112,6 +115,16 @@ export class Cluster {
   /** Number of ranks. */
   get worldSize(): number {
     return this.#worldSize;
+  }
+
+  /** The owner's control socket (diagnostics; every connection to it needs the cluster's secret). */
+  get controlEndpoint(): string {
+    return this.#control.endpoint;
+  }
+
+  /** The 0700 directory holding the cluster's ipc sockets; removed by {@link close}. */
+  get ipcDirectory(): string {
+    return this.#dir.path;
   }
 
   get closed(): boolean {
@@ -190,6 +203,7 @@ export class Cluster {
       await Promise.all(Array.from({ length: old - workers }, (_, i) => this.#stopWorker(workers + i, "removed by cluster.resize()")));
       for (let rank = workers; rank < old; rank++) this.#workers.delete(rank);
       this.#worldSize = workers;
+      await this.#buildMesh();
     } else if (workers > old) {
       await this.#spawnRanks(Array.from({ length: workers - old }, (_, i) => old + i), workers);
     }
@@ -272,15 +286,16 @@ export class Cluster {
       case "ready":
         worker.info = { ...message, pid: worker.pid ?? 0, host: worker.host };
         worker.state = "ready";
-        this.#readyWaiters.get(worker)?.resolve();
+        this.#replies.resolve(worker, "ready");
         return;
       case "startFailed":
-        this.#readyWaiters.get(worker)?.reject(new RingbookError("ERR_WORKER_START", `worker rank ${worker.rank} could not start: ${message.error.message}`));
+        this.#replies.reject(worker, "ready", new RingbookError("ERR_WORKER_START", `worker rank ${worker.rank} could not start: ${message.error.message}`));
         return;
       case "pong":
         worker.lastPongAt = performance.now();
         return;
       case "output": {
+        if (message.stream === "stderr") worker.noteStderr(message.text);
         const task = message.taskId === null ? undefined : this.#tasks.get(message.taskId);
         if (task) task.push({ kind: "output", rank: worker.rank, stream: message.stream, text: message.text });
         else this.#stray(worker.rank, message.stream, message.text);
@@ -292,7 +307,15 @@ export class Cluster {
       case "result":
         this.#tasks.get(message.taskId)?.settle(worker.rank, this.#outcomeOf(worker.rank, message));
         return;
+      case "meshBound":
+        this.#replies.resolve(worker, `meshBound:${message.generation}`, message.endpoint);
+        return;
       case "peersReady":
+        this.#replies.resolve(worker, `peersReady:${message.generation}`);
+        return;
+      case "meshFailed":
+        this.#replies.reject(worker, `meshBound:${message.generation}`, new RemoteTaskError(worker.rank, message.error));
+        this.#replies.reject(worker, `peersReady:${message.generation}`, new RemoteTaskError(worker.rank, message.error));
         return;
       case "rejected":
         this.#settings.log(`cluster ${this.id}: worker rank ${worker.rank} rejected a message: ${message.reason}`);
@@ -333,28 +356,39 @@ export class Cluster {
 
   // ---------------------------------------------------------------- lifecycle
 
+  /** Starts `ranks` of a world of `worldSize`, waits until they are ready, then rebuilds the peer mesh. */
   async #spawnRanks(ranks: readonly number[], worldSize: number): Promise<void> {
     this.#worldSize = worldSize;
     const started = ranks.map((rank) => this.#spawn(rank, worldSize));
-    const timeout = AbortSignal.timeout(this.#settings.launchTimeoutMs);
+    const timeoutMs = this.#settings.launchTimeoutMs;
+    await Promise.all(started.map((worker) => this.#replies.wait(worker, "ready", timeoutMs, "load tfjs and become ready")));
+    await this.#buildMesh();
+  }
+
+  /**
+   * Connects every rank to every other for collectives, in two rounds: each binds a fresh peer
+   * socket and says where (a tcp port is only known once bound), then each connects to all.
+   * A new generation after every membership change; the previous mesh is closed by the workers.
+   */
+  async #buildMesh(): Promise<void> {
+    const generation = ++this.#generation;
+    const worldSize = this.#worldSize;
+    const workers = Array.from({ length: worldSize }, (_, rank) => this.#workers.get(rank)!);
+    const timeoutMs = this.#settings.launchTimeoutMs;
+    const endpoints = await Promise.all(
+      workers.map((worker) => {
+        const bindAddress = this.#settings.transport === "ipc" ? this.#dir.endpoint(`peer-${worker.rank}-${generation}`) : `tcp://${this.#settings.host}:*`;
+        const bound = this.#replies.wait<string>(worker, `meshBound:${generation}`, timeoutMs, "bind its peer socket");
+        this.#control.send(worker, { type: "mesh", generation, worldSize, bindAddress });
+        return bound;
+      }),
+    );
     await Promise.all(
-      started.map(
-        (worker) =>
-          new Promise<void>((resolve, reject) => {
-            const onTimeout = (): void => reject(new RingbookError("ERR_LAUNCH_TIMEOUT", `worker rank ${worker.rank} was not ready within ${this.#settings.launchTimeoutMs} ms`));
-            timeout.addEventListener("abort", onTimeout, { once: true });
-            this.#readyWaiters.set(worker, {
-              resolve: () => {
-                timeout.removeEventListener("abort", onTimeout);
-                resolve();
-              },
-              reject: (error) => {
-                timeout.removeEventListener("abort", onTimeout);
-                reject(error);
-              },
-            });
-          }).finally(() => this.#readyWaiters.delete(worker)),
-      ),
+      workers.map((worker) => {
+        const connected = this.#replies.wait(worker, `peersReady:${generation}`, timeoutMs, "connect to its peers");
+        this.#control.send(worker, { type: "peers", generation, endpoints });
+        return connected;
+      }),
     );
   }
 
@@ -369,7 +403,6 @@ export class Cluster {
       worldSize,
       controlEndpoint: this.#control.endpoint,
       secretHex: this.#secret.toHex(),
-      peerBindAddress: this.#settings.transport === "ipc" ? this.#dir.endpoint(`peer-${rank}`) : `tcp://${this.#settings.host}:*`,
       backend: this.#settings.backend,
       gpu: device.gpu !== null,
       cwd: this.#settings.cwd,
@@ -394,12 +427,11 @@ export class Cluster {
     this.#byIncarnation.delete(`${worker.rank}.${worker.incarnation}`);
     if (this.#workers.get(worker.rank) !== worker || worker.state === "closed") return;
     this.#lastExit.set(worker.rank, exit);
-    const waiter = this.#readyWaiters.get(worker);
-    if (waiter) {
-      waiter.reject(new WorkerDiedError(exit, "start-up"));
-      return;
-    }
+    if (this.#replies.failWorker(worker, new WorkerDiedError(exit, "start-up or a change of the cluster's membership"))) return;
     if (this.#closing) return;
+    for (const survivor of this.#workers.values()) {
+      if (survivor.alive) this.#control.send(survivor, { type: "peerDied", generation: this.#generation, rank: worker.rank, reason: new WorkerDiedError(exit, "a collective").message });
+    }
     this.#settings.log(`cluster ${this.id}: ${new WorkerDiedError(exit, "its idle time").message.split("\n")[0]}`);
     for (const task of this.#tasks.values()) {
       if (!task.unsettledRanks.includes(worker.rank)) continue;
@@ -437,6 +469,7 @@ export class Cluster {
 
   async #close(): Promise<void> {
     clearInterval(this.#heartbeat);
+    this.#replies.failAll(new ClusterClosedError("wait for a worker"));
     for (const task of this.#tasks.values()) {
       for (const rank of task.unsettledRanks) task.settle(rank, { status: "error", error: new ClusterClosedError("finish the task") });
     }

@@ -23,7 +23,8 @@ export type ToWorker =
   | { type: "task"; taskId: string; task: TaskSpec }
   | { type: "interrupt"; taskId: string | null }
   | { type: "stopTraining"; taskId: string }
-  | { type: "peers"; generation: number; worldSize: number; endpoints: string[] }
+  | { type: "mesh"; generation: number; worldSize: number; bindAddress: string }
+  | { type: "peers"; generation: number; endpoints: string[] }
   | { type: "peerDied"; generation: number; rank: number; reason: string }
   | { type: "ping"; seq: number }
   | { type: "shutdown" };
@@ -39,9 +40,11 @@ export interface RemoteErrorInfo {
 /** Worker → owner. */
 export type FromWorker =
   | { type: "hello"; pid: number; host: string }
-  | { type: "ready"; backend: string; device: string; peerEndpoint: string; tfjsVersion: string; startMs: number; notes: string[] }
+  | { type: "ready"; backend: string; device: string; tfjsVersion: string; startMs: number; notes: string[] }
   | { type: "startFailed"; error: RemoteErrorInfo }
+  | { type: "meshBound"; generation: number; endpoint: string }
   | { type: "peersReady"; generation: number }
+  | { type: "meshFailed"; generation: number; error: RemoteErrorInfo }
   | { type: "output"; taskId: string | null; stream: "stdout" | "stderr"; text: string }
   | { type: "result"; taskId: string; status: "ok"; hasValue: boolean }
   | { type: "result"; taskId: string; status: "error"; error: RemoteErrorInfo }
@@ -157,12 +160,10 @@ export function parseToWorker(text: Buffer | string): ToWorker {
       return { type, taskId: nullableStr(value, "taskId") };
     case "stopTraining":
       return { type, taskId: str(value, "taskId") };
-    case "peers": {
-      const worldSize = int(value, "worldSize", 1);
-      const endpoints = strings(value, "endpoints");
-      if (endpoints.length !== worldSize) fail(`peers lists ${endpoints.length} endpoints for world size ${worldSize}`, endpoints);
-      return { type, generation: int(value, "generation"), worldSize, endpoints };
-    }
+    case "mesh":
+      return { type, generation: int(value, "generation"), worldSize: int(value, "worldSize", 1), bindAddress: str(value, "bindAddress") };
+    case "peers":
+      return { type, generation: int(value, "generation"), endpoints: strings(value, "endpoints") };
     case "peerDied":
       return { type, generation: int(value, "generation"), rank: int(value, "rank"), reason: str(value, "reason") };
     case "ping":
@@ -188,15 +189,18 @@ export function parseFromWorker(text: Buffer | string): FromWorker & WorkerIdent
           type,
           backend: str(value, "backend"),
           device: str(value, "device"),
-          peerEndpoint: str(value, "peerEndpoint"),
           tfjsVersion: str(value, "tfjsVersion"),
           startMs: num(value, "startMs"),
           notes: strings(value, "notes"),
         };
       case "startFailed":
         return { type, error: parseErrorInfo(value["error"]) };
+      case "meshBound":
+        return { type, generation: int(value, "generation"), endpoint: str(value, "endpoint") };
       case "peersReady":
         return { type, generation: int(value, "generation") };
+      case "meshFailed":
+        return { type, generation: int(value, "generation"), error: parseErrorInfo(value["error"]) };
       case "output": {
         const stream = value["stream"];
         if (stream !== "stdout" && stream !== "stderr") fail("stream must be stdout or stderr", stream);

@@ -8,7 +8,8 @@ import type { FromWorker, TaskSpec } from "./messages.js";
 /** Supervisor → execution thread. */
 export type ToExecution =
   | { type: "task"; taskId: string; task: TaskSpec; payload: Uint8Array | null }
-  | { type: "peers"; generation: number; worldSize: number; endpoints: string[] }
+  | { type: "mesh"; generation: number; worldSize: number; bindAddress: string }
+  | { type: "peers"; generation: number; endpoints: string[] }
   | { type: "peerDied"; generation: number; rank: number; reason: string }
   | { type: "stopTraining"; taskId: string };
 

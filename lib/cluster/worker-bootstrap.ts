@@ -16,8 +16,6 @@ export interface WorkerBootstrap {
   controlEndpoint: string;
   /** Hex form of the cluster secret. */
   secretHex: string;
-  /** Where the worker binds its peer socket for collectives. */
-  peerBindAddress: string;
   backend: BackendPreference;
   /** True when the owner gave this worker a GPU through CUDA_VISIBLE_DEVICES. */
   gpu: boolean;
@@ -52,7 +50,6 @@ export function parseWorkerBootstrap(line: string): WorkerBootstrap {
     worldSize: count("worldSize", 1),
     controlEndpoint: text("controlEndpoint"),
     secretHex: text("secretHex"),
-    peerBindAddress: text("peerBindAddress"),
     backend: parseBackendPreference(fields["backend"]),
     gpu: fields["gpu"] === true,
     cwd: text("cwd"),

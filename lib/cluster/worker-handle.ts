@@ -25,7 +25,6 @@ export interface WorkerInfo {
   device: string;
   tfjsVersion: string;
   startMs: number;
-  peerEndpoint: string;
   notes: string[];
 }
 
@@ -114,6 +113,11 @@ export class WorkerHandle {
   /** Closes the stdin pipe: the worker exits on its own. */
   releasePipe(): void {
     this.child.stdin?.end();
+  }
+
+  /** Keeps stderr text the worker relayed over its control socket (its tasks' console.error). */
+  noteStderr(text: string): void {
+    this.#keepStderr(text);
   }
 
   #keepStderr(text: string): void {

@@ -158,6 +158,7 @@ class Supervisor {
       case "interrupt":
         this.#interrupting = this.#interrupting.then(() => this.#interrupt(message.taskId));
         return;
+      case "mesh":
       case "peers":
       case "peerDied":
       case "stopTraining":

@@ -57,7 +57,7 @@ try {
   throw error;
 }
 relay.loaded();
-const worldSize = bootstrap.worldSize;
+let worldSize = bootstrap.worldSize;
 const globals = globalThis as Record<string, unknown>;
 Object.assign(globals, { rank: bootstrap.rank, worldSize, tf: tfModule, backend: choice.backend, device: choice.device });
 
@@ -151,11 +151,17 @@ port.on("message", (message: ToExecution) => {
       });
       return;
     }
+    case "mesh":
+      worldSize = message.worldSize;
+      globals["worldSize"] = worldSize;
+      // TODO(#3): bind the peer mesh here once lib/collectives lands.
+      post({ type: "forward", message: { type: "meshBound", generation: message.generation, endpoint: "" }, payload: null });
+      return;
     case "peers":
+      post({ type: "forward", message: { type: "peersReady", generation: message.generation }, payload: null });
+      return;
     case "peerDied":
     case "stopTraining":
-      // TODO(#3): collectives between workers arrive with lib/collectives.
-      relay.write("stderr", `message ${message.type} is not handled by this worker yet\n`);
       return;
     default: {
       const impossible: never = message;
@@ -170,7 +176,6 @@ post({
     type: "ready",
     backend: choice.backend,
     device: choice.device,
-    peerEndpoint: "",
     tfjsVersion: tfModule.version.tfjs ?? "unknown",
     startMs: Math.round(performance.now() - startedAt),
     notes: choice.notes,
