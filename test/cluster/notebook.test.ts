@@ -1,0 +1,61 @@
+/**
+ * The cluster from notebook cells, on the kernel's real executor: `import { launchCluster } from
+ * "ringbook"`, `%%workers` cells, worker output in the cell that ran the task (not the cell that
+ * launched the cluster), and the notebook's interrupt reaching busy workers.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { openNotebook, resultText, type TestNotebook } from "../execution/helpers.js";
+import { waitForExit } from "./helpers.js";
+
+describe("clusters in notebook cells", () => {
+  let nb: TestNotebook;
+  before(async () => {
+    nb = await openNotebook();
+  });
+  after(async () => {
+    await nb.close();
+  });
+
+  it("launches from a cell, runs %%workers cells with persistent declarations, attributes output to the running cell", async () => {
+    const launched = await nb.run('import { launchCluster } from "ringbook";\nconst cluster = await launchCluster({ workers: 2 });\ncluster.describe()');
+    assert.equal(launched.status, "ok", JSON.stringify(launched));
+    assert.match(resultText(launched), /rank\s+pid\s+host\s+backend\s+device\s+state\n0\s+\d+\s+\S+\s+wasm\s+cpu\s+ready/);
+
+    const declared = await nb.run('%%workers\nconst scale: number = (rank + 1) * 10;\nconsole.log(`scale ${scale}`);\nscale');
+    assert.equal(resultText(declared), "[ 10, 20 ]");
+    assert.match(nb.streamOf(declared.cellId), /\[rank 0\] scale 10\n/);
+    assert.match(nb.streamOf(declared.cellId), /\[rank 1\] scale 20\n/);
+    assert.equal(nb.streamOf(launched.cellId), "", "nothing leaked into the launching cell");
+
+    const later = await nb.run("%%workers 1\nscale + 1");
+    assert.equal(resultText(later), "[ 21 ]");
+    const ran = await nb.run("await cluster.run(({ rank }) => { console.error(`err ${rank}`); return rank; })");
+    assert.equal(resultText(ran), "[ 0, 1 ]");
+    assert.match(nb.streamOf(ran.cellId, "stderr"), /\[rank 0\] err 0\n/);
+  });
+
+  it("interrupting the notebook interrupts busy workers, which keep their state", async () => {
+    const running = nb.run("%%workers\nwhile (true) {}");
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const startedAt = performance.now();
+    await nb.executor.interrupt();
+    const outcome = await running;
+    assert.equal(outcome.status, "interrupted");
+    assert.ok(performance.now() - startedAt < 1000);
+    assert.equal(resultText(await nb.run("%%workers\nscale")), "[ 10, 20 ]");
+  });
+
+  it("reports an unknown rank and a missing cluster clearly", async () => {
+    const bad = await nb.run("%%workers 7\n1");
+    assert.equal(bad.status, "error");
+    assert.match(bad.status === "error" ? bad.evalue : "", /rank 7 is not in this cluster of 2/);
+    const pidText = resultText(await nb.run("cluster.describe().map((row) => row.pid).join(' ')"));
+    const list = pidText.replace(/'/g, "").split(" ").map(Number);
+    assert.equal(list.length, 2);
+    assert.equal((await nb.run("await cluster.close()")).status, "ok");
+    assert.deepEqual(await waitForExit(list, 100), []);
+    const none = await nb.run("%%workers\n1");
+    assert.match(none.status === "error" ? none.evalue : "", /unknown cell magic %%workers|%%workers needs a cluster/);
+  });
+});
