@@ -1,7 +1,20 @@
 /**
  * ringbook's library: worker clusters for data-parallel TensorFlow.js training, usable from a
- * notebook cell (`import { launchCluster } from "ringbook"`) or a plain Node script.
+ * notebook cell (`import { launchCluster } from "ringbook"`) or a plain Node script. It knows
+ * nothing of Jupyter; plots leave it as plain Plotly figure JSON.
  */
 export * from "./cluster/index.js";
+export { TrainRun, type TrainResult, type StepListener } from "./cluster/train-run.js";
+export type { TrainOptions, BuiltinData } from "./training/train-spec.js";
+export type { OptimizerSpec } from "./training/optimizers.js";
+export type { StepSummary, RankStepTimings } from "./metrics/step-summary.js";
+export { TrainingHistory, type HistoryColumns } from "./metrics/training-history.js";
+export { ArrayDataset, type Dataset } from "./data/dataset.js";
+export { mnistDigits, type MnistOptions } from "./data/mnist-digits.js";
+export { syntheticClassification, type SyntheticOptions } from "./data/synthetic.js";
+export { linePlot, type Series, type LinePlotOptions } from "./plots/line-plot.js";
+export { trainingFigure, type TrainingFigureOptions } from "./plots/training-figure.js";
+export type { Figure, Trace, Layout } from "./plots/figure.js";
+export { selectBackend, type BackendPreference, type BackendChoice } from "./backend/select-backend.js";
+export { useWasmBackend } from "./backend/load-wasm.js";
 export { RingbookError } from "./errors.js";
-export type { BackendPreference } from "./backend/select-backend.js";

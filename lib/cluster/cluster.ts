@@ -16,8 +16,14 @@ import { ControlChannel, type ReceivedMessage } from "./control-channel.js";
 import { assignDevices, listGpus, type DeviceOption } from "./devices.js";
 import type { TaskSpec } from "./messages.js";
 import { PendingTask, type RankOutcome, type TaskEvent } from "./pending-task.js";
+import { collectResults, prefixLines, PrefixedPrinter } from "./task-output.js";
 import { describeCluster, type WorkerDescription, type ClusterDescription } from "./describe.js";
 import { ReplyWaiters } from "./reply-waiters.js";
+import { importModel } from "./import-model.js";
+import { TrainRun } from "./train-run.js";
+import { parseTrainOptions, type TrainOptions } from "../training/train-spec.js";
+import type { ExportedModel, WorkerTrainResult } from "../training/worker-train.js";
+import type * as tf from "@tensorflow/tfjs";
 import { WorkerHandle } from "./worker-handle.js";
 import type { WorkerBootstrap } from "./worker-bootstrap.js";
 
@@ -56,6 +62,18 @@ export interface RunOptions<Args> {
   signal?: AbortSignal;
 }
 
+/** How {@link Cluster} runs one task. */
+interface ExecuteOptions {
+  ranks?: readonly number[] | undefined;
+  args?: unknown;
+  signal?: AbortSignal | undefined;
+  /** Interrupts become stop requests (training). */
+  stoppable?: boolean;
+  /** Called once the task is registered, before it is sent. */
+  onStart?: (task: PendingTask) => void;
+  onEvent?: (event: TaskEvent & { kind: "event" }) => void;
+}
+
 /** A launched cluster. Create one with {@link launchCluster}. */
 export class Cluster {
   readonly id: string;
@@ -71,6 +89,7 @@ export class Cluster {
   /** Counts peer meshes: every membership change builds a new one. */
   #generation = 0;
   #worldSize = 0;
+  #cellCount = 0;
   readonly #incarnations = new Map<number, number>();
   #nextPing = 0;
   #gpus: number[] | undefined;
@@ -163,8 +182,8 @@ export class Cluster {
     if (/^\s*(async\s+)?[\w$]+\s*\([^)]*\)\s*\{/.test(source) && !/^\s*(async\s+)?function\b/.test(source)) {
       throw new RingbookError("ERR_BAD_TASK", "cluster.run cannot send a method shorthand; pass an arrow function or a function expression");
     }
-    const values = await this.#runTask({ kind: "function", source }, options.ranks, options.args, options.signal);
-    return values as Awaited<Result>[];
+    const outcomes = await this.#execute({ kind: "function", source }, options);
+    return collectResults(outcomes) as Awaited<Result>[];
   }
 
   /**
@@ -173,12 +192,46 @@ export class Cluster {
    */
   async runCell(code: string, options: { ranks?: readonly number[]; signal?: AbortSignal } = {}): Promise<unknown[]> {
     if (typeof code !== "string") throw new RingbookError("ERR_BAD_TASK", `runCell expects source text, got ${typeof code}`);
-    return this.#runTask({ kind: "cell", code, name: `workers-cell-${this.#tasks.size}` }, options.ranks, undefined, options.signal);
+    return collectResults(await this.#execute({ kind: "cell", code, name: `workers-cell-${++this.#cellCount}` }, options));
   }
 
-  /** Interrupts whatever the workers are running; they keep their state. */
+  /**
+   * Trains a model data-parallel on every worker: identical initial weights (rank 0's), the
+   * global batch sharded by rank, gradients averaged with the cluster's all-reduce every step.
+   * Options are checked here, before any worker computes; the run starts at once.
+   * @example
+   * const run = cluster.train({ model: ({ tf }) => tf.sequential({ layers: [...] }), data: { builtin: "mnist" }, batchSize: 256, epochs: 1 });
+   * for await (const step of run.metrics) console.log(step.step, step.loss);
+   * const result = await run;
+   */
+  train(options: TrainOptions): TrainRun {
+    this.#assertOpen("train");
+    const spec = parseTrainOptions(options, this.#worldSize);
+    return new TrainRun(this.#worldSize, spec.schedule, async (onEvent, onStart) => {
+      const outcomes = await this.#execute({ kind: "train" }, { args: spec, stoppable: true, onStart: (task) => onStart(() => this.#stopTask(task)), onEvent });
+      return collectResults(outcomes) as WorkerTrainResult[];
+    });
+  }
+
+  /**
+   * The model the workers trained last, rebuilt in this process from one rank's weights (all
+   * ranks hold the same after a step): a `tf.LayersModel` for layers models, or the named
+   * variables of a custom model.
+   */
+  async model(options: { rank?: number } = {}): Promise<tf.LayersModel | Record<string, tf.Tensor>> {
+    const [exported] = collectResults(await this.#execute({ kind: "exportModel" }, { ranks: [options.rank ?? 0] })) as [ExportedModel];
+    return importModel(exported);
+  }
+
+  /**
+   * Interrupts whatever the workers are running; they keep their state. Training is asked to stop
+   * instead, so that every rank ends after the same step with the same weights.
+   */
   interrupt(): void {
-    for (const task of this.#tasks.values()) this.#interruptTask(task);
+    for (const task of this.#tasks.values()) {
+      if (task.stoppable) this.#stopTask(task);
+      else this.#interruptTask(task);
+    }
   }
 
   /**
@@ -226,10 +279,14 @@ export class Cluster {
 
   // ---------------------------------------------------------------- tasks
 
-  async #runTask(task: TaskSpec, ranks: readonly number[] | undefined, args: unknown, signal: AbortSignal | undefined): Promise<unknown[]> {
+  /**
+   * Sends a task to its ranks and drives it to its end in the caller's async context: output is
+   * printed with rank prefixes, other events go to `onEvent`. Resolves with every rank's outcome.
+   */
+  async #execute(task: TaskSpec, options: ExecuteOptions): Promise<Array<{ rank: number; outcome: RankOutcome }>> {
     this.#assertOpen("run a task");
-    signal?.throwIfAborted();
-    const targets = ranks === undefined ? Array.from({ length: this.#worldSize }, (_, rank) => rank) : this.#checkRanks(ranks);
+    options.signal?.throwIfAborted();
+    const targets = options.ranks === undefined ? Array.from({ length: this.#worldSize }, (_, rank) => rank) : this.#checkRanks(options.ranks);
     for (const rank of targets) {
       const worker = this.#workers.get(rank);
       if (!worker?.alive) {
@@ -239,28 +296,40 @@ export class Cluster {
       }
     }
     let payload: Uint8Array | null = null;
-    if (args !== undefined) {
+    if (options.args !== undefined) {
       try {
-        payload = serialize(args);
+        payload = serialize(options.args);
       } catch (error) {
         throw new RingbookError("ERR_ARGS_NOT_CLONEABLE", `args cannot be sent to workers: ${(error as Error).message}. Pass plain data (numbers, strings, arrays, objects, typed arrays)`, { cause: error });
       }
     }
-    const pending = new PendingTask(randomUUID(), targets);
+    const pending = new PendingTask(randomUUID(), targets, options.stoppable === true);
     this.#tasks.set(pending.taskId, pending);
     const onAbort = (): void => this.#interruptTask(pending);
-    signal?.addEventListener("abort", onAbort, { once: true });
+    options.signal?.addEventListener("abort", onAbort, { once: true });
     try {
+      options.onStart?.(pending);
       for (const rank of targets) this.#control.send(this.#workers.get(rank)!, { type: "task", taskId: pending.taskId, task }, payload);
       const printer = new PrefixedPrinter();
-      for await (const event of pending.events()) printer.print(event);
+      for await (const event of pending.events()) {
+        if (event.kind === "output") printer.print(event);
+        else options.onEvent?.(event);
+      }
       printer.end();
     } finally {
-      signal?.removeEventListener("abort", onAbort);
+      options.signal?.removeEventListener("abort", onAbort);
       this.#tasks.delete(pending.taskId);
     }
-    signal?.throwIfAborted();
-    return collectResults(pending.outcomes());
+    options.signal?.throwIfAborted();
+    return pending.outcomes();
+  }
+
+  /** Asks the ranks running a stoppable task (training) to stop after the step they agree on. */
+  #stopTask(task: PendingTask): void {
+    for (const rank of task.unsettledRanks) {
+      const worker = this.#workers.get(rank);
+      if (worker?.alive) this.#control.send(worker, { type: "stopTraining", taskId: task.taskId });
+    }
   }
 
   #interruptTask(task: PendingTask): void {
@@ -497,49 +566,5 @@ export class Cluster {
       }
     }
     return [...new Set(ranks)].sort((a, b) => a - b);
-  }
-}
-
-/** Values in rank order, or the error of the ranks that failed. */
-function collectResults(outcomes: ReadonlyArray<{ rank: number; outcome: RankOutcome }>): unknown[] {
-  const interrupted = outcomes.filter(({ outcome }) => outcome.status === "interrupted").map(({ rank }) => rank);
-  const failures = outcomes.flatMap(({ rank, outcome }) => (outcome.status === "error" ? [{ rank, error: outcome.error }] : []));
-  const values = outcomes.map(({ outcome }) => (outcome.status === "ok" ? outcome.value : undefined));
-  // A death is the news; ranks interrupted because of it are a consequence.
-  if (failures.length > 0) throw new ClusterTaskError(failures, values);
-  if (interrupted.length > 0) throw new TaskInterruptedError(interrupted);
-  return values;
-}
-
-/** `[rank r] ` before every line. */
-function prefixLines(rank: number, text: string): string {
-  return text.replace(/^(?=.)/gm, `[rank ${rank}] `);
-}
-
-/** Prints task output line by line with rank prefixes, keeping partial lines per rank and stream. */
-class PrefixedPrinter {
-  readonly #partial = new Map<string, string>();
-
-  print(event: TaskEvent): void {
-    if (event.kind !== "output") return;
-    const key = `${event.rank}:${event.stream}`;
-    const text = (this.#partial.get(key) ?? "") + event.text;
-    const cut = text.lastIndexOf("\n") + 1;
-    this.#partial.set(key, text.slice(cut));
-    if (cut > 0) this.#write(event.stream, prefixLines(event.rank, text.slice(0, cut)));
-  }
-
-  end(): void {
-    for (const [key, text] of this.#partial) {
-      if (text === "") continue;
-      const [rank, stream] = key.split(":") as [string, "stdout" | "stderr"];
-      this.#write(stream, `${prefixLines(Number(rank), text)}\n`);
-    }
-    this.#partial.clear();
-  }
-
-  #write(stream: "stdout" | "stderr", text: string): void {
-    if (stream === "stdout") process.stdout.write(text);
-    else process.stderr.write(text);
   }
 }

@@ -15,7 +15,7 @@ export const clusterProtocolVersion = 1;
 export type TaskSpec =
   | { kind: "function"; source: string }
   | { kind: "cell"; code: string; name: string }
-  | { kind: "train"; spec: unknown }
+  | { kind: "train" }
   | { kind: "exportModel" };
 
 /** Owner → worker. */
@@ -140,8 +140,7 @@ function parseTask(value: unknown): TaskSpec {
     case "cell":
       return { kind, code: str(value, "code"), name: str(value, "name") };
     case "train":
-      if (!("spec" in value)) fail("train task needs a spec", value);
-      return { kind, spec: value["spec"] };
+      return { kind };
     case "exportModel":
       return { kind };
     default:

@@ -19,14 +19,17 @@ export class PendingTask {
   readonly taskId: string;
   /** Target ranks, in result order. */
   readonly ranks: readonly number[];
+  /** Training: an interrupt asks it to stop at an agreed step instead of abandoning it. */
+  readonly stoppable: boolean;
   readonly #outcomes = new Map<number, RankOutcome>();
   #events: TaskEvent[] = [];
   #wake: (() => void) | undefined;
 
-  constructor(taskId: string, ranks: readonly number[]) {
+  constructor(taskId: string, ranks: readonly number[], stoppable = false) {
     if (ranks.length === 0) throw new RingbookError("ERR_NO_RANKS", `task ${taskId} has no target ranks`);
     this.taskId = taskId;
     this.ranks = ranks;
+    this.stoppable = stoppable;
   }
 
   /** True once every target rank has an outcome. */

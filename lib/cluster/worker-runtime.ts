@@ -6,16 +6,21 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { join } from "node:path";
-import { deserialize } from "node:v8";
+import { deserialize, serialize } from "node:v8";
 import vm from "node:vm";
 import { selectBackend, type BackendChoice } from "../backend/select-backend.js";
 import { RingbookError } from "../errors.js";
+import type { Collectives } from "../collectives/index.js";
 import { compileCell, runCompiledCell } from "../script/index.js";
+import { exportTrainedModel, runWorkerTraining } from "../training/worker-train.js";
+import type { WorkerTrainSpec } from "../training/train-spec.js";
+import { ClusterSecret } from "../transport/cluster-secret.js";
 import type { TaskSpec } from "./messages.js";
 import { OutputRelay } from "./output-relay.js";
 import { serializeValue, TaskRunner, toRemoteError, type TaskOutcome } from "./task-runner.js";
 import { interruptProbeKey, type FromExecution, type ToExecution } from "./thread-protocol.js";
 import type { WorkerBootstrap } from "./worker-bootstrap.js";
+import { WorkerMesh } from "./worker-mesh.js";
 
 if (!parentPort) throw new RingbookError("ERR_WORKER_THREAD", "worker-runtime.js must run in the worker process's execution thread");
 const port = parentPort;
@@ -42,6 +47,8 @@ interface TaskContext {
   args: unknown;
   backend: string;
   device: string;
+  /** allReduce, broadcast, barrier and allGather with the other ranks (throws while the cluster changes size). */
+  readonly collectives: Collectives;
 }
 
 let tfModule: typeof import("@tensorflow/tfjs");
@@ -61,6 +68,18 @@ let worldSize = bootstrap.worldSize;
 const globals = globalThis as Record<string, unknown>;
 Object.assign(globals, { rank: bootstrap.rank, worldSize, tf: tfModule, backend: choice.backend, device: choice.device });
 
+const mesh = new WorkerMesh({
+  rank: bootstrap.rank,
+  password: ClusterSecret.fromHex(bootstrap.secretHex).socketPassword,
+  clusterId: bootstrap.clusterId,
+  log: (line) => relay.write("stderr", `[mesh] ${line}\n`),
+});
+Object.defineProperty(globals, "collectives", { configurable: true, enumerable: false, get: () => mesh.collectives });
+/** Training tasks whose owner asked them to stop. */
+const stopRequests = new Set<string>();
+/** Mesh changes run one after another, in the order the owner sent them. */
+let meshChanges: Promise<void> = Promise.resolve();
+
 /** Compiled task functions by source: a loop calling `run` with the same function compiles once. */
 const compiledFunctions = new Map<string, (context: TaskContext) => unknown>();
 const maxCompiledFunctions = 256;
@@ -79,11 +98,21 @@ function compileFunction(source: string): (context: TaskContext) => unknown {
   return value as (context: TaskContext) => unknown;
 }
 
-function startTask(task: TaskSpec, args: unknown): Promise<unknown> {
+function startTask(taskId: string, task: TaskSpec, args: unknown): Promise<unknown> {
   switch (task.kind) {
     case "function": {
       const fn = compileFunction(task.source);
-      const context: TaskContext = { rank: bootstrap.rank, worldSize, tf: tfModule, args, backend: choice.backend, device: choice.device };
+      const context: TaskContext = {
+        rank: bootstrap.rank,
+        worldSize,
+        tf: tfModule,
+        args,
+        backend: choice.backend,
+        device: choice.device,
+        get collectives() {
+          return mesh.collectives;
+        },
+      };
       return Promise.resolve(fn(context));
     }
     case "cell": {
@@ -91,8 +120,20 @@ function startTask(task: TaskSpec, args: unknown): Promise<unknown> {
       return runCompiledCell(compiled, { filename: join(bootstrap.cwd, task.name) }).then((completion) => completion?.value);
     }
     case "train":
+      return runWorkerTraining(
+        {
+          rank: bootstrap.rank,
+          worldSize,
+          allReduceSum: (values) => mesh.collectives.allReduce(values, { op: "sum" }),
+          broadcast: (values, root) => mesh.collectives.broadcast(values, root),
+          emit: (event) => post({ type: "forward", message: { type: "event", taskId }, payload: serialize(event) }),
+          stopRequested: () => stopRequests.has(taskId),
+        },
+        // Signed by the owner, which built it with parseTrainOptions.
+        args as WorkerTrainSpec,
+      ).finally(() => stopRequests.delete(taskId));
     case "exportModel":
-      return Promise.reject(new RingbookError("ERR_TASK_KIND", `task kind ${task.kind} is not available on this worker yet`));
+      return exportTrainedModel();
     default: {
       const impossible: never = task;
       return Promise.reject(new RingbookError("ERR_TASK_KIND", `unknown task ${JSON.stringify(impossible)}`));
@@ -140,28 +181,46 @@ globals[Symbol.for(interruptProbeKey) as unknown as string] = (seq: number, task
   return true;
 };
 
+function changeMesh(generation: number, change: () => Promise<void>): void {
+  meshChanges = meshChanges
+    .then(change)
+    .catch((error: unknown) => post({ type: "forward", message: { type: "meshFailed", generation, error: toRemoteError(error) }, payload: null }));
+}
+
 port.on("message", (message: ToExecution) => {
   switch (message.type) {
     case "task": {
       const { taskId, task, payload } = message;
       runner.enqueue({
         taskId,
-        start: () => startTask(task, payload === null ? undefined : deserialize(payload)),
+        start: () => startTask(taskId, task, payload === null ? undefined : deserialize(payload)),
         finish: (outcome) => finishTask(taskId, outcome),
       });
       return;
     }
-    case "mesh":
+    case "mesh": {
+      const { generation, bindAddress } = message;
       worldSize = message.worldSize;
       globals["worldSize"] = worldSize;
-      // TODO(#3): bind the peer mesh here once lib/collectives lands.
-      post({ type: "forward", message: { type: "meshBound", generation: message.generation, endpoint: "" }, payload: null });
+      changeMesh(generation, async () => {
+        const endpoint = await mesh.bind(generation, message.worldSize, bindAddress);
+        post({ type: "forward", message: { type: "meshBound", generation, endpoint }, payload: null });
+      });
       return;
-    case "peers":
-      post({ type: "forward", message: { type: "peersReady", generation: message.generation }, payload: null });
+    }
+    case "peers": {
+      const { generation, endpoints } = message;
+      changeMesh(generation, async () => {
+        await mesh.connect(generation, endpoints);
+        post({ type: "forward", message: { type: "peersReady", generation }, payload: null });
+      });
       return;
+    }
     case "peerDied":
+      mesh.peerDied(message.generation, message.rank, message.reason);
+      return;
     case "stopTraining":
+      stopRequests.add(message.taskId);
       return;
     default: {
       const impossible: never = message;

@@ -68,16 +68,24 @@ export async function runWorkerTraining(env: WorkerTrainEnv, spec: WorkerTrainSp
   const votes = new Float32Array(2 * worldSize);
   votes[rank] = setup === undefined ? 1 : 0;
   votes[worldSize + rank] = setup === undefined ? 0 : new GradientExchange(setup.trainable.variables).gradientLength;
-  const agreed = await env.allReduceSum(votes);
+  let agreed: Float32Array;
+  try {
+    agreed = await env.allReduceSum(votes);
+  } catch (error) {
+    if (setup !== undefined) disposeModel(setup.model, setup.trainable);
+    throw error;
+  }
   if (setup === undefined) {
     throw new RingbookError("ERR_TRAIN_SETUP", `rank ${rank}: the model or data did not build: ${describe(setupError)}`, { cause: setupError });
   }
   const failed = [...agreed.subarray(0, worldSize)].flatMap((flag, r) => (flag > 0 ? [r] : []));
   if (failed.length > 0) {
+    disposeModel(setup.model, setup.trainable);
     throw new RingbookError("ERR_TRAIN_SETUP", `rank ${rank}: training did not start because rank(s) ${failed.join(", ")} could not build the model or data`);
   }
   const counts = [...agreed.subarray(worldSize)];
   if (counts.some((count) => count !== counts[0])) {
+    disposeModel(setup.model, setup.trainable);
     throw new RingbookError("ERR_TRAIN_SETUP", `ranks built models of different sizes (${counts.join(", ")} parameters); the model function must build the same model everywhere`);
   }
   const { model, trainable, dataset } = setup;
@@ -88,6 +96,9 @@ export async function runWorkerTraining(env: WorkerTrainEnv, spec: WorkerTrainSp
     // One source of truth for the initial weights, whatever each rank's initialisers drew.
     exchange.writeWeights(await env.broadcast(rank === 0 ? exchange.readWeights() : undefined, 0));
   }
+  // The previous run's model is replaced: free its weights, or every run would leak a model.
+  const previous = (globalThis as Record<symbol, unknown>)[lastTrainedKey] as TrainedModelState | undefined;
+  if (previous !== undefined && previous.model !== model) disposeModel(previous.model, previous.trainable);
   (globalThis as Record<symbol, unknown>)[lastTrainedKey] = { model, trainable } satisfies TrainedModelState;
   env.emit({ kind: "ready", rank, parameterCount: exchange.gradientLength, datasetSize: dataset.size, backend: tf.getBackend() });
 
@@ -182,6 +193,15 @@ function compileFunction(source: string, what: string): (context: object) => unk
   }
   if (typeof compiled !== "function") throw new RingbookError("ERR_BAD_FUNCTION", `the ${what} source is not a function`);
   return compiled as (context: object) => unknown;
+}
+
+/** Frees a model's tensors: a layers model disposes itself; a custom model's variables are disposed. */
+function disposeModel(model: unknown, trainable: Trainable): void {
+  if (model instanceof tf.LayersModel) {
+    model.dispose();
+    return;
+  }
+  for (const variable of trainable.variables) if (!variable.isDisposed) variable.dispose();
 }
 
 function concatBuffers(buffers: ArrayBuffer[]): ArrayBuffer {

@@ -1,0 +1,198 @@
+/**
+ * A data-parallel training run as the notebook sees it: awaitable for its result, with a stream
+ * of per-step metrics (joined across ranks), a history for plots, and `stop()`, which asks every
+ * rank to stop after the step they agree on so the model is left consistent.
+ */
+import { deserialize } from "node:v8";
+import { RingbookError } from "../errors.js";
+import { StepAggregator, type StepSummary } from "../metrics/step-summary.js";
+import { TrainingHistory } from "../metrics/training-history.js";
+import type { TrainingSchedule } from "../training/rank-loop.js";
+import type { WorkerTrainEvent, WorkerTrainResult } from "../training/worker-train.js";
+import type { TaskEvent } from "./pending-task.js";
+
+/** What `await run` gives. */
+export interface TrainResult {
+  /** True when the run was stopped (run.stop() or an interrupt) before its schedule ended. */
+  stopped: boolean;
+  /** Global step reached (counts across resumed runs). */
+  steps: number;
+  /** Where a resumed run would continue. */
+  position: { epoch: number; stepInEpoch: number; globalStep: number };
+  /** Loss of the last step. */
+  finalLoss: number;
+  /** Wall time from the first step's start to the last step's end. */
+  durationMs: number;
+  /** Samples per second over the run's wall time. */
+  samplesPerSecond: number;
+  parameterCount: number;
+  /** The tfjs backend the workers trained on. */
+  backend: string;
+  history: TrainingHistory;
+}
+
+/** Limit on summaries buffered for a metrics consumer that reads slower than steps arrive. */
+const maxBufferedSummaries = 100_000;
+
+/** Something that wants every step summary (the live plot, `run.metrics` readers). */
+export type StepListener = (summary: StepSummary, history: TrainingHistory) => void;
+
+export class TrainRun implements PromiseLike<TrainResult> {
+  readonly history: TrainingHistory;
+  readonly schedule: TrainingSchedule;
+  #totalSteps: number | undefined;
+  readonly #aggregator: StepAggregator;
+  readonly #subscribers = new Set<{ queue: StepSummary[]; wake: (() => void) | undefined; done: boolean }>();
+  readonly #listeners = new Set<StepListener>();
+  readonly #result: Promise<TrainResult>;
+  #stop: (() => void) | undefined;
+  #stopRequested = false;
+  #backend = "";
+  #finished = false;
+
+  /**
+   * @param drive starts the run; it reports events through the callback and resolves with each
+   * rank's result (or rejects with the cluster's error).
+   */
+  constructor(
+    worldSize: number,
+    schedule: TrainingSchedule,
+    drive: (onEvent: (event: TaskEvent & { kind: "event" }) => void, onStart: (stop: () => void) => void) => Promise<WorkerTrainResult[]>,
+  ) {
+    this.history = new TrainingHistory(worldSize);
+    this.schedule = schedule;
+    this.#aggregator = new StepAggregator(worldSize);
+    this.#result = drive(
+      (event) => this.#onEvent(event),
+      (stop) => {
+        this.#stop = stop;
+        if (this.#stopRequested) stop();
+      },
+    )
+      .then((ranks) => this.#finish(ranks))
+      .finally(() => this.#endSubscribers());
+    // The caller may never await the run (a cell that only watches the plot); its failure is
+    // still reported through the promise returned by then(), so this one must not be unhandled.
+    this.#result.catch(() => undefined);
+  }
+
+  /** Asks every rank to stop after the step they agree on. Idempotent. */
+  stop(): void {
+    this.#stopRequested = true;
+    this.#stop?.();
+  }
+
+  /** Planned number of steps, known once the workers built the data set (for progress and ETA). */
+  get totalSteps(): number | undefined {
+    return this.#totalSteps;
+  }
+
+  /** True once the run ended (successfully or not). */
+  get finished(): boolean {
+    return this.#finished;
+  }
+
+  /** Every step summary from now on, until the run ends. */
+  get metrics(): AsyncIterable<StepSummary> {
+    return {
+      [Symbol.asyncIterator]: () => {
+        const subscriber = { queue: [] as StepSummary[], wake: undefined as (() => void) | undefined, done: this.#finished };
+        this.#subscribers.add(subscriber);
+        const next = async (): Promise<IteratorResult<StepSummary>> => {
+          for (;;) {
+            const summary = subscriber.queue.shift();
+            if (summary !== undefined) return { value: summary, done: false };
+            if (subscriber.done) {
+              this.#subscribers.delete(subscriber);
+              return { value: undefined, done: true };
+            }
+            await new Promise<void>((resolve) => (subscriber.wake = resolve));
+          }
+        };
+        return {
+          next,
+          return: async (): Promise<IteratorResult<StepSummary>> => {
+            this.#subscribers.delete(subscriber);
+            return { value: undefined, done: true };
+          },
+        };
+      },
+    };
+  }
+
+  /** Calls `listener` for every step summary; returns a function that removes it. */
+  onStep(listener: StepListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  then<A = TrainResult, B = never>(onFulfilled?: ((value: TrainResult) => A | PromiseLike<A>) | null, onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null): Promise<A | B> {
+    return this.#result.then(onFulfilled, onRejected);
+  }
+
+  catch<B = never>(onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null): Promise<TrainResult | B> {
+    return this.#result.catch(onRejected);
+  }
+
+  finally(onFinally?: (() => void) | null): Promise<TrainResult> {
+    return this.#result.finally(onFinally);
+  }
+
+  #onEvent(event: TaskEvent & { kind: "event" }): void {
+    if (event.payload === null) return;
+    let parsed: WorkerTrainEvent;
+    try {
+      parsed = deserialize(event.payload) as WorkerTrainEvent;
+    } catch {
+      return;
+    }
+    if (parsed.kind === "ready") {
+      this.#backend = parsed.backend;
+      const { batchSize, epochs, dropRemainder, stepsPerEpoch } = this.schedule;
+      const perEpoch = dropRemainder === true ? Math.floor(parsed.datasetSize / batchSize) : Math.ceil(parsed.datasetSize / batchSize);
+      this.#totalSteps = Math.min(perEpoch, stepsPerEpoch ?? Number.POSITIVE_INFINITY) * epochs;
+      return;
+    }
+    for (const record of parsed.records) {
+      const summary = this.#aggregator.add(record);
+      if (summary === undefined) continue;
+      this.history.add(summary);
+      for (const listener of this.#listeners) listener(summary, this.history);
+      for (const subscriber of this.#subscribers) {
+        if (subscriber.queue.length >= maxBufferedSummaries) subscriber.queue.shift();
+        subscriber.queue.push(summary);
+        const wake = subscriber.wake;
+        subscriber.wake = undefined;
+        wake?.();
+      }
+    }
+  }
+
+  #finish(ranks: WorkerTrainResult[]): TrainResult {
+    const first = ranks[0];
+    if (!first) throw new RingbookError("ERR_TRAIN_RESULT", "training ended without a result from any rank");
+    const c = this.history.columns;
+    const n = this.history.length;
+    return {
+      stopped: ranks.some((rank) => rank.stopped),
+      steps: first.position.globalStep,
+      position: first.position,
+      finalLoss: n > 0 ? c.loss[n - 1]! : Number.NaN,
+      durationMs: this.history.wallMsPerStep * n,
+      samplesPerSecond: this.history.wallSamplesPerSecond,
+      parameterCount: first.parameterCount,
+      backend: this.#backend,
+      history: this.history,
+    };
+  }
+
+  #endSubscribers(): void {
+    this.#finished = true;
+    for (const subscriber of this.#subscribers) {
+      subscriber.done = true;
+      const wake = subscriber.wake;
+      subscriber.wake = undefined;
+      wake?.();
+    }
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * A worker's current peer mesh and its collectives, rebuilt for every membership generation the
+ * owner announces (launch, restart, resize). Task code reaches the collectives as
+ * `context.collectives`; a rank that died makes every pending collective of this generation fail.
+ */
+import { Collectives, PeerMesh } from "../collectives/index.js";
+import { RingbookError } from "../errors.js";
+
+/** The mesh of one generation. */
+interface Generation {
+  generation: number;
+  mesh: PeerMesh;
+  collectives: Collectives;
+  connected: boolean;
+}
+
+export class WorkerMesh {
+  readonly #rank: number;
+  readonly #password: string;
+  readonly #clusterId: string;
+  readonly #log: (line: string) => void;
+  #current: Generation | undefined;
+
+  constructor(options: { rank: number; password: string; clusterId: string; log: (line: string) => void }) {
+    this.#rank = options.rank;
+    this.#password = options.password;
+    this.#clusterId = options.clusterId;
+    this.#log = options.log;
+  }
+
+  /** Closes the previous generation's mesh and binds this one's; resolves with the endpoint to announce. */
+  async bind(generation: number, worldSize: number, bindAddress: string): Promise<string> {
+    await this.close();
+    const mesh = await PeerMesh.bind({
+      rank: this.#rank,
+      worldSize,
+      bindAddress,
+      password: this.#password,
+      zapDomain: `ringbook-${this.#clusterId}-mesh-${generation}`,
+      log: this.#log,
+    });
+    this.#current = { generation, mesh, collectives: new Collectives(mesh), connected: false };
+    return mesh.endpoint;
+  }
+
+  /** Connects to every peer of `generation`. */
+  async connect(generation: number, endpoints: readonly string[]): Promise<void> {
+    const current = this.#expect(generation);
+    await current.mesh.connect(endpoints, { signal: AbortSignal.timeout(30_000) });
+    current.connected = true;
+  }
+
+  /** The owner saw `rank` die: its pending and later messages fail with `reason`. */
+  peerDied(generation: number, rank: number, reason: string): void {
+    const current = this.#current;
+    if (current === undefined || current.generation !== generation) return;
+    current.mesh.failPeer(rank, new RingbookError("ERR_PEER_DIED", reason));
+  }
+
+  /** The collectives of the connected mesh. */
+  get collectives(): Collectives {
+    const current = this.#current;
+    if (current === undefined || !current.connected) throw new RingbookError("ERR_NO_MESH", `rank ${this.#rank} is not connected to its peers (the cluster is still starting or changing size)`);
+    return current.collectives;
+  }
+
+  /** Closes the mesh (idempotent). */
+  async close(): Promise<void> {
+    const current = this.#current;
+    this.#current = undefined;
+    await current?.mesh.close();
+  }
+
+  #expect(generation: number): Generation {
+    const current = this.#current;
+    if (current === undefined || current.generation !== generation) {
+      throw new RingbookError("ERR_MESH_GENERATION", `rank ${this.#rank} was asked to connect mesh generation ${generation}, but holds ${current?.generation ?? "none"}`);
+    }
+    return current;
+  }
+}

@@ -1,0 +1,227 @@
+/**
+ * Data-parallel training on real worker processes, checked against an oracle: the weights after
+ * N-worker training equal single-process training on the same global batches (computed here, in
+ * this process, on the same wasm backend), also with an uneven last batch; the same seed gives the
+ * same weights twice; no tensor leaks; stop and resume leave consistent weights; a dying worker
+ * ends the run with an error naming it; bad options fail before any worker computes.
+ */
+import assert from "node:assert/strict";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import * as tf from "@tensorflow/tfjs";
+import { useWasmBackend } from "../../lib/backend/load-wasm.js";
+import { ClusterTaskError, launchCluster, WorkerDiedError, type Cluster, type TrainOptions } from "../../lib/index.js";
+import { parseTrainOptions } from "../../lib/training/train-spec.js";
+import { exportTrainedModel, runWorkerTraining } from "../../lib/training/worker-train.js";
+import { timed } from "./helpers.js";
+
+await useWasmBackend();
+
+/** Weights of a model exported by exportTrainedModel or returned by cluster.model(), flat per variable. */
+async function weightsOf(model: tf.LayersModel | Record<string, tf.Tensor>): Promise<Float32Array[]> {
+  const tensors = model instanceof tf.LayersModel ? model.getWeights() : Object.values(model);
+  const values = await Promise.all(tensors.map((tensor) => tensor.data() as Promise<Float32Array>));
+  if (model instanceof tf.LayersModel) model.dispose();
+  else tf.dispose(Object.values(model));
+  return values;
+}
+
+/** Single-process training in this process: the oracle. */
+async function trainAlone(options: TrainOptions): Promise<{ weights: Float32Array[]; losses: number[] }> {
+  const spec = parseTrainOptions(options, 1);
+  const losses: number[] = [];
+  await runWorkerTraining(
+    {
+      rank: 0,
+      worldSize: 1,
+      allReduceSum: async (values) => values,
+      broadcast: async (values) => values!,
+      emit: (event) => {
+        if (event.kind === "steps") for (const record of event.records) losses.push(record.loss);
+      },
+      stopRequested: () => false,
+    },
+    { ...spec, metricsIntervalMs: 60_000 },
+  );
+  const exported = await exportTrainedModel();
+  assert.equal(exported.kind, "layers");
+  const model = exported.kind === "layers" ? await tf.loadLayersModel(tf.io.fromMemory(exported)) : undefined;
+  return { weights: await weightsOf(model!), losses };
+}
+
+function maxAbsDifference(a: readonly Float32Array[], b: readonly Float32Array[]): number {
+  assert.equal(a.length, b.length, "same number of variables");
+  let worst = 0;
+  a.forEach((values, i) => {
+    const other = b[i]!;
+    assert.equal(values.length, other.length, `variable ${i} has the same size`);
+    for (let j = 0; j < values.length; j++) worst = Math.max(worst, Math.abs(values[j]! - other[j]!));
+  });
+  return worst;
+}
+
+const mlpOptions = (overrides: Partial<TrainOptions> = {}): TrainOptions => ({
+  model: ({ tf: t }: { tf: typeof tf }) =>
+    t.sequential({ layers: [t.layers.dense({ inputShape: [12], units: 16, activation: "relu" }), t.layers.dense({ units: 4, activation: "softmax" })] }),
+  // 212 samples in batches of 40: five full batches and a last one of 12.
+  data: { builtin: "synthetic", size: 212, features: 12, classes: 4, seed: 3 },
+  optimizer: { name: "adam", learningRate: 0.01 },
+  batchSize: 40,
+  epochs: 2,
+  seed: 11,
+  ...overrides,
+});
+
+/**
+ * Float32 sums in another order (the ring adds per-rank gradients, the oracle sums one batch) and
+ * Adam's division by small second moments amplify rounding a little over 12 steps.
+ */
+const tolerance = 2e-4;
+
+describe("data-parallel training on a cluster", () => {
+  for (const workers of [2, 4]) {
+    it(`${workers} workers give the weights of single-process training on the same global batches, with an uneven last batch`, async () => {
+      const cluster = await launchCluster({ workers });
+      try {
+        const result = await cluster.train(mlpOptions());
+        assert.equal(result.steps, 12, "6 steps per epoch (the last one uneven) × 2 epochs");
+        assert.equal(result.stopped, false);
+        assert.equal(result.backend, "wasm");
+        const distributed = await weightsOf(await cluster.model());
+        const alone = await trainAlone(mlpOptions());
+        const difference = maxAbsDifference(distributed, alone.weights);
+        assert.ok(difference < tolerance, `max |difference| ${difference} ≥ ${tolerance}`);
+        const losses = result.history.columns.loss;
+        assert.equal(losses.length, 12);
+        losses.forEach((loss, i) => assert.ok(Math.abs(loss - alone.losses[i]!) < 1e-4, `step ${i + 1}: loss ${loss} vs ${alone.losses[i]}`));
+      } finally {
+        await cluster.close();
+      }
+    });
+  }
+
+  describe("on a warm cluster", () => {
+    let cluster: Cluster;
+    let checkpoints: string;
+    before(async () => {
+      cluster = await launchCluster({ workers: 2 });
+      checkpoints = await mkdtemp(join(tmpdir(), "ringbook-ckpt-"));
+    });
+    after(async () => {
+      await cluster.close();
+      await rm(checkpoints, { recursive: true, force: true });
+    });
+
+    it("gives the same weights for the same seed, starts again in well under a second, and leaks no tensors", async () => {
+      await cluster.train(mlpOptions());
+      const first = await weightsOf(await cluster.model());
+      const tensorsAfterFirst = await cluster.run(({ tf: t }) => t.memory().numTensors);
+      const run = cluster.train(mlpOptions());
+      const iterator = run.metrics[Symbol.asyncIterator]();
+      const { ms: firstStepMs, value: firstStep } = await timed(iterator.next());
+      assert.ok(firstStepMs < 1000, `the second run's first step came after ${firstStepMs} ms`);
+      assert.equal(firstStep?.value?.step, 1);
+      await run;
+      const second = await weightsOf(await cluster.model());
+      assert.equal(maxAbsDifference(first, second), 0, "bitwise identical");
+      for (let i = 0; i < 3; i++) await cluster.train(mlpOptions({ epochs: 1 }));
+      assert.deepEqual(await cluster.run(({ tf: t }) => t.memory().numTensors), tensorsAfterFirst, "tensor count unchanged after more runs");
+    });
+
+    it("streams per-step metrics with per-rank timings and keeps a history", async () => {
+      const run = cluster.train(mlpOptions({ epochs: 1 }));
+      const seen: number[] = [];
+      for await (const step of run.metrics) {
+        seen.push(step.step);
+        assert.equal(step.ranks.length, 2);
+        for (const rank of step.ranks) {
+          for (const key of ["dataMs", "computeMs", "communicationMs", "applyMs", "stepMs"] as const) assert.ok(rank[key] >= 0, `${key} of rank ${rank.rank}`);
+        }
+        assert.ok(step.samplesPerSecond > 0);
+      }
+      const result = await run;
+      assert.deepEqual(seen, [1, 2, 3, 4, 5, 6]);
+      assert.equal(run.totalSteps, 6);
+      assert.equal(result.history.length, 6);
+      assert.ok(result.samplesPerSecond > 0);
+      assert.ok(Number.isFinite(result.finalLoss));
+    });
+
+    it("stops every rank after the same step with identical weights, and resumes from the checkpoint to the same end", async () => {
+      const dir = join(checkpoints, "stop");
+      const options = mlpOptions({ epochs: 4, checkpoint: { dir, everySteps: 5 } });
+      const run = cluster.train(options);
+      for await (const step of run.metrics) if (step.step === 3) run.stop();
+      const stopped = await run;
+      assert.equal(stopped.stopped, true);
+      assert.ok(stopped.steps >= 3 && stopped.steps < 24, `stopped at ${stopped.steps}`);
+      const onRank0 = await weightsOf(await cluster.model({ rank: 0 }));
+      const onRank1 = await weightsOf(await cluster.model({ rank: 1 }));
+      assert.equal(maxAbsDifference(onRank0, onRank1), 0, "ranks hold identical weights after the stop");
+      assert.ok((await readdir(dir)).length > 0, "a checkpoint was written at the stop");
+
+      const resumed = await cluster.train({ ...options, resumeFrom: dir });
+      assert.equal(resumed.steps, 24, "the resumed run ends where an uninterrupted one would");
+      const afterResume = await weightsOf(await cluster.model());
+      await cluster.train(mlpOptions({ epochs: 4 }));
+      const uninterrupted = await weightsOf(await cluster.model());
+      const difference = maxAbsDifference(afterResume, uninterrupted);
+      assert.ok(difference < tolerance, `resumed vs uninterrupted: ${difference}`);
+    });
+
+    it("refuses bad options before any worker computes, naming the bad value", async () => {
+      assert.throws(() => cluster.train(mlpOptions({ batchSize: 41 })), /batchSize 41 is not divisible by the 2 workers; use a multiple of 2, e.g. 42/);
+      assert.throws(() => cluster.train(mlpOptions({ optimizer: { name: "adamw" } as never })), /unknown optimizer .*adamw/);
+      assert.throws(() => cluster.train({ ...mlpOptions(), model: "dense" as never }), /model must be a function/);
+      assert.deepEqual(
+        cluster.describe().map((row) => row.state),
+        ["ready", "ready"],
+        "no task was sent",
+      );
+    });
+
+    it("fails every rank before any step when the model does not build on one of them", async () => {
+      const run = cluster.train(
+        mlpOptions({
+          model: ({ tf: t, rank }: { tf: typeof tf; rank: number }) => {
+            if (rank === 1) throw new Error("this layer does not fit on rank 1");
+            return t.sequential({ layers: [t.layers.dense({ inputShape: [12], units: 4, activation: "softmax" })] });
+          },
+        }),
+      );
+      const steps: number[] = [];
+      const consumed = (async () => {
+        for await (const step of run.metrics) steps.push(step.step);
+      })();
+      await assert.rejects(Promise.resolve(run), /rank 1: the model or data did not build: Error: this layer does not fit on rank 1/);
+      await consumed;
+      assert.deepEqual(steps, []);
+      assert.deepEqual(await cluster.run(({ rank }) => rank), [0, 1], "the workers stay usable");
+    });
+  });
+
+  it("ends the run within 1 s with an error naming the rank when a worker dies, leaving the last checkpoint intact", async () => {
+    const cluster = await launchCluster({ workers: 2 });
+    const dir = await mkdtemp(join(tmpdir(), "ringbook-ckpt-"));
+    try {
+      const run = cluster.train(mlpOptions({ epochs: 1000, checkpoint: { dir, everySteps: 2 } }));
+      for await (const step of run.metrics) if (step.step >= 6) break;
+      const victim = cluster.describe()[1]!.pid!;
+      process.kill(victim, "SIGKILL");
+      const { ms, error } = await timed(Promise.resolve(run));
+      assert.ok(ms < 1000, `the run ended ${ms} ms after the kill`);
+      assert.ok(error instanceof ClusterTaskError, String(error));
+      assert.ok(error.failures[0]!.error instanceof WorkerDiedError, "the dead worker is the first failure");
+      assert.match(error.message, new RegExp(`worker rank 1 \\(pid ${victim}\\) was killed by SIGKILL`));
+      const { loadLayersModelFromDir } = await import("../../lib/training/checkpoint.js");
+      const restored = await loadLayersModelFromDir(dir);
+      assert.equal(restored.countParams(), 12 * 16 + 16 + 16 * 4 + 4);
+      restored.dispose();
+    } finally {
+      await cluster.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
