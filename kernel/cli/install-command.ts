@@ -1,9 +1,11 @@
 import { spawnSync } from "node:child_process";
-import { mkdir, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, stat, writeFile } from "node:fs/promises";
+import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { jupyterDataDir } from "../server/jupyter-paths.js";
+import { nbextensionPlotlyPath } from "../display/plotly-bundle.js";
 import { UsageError, type Command } from "./command.js";
 
 const usage = `Usage: ringbook install [--user | --sys-prefix | --prefix DIR] [--name NAME] [--display-name NAME]
@@ -53,6 +55,8 @@ export const installCommand: Command = {
     await mkdir(specDir, { recursive: true });
     await writeFile(join(specDir, "kernel.json"), `${JSON.stringify(spec, null, 2)}\n`);
     process.stdout.write(`Installed kernelspec ${name} in ${specDir}\n`);
+    const plotly = await installPlotlyForClassicNotebook(dirname(kernelsDir));
+    process.stdout.write(`Installed plotly.js for offline plots in the classic notebook: ${plotly}\n`);
     return 0;
   },
 };
@@ -76,6 +80,22 @@ function parseInstallArgs(args: string[]) {
   } catch (error) {
     throw new UsageError((error as Error).message, { cause: error });
   }
+}
+
+/**
+ * Copies plotly.js next to the kernelspec, into `<data dir>/nbextensions/ringbook/`, which the
+ * classic notebook server serves at `<base url>/nbextensions/ringbook/plotly.min.js`: plots draw
+ * offline there (see display/plotly-bundle). Skipped when an identical copy is in place.
+ */
+async function installPlotlyForClassicNotebook(dataDir: string): Promise<string> {
+  const source = createRequire(import.meta.url).resolve("plotly.js-dist");
+  const target = join(dataDir, nbextensionPlotlyPath);
+  const [from, to] = await Promise.all([stat(source), stat(target).catch(() => undefined)]);
+  if (to === undefined || to.size !== from.size) {
+    await mkdir(dirname(target), { recursive: true });
+    await copyFile(source, target);
+  }
+  return target;
 }
 
 /** The prefix `jupyter kernelspec install --sys-prefix` would use. */

@@ -9,7 +9,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { currentSink } from "./sink.js";
-import { isPlotlyFigure, plotlyBundle, toBase64, toMimeBundle, type MimeData, type PlotlyFigure } from "./mime-bundle.js";
+import { isPlotlyFigure, plotlyBundle, toBase64, toMimeBundle, type MimeData, type PlotlyBundleOptions, type PlotlyFigure } from "./mime-bundle.js";
 
 export { mimeBundleSymbol, toMimeBundle, type MimeData, type PlotlyFigure, type CustomMimeBundle } from "./mime-bundle.js";
 
@@ -29,7 +29,8 @@ export interface DisplayMethods {
   text(text: string): void;
   latex(latex: string): void;
   javascript(code: string): void;
-  plotly(figure: PlotlyFigure): void;
+  /** A Plotly figure: interactive where plotly.js runs, a static SVG elsewhere; `text` is its text/plain. */
+  plotly(figure: PlotlyFigure, options?: PlotlyBundleOptions): void;
   /** A raw bundle (MIME type → data) with optional metadata. */
   bundle(data: MimeData, metadata?: Record<string, unknown>): void;
 }
@@ -68,9 +69,9 @@ export function displayMethods(emit: (data: MimeData, metadata: Record<string, u
     text: (text) => emit({ "text/plain": text }, {}),
     latex: (latex) => emit({ "text/latex": latex }, {}),
     javascript: (code) => emit({ "application/javascript": code }, {}),
-    plotly: (figure) => {
+    plotly: (figure, options) => {
       if (!isPlotlyFigure(figure)) throw new TypeError(`display.plotly expects { data: [...], layout: {...} }, got ${typeof figure}`);
-      emit(plotlyBundle(figure), {});
+      emit(plotlyBundle(figure, options), {});
     },
     bundle: (data, metadata = {}) => emit(data, metadata),
   };
@@ -103,6 +104,12 @@ function createDisplay(): Display {
 
 /** Shows values and rich content in the running cell's output. */
 export const display: Display = createDisplay();
+
+/**
+ * Where the kernel publishes {@link display} for libraries that know nothing of Jupyter (ringbook's
+ * live training plot looks here; without a notebook host there is nothing and they stay quiet).
+ */
+export const displayHostSymbol = Symbol.for("ringbook.display");
 
 /** Clears the running cell's output (`wait`: when the next output arrives). */
 export function clearOutput(options: { wait?: boolean } = {}): void {

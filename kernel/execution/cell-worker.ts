@@ -16,7 +16,7 @@ import { CommRegistry } from "./worker-comms.js";
 import { formatError } from "./traceback.js";
 import { interruptProbeSymbolKey, type CellWorkerConfig, type ToWorker, type WorkerCall } from "./worker-protocol.js";
 import { transpileWithDecorators } from "./decorator-transpile.js";
-import { display } from "../display/index.js";
+import { display, displayHostSymbol } from "../display/index.js";
 import { displaySinkSymbol, type DisplaySink } from "../display/sink.js";
 import { toMimeBundle } from "../display/mime-bundle.js";
 
@@ -90,6 +90,7 @@ globals[displaySinkSymbol] = sink;
 globals[Symbol.for("ringbook.cellMagics")] = cellMagics;
 globals[Symbol.for("ringbook.interruptHooks")] = interruptHooks;
 globals["display"] = display;
+globals[displayHostSymbol] = display;
 globals["input"] = input;
 globals["comms"] = comms;
 globals["require"] = createRequire(join(config.cwd, "__ringbook_cell__.js"));

@@ -21,6 +21,7 @@ import { describeCluster, type WorkerDescription, type ClusterDescription } from
 import { ReplyWaiters } from "./reply-waiters.js";
 import { importModel } from "./import-model.js";
 import { TrainRun } from "./train-run.js";
+import { findDisplayHost, LiveTrainingView } from "./live-training-view.js";
 import { parseTrainOptions, type TrainOptions } from "../training/train-spec.js";
 import type { ExportedModel, WorkerTrainResult } from "../training/worker-train.js";
 import type * as tf from "@tensorflow/tfjs";
@@ -207,10 +208,19 @@ export class Cluster {
   train(options: TrainOptions): TrainRun {
     this.#assertOpen("train");
     const spec = parseTrainOptions(options, this.#worldSize);
-    return new TrainRun(this.#worldSize, spec.schedule, async (onEvent, onStart) => {
+    const run = new TrainRun(this.#worldSize, spec.schedule, async (onEvent, onStart) => {
       const outcomes = await this.#execute({ kind: "train" }, { args: spec, stoppable: true, onStart: (task) => onStart(() => this.#stopTask(task)), onEvent });
       return collectResults(outcomes) as WorkerTrainResult[];
     });
+    const host = options.live === false ? undefined : findDisplayHost();
+    if (host !== undefined) {
+      const view = new LiveTrainingView(run, host, typeof options.live === "object" ? options.live : {});
+      run.then(
+        (result) => view.finish(result.stopped ? "stopped" : "done"),
+        () => view.finish("failed"),
+      );
+    }
+    return run;
   }
 
   /**

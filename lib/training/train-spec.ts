@@ -53,8 +53,12 @@ export interface TrainOptions {
   /** Continue from a checkpoint directory written by an earlier run. */
   resumeFrom?: string;
   args?: unknown;
-  /** Show the live plot in the notebook (when run from a notebook). @default true */
-  live?: boolean;
+  /**
+   * Show the live progress line and plot in the notebook (when run from one): `false` to hide,
+   * or options such as `{ maxUpdatesPerSecond: 2, maxPoints: 200, title: "run 3" }`.
+   * @default true
+   */
+  live?: boolean | { maxUpdatesPerSecond?: number; maxPoints?: number; title?: string };
   /** @default 250 */
   metricsIntervalMs?: number;
 }
@@ -101,6 +105,14 @@ export function parseTrainOptions(options: unknown, worldSize: number): WorkerTr
   }
   if (o.resumeFrom !== undefined && (typeof o.resumeFrom !== "string" || o.resumeFrom === "")) throw bad(`resumeFrom must be a checkpoint directory, got ${JSON.stringify(o.resumeFrom)}`);
   const metricsIntervalMs = positiveInteger("metricsIntervalMs", o.metricsIntervalMs, 250);
+  const live = o.live;
+  if (live !== undefined && typeof live !== "boolean") {
+    const valid =
+      typeof live === "object" &&
+      live !== null &&
+      Object.entries(live).every(([key, value]) => (key === "title" ? typeof value === "string" : ["maxUpdatesPerSecond", "maxPoints"].includes(key) && typeof value === "number" && value > 0));
+    if (!valid) throw bad(`live must be true, false or { maxUpdatesPerSecond, maxPoints, title }, got ${JSON.stringify(live)}`);
+  }
   return {
     modelSource: o.model.toString(),
     data,

@@ -1,0 +1,91 @@
+/**
+ * A Plotly figure as a MIME bundle that renders everywhere, with no internet access:
+ * - `application/vnd.plotly.v1+json` for JupyterLab (ringbook's extension or plotly's) and VS Code;
+ * - `text/html`: the static SVG drawing, which a script replaces by the interactive plot once
+ *   plotly.js is loaded, from `window.Plotly` or, in the classic notebook, the copy `ringbook
+ *   install` puts in the server's nbextensions. The library is loaded once per page (a shared
+ *   promise on `window`), however many outputs and updates; without scripts the SVG stays;
+ * - `image/svg+xml` for viewers that run no script and pick images (GitHub, nbconvert to PDF);
+ * - `text/plain` with the caller's text (e.g. the numbers) or a short description.
+ */
+import { randomUUID } from "node:crypto";
+import { figureToSvg } from "../../lib/plots/svg.js";
+import type { Figure } from "../../lib/plots/figure.js";
+
+/** A Plotly figure as plain JSON. */
+export interface PlotlyFigure {
+  data: unknown[];
+  layout?: Record<string, unknown>;
+  config?: Record<string, unknown>;
+  frames?: unknown[];
+}
+
+/** Where `text/html` loads plotly.js from before trying the nbextension copy (set on `globalThis`). */
+export const plotlyScriptUrlSymbol = Symbol.for("ringbook.plotlyScriptUrl");
+
+/** Path of plotly.js under the classic notebook server's base URL (written by `ringbook install`). */
+export const nbextensionPlotlyPath = "nbextensions/ringbook/plotly.min.js";
+
+/** Options of {@link plotlyBundle}. */
+export interface PlotlyBundleOptions {
+  /** The `text/plain` alternative. @default "Plotly figure with N trace(s)" */
+  text?: string;
+}
+
+/** The static drawing, when the figure uses only what figureToSvg draws (lines, areas, bars). */
+function staticSvg(figure: PlotlyFigure): string | undefined {
+  const drawable = figure.data.every((trace) => {
+    const type = (trace as { type?: unknown }).type;
+    return type === "scatter" || type === "bar";
+  });
+  if (!drawable || figure.data.length === 0) return undefined;
+  try {
+    return figureToSvg({ data: figure.data, layout: figure.layout ?? {} } as unknown as Figure);
+  } catch {
+    return undefined;
+  }
+}
+
+function loaderScript(id: string, figureJson: string): string {
+  const configured = (globalThis as Record<symbol, unknown>)[plotlyScriptUrlSymbol];
+  const first = typeof configured === "string" ? JSON.stringify(configured) : "null";
+  // ES5 on purpose: the classic notebook runs this as is.
+  return `<script type="text/javascript">(function () {
+  var figure = ${figureJson};
+  var el = document.getElementById(${JSON.stringify(id)});
+  if (!el) return;
+  function draw(Plotly) { el.innerHTML = ""; Plotly.react(el, figure.data, figure.layout, figure.config); }
+  if (window.Plotly) { draw(window.Plotly); return; }
+  if (!window.__ringbookPlotly) {
+    var base = (document.body && document.body.getAttribute("data-base-url")) || "/";
+    var urls = [${first}, base + ${JSON.stringify(nbextensionPlotlyPath)}].filter(function (url) { return !!url; });
+    window.__ringbookPlotly = new Promise(function (resolve, reject) {
+      function attempt(i) {
+        if (i >= urls.length) { reject(new Error("plotly.js not found")); return; }
+        var script = document.createElement("script");
+        script.src = urls[i];
+        script.onload = function () { window.Plotly ? resolve(window.Plotly) : attempt(i + 1); };
+        script.onerror = function () { attempt(i + 1); };
+        document.head.appendChild(script);
+      }
+      attempt(0);
+    });
+  }
+  window.__ringbookPlotly.then(draw, function () { /* no plotly.js here: the static drawing stays */ });
+})();</script>`;
+}
+
+/** A Plotly figure's bundle (see the module comment). */
+export function plotlyBundle(figure: PlotlyFigure, options: PlotlyBundleOptions = {}): Record<string, unknown> {
+  const plotly = { data: figure.data, layout: figure.layout ?? {}, config: figure.config ?? {} };
+  const id = `ringbook-plot-${randomUUID()}`;
+  const svg = staticSvg(figure);
+  const json = JSON.stringify(plotly).replace(/</g, "\\u003c");
+  const bundle: Record<string, unknown> = {
+    "application/vnd.plotly.v1+json": plotly,
+    "text/html": `<div id="${id}" class="ringbook-plot">${svg ?? ""}</div>\n${loaderScript(id, json)}`,
+  };
+  if (svg !== undefined) bundle["image/svg+xml"] = svg;
+  bundle["text/plain"] = options.text ?? `Plotly figure with ${figure.data.length} trace(s)`;
+  return bundle;
+}
