@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { copyFile, mkdir, stat, writeFile } from "node:fs/promises";
+import { copyFile, cp, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -10,7 +10,8 @@ import { UsageError, type Command } from "./command.js";
 
 const usage = `Usage: ringbook install [--user | --sys-prefix | --prefix DIR] [--name NAME] [--display-name NAME]
 
-Installs the ringbook kernelspec so Jupyter can start the kernel.
+Installs the ringbook kernelspec so Jupyter can start the kernel, and into the same data dir
+plotly.js for the classic notebook and the JupyterLab extension ringbook-plotly (if built).
   --user                 into the user's Jupyter data dir (default; respects $JUPYTER_DATA_DIR)
   --sys-prefix           into the active Python environment ($CONDA_PREFIX, $VIRTUAL_ENV or python3's sys.prefix)
   --prefix DIR           into DIR/share/jupyter/kernels
@@ -57,6 +58,12 @@ export const installCommand: Command = {
     process.stdout.write(`Installed kernelspec ${name} in ${specDir}\n`);
     const plotly = await installPlotlyForClassicNotebook(dirname(kernelsDir));
     process.stdout.write(`Installed plotly.js for offline plots in the classic notebook: ${plotly}\n`);
+    const labextension = await installLabextension(dirname(kernelsDir));
+    if (labextension.installed) {
+      process.stdout.write(`Installed the JupyterLab extension ringbook-plotly (live Plotly figures) in ${labextension.target}\n`);
+    } else {
+      process.stderr.write(`Skipped the JupyterLab extension ringbook-plotly: ${labextension.reason}\n`);
+    }
     return 0;
   },
 };
@@ -96,6 +103,43 @@ async function installPlotlyForClassicNotebook(dataDir: string): Promise<string>
     await copyFile(source, target);
   }
   return target;
+}
+
+/** This package's prebuilt JupyterLab extension (scripts/build-extension.mjs writes it). */
+const labextensionSource = fileURLToPath(new URL("../../../extensions/ringbook-plotly/labextension", import.meta.url));
+
+/** `value[key]` when value is an object: a step through parsed JSON without casting it. */
+function field(value: unknown, key: string): unknown {
+  return typeof value === "object" && value !== null ? (value as Record<string, unknown>)[key] : undefined;
+}
+
+/** Why `dir` is not a built labextension (its package.json names a remote entry that exists), if it is not. */
+async function whyNotBuilt(dir: string): Promise<string | undefined> {
+  const manifestPath = join(dir, "package.json");
+  let manifest: unknown;
+  try {
+    manifest = JSON.parse(await readFile(manifestPath, "utf8"));
+  } catch (error) {
+    return `it is not built (${(error as NodeJS.ErrnoException).code ?? String(error)} reading ${manifestPath}); run \`npm run build\` in ringbook's folder`;
+  }
+  const load = field(field(field(manifest, "jupyterlab"), "_build"), "load");
+  if (typeof load !== "string") return `${manifestPath} has no jupyterlab._build.load: not a built labextension`;
+  if ((await stat(join(dir, load)).catch(() => undefined)) === undefined) return `${join(dir, load)} is missing: rebuild with \`npm run build\``;
+  return undefined;
+}
+
+/**
+ * Copies the prebuilt labextension to `<data dir>/labextensions/ringbook-plotly/`, where
+ * JupyterLab 4 finds prebuilt extensions at start-up (no rebuild of JupyterLab). The old copy is
+ * replaced whole, so no stale chunk is left beside the new remote entry.
+ */
+async function installLabextension(dataDir: string): Promise<{ installed: true; target: string } | { installed: false; reason: string }> {
+  const reason = await whyNotBuilt(labextensionSource);
+  if (reason !== undefined) return { installed: false, reason };
+  const target = join(dataDir, "labextensions", "ringbook-plotly");
+  await rm(target, { recursive: true, force: true });
+  await cp(labextensionSource, target, { recursive: true });
+  return { installed: true, target };
 }
 
 /** The prefix `jupyter kernelspec install --sys-prefix` would use. */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { readFile } from "node:fs/promises";
+import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { cliScript, makeTempDir, repoRoot } from "./helpers.js";
@@ -31,7 +31,7 @@ describe("ringbook CLI", () => {
       const result = ringbook(["install"], { JUPYTER_DATA_DIR: join(temp.path, "data") });
       assert.equal(result.status, 0, result.stderr);
       const specDir = join(temp.path, "data", "kernels", "ringbook");
-      assert.equal(result.stdout.trim(), `Installed kernelspec ringbook in ${specDir}`);
+      assert.equal(result.stdout.split("\n")[0], `Installed kernelspec ringbook in ${specDir}`);
       const spec: unknown = JSON.parse(await readFile(join(specDir, "kernel.json"), "utf8"));
       assert.deepEqual(spec, {
         argv: [process.execPath, join(repoRoot, "dist", "kernel", "main.js"), "--connection-file", "{connection_file}"],
@@ -53,6 +53,30 @@ describe("ringbook CLI", () => {
       const spec = JSON.parse(await readFile(join(temp.path, "share", "jupyter", "kernels", "rb-2", "kernel.json"), "utf8")) as { display_name: string; argv: string[] };
       assert.equal(spec.display_name, "RB");
       assert.deepEqual(spec.argv.slice(-2), ["--type-check", "error"]);
+    } finally {
+      await temp.remove();
+    }
+  });
+
+  test("install copies the built JupyterLab extension to DATA/labextensions/ringbook-plotly, replacing an old copy", async () => {
+    const temp = await makeTempDir("cli-labextension");
+    try {
+      const env = { JUPYTER_DATA_DIR: join(temp.path, "data") };
+      const target = join(temp.path, "data", "labextensions", "ringbook-plotly");
+      assert.equal(ringbook(["install"], env).status, 0);
+      await writeFile(join(target, "static", "remoteEntry.stale.js"), "");
+      const result = ringbook(["install"], env);
+      assert.equal(result.status, 0, result.stderr);
+      assert.deepEqual(result.stdout.trim().split("\n").slice(1), [
+        `Installed plotly.js for offline plots in the classic notebook: ${join(temp.path, "data", "nbextensions", "ringbook", "plotly.min.js")}`,
+        `Installed the JupyterLab extension ringbook-plotly (live Plotly figures) in ${target}`,
+      ]);
+      const source = join(repoRoot, "extensions", "ringbook-plotly", "labextension");
+      const list = (dir: string) => readdir(dir, { recursive: true }).then((names) => names.sort());
+      assert.deepEqual(await list(target), await list(source));
+      const { jupyterlab } = JSON.parse(await readFile(join(target, "package.json"), "utf8")) as { jupyterlab: { _build: { load: string; mimeExtension: string } } };
+      assert.equal(jupyterlab._build.mimeExtension, "./mimeExtension");
+      assert.equal(await readFile(join(target, jupyterlab._build.load), "utf8"), await readFile(join(source, jupyterlab._build.load), "utf8"));
     } finally {
       await temp.remove();
     }
