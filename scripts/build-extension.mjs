@@ -19,7 +19,7 @@ const outputDir = join(extensionDir, "labextension");
 const modulesDir = join(extensionDir, "node_modules");
 /** Written after a successful build; lives in node_modules so a reinstall forces a rebuild. */
 const stampFile = join(modulesDir, ".ringbook-build-stamp");
-const inputs = ["package.json", "package-lock.json", "tsconfig.json", "webpack.config.js", "src"];
+const inputs = ["package.json", "package-lock.json", "tsconfig.json", "webpack.config.js", "src", "test"];
 const startedAt = performance.now();
 
 /** @param {string} command @param {string[]} args */
@@ -71,7 +71,9 @@ if (!force && outputComplete() && existsSync(stampFile) && readFileSync(stampFil
 
 rmSync(stampFile, { force: true });
 rmSync(join(extensionDir, "lib"), { recursive: true, force: true });
-run(process.execPath, [join(modulesDir, "typescript", "bin", "tsc"), "-p", "tsconfig.json"]);
+const tsc = join(modulesDir, "typescript", "bin", "tsc");
+run(process.execPath, [tsc, "-p", "tsconfig.json"]);
+run(process.execPath, [tsc, "-p", join("test", "tsconfig.json")]); // the browser test's page: type-checked, not emitted
 const corePath = mkdtempSync(join(tmpdir(), "ringbook-lab-core-"));
 try {
   copyFileSync(join(modulesDir, "@jupyterlab", "core-meta", "core.package.json"), join(corePath, "package.json"));
