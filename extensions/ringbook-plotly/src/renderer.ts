@@ -54,7 +54,8 @@ export class PlotlyRenderer extends Widget implements IRenderMime.IRenderer {
     cancelAnimationFrame(this.#resizeFrame);
     this.#pending = undefined;
     const node = this.node;
-    void plotly?.then((api) => api.purge(node));
+    // After a draw in progress, if any: purging under Plotly.react would leave it half done.
+    void this.#queue.then(() => plotly?.then((api) => api.purge(node)));
     super.dispose();
   }
 
