@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { addInto, floatsOf } from "../../lib/collectives/float-frames.js";
 import { decodeHeader, encodeHeader, headerBytes, type FrameHeader } from "../../lib/collectives/frame-header.js";
+import { mismatchOf, parsePeerMessage } from "../../lib/collectives/mesh-messages.js";
 import { blockChunks, ringChunksPerSegment, segmentSpan, splitSpan } from "../../lib/collectives/ring-layout.js";
 
 const header: FrameHeader = { kind: "allReduce", dtype: "float32", source: 3, sequence: 70000, step: 5, chunk: 2, count: 1000, total: 4_000_000 };
@@ -83,5 +84,35 @@ describe("float frames", () => {
       addInto(target, Float32Array.from({ length }, (_, i) => 100 * i));
       assert.deepEqual([...target], Array.from({ length }, (_, i) => 101 * i));
     }
+  });
+});
+
+describe("peer messages", () => {
+  const frames = (identity: string, h: FrameHeader, payloadBytes: number): Buffer[] => [Buffer.from(identity), encodeHeader(h), Buffer.alloc(payloadBytes)];
+  const fromOne: FrameHeader = { ...header, source: 1, count: 3 };
+
+  test("a message is accepted only from a peer's connection, with a header that names it and a payload of the announced size", () => {
+    assert.deepEqual(parsePeerMessage(frames("rank-1", fromOne, 12), 0, 4), { ok: true, message: { from: 1, header: fromOne, payload: Buffer.alloc(12) } });
+    const refusals: Array<[Buffer[], RegExp]> = [
+      [frames("intruder", fromOne, 12), /not one of this rank's peers \(world of 4\)/],
+      [frames("rank-0", { ...fromOne, source: 0 }, 12), /not one of this rank's peers/],
+      [frames("rank-4", { ...fromOne, source: 4 }, 12), /not one of this rank's peers/],
+      [frames("rank-2", fromOne, 12), /the header says it is from rank 1/],
+      [frames("rank-1", fromOne, 11), /payload of 11 bytes for allReduce #70000 from rank 1/],
+      [[...frames("rank-1", fromOne, 12), Buffer.alloc(1)], /3 frames, expected 2/],
+    ];
+    for (const [message, reason] of refusals) {
+      const parsed = parsePeerMessage(message, 0, 4);
+      assert.equal(parsed.ok, false);
+      if (!parsed.ok) assert.match(parsed.reason, reason);
+    }
+  });
+
+  test("a mismatch names what was expected, what came and the likely cause", () => {
+    const expected = { kind: "allReduce", sequence: 70000, step: 5, chunk: 2, count: 1000, total: 4_000_000 } as const;
+    assert.equal(mismatchOf(header, expected, 3), undefined);
+    assert.match(mismatchOf({ ...header, sequence: 70001 }, expected, 3)!, /^expected allReduce #70000 step 5 chunk 2 with 1000 values of 4000000 from rank 3, got allReduce #70001 from rank 3 .*same order$/);
+    assert.match(mismatchOf({ ...header, chunk: 3 }, expected, 3)!, /out of order/);
+    assert.match(mismatchOf({ ...header, total: 5 }, expected, 3)!, /different lengths/);
   });
 });
