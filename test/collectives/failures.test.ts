@@ -39,7 +39,8 @@ describe("failures", () => {
       t.diagnostic(`survivors rejected ${failures.map((f) => f.atMs - at).join(", ")} ms after the kill: ${failures[0]!.message}`);
       failures.forEach((failure, i) => {
         assert.equal(failure.code, "ERR_PEER_LOST", failure.message);
-        assert.match(failure.message, new RegExp(`lost the connection to rank ${victim} .*during allReduce #\\d+`));
+        // (A kill landing exactly between two of the twenty allReduces is reported "between operations".)
+        assert.match(failure.message, new RegExp(`lost the connection to rank ${victim} .*(during allReduce #\\d+|between operations)`));
         assert.ok(failure.atMs - at < 1000, `rank ${survivors[i]} rejected ${failure.atMs - at} ms after the kill`);
       });
       // The mesh is unusable afterwards: the next collective rejects at once with the same error.
