@@ -11,6 +11,7 @@ import * as zmq from "zeromq";
 import { RingbookError } from "../errors.js";
 
 const zapEndpoint = "inproc://zeromq.zap.01";
+const noop = (): void => {};
 
 /** Socket options for a server socket checked by the authenticator under `domain`. */
 export function zapServerOptions(domain: string): { plainServer: true; zapDomain: string; zapEnforceDomain: true } {
@@ -46,34 +47,50 @@ export class ZapAuthenticator {
   /**
    * Accepts connections to sockets of ZAP domain `domain` whose PLAIN password is `password`.
    * `onReject` gets a log line for each refused connection (the first registration's is kept).
+   * Registrations and releases run one at a time, so that the handler is started and stopped once.
    */
-  static async register(domain: string, password: string, onReject: (line: string) => void = () => {}): Promise<ZapRegistration> {
-    if (!ZapAuthenticator.#shared) {
-      const router = new zmq.Router({ linger: 0 });
-      try {
-        await router.bind(zapEndpoint);
-      } catch (error) {
-        router.close();
-        throw new RingbookError("ERR_ZAP_BIND", `could not start the ZeroMQ authenticator at ${zapEndpoint} (is another ZAP handler bound in this thread?)`, { cause: error });
-      }
-      ZapAuthenticator.#shared = new ZapAuthenticator(router, onReject);
+  static register(domain: string, password: string, onReject: (line: string) => void = () => {}): Promise<ZapRegistration> {
+    return ZapAuthenticator.#inTurn(async () => {
+      const authenticator = (ZapAuthenticator.#shared ??= await ZapAuthenticator.#start(onReject));
+      if (authenticator.#passwords.has(domain)) throw new RingbookError("ERR_ZAP_DOMAIN", `ZAP domain ${JSON.stringify(domain)} is already registered`);
+      authenticator.#passwords.set(domain, Buffer.from(password));
+      let released: Promise<void> | undefined;
+      return {
+        domain,
+        release: () => (released ??= ZapAuthenticator.#inTurn(() => authenticator.#release(domain))),
+      };
+    });
+  }
+
+  /** Runs `step` after every earlier registration and release of this thread has finished. */
+  static #inTurn<T>(step: () => Promise<T>): Promise<T> {
+    const result = ZapAuthenticator.#turns.then(step);
+    ZapAuthenticator.#turns = result.then(noop, noop);
+    return result;
+  }
+
+  static #turns: Promise<void> = Promise.resolve();
+
+  static async #start(onReject: (line: string) => void): Promise<ZapAuthenticator> {
+    const router = new zmq.Router({ linger: 0 });
+    try {
+      await router.bind(zapEndpoint);
+    } catch (error) {
+      router.close();
+      throw new RingbookError("ERR_ZAP_BIND", `could not start the ZeroMQ authenticator at ${zapEndpoint} (is another ZAP handler bound in this thread?)`, { cause: error });
     }
-    const authenticator = ZapAuthenticator.#shared;
-    if (authenticator.#passwords.has(domain)) throw new RingbookError("ERR_ZAP_DOMAIN", `ZAP domain ${JSON.stringify(domain)} is already registered`);
-    authenticator.#passwords.set(domain, Buffer.from(password));
-    let released = false;
-    return {
-      domain,
-      release: async () => {
-        if (released) return;
-        released = true;
-        authenticator.#passwords.delete(domain);
-        if (authenticator.#passwords.size > 0 || ZapAuthenticator.#shared !== authenticator) return;
-        ZapAuthenticator.#shared = undefined;
-        authenticator.#router.close();
-        await authenticator.#loop;
-      },
-    };
+    return new ZapAuthenticator(router, onReject);
+  }
+
+  async #release(domain: string): Promise<void> {
+    this.#passwords.delete(domain);
+    if (this.#passwords.size > 0 || ZapAuthenticator.#shared !== this) return;
+    ZapAuthenticator.#shared = undefined;
+    // Unbinding frees the inproc name at once; close alone frees it later, in libzmq's reaper
+    // thread, and a register right after a release then failed with EADDRINUSE (3 runs in 15).
+    await this.#router.unbind(zapEndpoint).catch(noop);
+    this.#router.close();
+    await this.#loop;
   }
 
   async #serve(): Promise<void> {

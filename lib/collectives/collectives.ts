@@ -1,0 +1,80 @@
+/**
+ * Collective operations between the ranks of a cluster over a {@link PeerMesh}: the all-reduce that
+ * data-parallel training calls between computing and applying gradients, the broadcast of initial
+ * weights, a barrier and an all-gather. Every rank calls the same collectives in the same order.
+ */
+import { RingbookError } from "../errors.js";
+import type { PeerMesh } from "./peer-mesh.js";
+import { ringAllReduce } from "./ring-all-reduce.js";
+import { meshBarrier, ringAllGather, ringBroadcast } from "./ring-relay.js";
+
+/** Options of {@link Collectives}. */
+export interface CollectivesOptions {
+  /**
+   * Most float32 values per message; must be the same on every rank. Large enough to amortise the
+   * per-message cost (256 KiB chunks were ~15% slower than 1 MiB here), small enough that summing
+   * one chunk overlaps receiving the next.
+   * @default 262144 (1 MiB)
+   */
+  chunkElements?: number;
+}
+
+/** The reduction of {@link Collectives.allReduce}. */
+export type ReduceOp = "sum" | "mean";
+
+function checkValues(values: unknown, what: string): asserts values is Float32Array {
+  if (!(values instanceof Float32Array)) {
+    throw new RingbookError("ERR_BAD_ARGUMENT", `${what} takes a Float32Array, got ${values === null ? "null" : typeof values === "object" ? values.constructor.name : typeof values}`);
+  }
+}
+
+/**
+ * Collectives over one mesh. Example, on every rank:
+ * ```ts
+ * const collectives = new Collectives(mesh);
+ * const mean = await collectives.allReduce(gradients, { op: "mean" });
+ * ```
+ */
+export class Collectives {
+  readonly #mesh: PeerMesh;
+  readonly #chunkElements: number;
+
+  constructor(mesh: PeerMesh, options: CollectivesOptions = {}) {
+    const chunkElements = options.chunkElements ?? 262144;
+    if (!Number.isInteger(chunkElements) || chunkElements < 1) throw new RingbookError("ERR_BAD_ARGUMENT", `chunkElements must be a positive integer, got ${String(chunkElements)}`);
+    this.#mesh = mesh;
+    this.#chunkElements = chunkElements;
+  }
+
+  /**
+   * Element-wise sum (or mean) of `values` over all ranks, as a new array; `values` is only read,
+   * and not referred to once the promise resolves (after a failure, ZeroMQ may still hold, never
+   * change, part of it until the mesh is closed). Every rank gets bit-identical results, which
+   * may differ from a rank-order sum in the last bit. A ring (reduce-scatter, then all-gather) of
+   * pipelined chunks; any length, including 0 and 1.
+   */
+  async allReduce(values: Float32Array, options: { op?: ReduceOp; signal?: AbortSignal } = {}): Promise<Float32Array> {
+    checkValues(values, "allReduce");
+    const op = options.op ?? "sum";
+    if (op !== "sum" && op !== "mean") throw new RingbookError("ERR_BAD_ARGUMENT", `allReduce op must be "sum" or "mean", got ${JSON.stringify(op)}`);
+    return this.#mesh.run("allReduce", options, (operation) => ringAllReduce(operation, values, op === "mean", this.#chunkElements));
+  }
+
+  /** Rank `root`'s `values` on every rank, as a new array (the other ranks pass `undefined`). */
+  async broadcast(values: Float32Array | undefined, root: number, options: { signal?: AbortSignal } = {}): Promise<Float32Array> {
+    if (!Number.isInteger(root) || root < 0 || root >= this.#mesh.worldSize) throw new RingbookError("ERR_BAD_RANK", `broadcast root must be a rank in [0, ${this.#mesh.worldSize}), got ${String(root)}`);
+    if (this.#mesh.rank === root) checkValues(values, "broadcast at its root");
+    return this.#mesh.run("broadcast", options, (operation) => ringBroadcast(operation, values, root, this.#chunkElements));
+  }
+
+  /** Resolves once every rank has called it. */
+  async barrier(options: { signal?: AbortSignal } = {}): Promise<void> {
+    return this.#mesh.run("barrier", options, (operation) => meshBarrier(operation));
+  }
+
+  /** Every rank's `values` (lengths may differ): `result[r]` is rank r's array, each new. */
+  async allGather(values: Float32Array, options: { signal?: AbortSignal } = {}): Promise<Float32Array[]> {
+    checkValues(values, "allGather");
+    return this.#mesh.run("allGather", options, (operation) => ringAllGather(operation, values, this.#chunkElements));
+  }
+}

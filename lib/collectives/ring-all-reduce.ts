@@ -1,0 +1,83 @@
+/**
+ * The bandwidth-optimal ring all-reduce (Patarasuk & Yuan): the array is cut into `worldSize`
+ * segments; in `worldSize − 1` reduce-scatter steps each rank adds its own values to the partial
+ * sum it receives from its predecessor and passes it on, until each rank holds one fully reduced
+ * segment; in `worldSize − 1` all-gather steps the reduced segments travel once around the ring.
+ * Each rank sends and receives `2 (n − 1) / n` of the array, whatever n is.
+ *
+ * Segments travel as chunks, and each chunk moves on as soon as it arrives, so the steps overlap
+ * (a pipeline) and summing overlaps the transfer. Copies are avoided: a received chunk is summed
+ * in place in ZeroMQ's receive buffer and that same buffer is sent on; the caller's input is only
+ * read (its own segment is sent from its memory at step 0, and every chunk of it comes back
+ * reduced before this function resolves, so nothing refers to the input afterwards); the output is
+ * a fresh array that is never sent (the caller may change it at once).
+ */
+import { addInto, arrayToFill, divideInto } from "./float-frames.js";
+import { Outbox } from "./mesh-waits.js";
+import type { MeshOperation } from "./peer-mesh.js";
+import { mod, ringChunksPerSegment, segmentSpan, splitSpan, type Span } from "./ring-layout.js";
+
+interface Outgoing {
+  step: number;
+  chunk: number;
+  values: Float32Array;
+}
+
+/** Sum (or mean) of `input` over all ranks, into a new array. */
+export async function ringAllReduce(operation: MeshOperation, input: Float32Array, mean: boolean, chunkElements: number): Promise<Float32Array> {
+  const { rank, worldSize } = operation;
+  const length = input.length;
+  // Every element is written below (each segment once: the own one at the end of the
+  // reduce-scatter, the others during the all-gather) before the array is returned.
+  const output = arrayToFill(length);
+  if (worldSize === 1) {
+    output.set(input);
+    return output;
+  }
+  const next = mod(rank + 1, worldSize);
+  const previous = mod(rank - 1, worldSize);
+  const chunks = ringChunksPerSegment(length, worldSize, chunkElements);
+  const steps = 2 * (worldSize - 1);
+  // At step s a rank sends segment (rank − s) and receives segment (rank − s − 1).
+  const spanAt = (segment: number, chunk: number): Span => splitSpan(segmentSpan(length, worldSize, mod(segment, worldSize)), chunks, chunk);
+
+  const outbox = new Outbox<Outgoing>();
+  for (let chunk = 0; chunk < chunks; chunk++) {
+    const span = spanAt(rank, chunk);
+    outbox.push({ step: 0, chunk, values: input.subarray(span.start, span.end) });
+  }
+  const sending = (async () => {
+    for (let sent = 0; sent < steps * chunks; sent++) {
+      const item = await outbox.shift();
+      if (item === undefined) return;
+      await operation.send(next, { step: item.step, chunk: item.chunk, total: length }, item.values);
+    }
+  })();
+  const receiving = (async () => {
+    for (let step = 0; step < steps; step++) {
+      for (let chunk = 0; chunk < chunks; chunk++) {
+        const span = spanAt(rank - step - 1, chunk);
+        const { values } = await operation.receive(previous, { step, chunk, count: span.end - span.start, total: length });
+        if (step < worldSize - 1) {
+          addInto(values, input.subarray(span.start, span.end));
+          if (step === worldSize - 2) {
+            // This rank's fully reduced segment: divided here, once, so every rank gets the same bits.
+            if (mean) divideInto(values, worldSize);
+            output.set(values, span.start);
+          }
+        } else {
+          output.set(values, span.start);
+        }
+        if (step + 1 < steps) outbox.push({ step: step + 1, chunk, values });
+      }
+    }
+    outbox.end();
+  })().catch((error: unknown) => {
+    outbox.fail(error instanceof Error ? error : new Error(String(error)));
+    throw error;
+  });
+  operation.own(sending);
+  operation.own(receiving);
+  await Promise.all([sending, receiving]);
+  return output;
+}

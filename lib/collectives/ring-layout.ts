@@ -1,0 +1,40 @@
+/**
+ * How arrays are cut into the pieces that travel around the ring. Pure arithmetic, shared by every
+ * rank: two ranks that cut differently would disagree on message sizes, which the headers catch.
+ */
+
+/** A half-open range of element indices, `[start, end)`. */
+export interface Span {
+  start: number;
+  end: number;
+}
+
+/** The `index`-th of `parts` near-equal pieces of `span` (earlier pieces are never longer). */
+export function splitSpan(span: Span, parts: number, index: number): Span {
+  const length = span.end - span.start;
+  return { start: span.start + Math.floor((index * length) / parts), end: span.start + Math.floor(((index + 1) * length) / parts) };
+}
+
+/** Segment `segment` of an array of `length` elements cut into `worldSize` segments (some empty when length < worldSize). */
+export function segmentSpan(length: number, worldSize: number, segment: number): Span {
+  return splitSpan({ start: 0, end: length }, worldSize, segment);
+}
+
+/**
+ * Chunks per segment for a ring all-reduce: every segment is sent as the same number of chunks
+ * (so every step has the same number of messages), enough that none exceeds `chunkElements`.
+ */
+export function ringChunksPerSegment(length: number, worldSize: number, chunkElements: number): number {
+  const longestSegment = Math.ceil(length / worldSize);
+  return Math.max(1, Math.ceil(longestSegment / chunkElements));
+}
+
+/** Messages for a block of `total` elements relayed whole (broadcast, all-gather): at least one, even for an empty block. */
+export function blockChunks(total: number, chunkElements: number): number {
+  return Math.max(1, Math.ceil(total / chunkElements));
+}
+
+/** `(value mod modulus)` in `[0, modulus)`. */
+export function mod(value: number, modulus: number): number {
+  return ((value % modulus) + modulus) % modulus;
+}
