@@ -20,3 +20,10 @@ export type FromExecution =
 
 /** Name of the global function the supervisor calls through the inspector to interrupt. */
 export const interruptProbeKey = "ringbook.worker.interruptProbe";
+
+/**
+ * Name of the global function the supervisor calls through the inspector (which reaches even a
+ * busy thread) before it ends the process: it closes the thread's ZeroMQ sockets synchronously,
+ * since zeromq.js aborts the process when a thread is torn down with sockets open.
+ */
+export const closeSocketsKey = "ringbook.worker.closeSockets";

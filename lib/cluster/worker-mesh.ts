@@ -64,6 +64,12 @@ export class WorkerMesh {
     return current.collectives;
   }
 
+  /** Closes the mesh's sockets at once, for an exiting thread (see PeerMesh.closeNow). */
+  closeNow(): void {
+    this.#current?.mesh.closeNow();
+    this.#current = undefined;
+  }
+
   /** Closes the mesh (idempotent). */
   async close(): Promise<void> {
     const current = this.#current;

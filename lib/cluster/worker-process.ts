@@ -17,7 +17,7 @@ import { SerialSender } from "../transport/serial-sender.js";
 import { signFrames, verifyFrames } from "../transport/signed-frames.js";
 import { zapClientOptions } from "../transport/zap-authenticator.js";
 import { encodeFromWorker, parseToWorker, routingIdOf, type FromWorker, type ToWorker, type WorkerIdentity } from "./messages.js";
-import { interruptProbeKey, type FromExecution, type ToExecution } from "./thread-protocol.js";
+import { closeSocketsKey, interruptProbeKey, type FromExecution, type ToExecution } from "./thread-protocol.js";
 import { parseWorkerBootstrap, type WorkerBootstrap } from "./worker-bootstrap.js";
 
 /** How long an awaiting (not busy) execution thread gets to acknowledge an interrupt. */
@@ -64,6 +64,7 @@ class Supervisor {
   /** Interrupts run one after another. */
   #interrupting: Promise<void> = Promise.resolve();
   #exiting = false;
+  #executionExited = false;
 
   constructor(bootstrap: WorkerBootstrap) {
     this.#bootstrap = bootstrap;
@@ -91,6 +92,7 @@ class Supervisor {
       void this.exit(1);
     });
     execution.once("exit", (code) => {
+      this.#executionExited = true;
       if (this.#exiting) return;
       logLine(this.#identity, `execution thread exited with code ${code}`);
       void this.exit(code === 0 ? 1 : code);
@@ -174,6 +176,14 @@ class Supervisor {
     }
   }
 
+  /** Closes the execution thread's ZeroMQ sockets through the inspector (works while it is busy). */
+  async #closeExecutionSockets(): Promise<void> {
+    const inspector = this.#inspector;
+    if (!inspector || this.#executionExited) return;
+    const expression = `globalThis[Symbol.for(${JSON.stringify(closeSocketsKey)})]?.()`;
+    await Promise.race([inspector.send("Runtime.evaluate", { expression }).catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 500).unref())]);
+  }
+
   /** Runs the interrupt probe; true when the execution thread acknowledged within `timeoutMs`. */
   async #probe(taskId: string | null, timeoutMs: number): Promise<boolean> {
     const inspector = this.#inspector;
@@ -211,10 +221,11 @@ class Supervisor {
     await this.exit(4);
   }
 
-  /** Sends what is queued, then ends the process. */
+  /** Sends what is queued, closes the execution thread's sockets, then ends the process. */
   async exit(code: number): Promise<void> {
     if (this.#exiting) return;
     this.#exiting = true;
+    await this.#closeExecutionSockets();
     this.#inspector?.close();
     await Promise.race([this.#sender.close(), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
     this.#dealer.close();
@@ -229,12 +240,12 @@ try {
   logLine(undefined, `cannot start: ${(error as Error).message}`);
   process.exit(2);
 }
+const supervisor = new Supervisor(bootstrap);
 // The owner holds the other end of stdin: when it ends, the owner is gone (exited, killed, or
 // closed the cluster). Exit at once; there is nobody left to report to.
-process.stdin.once("end", () => process.exit(0));
-process.stdin.once("error", () => process.exit(0));
+process.stdin.once("end", () => void supervisor.exit(0));
+process.stdin.once("error", () => void supervisor.exit(0));
 process.stdin.resume();
-const supervisor = new Supervisor(bootstrap);
 await supervisor.run().catch(async (error: unknown) => {
   logLine({ rank: bootstrap.rank, incarnation: bootstrap.incarnation }, `supervisor failed: ${(error as Error).stack ?? String(error)}`);
   await supervisor.exit(1);

@@ -18,7 +18,8 @@ import { ClusterSecret } from "../transport/cluster-secret.js";
 import type { TaskSpec } from "./messages.js";
 import { OutputRelay } from "./output-relay.js";
 import { serializeValue, TaskRunner, toRemoteError, type TaskOutcome } from "./task-runner.js";
-import { interruptProbeKey, type FromExecution, type ToExecution } from "./thread-protocol.js";
+import { closeSocketsKey, interruptProbeKey, type FromExecution, type ToExecution } from "./thread-protocol.js";
+import { ZapAuthenticator } from "../transport/zap-authenticator.js";
 import type { WorkerBootstrap } from "./worker-bootstrap.js";
 import { WorkerMesh } from "./worker-mesh.js";
 
@@ -72,8 +73,19 @@ const mesh = new WorkerMesh({
   rank: bootstrap.rank,
   password: ClusterSecret.fromHex(bootstrap.secretHex).socketPassword,
   clusterId: bootstrap.clusterId,
-  log: (line) => relay.write("stderr", `[mesh] ${line}\n`),
+  // Routine lines (connected, closed) would clutter every cell; trouble is worth a line.
+  log: (line) => {
+    if (/fail|refus|lost|could not|mismatch|without goodbye/i.test(line)) relay.write("stderr", `[mesh] ${line}\n`);
+  },
 });
+/** Before this thread ends (a task's process.exit(), or the supervisor ending the process), no socket may stay open. */
+function closeSocketsNow(): boolean {
+  mesh.closeNow();
+  ZapAuthenticator.closeNow();
+  return true;
+}
+process.on("exit", closeSocketsNow);
+globals[Symbol.for(closeSocketsKey) as unknown as string] = closeSocketsNow;
 Object.defineProperty(globals, "collectives", { configurable: true, enumerable: false, get: () => mesh.collectives });
 /** Training tasks whose owner asked them to stop. */
 const stopRequests = new Set<string>();

@@ -18,6 +18,7 @@
  * mismatched operation, or close make every pending and later operation reject; the cluster builds
  * a new mesh after restarting its workers.
  */
+import { rmSync } from "node:fs";
 import { unlink } from "node:fs/promises";
 import * as zmq from "zeromq";
 import { RingbookError } from "../errors.js";
@@ -253,6 +254,24 @@ export class PeerMesh {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
+  }
+
+  /**
+   * Closes every socket synchronously, without goodbyes, for a thread or process that is about to
+   * exit: zeromq.js aborts the whole process when a thread is torn down with sockets still open.
+   * Peers see a lost connection. The ZAP registration is left to ZapAuthenticator.closeNow().
+   */
+  closeNow(): void {
+    if (this.#state === "closed" && this.#router.closed) return;
+    this.#state = "closed";
+    this.#fail(new RingbookError("ERR_MESH_CLOSED", `rank ${this.rank}: the mesh was closed because its thread is exiting`));
+    for (const peer of this.#peers) {
+      // The socket monitor is a socket of its own.
+      peer.dealer?.events.close();
+      peer.dealer?.close();
+    }
+    this.#router.close();
+    if (this.endpoint.startsWith("ipc://") && !this.endpoint.startsWith("ipc://@")) rmSync(this.endpoint.slice("ipc://".length), { force: true });
   }
 
   /** Counters for tests: nothing should accumulate between operations. */

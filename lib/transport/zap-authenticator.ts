@@ -62,6 +62,16 @@ export class ZapAuthenticator {
     });
   }
 
+  /**
+   * Closes this thread's handler synchronously, for a thread or process that is about to exit
+   * (zeromq.js aborts the process when a thread is torn down with sockets still open).
+   */
+  static closeNow(): void {
+    const shared = ZapAuthenticator.#shared;
+    ZapAuthenticator.#shared = undefined;
+    if (shared !== undefined) shared.#router.close();
+  }
+
   /** Runs `step` after every earlier registration and release of this thread has finished. */
   static #inTurn<T>(step: () => Promise<T>): Promise<T> {
     const result = ZapAuthenticator.#turns.then(step);

@@ -151,21 +151,22 @@ describe("data-parallel training on a cluster", () => {
 
     it("stops every rank after the same step with identical weights, and resumes from the checkpoint to the same end", async () => {
       const dir = join(checkpoints, "stop");
-      const options = mlpOptions({ epochs: 4, checkpoint: { dir, everySteps: 5 } });
+      // 240 steps, reported every 10 ms, so that the stop lands early in the run.
+      const options = mlpOptions({ epochs: 40, checkpoint: { dir, everySteps: 5 }, metricsIntervalMs: 10 });
       const run = cluster.train(options);
       for await (const step of run.metrics) if (step.step === 3) run.stop();
       const stopped = await run;
       assert.equal(stopped.stopped, true);
-      assert.ok(stopped.steps >= 3 && stopped.steps < 24, `stopped at ${stopped.steps}`);
+      assert.ok(stopped.steps >= 3 && stopped.steps < 240, `stopped at ${stopped.steps}`);
       const onRank0 = await weightsOf(await cluster.model({ rank: 0 }));
       const onRank1 = await weightsOf(await cluster.model({ rank: 1 }));
       assert.equal(maxAbsDifference(onRank0, onRank1), 0, "ranks hold identical weights after the stop");
       assert.ok((await readdir(dir)).length > 0, "a checkpoint was written at the stop");
 
       const resumed = await cluster.train({ ...options, resumeFrom: dir });
-      assert.equal(resumed.steps, 24, "the resumed run ends where an uninterrupted one would");
+      assert.equal(resumed.steps, 240, "the resumed run ends where an uninterrupted one would");
       const afterResume = await weightsOf(await cluster.model());
-      await cluster.train(mlpOptions({ epochs: 4 }));
+      await cluster.train(mlpOptions({ epochs: 40 }));
       const uninterrupted = await weightsOf(await cluster.model());
       const difference = maxAbsDifference(afterResume, uninterrupted);
       assert.ok(difference < tolerance, `resumed vs uninterrupted: ${difference}`);
