@@ -44,7 +44,18 @@ export interface TrainedModelState {
   trainable: Trainable;
 }
 
+/** The last model each rank trained (one rank per worker process; several in in-process tests). */
 const lastTrainedKey = Symbol.for("ringbook.lastTrained");
+
+function lastTrained(): Map<number, TrainedModelState> {
+  const globals = globalThis as Record<symbol, unknown>;
+  let byRank = globals[lastTrainedKey] as Map<number, TrainedModelState> | undefined;
+  if (!(byRank instanceof Map)) {
+    byRank = new Map();
+    globals[lastTrainedKey] = byRank;
+  }
+  return byRank;
+}
 
 /**
  * One rank's part of `cluster.train`: builds the model and data from their source, agrees with the
@@ -97,9 +108,9 @@ export async function runWorkerTraining(env: WorkerTrainEnv, spec: WorkerTrainSp
     exchange.writeWeights(await env.broadcast(rank === 0 ? exchange.readWeights() : undefined, 0));
   }
   // The previous run's model is replaced: free its weights, or every run would leak a model.
-  const previous = (globalThis as Record<symbol, unknown>)[lastTrainedKey] as TrainedModelState | undefined;
+  const previous = lastTrained().get(rank);
   if (previous !== undefined && previous.model !== model) disposeModel(previous.model, previous.trainable);
-  (globalThis as Record<symbol, unknown>)[lastTrainedKey] = { model, trainable } satisfies TrainedModelState;
+  lastTrained().set(rank, { model, trainable });
   env.emit({ kind: "ready", rank, parameterCount: exchange.gradientLength, datasetSize: dataset.size, backend: tf.getBackend() });
 
   let buffered: StepRecord[] = [];
@@ -132,8 +143,9 @@ export async function runWorkerTraining(env: WorkerTrainEnv, spec: WorkerTrainSp
 }
 
 /** The trained model of this worker, as tfjs artifacts (layers) or named arrays (custom variables). */
-export async function exportTrainedModel(): Promise<ExportedModel> {
-  const state = (globalThis as Record<symbol, unknown>)[lastTrainedKey] as TrainedModelState | undefined;
+export async function exportTrainedModel(rank?: number): Promise<ExportedModel> {
+  const byRank = lastTrained();
+  const state = byRank.get(rank ?? Math.min(...byRank.keys()));
   if (state === undefined) throw new RingbookError("ERR_NO_MODEL", "no model has been trained on this cluster yet");
   if (state.model instanceof tf.LayersModel) {
     let saved: tf.io.ModelArtifacts | undefined;

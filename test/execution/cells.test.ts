@@ -50,7 +50,7 @@ describe("executor cells", () => {
     const figure = await nb.run("({ data: [{ x: [1, 2], y: [3, 4], type: 'scatter' }], layout: { title: 't' } })");
     assert.ok(figure.status === "ok");
     assert.deepEqual(figure.result?.data["application/vnd.plotly.v1+json"], { data: [{ x: [1, 2], y: [3, 4], type: "scatter" }], layout: { title: "t" }, config: {} });
-    assert.match(String(figure.result?.data["text/html"]), /Plotly\.newPlot/);
+    assert.match(String(figure.result?.data["text/html"]), /Plotly\.react/);
     const silent = await nb.run("1 + 1", { silent: true });
     assert.equal(silent.status === "ok" ? silent.result : "not ok", undefined);
   });
