@@ -2,7 +2,6 @@ import { createRequire } from "node:module";
 import { dirname } from "node:path";
 
 import * as tf from "@tensorflow/tfjs";
-import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 
 import { RingbookError } from "../errors.js";
 import { registerMissingWasmKernels, type RegisterWasmKernelsOptions } from "./wasm-kernels/index.js";
@@ -33,6 +32,10 @@ export function wasmBinaryDirectory(): string {
  * // tf.getBackend() === "wasm"; conv layers now train
  */
 export async function useWasmBackend(options: RegisterWasmKernelsOptions = {}): Promise<void> {
+  // Imported here, not at the top: importing the package registers the wasm backend with a higher
+  // priority than cpu, uninitialised, and every tfjs call in the process that did not await
+  // tf.ready() would then fail. Importing ringbook must not change a notebook's tfjs.
+  const { setWasmPaths } = await import("@tensorflow/tfjs-backend-wasm");
   // The binary path is read when the backend first initialises; setting it later is an error.
   if (tf.findBackend("wasm") === null) setWasmPaths(wasmBinaryDirectory());
   let selected: boolean;

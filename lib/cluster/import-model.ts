@@ -4,6 +4,8 @@ import type { ExportedModel } from "../training/worker-train.js";
 
 /** A `tf.LayersModel` for a layers model; the named variables (as tensors) for a custom model. */
 export async function importModel(exported: ExportedModel): Promise<tf.LayersModel | Record<string, tf.Tensor>> {
+  // Whatever backend this process uses must be initialised before weights become tensors.
+  await tf.ready();
   if (exported.kind === "layers") {
     return tf.loadLayersModel(tf.io.fromMemory({ modelTopology: exported.modelTopology, weightSpecs: exported.weightSpecs, weightData: exported.weightData }));
   }

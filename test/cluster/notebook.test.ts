@@ -35,6 +35,17 @@ describe("clusters in notebook cells", () => {
     assert.match(nb.streamOf(ran.cellId, "stderr"), /\[rank 0\] err 0\n/);
   });
 
+  it("trains from a cell, brings the model back, and importing ringbook leaves the notebook's tfjs usable", async () => {
+    const plain = await nb.run('import * as tf from "@tensorflow/tfjs";\ntf.tensor([1, 2, 3]).sum().dataSync()[0]');
+    assert.equal(resultText(plain), "6", JSON.stringify(plain));
+    const trained = await nb.run(
+      "const result = await cluster.train({ model: ({ tf }) => tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 3, activation: 'softmax' })] }), data: { builtin: 'synthetic', size: 64, features: 4, classes: 3 }, batchSize: 16, epochs: 2 });\nconst model = await cluster.model();\n[result.steps, model.countParams()]",
+    );
+    assert.equal(resultText(trained), "[ 8, 15 ]", JSON.stringify(trained));
+    const kinds = nb.eventsOf(trained.cellId).map((event) => (event.kind === "display" ? Object.keys(event.data).sort().join(",") : event.kind));
+    assert.ok(kinds.some((kind) => kind.includes("application/vnd.plotly.v1+json")), `the live plot is shown in the training cell: ${kinds.join(" | ")}`);
+  });
+
   it("interrupting the notebook interrupts busy workers, which keep their state", async () => {
     const running = nb.run("%%workers\nwhile (true) {}");
     await new Promise((resolve) => setTimeout(resolve, 300));
