@@ -1,0 +1,70 @@
+/**
+ * The models and measurement shared by bench/training.ts and the compute-only processes it
+ * starts: the same model, data and step-time accounting everywhere, so ratios compare like with
+ * like. Steady-state throughput = samples / summed step time of the steps after the warm-up
+ * (a step's time covers data, forward and backward, communication and apply).
+ */
+import type * as tfType from "@tensorflow/tfjs";
+import type { TrainOptions } from "../lib/index.js";
+import type { StepRecord } from "../lib/training/rank-loop.js";
+
+export type BenchModel = "mlp" | "cnn";
+
+/** Per-process batch size of each model (ANCHORS.md's reference runs). */
+export const perProcessBatch: Record<BenchModel, number> = { mlp: 128, cnn: 64 };
+
+/** Train options of `model` for a world of `workers`, `steps` steps (the batch is per process). */
+export function benchTrainOptions(model: BenchModel, workers: number, steps: number): TrainOptions {
+  const common = {
+    batchSize: perProcessBatch[model] * workers,
+    epochs: 1,
+    stepsPerEpoch: steps,
+    seed: 1,
+    optimizer: { name: "adam" as const, learningRate: 0.001 },
+    live: false,
+    metricsIntervalMs: 500,
+  };
+  if (model === "mlp") {
+    return {
+      ...common,
+      model: ({ tf }: { tf: typeof tfType }) =>
+        tf.sequential({
+          layers: [
+            tf.layers.dense({ inputShape: [784], units: 256, activation: "relu" }),
+            tf.layers.dense({ units: 256, activation: "relu" }),
+            tf.layers.dense({ units: 10, activation: "softmax" }),
+          ],
+        }),
+      data: { builtin: "mnist", sampleShape: [784] },
+    };
+  }
+  return {
+    ...common,
+    model: ({ tf }: { tf: typeof tfType }) =>
+      tf.sequential({
+        layers: [
+          tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 32, kernelSize: 3, activation: "relu" }),
+          tf.layers.maxPooling2d({ poolSize: 2 }),
+          tf.layers.conv2d({ filters: 64, kernelSize: 3, activation: "relu" }),
+          tf.layers.maxPooling2d({ poolSize: 2 }),
+          tf.layers.flatten(),
+          tf.layers.dense({ units: 128, activation: "relu" }),
+          tf.layers.dense({ units: 10, activation: "softmax" }),
+        ],
+      }),
+    data: { builtin: "mnist", sampleShape: [28, 28, 1] },
+  };
+}
+
+/** Steady-state samples per second from per-step (samples, milliseconds), skipping `warmup` steps. */
+export function steadySamplesPerSecond(steps: ReadonlyArray<{ samples: number; stepMs: number }>, warmup: number): number {
+  const kept = steps.slice(warmup);
+  const samples = kept.reduce((sum, step) => sum + step.samples, 0);
+  const ms = kept.reduce((sum, step) => sum + step.stepMs, 0);
+  return ms > 0 ? (samples * 1000) / ms : 0;
+}
+
+/** Per-step (samples, ms) of one rank's records. */
+export function stepsOf(records: readonly StepRecord[]): Array<{ samples: number; stepMs: number }> {
+  return [...records].sort((a, b) => a.step - b.step).map((record) => ({ samples: record.globalSamples, stepMs: record.stepMs }));
+}
