@@ -11,7 +11,7 @@ import { RingbookError } from "../errors.js";
 import { type BackendPreference } from "../backend/select-backend.js";
 import { ClusterSecret } from "../transport/cluster-secret.js";
 import { PrivateDir } from "../transport/private-dir.js";
-import { ClusterClosedError, ClusterTaskError, RemoteTaskError, TaskInterruptedError, WorkerDiedError, type WorkerExit } from "./cluster-errors.js";
+import { ClusterClosedError, RemoteTaskError, WorkerDiedError, type WorkerExit } from "./cluster-errors.js";
 import { ControlChannel, type ReceivedMessage } from "./control-channel.js";
 import { assignDevices, listGpus, type DeviceOption } from "./devices.js";
 import type { TaskSpec } from "./messages.js";
@@ -25,6 +25,7 @@ import { findDisplayHost, LiveTrainingView } from "./live-training-view.js";
 import { parseTrainOptions, type TrainOptions } from "../training/train-spec.js";
 import type { ExportedModel, WorkerTrainResult } from "../training/worker-train.js";
 import type * as tf from "@tensorflow/tfjs";
+import type { Collectives } from "../collectives/index.js";
 import { WorkerHandle } from "./worker-handle.js";
 import type { WorkerBootstrap } from "./worker-bootstrap.js";
 
@@ -51,6 +52,8 @@ export interface WorkerContext<Args = unknown> {
   args: Args;
   backend: string;
   device: string;
+  /** allReduce, broadcast, barrier and allGather with the other ranks. */
+  collectives: Collectives;
 }
 
 /** Options of {@link Cluster.run}. */

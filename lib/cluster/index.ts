@@ -4,3 +4,4 @@ export { Cluster, type WorkerContext, type RunOptions } from "./cluster.js";
 export { ClusterClosedError, ClusterTaskError, RemoteTaskError, TaskInterruptedError, WorkerDiedError, type WorkerExit } from "./cluster-errors.js";
 export type { ClusterDescription, WorkerDescription } from "./describe.js";
 export type { DeviceOption } from "./devices.js";
+export type { Collectives, ReduceOp } from "../collectives/index.js";

@@ -82,6 +82,7 @@ describe("cluster lifecycle", () => {
       assert.equal(after[1]!.incarnation, before[1]!.incarnation + 1);
       assert.equal(isAlive(before[1]!.pid!), false, "the old rank 1 process is gone");
       assert.deepEqual(await cluster.runCell("typeof mark === 'string' ? mark : 'fresh'"), ["rank 0", "fresh"]);
+      assert.deepEqual(await cluster.run(async ({ collectives }) => (await collectives.allReduce(new Float32Array([2])))[0]), [4, 4], "the restarted rank joined the mesh");
 
       await cluster.resize(3);
       assert.equal(cluster.worldSize, 3);
@@ -90,10 +91,12 @@ describe("cluster lifecycle", () => {
         [1, 3],
         [2, 3],
       ]);
+      assert.deepEqual(await cluster.run(async ({ collectives }) => (await collectives.allReduce(new Float32Array([1])))[0]), [3, 3, 3], "the mesh spans the new world");
       const third = cluster.describe()[2]!.pid!;
       await cluster.resize(1);
       assert.equal(isAlive(third), false);
       assert.deepEqual(await cluster.run(({ rank, worldSize }) => [rank, worldSize]), [[0, 1]]);
+      assert.deepEqual(await cluster.run(async ({ collectives }) => (await collectives.allReduce(new Float32Array([5])))[0]), [5]);
       await assert.rejects(cluster.run(() => 1, { ranks: [1] }), /rank 1 is not in this cluster of 1/);
     } finally {
       await cluster.close();

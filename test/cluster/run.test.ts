@@ -93,6 +93,24 @@ describe("running code on a cluster", () => {
     assert.deepEqual(await cluster.run(({ rank }) => rank + 100), [100, 101]);
   });
 
+  it("gives task code and cells the collectives between the workers", async () => {
+    const sums = await cluster.run(async ({ rank, collectives }) => Array.from(await collectives.allReduce(new Float32Array([rank + 1, 10]))));
+    assert.deepEqual(sums, [
+      [3, 20],
+      [3, 20],
+    ]);
+    const gathered = await cluster.runCell("const parts = await collectives.allGather(new Float32Array(rank + 1).fill(rank));\nparts.map((part) => Array.from(part))");
+    assert.deepEqual(gathered, [
+      [[0], [1, 1]],
+      [[0], [1, 1]],
+    ]);
+    const broadcast = await cluster.run(async ({ rank, collectives }) => Array.from(await collectives.broadcast(rank === 1 ? new Float32Array([7, 8]) : undefined, 1)));
+    assert.deepEqual(broadcast, [
+      [7, 8],
+      [7, 8],
+    ]);
+  });
+
   it("explains values that cannot travel", async () => {
     await assert.rejects(cluster.run(() => 1, { args: { callback: () => 1 } as never }), { code: "ERR_ARGS_NOT_CLONEABLE" });
     await assert.rejects(cluster.run(() => () => 1), /cannot be sent back.*Return plain data/s);
