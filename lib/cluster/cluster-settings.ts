@@ -1,0 +1,18 @@
+/** What a cluster is launched with (checked by parseLaunchOptions). */
+import type { BackendPreference } from "../backend/select-backend.js";
+import type { DeviceOption } from "./devices.js";
+
+/** Settings fixed at launch. */
+export interface ClusterSettings {
+  devices: DeviceOption;
+  backend: BackendPreference;
+  transport: "ipc" | "tcp";
+  /** Interface tcp sockets bind to. */
+  host: string;
+  cwd: string;
+  env: Record<string, string>;
+  launchTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  heartbeatTimeoutMs: number;
+  log: (line: string) => void;
+}

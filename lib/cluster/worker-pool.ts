@@ -1,0 +1,285 @@
+/**
+ * The processes of a cluster and their membership: spawns workers with their bootstrap, waits for
+ * them to be ready, builds the peer mesh of every membership generation, watches heartbeats and
+ * exits, and stops them. Messages about tasks (output, events, results) are handed to the
+ * cluster; everything else about a worker's life is handled here.
+ */
+import { RingbookError } from "../errors.js";
+import { ClusterSecret } from "../transport/cluster-secret.js";
+import { PrivateDir } from "../transport/private-dir.js";
+import { ClusterClosedError, RemoteTaskError, WorkerDiedError, type WorkerExit } from "./cluster-errors.js";
+import type { ClusterSettings } from "./cluster-settings.js";
+import { ControlChannel, type ReceivedMessage } from "./control-channel.js";
+import { assignDevices, listGpus } from "./devices.js";
+import type { ToWorker } from "./messages.js";
+import { ReplyWaiters } from "./reply-waiters.js";
+import type { WorkerBootstrap } from "./worker-bootstrap.js";
+import { WorkerHandle } from "./worker-handle.js";
+
+/** A message about a task, for the cluster. */
+export type TaskMessage = ReceivedMessage & { type: "output" | "event" | "result" };
+
+/** What the pool tells its cluster. */
+export interface PoolListener {
+  /** Output, events and results of tasks. */
+  onTaskMessage(worker: WorkerHandle, message: TaskMessage): void;
+  /** A worker died on its own (not stopped by the pool); the survivors were told already. */
+  onWorkerDied(worker: WorkerHandle, exit: WorkerExit): void;
+  /** Output that belongs to no task. */
+  onStrayOutput(rank: number, stream: "stdout" | "stderr", text: string): void;
+}
+
+export class WorkerPool {
+  readonly id: string;
+  readonly #settings: ClusterSettings;
+  readonly #secret: ClusterSecret;
+  readonly #dir: PrivateDir;
+  readonly #control: ControlChannel;
+  readonly #listener: PoolListener;
+  readonly #workers = new Map<number, WorkerHandle>();
+  readonly #byIncarnation = new Map<string, WorkerHandle>();
+  readonly #lastExit = new Map<number, WorkerExit>();
+  readonly #incarnations = new Map<number, number>();
+  readonly #replies = new ReplyWaiters();
+  readonly #heartbeat: NodeJS.Timeout;
+  /** Counts peer meshes: every membership change builds a new one. */
+  #generation = 0;
+  #worldSize = 0;
+  #nextPing = 0;
+  #gpus: number[] | undefined;
+  #closing = false;
+
+  private constructor(id: string, settings: ClusterSettings, secret: ClusterSecret, dir: PrivateDir, control: ControlChannel, listener: PoolListener) {
+    this.id = id;
+    this.#settings = settings;
+    this.#secret = secret;
+    this.#dir = dir;
+    this.#control = control;
+    this.#listener = listener;
+    control.start((message) => this.#onMessage(message));
+    this.#heartbeat = setInterval(() => this.#beat(), settings.heartbeatIntervalMs);
+    this.#heartbeat.unref();
+  }
+
+  /** Opens the private directory and the control socket; no worker yet. A failed start closes what it opened. */
+  static async open(id: string, settings: ClusterSettings, listener: PoolListener): Promise<WorkerPool> {
+    const secret = ClusterSecret.generate();
+    const dir = await PrivateDir.create();
+    try {
+      const bindAddress = settings.transport === "ipc" ? dir.endpoint("control") : `tcp://${settings.host}:*`;
+      const control = await ControlChannel.bind({ bindAddress, secret, zapDomain: `ringbook-${id}`, log: settings.log });
+      return new WorkerPool(id, settings, secret, dir, control, listener);
+    } catch (error) {
+      await dir.remove();
+      throw error;
+    }
+  }
+
+  get worldSize(): number {
+    return this.#worldSize;
+  }
+
+  get controlEndpoint(): string {
+    return this.#control.endpoint;
+  }
+
+  get ipcDirectory(): string {
+    return this.#dir.path;
+  }
+
+  worker(rank: number): WorkerHandle | undefined {
+    return this.#workers.get(rank);
+  }
+
+  /** How rank `rank` last died, if it did. */
+  lastExit(rank: number): WorkerExit | undefined {
+    return this.#lastExit.get(rank);
+  }
+
+  /** Ranks whose worker is dead. */
+  deadRanks(): number[] {
+    return [...this.#workers.values()].filter((worker) => !worker.alive).map((worker) => worker.rank);
+  }
+
+  /** Queues a signed message to a live worker. */
+  send(worker: WorkerHandle, message: ToWorker, payload: Uint8Array | null = null): void {
+    if (worker.alive) this.#control.send(worker, message, payload);
+  }
+
+  /** Starts `ranks` of a world of `worldSize`, waits until they are ready, then rebuilds the peer mesh. */
+  async spawnRanks(ranks: readonly number[], worldSize: number): Promise<void> {
+    this.#worldSize = worldSize;
+    const started = ranks.map((rank) => this.#spawn(rank, worldSize));
+    const timeoutMs = this.#settings.launchTimeoutMs;
+    await Promise.all(started.map((worker) => this.#replies.wait(worker, "ready", timeoutMs, "load tfjs and become ready")));
+    await this.buildMesh();
+  }
+
+  /**
+   * Connects every rank to every other for collectives, in two rounds: each binds a fresh peer
+   * socket and says where (a tcp port is only known once bound), then each connects to all.
+   * A new generation after every membership change; the previous mesh is closed by the workers.
+   */
+  async buildMesh(): Promise<void> {
+    const generation = ++this.#generation;
+    const worldSize = this.#worldSize;
+    const workers = Array.from({ length: worldSize }, (_, rank) => this.#workers.get(rank)!);
+    const timeoutMs = this.#settings.launchTimeoutMs;
+    const endpoints = await Promise.all(
+      workers.map((worker) => {
+        const bindAddress = this.#settings.transport === "ipc" ? this.#dir.endpoint(`peer-${worker.rank}-${generation}`) : `tcp://${this.#settings.host}:*`;
+        const bound = this.#replies.wait<string>(worker, `meshBound:${generation}`, timeoutMs, "bind its peer socket");
+        this.#control.send(worker, { type: "mesh", generation, worldSize, bindAddress });
+        return bound;
+      }),
+    );
+    await Promise.all(
+      workers.map((worker) => {
+        const connected = this.#replies.wait(worker, `peersReady:${generation}`, timeoutMs, "connect to its peers");
+        this.#control.send(worker, { type: "peers", generation, endpoints });
+        return connected;
+      }),
+    );
+  }
+
+  /** Stops ranks `from` and above and shrinks the world to `from` ranks. */
+  async shrinkTo(from: number): Promise<void> {
+    const old = this.#worldSize;
+    await Promise.all(Array.from({ length: old - from }, (_, i) => this.stopWorker(from + i, "removed by cluster.resize()")));
+    for (let rank = from; rank < old; rank++) this.#workers.delete(rank);
+    this.#worldSize = from;
+    await this.buildMesh();
+  }
+
+  #spawn(rank: number, worldSize: number): WorkerHandle {
+    this.#gpus ??= this.#settings.devices === "auto" ? listGpus() : [];
+    const gpus = this.#gpus;
+    const device = assignDevices(this.#settings.devices, rank, () => gpus);
+    const bootstrap: WorkerBootstrap = {
+      clusterId: this.id,
+      rank,
+      incarnation: this.#nextIncarnationOf(rank),
+      worldSize,
+      controlEndpoint: this.#control.endpoint,
+      secretHex: this.#secret.toHex(),
+      backend: this.#settings.backend,
+      gpu: device.gpu !== null,
+      cwd: this.#settings.cwd,
+    };
+    const worker = new WorkerHandle(bootstrap, {
+      env: { ...process.env, ...this.#settings.env, ...device.env },
+      onStrayOutput: (strayRank, stream, text) => this.#listener.onStrayOutput(strayRank, stream, text),
+    });
+    this.#workers.set(rank, worker);
+    this.#byIncarnation.set(`${rank}.${worker.incarnation}`, worker);
+    void worker.exited.then((exit) => this.#onExit(worker, exit));
+    return worker;
+  }
+
+  #nextIncarnationOf(rank: number): number {
+    const next = (this.#incarnations.get(rank) ?? -1) + 1;
+    this.#incarnations.set(rank, next);
+    return next;
+  }
+
+  /** Ends one worker (shutdown, then SIGKILL after 2 s) and waits for its exit. */
+  async stopWorker(rank: number, reason: string): Promise<void> {
+    const worker = this.#workers.get(rank);
+    if (!worker) return;
+    if (worker.alive) worker.state = "closed";
+    if (worker.child.exitCode === null && worker.child.signalCode === null) {
+      worker.releasePipe();
+      const timer = setTimeout(() => worker.kill(`${reason}, and it did not exit within 2 s`), 2000);
+      await worker.exited;
+      clearTimeout(timer);
+    }
+  }
+
+  #beat(): void {
+    const now = performance.now();
+    const seq = this.#nextPing++;
+    for (const worker of this.#workers.values()) {
+      if (worker.state !== "ready") continue;
+      if (now - worker.lastPongAt > this.#settings.heartbeatTimeoutMs) {
+        worker.kill(`no heartbeat for ${Math.round((now - worker.lastPongAt) / 1000)} s`);
+        continue;
+      }
+      this.#control.send(worker, { type: "ping", seq });
+    }
+  }
+
+  /** Stops every worker, closes the control socket, removes the directory. */
+  async close(): Promise<void> {
+    this.#closing = true;
+    clearInterval(this.#heartbeat);
+    this.#replies.failAll(new ClusterClosedError("wait for a worker"));
+    await Promise.all([...this.#workers.keys()].map((rank) => this.stopWorker(rank, "the cluster was closed")));
+    await this.#control.close();
+    await this.#dir.remove();
+  }
+
+  #onMessage(message: ReceivedMessage): void {
+    const worker = this.#byIncarnation.get(`${message.rank}.${message.incarnation}`);
+    if (!worker) {
+      this.#settings.log(`cluster ${this.id}: message ${message.type} from unknown worker ${message.rank}.${message.incarnation}`);
+      return;
+    }
+    switch (message.type) {
+      case "hello":
+        worker.host = message.host;
+        worker.lastPongAt = performance.now();
+        return;
+      case "ready":
+        worker.info = { ...message, pid: worker.pid ?? 0, host: worker.host };
+        worker.state = "ready";
+        this.#replies.resolve(worker, "ready");
+        return;
+      case "startFailed":
+        this.#replies.reject(worker, "ready", new RingbookError("ERR_WORKER_START", `worker rank ${worker.rank} could not start: ${message.error.message}`));
+        return;
+      case "pong":
+        worker.lastPongAt = performance.now();
+        return;
+      case "output":
+        if (message.stream === "stderr") worker.noteStderr(message.text);
+        this.#listener.onTaskMessage(worker, message);
+        return;
+      case "event":
+      case "result":
+        this.#listener.onTaskMessage(worker, message);
+        return;
+      case "meshBound":
+        this.#replies.resolve(worker, `meshBound:${message.generation}`, message.endpoint);
+        return;
+      case "peersReady":
+        this.#replies.resolve(worker, `peersReady:${message.generation}`);
+        return;
+      case "meshFailed":
+        this.#replies.reject(worker, `meshBound:${message.generation}`, new RemoteTaskError(worker.rank, message.error));
+        this.#replies.reject(worker, `peersReady:${message.generation}`, new RemoteTaskError(worker.rank, message.error));
+        return;
+      case "rejected":
+        this.#settings.log(`cluster ${this.id}: worker rank ${worker.rank} rejected a message: ${message.reason}`);
+        return;
+      default: {
+        const impossible: never = message;
+        this.#settings.log(`cluster ${this.id}: unhandled message ${JSON.stringify(impossible)}`);
+      }
+    }
+  }
+
+  #onExit(worker: WorkerHandle, exit: WorkerExit): void {
+    this.#byIncarnation.delete(`${worker.rank}.${worker.incarnation}`);
+    if (this.#workers.get(worker.rank) !== worker || worker.state === "closed") return;
+    this.#lastExit.set(worker.rank, exit);
+    if (this.#closing) return;
+    // Survivors' collectives waiting on it fail now instead of at a timeout.
+    for (const survivor of this.#workers.values()) {
+      this.send(survivor, { type: "peerDied", generation: this.#generation, rank: worker.rank, reason: new WorkerDiedError(exit, "a collective").message });
+    }
+    // Start-up or a membership change waiting on it fails; otherwise the cluster hears of it.
+    if (this.#replies.failWorker(worker, new WorkerDiedError(exit, "start-up or a change of the cluster's membership"))) return;
+    this.#settings.log(`cluster ${this.id}: ${new WorkerDiedError(exit, "its idle time").message.split("\n")[0]}`);
+    this.#listener.onWorkerDied(worker, exit);
+  }
+}
