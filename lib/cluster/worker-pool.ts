@@ -275,7 +275,8 @@ export class WorkerPool {
     if (this.#closing) return;
     // Survivors' collectives waiting on it fail now instead of at a timeout.
     for (const survivor of this.#workers.values()) {
-      this.send(survivor, { type: "peerDied", generation: this.#generation, rank: worker.rank, reason: new WorkerDiedError(exit, "a collective").message });
+      const reason = new WorkerDiedError(exit, "a collective").message.split("\n")[0]!;
+      this.send(survivor, { type: "peerDied", generation: this.#generation, rank: worker.rank, reason });
     }
     // Start-up or a membership change waiting on it fails; otherwise the cluster hears of it.
     if (this.#replies.failWorker(worker, new WorkerDiedError(exit, "start-up or a change of the cluster's membership"))) return;

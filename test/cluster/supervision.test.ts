@@ -98,6 +98,27 @@ describe("cluster supervision", () => {
     assert.deepEqual(await cluster.run(({ rank }) => rank), [0, 1]);
   });
 
+  it("fails an allReduce within 1 s when a rank is killed with SIGKILL, and allReduce works again after a restart", async () => {
+    const running = cluster.run(async ({ collectives }) => {
+      const big = new Float32Array(4 * 1024 * 1024).fill(1);
+      for (;;) await collectives.allReduce(big);
+    });
+    await sleep(500);
+    const victim = cluster.describe()[1]!.pid!;
+    process.kill(victim, "SIGKILL");
+    const { ms, error } = await timed(running);
+    assert.ok(ms < 1000, `the failure took ${ms} ms`);
+    assert.ok(error instanceof ClusterTaskError, String(error));
+    assert.ok(error.failures[0]!.error instanceof WorkerDiedError, "the dead rank is the first failure");
+    assert.match(error.message, new RegExp(`worker rank 1 \\(pid ${victim}\\) was killed by SIGKILL`));
+    await cluster.restart();
+    const sums = await cluster.run(async ({ rank, collectives }) => Array.from(await collectives.allReduce(new Float32Array([rank, 1]))));
+    assert.deepEqual(sums, [
+      [1, 2],
+      [1, 2],
+    ]);
+  });
+
   it("reports a worker that exits by itself with its exit code and stderr", async () => {
     const running = cluster.run(({ rank }) => {
       if (rank === 0) {
