@@ -109,8 +109,11 @@ export class Cluster {
     this.#heartbeat.unref();
   }
 
-  /** Starts `workers` processes and resolves when all are ready. Use {@link launchCluster}. */
-  static async start(workers: number, settings: ClusterSettings): Promise<Cluster> {
+  /**
+   * Starts `workers` processes and resolves when all are ready. Use {@link launchCluster}.
+   * `onCreated` sees the cluster before any worker starts (to register it for closing).
+   */
+  static async start(workers: number, settings: ClusterSettings, onCreated?: (cluster: Cluster) => void): Promise<Cluster> {
     const id = randomUUID().slice(0, 8);
     const secret = ClusterSecret.generate();
     const dir = await PrivateDir.create();
@@ -124,6 +127,7 @@ export class Cluster {
     }
     const cluster = new Cluster(settings, secret, dir, control, id);
     try {
+      onCreated?.(cluster);
       await cluster.#spawnRanks(Array.from({ length: workers }, (_, rank) => rank), workers);
     } catch (error) {
       await cluster.close();
