@@ -18,8 +18,12 @@ Runs every cell of a notebook on a fresh ringbook kernel, headless, and writes t
   --server URL --token T      run on a Jupyter Server's ringbook kernel instead of a local one
   -q, --quiet                 no progress on stderr
 
+SIGINT (Ctrl-C) or SIGTERM stops the run: the running cell is interrupted, the executed copy is
+written up to there, and the kernel and every worker cluster it started are closed.
+
 Exit status: 0 when every cell ran, 1 when a cell failed or the kernel died, 124 on a timeout,
-2 on bad arguments or a notebook that is not nbformat 4 JSON.`;
+130 or 143 when stopped by SIGINT or SIGTERM, 2 on bad arguments or a notebook that is not
+nbformat 4 JSON.`;
 
 /** `ringbook run`: papermill-style headless runs. */
 export const runCommand: Command = {
@@ -36,15 +40,30 @@ export const runCommand: Command = {
       }
       return startLocalNotebookKernel({ cwd: dirname(input), ...(quiet ? {} : { onStderr: (text) => process.stderr.write(text) }) });
     };
+    // A signal stops the run cleanly instead of ending this process at once, which would leave the
+    // kernel (and the workers it started) running without anyone to close them.
+    const stop = new AbortController();
+    let stoppedBy: NodeJS.Signals | undefined;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (stoppedBy !== undefined) return;
+      stoppedBy = signal;
+      process.stderr.write(`[ringbook run] ${signal}: stopping the run and closing the kernel\n`);
+      stop.abort(signal);
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
     let result;
     try {
-      result = await runNotebook({ input, output, parameters, ...(timeoutSeconds === undefined ? {} : { timeoutSeconds }), startKernel, progress });
+      result = await runNotebook({ input, output, parameters, ...(timeoutSeconds === undefined ? {} : { timeoutSeconds }), startKernel, progress, signal: stop.signal });
     } catch (error) {
       if (error instanceof RingbookError && ["ERR_NOTEBOOK_FORMAT", "ERR_NOTEBOOK_MISSING", "ERR_BAD_PARAMETER"].includes(error.code)) {
         process.stderr.write(`ringbook run: ${error.message}\n`);
         return 2;
       }
       throw error;
+    } finally {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
     }
     if (result.status === "ok") {
       progress(`done: ${result.cells} code cells in ${(result.durationMs / 1000).toFixed(1)} s`);
@@ -52,7 +71,19 @@ export const runCommand: Command = {
       return 0;
     }
     process.stderr.write(`ringbook run: ${result.report}\nexecuted notebook (up to the failure): ${result.output}\n`);
-    return result.reason === "timeout" ? 124 : 1;
+    switch (result.reason) {
+      case "timeout":
+        return 124;
+      case "interrupted":
+        return stoppedBy === "SIGTERM" ? 143 : 130;
+      case "error":
+      case "kernel-died":
+        return 1;
+      default: {
+        const impossible: never = result.reason;
+        return impossible;
+      }
+    }
   },
 };
 

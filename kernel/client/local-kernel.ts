@@ -7,8 +7,17 @@ import { fileURLToPath } from "node:url";
 import { RingbookError } from "../../lib/errors.js";
 import { parseConnectionInfo, type ConnectionInfo } from "../protocol/connection-info.js";
 import { KernelClient } from "./kernel-client.js";
+import { descendantsOf, reapProcesses } from "./process-tree.js";
 
 const kernelMain = fileURLToPath(new URL("../main.js", import.meta.url));
+
+/**
+ * How long a kernel may take to exit after its shutdown_reply: it first closes what cells left
+ * open (worker clusters; see the executor's shutdown hooks), then its sockets.
+ */
+const shutdownGraceMs = 8000;
+/** How long processes the kernel started may take to exit after it (they see their stdin end). */
+const descendantGraceMs = 3000;
 
 /** Options of {@link LocalKernel.start}. */
 export interface LocalKernelOptions {
@@ -26,17 +35,21 @@ export interface LocalKernelOptions {
 /**
  * A ringbook kernel in a child process, connected over ipc sockets in a private directory (no
  * ports to race for), with a client attached and ready. `close()` asks the kernel to shut down,
- * waits briefly, then kills it by PID, and removes the directory: on every path.
+ * waits briefly, then kills it by PID, and removes the directory: on every path. Processes the
+ * kernel started (worker clusters) are waited for too, and killed if they linger, so none
+ * outlives `close()`.
  */
 export class LocalKernel {
   readonly client: KernelClient;
   readonly #process: ChildProcess;
   readonly #dir: string;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  readonly #log: (line: string) => void;
   #closing: Promise<void> | undefined;
 
-  private constructor(process: ChildProcess, client: KernelClient, dir: string, exited: LocalKernel["exited"]) {
+  private constructor(process: ChildProcess, client: KernelClient, dir: string, exited: LocalKernel["exited"], log: (line: string) => void) {
     this.#process = process;
+    this.#log = log;
     this.client = client;
     this.#dir = dir;
     this.exited = exited;
@@ -75,7 +88,7 @@ export class LocalKernel {
       child.once("error", () => resolve({ code: null, signal: null }));
     });
     const client = new KernelClient(info, options.log);
-    const kernel = new LocalKernel(child, client, dir, exited);
+    const kernel = new LocalKernel(child, client, dir, exited, options.log ?? ((line) => options.onStderr?.(`[ringbook] ${line}\n`)));
     try {
       const timeout = AbortSignal.timeout(options.startTimeoutMs ?? 30_000);
       const died = exited.then(({ code, signal }) => {
@@ -94,20 +107,28 @@ export class LocalKernel {
     await this.client.request("control", "interrupt_request", {}, options);
   }
 
-  /** Shuts the kernel down and removes its files. Idempotent; never leaves the process behind. */
+  /**
+   * Shuts the kernel down and removes its files. Idempotent; never leaves the process, or a
+   * process it started, behind.
+   */
   close(): Promise<void> {
     this.#closing ??= (async () => {
       const running = this.#process.exitCode === null && this.#process.signalCode === null;
       if (running) {
+        // Taken now: once the kernel exits, what it started is no longer below it.
+        const started = this.#process.pid === undefined ? [] : descendantsOf(this.#process.pid);
         const graceful = this.client.request("control", "shutdown_request", { restart: false }, { signal: AbortSignal.timeout(2000) }).catch(() => undefined);
         const exitedInTime = await Promise.race([
           this.exited.then(() => true),
-          graceful.then(() => new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 2000).unref())),
+          graceful.then(() => new Promise<boolean>((resolve) => setTimeout(() => resolve(false), shutdownGraceMs).unref())),
         ]);
         if (!exitedInTime && this.#process.pid !== undefined) {
+          this.#log(`the kernel (pid ${this.#process.pid}) did not exit within ${shutdownGraceMs} ms of its shutdown; killing it`);
           this.#process.kill("SIGKILL");
           await this.exited;
         }
+        const killed = await reapProcesses(started, { graceMs: descendantGraceMs });
+        if (killed.length > 0) this.#log(`killed ${killed.length} process(es) the kernel left running: pid ${killed.map((p) => p.pid).join(", ")}`);
       }
       await this.client.close();
       await rm(this.#dir, { recursive: true, force: true });

@@ -12,12 +12,16 @@ import { randomUUID } from "node:crypto";
 import { figureToSvg } from "../../lib/plots/svg.js";
 import type { Figure } from "../../lib/plots/figure.js";
 
-/** A Plotly figure as plain JSON. */
+/**
+ * A Plotly figure as plain JSON. `layout` and `config` are any objects (not index-signature
+ * records) so that typed figures, such as ringbook's `linePlot` and `trainingFigure`, type-check
+ * when passed to `display.plotly`.
+ */
 export interface PlotlyFigure {
-  data: unknown[];
-  layout?: Record<string, unknown>;
-  config?: Record<string, unknown>;
-  frames?: unknown[];
+  data: readonly unknown[];
+  layout?: object;
+  config?: object;
+  frames?: readonly unknown[];
 }
 
 /** Where `text/html` loads plotly.js from before trying the nbextension copy (set on `globalThis`). */

@@ -85,10 +85,13 @@ input.password = (prompt: string = "") => input(prompt, { password: true });
 
 const cellMagics = new Map<string, (args: string, body: string) => Promise<unknown>>();
 const interruptHooks = new Set<() => void>();
+/** Awaited before the thread ends (see lib/cluster/notebook-hooks: open clusters close here). */
+const shutdownHooks = new Set<() => Promise<void> | void>();
 const globals = globalThis as Record<string | symbol, unknown>;
 globals[displaySinkSymbol] = sink;
 globals[Symbol.for("ringbook.cellMagics")] = cellMagics;
 globals[Symbol.for("ringbook.interruptHooks")] = interruptHooks;
+globals[Symbol.for("ringbook.shutdownHooks")] = shutdownHooks;
 globals["display"] = display;
 globals[displayHostSymbol] = display;
 globals["input"] = input;
@@ -247,6 +250,9 @@ port.on("message", (message: ToWorker) => {
       }
       return;
     }
+    case "shutdown":
+      void runShutdownHooks();
+      return;
     default: {
       const never: never = message;
       throw new RingbookError("WORKER_MESSAGE", `unknown message ${JSON.stringify(never)}`);
@@ -254,3 +260,15 @@ port.on("message", (message: ToWorker) => {
   }
 });
 outbox.post({ type: "ready" });
+
+/**
+ * Runs every shutdown hook (all at once; each one's failure is only logged: the others must still
+ * run), then tells the main thread it may end this thread.
+ */
+async function runShutdownHooks(): Promise<void> {
+  const hooks = [...shutdownHooks];
+  shutdownHooks.clear();
+  const results = await Promise.allSettled(hooks.map(async (hook) => hook()));
+  const failures = results.flatMap((result) => (result.status === "rejected" ? [formatError(result.reason, "shutdown hook").traceback.join("\n")] : []));
+  outbox.post({ type: "shutdownDone", failures });
+}

@@ -21,6 +21,11 @@ import { interruptProbeSymbolKey, parseFromWorker, type CellWorkerConfig, type F
 const idleAckMs = 150;
 /** How long the worker gets to acknowledge after a termination before it is replaced. */
 const terminatedAckMs = 600;
+/**
+ * How long cell code's shutdown hooks may take at close (a cluster stops its workers, SIGKILL
+ * after 2 s). Jupyter's clients wait 5 s for a kernel to exit after shutdown_reply, then kill it.
+ */
+const shutdownHooksMs = 3500;
 
 interface Running {
   cellId: string;
@@ -43,11 +48,13 @@ export class CellWorkerHost {
   #running: Running | undefined;
   readonly #calls = new Map<number, { resolve: (value: CallValue) => void; reject: (error: Error) => void }>();
   readonly #acks = new Map<number, () => void>();
+  #shutdownDone: ((failures: string[]) => void) | undefined;
   /** Workers already replaced: their exit must not start yet another one. */
   readonly #retired = new WeakSet<Worker>();
   #nextCallId = 1;
   #nextInterruptSeq = 1;
   #closed = false;
+  #closing: Promise<void> | undefined;
 
   private constructor(config: CellWorkerConfig, log: (line: string) => void) {
     this.#config = config;
@@ -83,8 +90,13 @@ export class CellWorkerHost {
 
   /** Stops the running cell (if any); returns once its outcome is `interrupted`. */
   async interrupt(): Promise<void> {
+    if (this.#closed) return;
+    await this.#interruptRunning();
+  }
+
+  async #interruptRunning(): Promise<void> {
     const running = this.#running;
-    if (!running || this.#closed) return;
+    if (!running) return;
     const live = await this.#live;
     if (await this.#probe(live, true, idleAckMs)) return;
     if (this.#running !== running) return;
@@ -111,16 +123,42 @@ export class CellWorkerHost {
     });
   }
 
-  /** Ends the worker; a running cell settles as `restarted`. Idempotent. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
+  /**
+   * Ends the worker; a running cell is interrupted first and settles as `restarted`. Before the
+   * thread ends, cell code's shutdown hooks run (open worker clusters close, so no process or
+   * socket directory outlives the kernel), for at most {@link shutdownHooksMs}. Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
     this.#closed = true;
+    if (this.#running) await this.#interruptRunning().catch((error: unknown) => this.#log(`close: interrupt failed: ${(error as Error).message}`));
     this.#settleRunning({ status: "restarted", reason: "the executor was closed" });
     this.#failCalls("the executor was closed");
     const live = await this.#live.catch(() => undefined);
     if (!live) return;
+    await this.#runShutdownHooks(live);
     live.inspector.close();
     await live.worker.terminate();
+  }
+
+  /** Asks the thread to run its shutdown hooks and waits for them, within {@link shutdownHooksMs}. */
+  async #runShutdownHooks(live: LiveWorker): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const done = new Promise<string[] | "timeout">((resolve) => {
+      this.#shutdownDone = resolve;
+      timer = setTimeout(() => resolve("timeout"), shutdownHooksMs);
+      live.worker.once("exit", () => resolve([]));
+    });
+    this.#post(live.worker, { type: "shutdown" });
+    const outcome = await done;
+    clearTimeout(timer);
+    this.#shutdownDone = undefined;
+    if (outcome === "timeout") this.#log(`close: shutdown hooks did not finish within ${shutdownHooksMs} ms; ending the thread anyway`);
+    else for (const failure of outcome) this.#log(`close: shutdown hook failed: ${failure}`);
   }
 
   /** The live worker; if the last start failed, one more try. */
@@ -228,6 +266,9 @@ export class CellWorkerHost {
       }
       case "interruptAck":
         this.#acks.get(message.seq)?.();
+        return;
+      case "shutdownDone":
+        this.#shutdownDone?.(message.failures);
         return;
       default: {
         const never: never = message;

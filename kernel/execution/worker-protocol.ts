@@ -29,7 +29,9 @@ export type WorkerCall =
 export type ToWorker =
   | { type: "execute"; request: ExecuteRequest }
   | { type: "input"; requestId: string; value: string }
-  | { type: "call"; callId: number; call: WorkerCall };
+  | { type: "call"; callId: number; call: WorkerCall }
+  /** Run the shutdown hooks (close what cells opened outside the thread), then answer `shutdownDone`. */
+  | { type: "shutdown" };
 
 export type FromWorker =
   | { type: "ready" }
@@ -37,7 +39,8 @@ export type FromWorker =
   | { type: "outcome"; cellId: string; outcome: ExecuteOutcome }
   | { type: "reply"; callId: number; ok: true; value: boolean | CommTarget[] | null }
   | { type: "reply"; callId: number; ok: false; message: string }
-  | { type: "interruptAck"; seq: number };
+  | { type: "interruptAck"; seq: number }
+  | { type: "shutdownDone"; failures: string[] };
 
 /** The global function the interrupt probe calls inside the worker (through the inspector). */
 export const interruptProbeSymbolKey = "ringbook.interruptProbe";
@@ -61,6 +64,11 @@ export function parseFromWorker(message: unknown): FromWorker {
     case "interruptAck":
       if (typeof record["seq"] === "number") return { type: "interruptAck", seq: record["seq"] };
       break;
+    case "shutdownDone": {
+      const failures = record["failures"];
+      if (Array.isArray(failures) && failures.every((failure) => typeof failure === "string")) return { type: "shutdownDone", failures };
+      break;
+    }
     default:
       break;
   }

@@ -31,19 +31,25 @@ export interface RunNotebookOptions {
   startKernel: () => Promise<NotebookKernel>;
   /** Progress lines (stderr in the CLI). */
   progress: (line: string) => void;
+  /**
+   * Aborting stops the run (the CLI's SIGINT/SIGTERM): the running cell is interrupted, the
+   * executed notebook is written up to there, and the kernel is closed with what it started.
+   */
+  signal?: AbortSignal;
 }
 
 /** How a run ended. */
 export type RunNotebookResult =
   | { status: "ok"; output: string; cells: number; durationMs: number }
-  | { status: "failed"; output: string; cellNumber: number; report: string; reason: "error" | "timeout" | "kernel-died" };
+  | { status: "failed"; output: string; cellNumber: number; report: string; reason: "error" | "timeout" | "kernel-died" | "interrupted" };
 
 /**
  * Runs every code cell of a notebook in order on a fresh kernel, papermill-style: parameters are
  * injected after the `parameters` cell, the executed notebook is rewritten as outputs arrive (at
  * most once a second) and after each cell, so a crash or timeout loses nothing already computed,
  * and the run stops at the first failing cell with a report naming the cell, its line and the
- * traceback. The kernel is closed on every path. The input file is never written.
+ * traceback. The kernel is closed on every path (and with it every worker cluster the notebook
+ * left open). The input file is never written.
  */
 export async function runNotebook(options: RunNotebookOptions): Promise<RunNotebookResult> {
   const started = Date.now();
@@ -70,8 +76,13 @@ export async function runNotebook(options: RunNotebookOptions): Promise<RunNoteb
       ...(isJsonObject(kernel.info["language_info"]) ? { language_info: kernel.info["language_info"] } : {}),
     };
     const collector = new OutputCollector();
+    const stopped = abortedPromise(options.signal);
     for (const [index, cell] of codeCells.entries()) {
       const cellNumber = notebook.cells.indexOf(cell) + 1;
+      if (options.signal?.aborted === true) {
+        const report = `the run was stopped (${abortReason(options.signal)}) before cell ${cellNumber}`;
+        return await finish(writer, runInfo, { status: "failed", output: options.output, cellNumber, report, reason: "interrupted" }, started);
+      }
       if (cell.source.trim() === "") continue;
       const cellStart = Date.now();
       options.progress(`cell ${cellNumber}/${notebook.cells.length} (code ${index + 1}/${codeCells.length}) running`);
@@ -85,7 +96,16 @@ export async function runNotebook(options: RunNotebookOptions): Promise<RunNoteb
       };
       const execution = kernel.execute(cell.source, onIopub, { signal: controller.signal });
       const timedOut = timeout === undefined ? new Promise<never>(() => undefined) : new Promise<"timeout">((resolve) => timeout.addEventListener("abort", () => resolve("timeout"), { once: true }));
-      const outcome = await Promise.race([execution, timedOut, kernel.died.then((why) => ({ died: why }))]);
+      const outcome = await Promise.race([execution, timedOut, stopped, kernel.died.then((why) => ({ died: why }))]);
+      if (outcome === "stopped") {
+        await kernel.interrupt().catch(() => undefined);
+        await Promise.race([execution.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
+        controller.abort();
+        const why = abortReason(options.signal);
+        const report = `the run was stopped (${why}) while cell ${cellNumber} ran; it was interrupted\n${excerpt(cell.source)}`;
+        cell.outputs.push({ output_type: "error", ename: "RunStopped", evalue: `stopped (${why})`, traceback: [report] });
+        return await finish(writer, runInfo, { status: "failed", output: options.output, cellNumber, report, reason: "interrupted" }, started);
+      }
       if (outcome === "timeout") {
         await kernel.interrupt().catch(() => undefined);
         await Promise.race([execution.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
@@ -113,6 +133,20 @@ export async function runNotebook(options: RunNotebookOptions): Promise<RunNoteb
     await kernel.close();
     await writer.flush();
   }
+}
+
+/** Resolves with "stopped" once `signal` aborts; never without one. */
+function abortedPromise(signal: AbortSignal | undefined): Promise<"stopped"> {
+  return new Promise((resolve) => {
+    if (signal === undefined) return;
+    if (signal.aborted) resolve("stopped");
+    else signal.addEventListener("abort", () => resolve("stopped"), { once: true });
+  });
+}
+
+function abortReason(signal: AbortSignal | undefined): string {
+  const reason: unknown = signal?.reason;
+  return reason instanceof Error ? reason.message : typeof reason === "string" ? reason : "aborted";
 }
 
 async function finish(writer: ThrottledWriter, runInfo: JsonObject, result: RunNotebookResult, started: number): Promise<RunNotebookResult> {

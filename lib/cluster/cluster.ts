@@ -76,8 +76,11 @@ export class Cluster {
     this.#pool = pool;
   }
 
-  /** Starts `workers` processes and resolves when all are ready. Use {@link launchCluster}. */
-  static async start(workers: number, settings: ClusterSettings): Promise<Cluster> {
+  /**
+   * Starts `workers` processes and resolves when all are ready. Use {@link launchCluster}.
+   * `onCreated` sees the cluster before any worker starts (to register it for closing).
+   */
+  static async start(workers: number, settings: ClusterSettings, onCreated?: (cluster: Cluster) => void): Promise<Cluster> {
     let cluster: Cluster | undefined;
     // The pool reports to the cluster, which needs the pool: the listener forwards once both exist.
     const pool = await WorkerPool.open(randomUUID().slice(0, 8), settings, {
@@ -91,6 +94,7 @@ export class Cluster {
     });
     cluster = new Cluster(settings, pool);
     try {
+      onCreated?.(cluster);
       await pool.spawnRanks(Array.from({ length: workers }, (_, rank) => rank), workers);
     } catch (error) {
       await cluster.close();

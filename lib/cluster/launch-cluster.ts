@@ -8,7 +8,7 @@ import { parseBackendPreference, type BackendPreference } from "../backend/selec
 import { RingbookError } from "../errors.js";
 import { Cluster, type ClusterSettings } from "./cluster.js";
 import { parseDeviceOption, type DeviceOption } from "./devices.js";
-import { attachToNotebookHost } from "./notebook-hooks.js";
+import { attachToNotebookHost, closeOnHostShutdown } from "./notebook-hooks.js";
 import { parseWorkerCount } from "./worker-handle.js";
 
 /** Options of {@link launchCluster}. */
@@ -84,7 +84,9 @@ export function parseLaunchOptions(options: LaunchClusterOptions): { workers: nu
  */
 export async function launchCluster(options: LaunchClusterOptions): Promise<Cluster> {
   const { workers, settings } = parseLaunchOptions(options);
-  const cluster = await Cluster.start(workers, settings);
+  // Registered for the host's shutdown before any worker starts: a kernel shut down mid-launch
+  // (e.g. a timed-out cell) still closes the workers and sockets this launch opened.
+  const cluster = await Cluster.start(workers, settings, closeOnHostShutdown);
   attachToNotebookHost(cluster);
   return cluster;
 }

@@ -6,6 +6,9 @@
  *   workers.
  * - `ringbook.cellMagics` (Map of name → handler): `%%workers [RANKS]` runs the cell on the
  *   workers of the most recently launched open cluster.
+ * - `ringbook.shutdownHooks` (Set of async functions): the host awaits them before it ends the
+ *   thread that runs cells (kernel shutdown or restart), so a cluster a notebook left open is
+ *   closed: its workers stopped and its socket directory removed.
  */
 import { RingbookError } from "../errors.js";
 import type { Cluster } from "./cluster.js";
@@ -40,7 +43,16 @@ const interruptAll = (): void => {
   for (const cluster of openClusters) cluster.interrupt();
 };
 
-/** Registers the cluster with the host, and unregisters it when it closes. */
+/** Has the host close the cluster when it shuts down (until the cluster closes by itself). */
+export function closeOnHostShutdown(cluster: Cluster): void {
+  const shutdownHooks = registry<Set<() => Promise<void>>>("ringbook.shutdownHooks");
+  if (shutdownHooks === undefined) return;
+  const closeOnShutdown = (): Promise<void> => cluster.close();
+  shutdownHooks.add(closeOnShutdown);
+  cluster.onClose(() => shutdownHooks.delete(closeOnShutdown));
+}
+
+/** Registers a ready cluster with the host's interrupt and `%%workers`, until it closes. */
 export function attachToNotebookHost(cluster: Cluster): void {
   const magics = registry<Map<string, CellMagic>>("ringbook.cellMagics");
   const hooks = registry<Set<() => void>>("ringbook.interruptHooks");

@@ -26,7 +26,7 @@ export interface LinePlotOptions {
  * with numbers. Long series are downsampled so the saved notebook stays small.
  *
  * @example
- * display.plotly(linePlot([{ name: "lr 1e-3", y: runA.history.loss }, { name: "lr 1e-2", y: runB.history.loss }], { yTitle: "loss" }));
+ * display.plotly(linePlot([{ name: "lr 1e-3", y: runA.history.columns.loss }, { name: "lr 1e-2", y: runB.history.columns.loss }], { yTitle: "loss" }));
  */
 export function linePlot(series: readonly Series[], options: LinePlotOptions = {}): Figure {
   const maxPoints = options.maxPoints ?? 1000;

@@ -15,7 +15,7 @@ export function figureToSvg(figure: Figure, size: { width?: number; height?: num
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`,
     `<rect width="${width}" height="${height}" fill="white"/>`,
   ];
-  if (figure.layout.title) out.push(`<text x="${width / 2}" y="20" text-anchor="middle" font-size="14">${escapeXml(figure.layout.title.text)}</text>`);
+  if (figure.layout.title) out.push(`<text x="${width / 2}" y="20" text-anchor="middle" font-size="14">${escapeXml(titleText(figure.layout.title))}</text>`);
   const scatter = figure.data.filter((t): t is ScatterTrace => t.type === "scatter");
   const panels = new Map<string, ScatterTrace[]>();
   for (const trace of scatter) {
@@ -52,7 +52,7 @@ export function figureToSvg(figure: Figure, size: { width?: number; height?: num
       out.push(`<text x="${px(tick)}" y="${top + panelHeight + 12}" text-anchor="middle">${formatTick(tick)}</text>`);
     }
     if (yAxis.title) {
-      out.push(`<text transform="translate(14 ${top + panelHeight / 2}) rotate(-90)" text-anchor="middle">${escapeXml(yAxis.title.text)}</text>`);
+      out.push(`<text transform="translate(14 ${top + panelHeight / 2}) rotate(-90)" text-anchor="middle">${escapeXml(titleText(yAxis.title))}</text>`);
     }
     series.forEach((s, index) => {
       const color = s.trace.line?.color ?? colorAt(index);
@@ -68,7 +68,9 @@ export function figureToSvg(figure: Figure, size: { width?: number; height?: num
       }
     });
   }
-  const legend = scatter.filter((t) => t.showlegend !== false);
+  // Figures from cell code are plain Plotly JSON: a trace may have no name (Plotly then shows no
+  // legend entry for a lone trace), and that must not cost the figure its static drawing.
+  const legend = scatter.filter((t) => t.showlegend !== false && typeof t.name === "string" && t.name !== "");
   legend.forEach((trace, i) => {
     const y = margin.t + 8 + i * 15;
     out.push(`<rect x="${width - margin.r + 10}" y="${y - 8}" width="12" height="8" fill="${trace.line?.color ?? colorAt(i)}"/>`);
@@ -110,6 +112,13 @@ function formatTick(value: number): string {
   const abs = Math.abs(value);
   if (abs !== 0 && (abs >= 1e5 || abs < 1e-3)) return value.toExponential(1);
   return String(Number(value.toPrecision(4)));
+}
+
+/** Plotly takes a title as `{ text }` or, in plain figures, as a bare string. */
+function titleText(title: unknown): string {
+  if (typeof title === "string") return title;
+  if (typeof title === "object" && title !== null && "text" in title && typeof title.text === "string") return title.text;
+  return "";
 }
 
 function escapeXml(text: string): string {

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -83,6 +83,8 @@ test("a file that is not JSON or not nbformat 4 is a clear error and is left as 
     const oldResult = await runProcess(process.execPath, [cli, "run", old]);
     assert.equal(oldResult.code, 2);
     assert.match(oldResult.stderr, /nbformat 3 is not supported/);
+    assert.equal(await readFile(old, "utf8"), JSON.stringify({ nbformat: 3, worksheets: [] }));
+    assert.deepEqual((await readdir(dir)).sort(), ["broken.ipynb", "old.ipynb"], "no executed copy is written for a notebook that cannot run");
   });
 });
 

@@ -71,6 +71,14 @@ test("the training figure of a 20,000-step run stays under 64 KB and has every p
   assert.match(progressText(history, { totalSteps: 30_000, epochs: 300 }), /^training: step 20000\/30000 · epoch 200\/300 · loss 0\.\d{4} · [\d,]+ samples\/s · ETA \d+:\d\d$/);
 });
 
+test("a plain Plotly figure from cell code (unnamed trace, string title) still gets its static SVG", () => {
+  const plain = { data: [{ type: "scatter", mode: "lines", x: [0, 1, 2], y: [1, 3, 2] }], layout: { title: "plain <title>", yaxis: { title: "y" } } };
+  const svg = figureToSvg(plain as unknown as Parameters<typeof figureToSvg>[0]);
+  assert.ok(svg.startsWith("<svg") && svg.endsWith("</svg>"));
+  assert.match(svg, /plain &lt;title&gt;/);
+  assert.match(svg, /<path d="M/, "the line is drawn");
+});
+
 test("line plots check their series and thin long ones", () => {
   assert.throws(() => linePlot([{ name: "bad", x: [1, 2], y: [1] }]), /2 x values and 1 y values/);
   const figure = linePlot([{ name: "a", y: Array.from({ length: 5000 }, (_, i) => i) }], { maxPoints: 100 });
