@@ -26,6 +26,8 @@ export interface StepSummary {
   stepMs: number;
   /** Global batch divided by the slowest rank's step time. */
   samplesPerSecond: number;
+  /** When the last rank finished the step (Date.now() milliseconds). */
+  endedAtMs: number;
   /** Means over ranks, in milliseconds. */
   dataMs: number;
   computeMs: number;
@@ -81,6 +83,7 @@ export function summarizeStep(records: readonly StepRecord[]): StepSummary {
     samples: first.globalSamples,
     stepMs,
     samplesPerSecond: stepMs > 0 ? (first.globalSamples * 1000) / stepMs : 0,
+    endedAtMs: Math.max(...sorted.map((r) => r.endedAtMs)),
     dataMs: mean((r) => r.dataMs),
     computeMs: mean((r) => r.computeMs),
     communicationMs: mean((r) => r.communicationMs),

@@ -50,8 +50,8 @@ export class TrainingHistory {
     return this.#worldSize;
   }
 
-  /** Appends a step; `atMs` is when it arrived (for wall-clock throughput and ETA). */
-  add(summary: StepSummary, atMs: number = performance.now()): void {
+  /** Appends a step; `atMs` is when it ended (for wall-clock throughput and ETA), by default the step's own end time. */
+  add(summary: StepSummary, atMs: number = summary.endedAtMs): void {
     const c = this.columns;
     c.step.push(summary.step);
     c.epoch.push(summary.epoch);

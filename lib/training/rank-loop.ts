@@ -25,6 +25,8 @@ export interface StepRecord {
   communicationMs: number;
   applyMs: number;
   stepMs: number;
+  /** When the step ended, in milliseconds since the epoch (sub-millisecond, comparable across the processes of a host): runs are timed by the steps, not by when their records reach the notebook. */
+  endedAtMs: number;
   /** This rank's samples divided by the whole step's wall time. */
   samplesPerSecond: number;
 }
@@ -121,6 +123,7 @@ export async function trainOnRank(args: {
         dataMs,
         ...outcome.timings,
         stepMs,
+        endedAtMs: performance.timeOrigin + performance.now(),
         samplesPerSecond: stepMs > 0 ? (outcome.localSamples * 1000) / stepMs : 0,
       });
       stepsSinceCheckpoint++;

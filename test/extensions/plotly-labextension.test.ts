@@ -39,7 +39,7 @@ function trainingBundle(steps: number): { bundle: Record<string, unknown>; trace
       const stepMs = 11 + rank;
       const record: StepRecord = {
         rank, step, epoch: Math.floor((step - 1) / 100), stepInEpoch: (step - 1) % 100, stepsInEpoch: 100, loss, localLoss: loss,
-        samples: 64, globalSamples: 128, dataMs: 0.5, computeMs: 8 + rank, communicationMs: 1.5, applyMs: 0.7, stepMs, samplesPerSecond: 64000 / stepMs,
+        samples: 64, globalSamples: 128, dataMs: 0.5, computeMs: 8 + rank, communicationMs: 1.5, applyMs: 0.7, stepMs, endedAtMs: step * 12, samplesPerSecond: 64000 / stepMs,
       };
       const summary = aggregator.add(record);
       if (summary) history.add(summary);

@@ -30,7 +30,7 @@ function record(rank: number, step: number): StepRecord {
   const loss = 2 * Math.exp(-step / 1000) + 0.05 * Math.sin(step);
   return {
     rank, step, epoch: Math.floor((step - 1) / 500), stepInEpoch: (step - 1) % 500, stepsInEpoch: 500, loss, localLoss: loss,
-    samples: 64, globalSamples: 128, dataMs: 0.5, computeMs: 8 + rank, communicationMs: 1.5, applyMs: 0.7, stepMs: 11 + rank, samplesPerSecond: 64000 / (11 + rank),
+    samples: 64, globalSamples: 128, dataMs: 0.5, computeMs: 8 + rank, communicationMs: 1.5, applyMs: 0.7, stepMs: 11 + rank, endedAtMs: step * 12, samplesPerSecond: 64000 / (11 + rank),
   };
 }
 

@@ -13,7 +13,7 @@ import type { StepRecord } from "../../lib/training/rank-loop.js";
 function record(rank: number, step: number, loss: number): StepRecord {
   return {
     rank, step, epoch: Math.floor((step - 1) / 100), stepInEpoch: (step - 1) % 100, stepsInEpoch: 100, loss, localLoss: loss,
-    samples: 32, globalSamples: 64, dataMs: 1, computeMs: 10 + rank, communicationMs: 2, applyMs: 1, stepMs: 14 + rank, samplesPerSecond: 32000 / (14 + rank),
+    samples: 32, globalSamples: 64, dataMs: 1, computeMs: 10 + rank, communicationMs: 2, applyMs: 1, stepMs: 14 + rank, endedAtMs: step * 15, samplesPerSecond: 32000 / (14 + rank),
   };
 }
 
