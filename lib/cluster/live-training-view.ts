@@ -63,6 +63,41 @@ const figureTimeShare = 0.004;
 /** The figure is updated at least this often while steps arrive, however long an update takes. */
 const maxFigureIntervalMs = 1000;
 
+/** One display's trailing rate limit: {@link request} shows it once {@link dueAt} is reached, never earlier. */
+class TrailingUpdate {
+  /** Earliest time (performance.now) of the next update; set by whoever shows it. */
+  dueAt = Number.NEGATIVE_INFINITY;
+  readonly #show: () => void;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(show: () => void) {
+    this.#show = show;
+  }
+
+  /** Asks for an update; one already pending covers it (a burst ends with its last state shown). */
+  request(): void {
+    if (this.#timer === undefined) this.#arm();
+  }
+
+  cancel(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #arm(): void {
+    this.#timer = setTimeout(
+      () => {
+        this.#timer = undefined;
+        // Node's timers can fire a millisecond early against performance.now() (libuv's clock is
+        // cached per loop turn, in whole ms): at 4 updates a second some seconds would hold 5.
+        if (performance.now() < this.dueAt) this.#arm();
+        else this.#show();
+      },
+      Math.ceil(Math.max(0, this.dueAt - performance.now())),
+    );
+  }
+}
+
 /**
  * Shows a run's progress line and figure, each as one display updated in place: at most
  * `maxUpdatesPerSecond` times a second (the figure less often when building it would take more
@@ -80,11 +115,8 @@ export class LiveTrainingView {
   readonly #maxPoints: number;
   readonly #title: string;
   readonly #unsubscribe: () => void;
-  /** Earliest time (performance.now) of the next progress and figure update. */
-  #progressDueAt = Number.NEGATIVE_INFINITY;
-  #figureDueAt = Number.NEGATIVE_INFINITY;
-  #progressTimer: NodeJS.Timeout | undefined;
-  #figureTimer: NodeJS.Timeout | undefined;
+  readonly #progressUpdate = new TrailingUpdate(() => this.#showProgress("training"));
+  readonly #figureUpdate = new TrailingUpdate(() => this.#showFigure(this.#line("training"), true));
   #renders = 0;
   #figureRenders = 0;
   #figureMs = 0;
@@ -116,23 +148,16 @@ export class LiveTrainingView {
     if (this.#closed) return;
     this.#closed = true;
     this.#unsubscribe();
-    clearTimeout(this.#progressTimer);
-    clearTimeout(this.#figureTimer);
+    this.#progressUpdate.cancel();
+    this.#figureUpdate.cancel();
     const line = this.#showProgress(state);
     this.#showFigure(line, false);
   }
 
   #schedule(): void {
     if (this.#closed) return;
-    // Trailing updates: a burst of steps ends with its last step on screen.
-    this.#progressTimer ??= setTimeout(() => {
-      this.#progressTimer = undefined;
-      if (!this.#closed) this.#showProgress("training");
-    }, Math.max(0, this.#progressDueAt - performance.now()));
-    this.#figureTimer ??= setTimeout(() => {
-      this.#figureTimer = undefined;
-      if (!this.#closed) this.#showFigure(this.#line("training"), true);
-    }, Math.max(0, this.#figureDueAt - performance.now()));
+    this.#progressUpdate.request();
+    this.#figureUpdate.request();
   }
 
   #line(state: string): string {
@@ -141,7 +166,7 @@ export class LiveTrainingView {
   }
 
   #showProgress(state: string): string {
-    this.#progressDueAt = performance.now() + this.#minIntervalMs;
+    this.#progressUpdate.dueAt = performance.now() + this.#minIntervalMs;
     this.#renders++;
     const line = this.#line(state);
     this.#progress.bundle({ "text/plain": line, "text/html": `<pre class="ringbook-progress" style="margin:0">${escapeHtml(line)}</pre>` });
@@ -157,7 +182,7 @@ export class LiveTrainingView {
     const tookMs = performance.now() - startedAt;
     this.#figureRenders++;
     this.#figureMs += tookMs;
-    this.#figureDueAt = startedAt + Math.max(this.#minIntervalMs, Math.min(maxFigureIntervalMs, tookMs / figureTimeShare));
+    this.#figureUpdate.dueAt = startedAt + Math.max(this.#minIntervalMs, Math.min(maxFigureIntervalMs, tookMs / figureTimeShare));
   }
 }
 

@@ -118,13 +118,15 @@ describe("a 3,200-step run through the real kernel", () => {
       );
       const times = messages.map((d) => d.at);
       const spanS = times.at(-1)! - times[0]!;
-      // The view spaces updates at least 1/4 s apart, but the final one may follow the last at
-      // once; the header dates are taken on the kernel's main thread after a hop from the cell's
-      // thread, so neighbours can come a few ms closer: windows of 2 s with one message of margin.
+      // The view spaces updates at least 1/4 s apart, and the final one may follow the last at
+      // once. The header dates are taken on the kernel's main thread after a hop from the cell's
+      // thread, so on a loaded machine neighbours can arrive closer (at exactly 4/s, a 2 s window
+      // holds 8, or 9 with a few ms of jitter): 2 s windows with two messages of margin.
       const regular = times.slice(0, -1);
       const most = maxInWindow(regular, 2);
       t.diagnostic(`${kind}: ${messages.length} messages over ${spanS.toFixed(2)} s (${(messages.length / spanS).toFixed(2)}/s), at most ${most} in any 2 s (final excluded), at most ${maxInWindow(regular, 1)} in any 1 s`);
-      assert.ok(most <= 2 * maxUpdatesPerSecond + 1, `${kind}: ${most} updates within 2 s (bound ${maxUpdatesPerSecond}/s)`);
+      const gapsMs = times.slice(1).map((at, i) => Math.round((at - times[i]!) * 1000));
+      assert.ok(most <= 2 * maxUpdatesPerSecond + 2, `${kind}: ${most} updates within 2 s (bound ${maxUpdatesPerSecond}/s); gaps in ms: ${gapsMs.join(" ")}`);
       assert.ok(messages.length <= Math.ceil(spanS * maxUpdatesPerSecond) + 2, `${kind}: ${messages.length} messages in ${spanS.toFixed(2)} s (bound ${maxUpdatesPerSecond}/s, +2 for the first and the final)`);
       assert.ok(messages.length >= 3, `${kind}: updated while the run trained (${messages.length} messages)`);
     }
@@ -144,7 +146,8 @@ describe("a 3,200-step run through the real kernel", () => {
     const result = await runProcess(process.execPath, [cliScript, "run", input, "-o", output, "--timeout", "240", "-q"], { env: { ...process.env, ...env }, cwd: temp.path, timeoutMs: 280_000 });
     assert.equal(result.code, 0, result.stderr);
     const notebook = JSON.parse(await readFile(output, "utf8")) as { cells: Array<{ outputs: Array<{ output_type: string; data?: Record<string, unknown>; transient?: unknown }> }> };
-    const outputs = notebook.cells[0]!.outputs;
+    // Stream output (a worker's log line) may come between; the displays and the result are these.
+    const outputs = notebook.cells[0]!.outputs.filter((o) => o.output_type !== "stream");
     assert.deepEqual(outputs.map((o) => o.output_type), ["display_data", "display_data", "execute_result"], "progress line, figure, result");
     const [progress, figure] = outputs as [(typeof outputs)[0], (typeof outputs)[0]];
     assert.match(String(progress.data?.["text/plain"]), new RegExp(`^done: step ${totalSteps}/${totalSteps} · epoch 50/50 · loss `));
