@@ -5,7 +5,7 @@
  */
 export * from "./cluster/index.js";
 export { TrainRun, type TrainResult, type StepListener } from "./cluster/train-run.js";
-export type { TrainOptions, BuiltinData } from "./training/train-spec.js";
+export type { TrainOptions, TrainContext, BuiltinData } from "./training/train-spec.js";
 export type { OptimizerSpec } from "./training/optimizers.js";
 export type { StepSummary, RankStepTimings } from "./metrics/step-summary.js";
 export { TrainingHistory, type HistoryColumns } from "./metrics/training-history.js";

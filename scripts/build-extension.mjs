@@ -8,7 +8,7 @@
 // Usage: node scripts/build-extension.mjs [--force]
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -58,7 +58,16 @@ function outputComplete() {
 }
 
 const installedLock = join(modulesDir, ".package-lock.json");
-if (!existsSync(installedLock) || statSync(installedLock).mtimeMs < statSync(join(extensionDir, "package-lock.json")).mtimeMs) {
+// A symlinked node_modules (a git worktree sharing another checkout's install) belongs to that
+// checkout: `npm ci` here would empty the shared tree through the link. A fresh worktree's
+// lockfile is always newer than the shared install, so mtimes say nothing there.
+const sharedModules = lstatSync(modulesDir, { throwIfNoEntry: false })?.isSymbolicLink() === true;
+if (sharedModules) {
+  if (!existsSync(installedLock)) {
+    console.error(`ringbook-plotly: ${relative(root, modulesDir)} is a symlink to an install without .package-lock.json; run "npm ci" where it points, not through the link`);
+    process.exit(1);
+  }
+} else if (!existsSync(installedLock) || statSync(installedLock).mtimeMs < statSync(join(extensionDir, "package-lock.json")).mtimeMs) {
   run("npm", ["ci", "--no-audit", "--no-fund"]);
 }
 

@@ -5,7 +5,9 @@
  *   plotly.js is loaded, from `window.Plotly` or, in the classic notebook, the copy `ringbook
  *   install` puts in the server's nbextensions. The library is loaded once per page (a shared
  *   promise on `window`), however many outputs and updates; without scripts the SVG stays;
- * - `image/svg+xml` for viewers that run no script and pick images (GitHub, nbconvert to PDF);
+ * - `image/svg+xml` for viewers that run no script and pick images (GitHub, nbconvert to PDF),
+ *   except in interim updates of a live display: every live front end renders `text/html` (which
+ *   holds the same drawing) or the Plotly JSON, and a saved notebook keeps the final update;
  * - `text/plain` with the caller's text (e.g. the numbers) or a short description.
  */
 import { randomUUID } from "node:crypto";
@@ -34,6 +36,11 @@ export const nbextensionPlotlyPath = "nbextensions/ringbook/plotly.min.js";
 export interface PlotlyBundleOptions {
   /** The `text/plain` alternative. @default "Plotly figure with N trace(s)" */
   text?: string;
+  /**
+   * An update that a later one replaces soon (a live plot): leaves out `image/svg+xml`, which only
+   * viewers of saved notebooks use, to send a quarter fewer bytes. @default false
+   */
+  interim?: boolean;
 }
 
 /** The static drawing, when the figure uses only what figureToSvg draws (lines, areas, bars). */
@@ -89,7 +96,7 @@ export function plotlyBundle(figure: PlotlyFigure, options: PlotlyBundleOptions 
     "application/vnd.plotly.v1+json": plotly,
     "text/html": `<div id="${id}" class="ringbook-plot">${svg ?? ""}</div>\n${loaderScript(id, json)}`,
   };
-  if (svg !== undefined) bundle["image/svg+xml"] = svg;
+  if (svg !== undefined && options.interim !== true) bundle["image/svg+xml"] = svg;
   bundle["text/plain"] = options.text ?? `Plotly figure with ${figure.data.length} trace(s)`;
   return bundle;
 }

@@ -13,7 +13,8 @@ import type { Figure } from "../plots/figure.js";
 
 /** What the view needs of a display handle (the kernel's display API has these). */
 export interface LiveDisplayHandle {
-  plotly(figure: Figure, options?: { text?: string }): void;
+  /** `interim`: a later update replaces this one soon, so what only saved copies need may be left out. */
+  plotly(figure: Figure, options?: { text?: string; interim?: boolean }): void;
   bundle(data: Record<string, unknown>, metadata?: Record<string, unknown>): void;
 }
 
@@ -48,6 +49,64 @@ export interface WatchedRun {
   onStep(listener: () => void): () => void;
 }
 
+/**
+ * Share of wall time the figure may take to build and hand to the host. A figure update costs a
+ * few milliseconds (downsampling, the static SVG, serialization), which at 4 updates a second on a
+ * busy machine reaches 1% of a core the workers need; updates are spaced out to stay within this
+ * share (never more often than the rate limit), so the plot's cost stays bounded whatever the
+ * machine, the run length or the number of ranks (up to one update a second, see
+ * {@link maxFigureIntervalMs}). The time measured is wall time: on a machine busy enough to slow
+ * an update down, updates come less often. The progress line is cheap and keeps its rate.
+ */
+const figureTimeShare = 0.004;
+
+/** The figure is updated at least this often while steps arrive, however long an update takes. */
+const maxFigureIntervalMs = 1000;
+
+/** One display's trailing rate limit: {@link request} shows it once {@link dueAt} is reached, never earlier. */
+class TrailingUpdate {
+  /** Earliest time (performance.now) of the next update; set by whoever shows it. */
+  dueAt = Number.NEGATIVE_INFINITY;
+  readonly #show: () => void;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(show: () => void) {
+    this.#show = show;
+  }
+
+  /** Asks for an update; one already pending covers it (a burst ends with its last state shown). */
+  request(): void {
+    if (this.#timer === undefined) this.#arm();
+  }
+
+  cancel(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #arm(): void {
+    this.#timer = setTimeout(
+      () => {
+        this.#timer = undefined;
+        // Node's timers can fire a millisecond early against performance.now() (libuv's clock is
+        // cached per loop turn, in whole ms): at 4 updates a second some seconds would hold 5.
+        if (performance.now() < this.dueAt) this.#arm();
+        else this.#show();
+      },
+      Math.ceil(Math.max(0, this.dueAt - performance.now())),
+    );
+  }
+}
+
+/**
+ * Shows a run's progress line and figure, each as one display updated in place: at most
+ * `maxUpdatesPerSecond` times a second (the figure less often when building it would take more
+ * than {@link figureTimeShare} of the time), the last update trailing a burst of steps, and the
+ * final state at once on {@link finish}.
+ * @example
+ * const view = new LiveTrainingView(run, findDisplayHost()!, { maxUpdatesPerSecond: 2 });
+ * run.then(() => view.finish("done"));
+ */
 export class LiveTrainingView {
   readonly #run: WatchedRun;
   readonly #progress: LiveDisplayHandle;
@@ -56,9 +115,11 @@ export class LiveTrainingView {
   readonly #maxPoints: number;
   readonly #title: string;
   readonly #unsubscribe: () => void;
-  #lastRenderAt = Number.NEGATIVE_INFINITY;
-  #timer: NodeJS.Timeout | undefined;
+  readonly #progressUpdate = new TrailingUpdate(() => this.#showProgress("training"));
+  readonly #figureUpdate = new TrailingUpdate(() => this.#showFigure(this.#line("training"), true));
   #renders = 0;
+  #figureRenders = 0;
+  #figureMs = 0;
   #closed = false;
 
   constructor(run: WatchedRun, host: LiveDisplayHost, options: LiveViewOptions = {}) {
@@ -68,13 +129,18 @@ export class LiveTrainingView {
     this.#title = options.title ?? "training";
     this.#progress = host.create();
     this.#figure = host.create();
-    this.#render("starting");
+    this.#showProgress("starting");
     this.#unsubscribe = run.onStep(() => this.#schedule());
   }
 
-  /** Updates shown so far (each is one progress and one figure update). */
+  /** Progress line updates shown so far. */
   get renders(): number {
     return this.#renders;
+  }
+
+  /** Figure updates shown so far, and the milliseconds spent building and handing them over. */
+  get figureStats(): { renders: number; totalMs: number } {
+    return { renders: this.#figureRenders, totalMs: this.#figureMs };
   }
 
   /** Shows the final state at once and stops updating. Idempotent. */
@@ -82,30 +148,41 @@ export class LiveTrainingView {
     if (this.#closed) return;
     this.#closed = true;
     this.#unsubscribe();
-    clearTimeout(this.#timer);
-    this.#render(state);
+    this.#progressUpdate.cancel();
+    this.#figureUpdate.cancel();
+    const line = this.#showProgress(state);
+    this.#showFigure(line, false);
   }
 
   #schedule(): void {
-    if (this.#closed || this.#timer !== undefined) return;
-    const waitMs = Math.max(0, this.#lastRenderAt + this.#minIntervalMs - performance.now());
-    // Trailing updates: a burst of steps ends with its last step on screen.
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      if (!this.#closed) this.#render("training");
-    }, waitMs);
+    if (this.#closed) return;
+    this.#progressUpdate.request();
+    this.#figureUpdate.request();
   }
 
-  #render(state: string): void {
-    this.#lastRenderAt = performance.now();
-    this.#renders++;
-    const history = this.#run.history;
+  #line(state: string): string {
     const plan = { epochs: this.#run.schedule.epochs, ...(this.#run.totalSteps === undefined ? {} : { totalSteps: this.#run.totalSteps }) };
-    const line = progressText(history, plan, state);
+    return progressText(this.#run.history, plan, state);
+  }
+
+  #showProgress(state: string): string {
+    this.#progressUpdate.dueAt = performance.now() + this.#minIntervalMs;
+    this.#renders++;
+    const line = this.#line(state);
     this.#progress.bundle({ "text/plain": line, "text/html": `<pre class="ringbook-progress" style="margin:0">${escapeHtml(line)}</pre>` });
+    return line;
+  }
+
+  #showFigure(line: string, interim: boolean): void {
+    const history = this.#run.history;
     if (history.length === 0) return;
+    const startedAt = performance.now();
     const figure = trainingFigure(history, { maxPoints: this.#maxPoints, title: this.#title });
-    this.#figure.plotly(figure, { text: `${line}\n${numbersText(history)}` });
+    this.#figure.plotly(figure, { text: `${line}\n${numbersText(history)}`, interim });
+    const tookMs = performance.now() - startedAt;
+    this.#figureRenders++;
+    this.#figureMs += tookMs;
+    this.#figureUpdate.dueAt = startedAt + Math.max(this.#minIntervalMs, Math.min(maxFigureIntervalMs, tookMs / figureTimeShare));
   }
 }
 

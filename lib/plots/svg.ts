@@ -29,15 +29,31 @@ export function figureToSvg(figure: Figure, size: { width?: number; height?: num
     const top = margin.t + (1 - d1) * plotHeight;
     const panelHeight = (d1 - d0) * plotHeight - 14;
     const series = stackSeries(traces);
-    const xs = series.flatMap((s) => s.x);
-    const ys = series.flatMap((s) => [...s.y, ...(s.base ?? [])]).filter(Number.isFinite);
-    if (xs.length === 0 || ys.length === 0) continue;
     const log = yAxis.type === "log";
     const tr = (v: number): number => (log ? Math.log10(Math.max(v, 1e-30)) : v);
-    const xMin = Math.min(...xs);
-    const xMax = Math.max(...xs) === xMin ? xMin + 1 : Math.max(...xs);
-    let yMin = Math.min(...ys.map(tr));
-    let yMax = Math.max(...ys.map(tr));
+    // One pass over every point (the live view redraws this several times a second).
+    let xMin = Number.POSITIVE_INFINITY;
+    let xMax = Number.NEGATIVE_INFINITY;
+    let yMin = Number.POSITIVE_INFINITY;
+    let yMax = Number.NEGATIVE_INFINITY;
+    const widenY = (values: readonly number[]): void => {
+      for (const value of values) {
+        if (!Number.isFinite(value)) continue;
+        const y = tr(value);
+        if (y < yMin) yMin = y;
+        if (y > yMax) yMax = y;
+      }
+    };
+    for (const s of series) {
+      for (const x of s.x) {
+        if (x < xMin) xMin = x;
+        if (x > xMax) xMax = x;
+      }
+      widenY(s.y);
+      if (s.base !== undefined) widenY(s.base);
+    }
+    if (xMin > xMax || yMin > yMax) continue;
+    if (xMax === xMin) xMax = xMin + 1;
     if (yAxis.rangemode === "tozero" && !log) yMin = Math.min(0, yMin);
     if (yMax === yMin) yMax = yMin + 1;
     const px = (x: number): number => margin.l + ((x - xMin) / (xMax - xMin)) * plotWidth;
@@ -56,11 +72,16 @@ export function figureToSvg(figure: Figure, size: { width?: number; height?: num
     }
     series.forEach((s, index) => {
       const color = s.trace.line?.color ?? colorAt(index);
-      const points = s.x.map((x, i) => [px(x), py(s.y[i]!)] as const).filter(([, y]) => Number.isFinite(y));
-      if (points.length === 0) return;
-      const path = points.map(([x, y], i) => `${i === 0 ? "M" : "L"}${Math.round(x)},${Math.round(y)}`).join("");
+      let path = "";
+      for (let i = 0; i < s.x.length; i++) {
+        const y = py(s.y[i]!);
+        if (!Number.isFinite(y)) continue;
+        path += `${path === "" ? "M" : "L"}${Math.round(px(s.x[i]!))},${Math.round(y)}`;
+      }
+      if (path === "") return;
       if (s.base !== undefined) {
-        const back = s.x.map((x, i) => `L${Math.round(px(x))},${Math.round(py(s.base![i]!))}`).reverse().join("");
+        let back = "";
+        for (let i = s.x.length - 1; i >= 0; i--) back += `L${Math.round(px(s.x[i]!))},${Math.round(py(s.base[i]!))}`;
         out.push(`<path d="${path}${back}Z" fill="${color}" fill-opacity="0.55" stroke="none"/>`);
       } else {
         const dash = s.trace.line?.dash === "dot" ? ` stroke-dasharray="2,3"` : s.trace.line?.dash === "dash" ? ` stroke-dasharray="6,4"` : "";

@@ -1,5 +1,5 @@
 import { downsampleIndices } from "../metrics/downsample.js";
-import { smoothExponential } from "../metrics/smoothing.js";
+import { smoothExponentialAt } from "../metrics/smoothing.js";
 import type { TrainingHistory } from "../metrics/training-history.js";
 import { colorAt, roundSignificant, type Figure, type ScatterTrace } from "./figure.js";
 
@@ -20,9 +20,9 @@ export interface TrainingFigureOptions {
 export function trainingFigure(history: TrainingHistory, options: TrainingFigureOptions = {}): Figure {
   const maxPoints = options.maxPoints ?? 400;
   const c = history.columns;
-  const smoothed = smoothExponential(c.loss, options.smoothing ?? 0.9);
   const keep = history.length === 0 ? [] : downsampleIndices(c.step, c.loss, maxPoints);
   const pick = (column: readonly number[]): number[] => keep.map((i) => roundSignificant(column[i]!));
+  const smoothed = smoothExponentialAt(c.loss, options.smoothing ?? 0.9, keep).map((value) => roundSignificant(value));
   const steps = keep.map((i) => c.step[i]!);
   const line = (name: string, y: number[], axis: 1 | 2 | 3, extra: Partial<ScatterTrace> = {}): ScatterTrace => ({
     type: "scatter",
@@ -36,7 +36,7 @@ export function trainingFigure(history: TrainingHistory, options: TrainingFigure
   });
   const data: ScatterTrace[] = [
     line("loss", pick(c.loss), 1, { line: { width: 1, color: colorAt(0) }, opacity: 0.35, legendgroup: "loss" }),
-    line("loss (smoothed)", pick(smoothed), 1, { line: { width: 2, color: colorAt(0) }, legendgroup: "loss" }),
+    line("loss (smoothed)", smoothed, 1, { line: { width: 2, color: colorAt(0) }, legendgroup: "loss" }),
     line("samples/s (total)", pick(c.samplesPerSecond), 2, { line: { width: 2, color: colorAt(1) } }),
   ];
   if (history.worldSize > 1) {

@@ -1,3 +1,4 @@
+import type * as tf from "@tensorflow/tfjs";
 import { RingbookError } from "../errors.js";
 import { parseOptimizerSpec, type OptimizerSpec } from "./optimizers.js";
 import type { TrainingSchedule } from "./rank-loop.js";
@@ -27,14 +28,26 @@ export interface WorkerTrainSpec {
   metricsIntervalMs: number;
 }
 
+/**
+ * What the model and data functions receive on each worker. Typed so that a cell's
+ * `({ tf }) => tf.sequential(...)` type-checks without annotations.
+ */
+export interface TrainContext {
+  tf: typeof tf;
+  rank: number;
+  worldSize: number;
+  /** {@link TrainOptions.args}, structured-cloned to the worker. */
+  args: unknown;
+}
+
 /** What a user passes to `cluster.train`. */
 export interface TrainOptions {
   /** Builds the model on every worker: `({ tf, rank, worldSize, args }) => tf.LayersModel | { variables, loss, predict }`. */
-  model: (...context: never[]) => unknown;
+  model: (context: TrainContext) => unknown;
   /** A built-in data set, or a function building the (whole) data set on each worker; ringbook shards it. */
-  data: ((...context: never[]) => unknown) | BuiltinData;
+  data: ((context: TrainContext) => unknown) | BuiltinData;
   /** Loss name (as in `model.compile`) or `(yTrue, yPred) => tensor`; ignored for custom models. @default "categoricalCrossentropy" */
-  loss?: string | ((yTrue: never, yPred: never) => unknown);
+  loss?: string | ((yTrue: tf.Tensor, yPred: tf.Tensor) => unknown);
   /** @default { name: "adam", learningRate: 0.001 } */
   optimizer?: OptimizerSpec | OptimizerSpec["name"];
   /** Global batch size; must be divisible by the number of workers. */

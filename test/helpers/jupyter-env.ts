@@ -12,11 +12,12 @@ const cli = fileURLToPath(new URL("../../kernel/cli.js", import.meta.url));
 /**
  * A private Jupyter environment with the ringbook kernelspec installed by `ringbook install`:
  * JUPYTER_PATH/JUPYTER_DATA_DIR/JUPYTER_RUNTIME_DIR point into a temporary folder, never at the
- * user's own. `close()` removes it.
+ * user's own (`ringbook install` also puts plotly.js in its `nbextensions/ringbook/`, which the
+ * classic notebook serves from JUPYTER_PATH). `close()` removes it.
  */
-export async function createJupyterEnv(): Promise<{ dir: string; env: NodeJS.ProcessEnv; close: () => Promise<void> }> {
+export async function createJupyterEnv(options: { kernelName?: string } = {}): Promise<{ dir: string; env: NodeJS.ProcessEnv; close: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), "ringbook-jupyter-"));
-  const result = await runProcess(process.execPath, [cli, "install", "--prefix", dir]);
+  const result = await runProcess(process.execPath, [cli, "install", "--prefix", dir, ...(options.kernelName === undefined ? [] : ["--name", options.kernelName])]);
   if (result.code !== 0) throw new Error(`ringbook install failed: ${result.stderr}`);
   const env: NodeJS.ProcessEnv = {
     ...process.env,

@@ -1,9 +1,12 @@
-/** A minimal nbformat 4 notebook from cell sources; a source starting with "#md " is markdown. */
-export function makeNotebook(cells: Array<string | { source: string; tags: string[] }>): string {
+/**
+ * A minimal nbformat 4 notebook from cell sources; a source starting with "#md " is markdown.
+ * `kernelName` is the kernelspec it asks for (default "ringbook").
+ */
+export function makeNotebook(cells: Array<string | { source: string; tags: string[] }>, options: { kernelName?: string } = {}): string {
   return JSON.stringify({
     nbformat: 4,
     nbformat_minor: 5,
-    metadata: { kernelspec: { name: "ringbook", display_name: "TypeScript (ringbook)", language: "typescript" } },
+    metadata: { kernelspec: { name: options.kernelName ?? "ringbook", display_name: "TypeScript (ringbook)", language: "typescript" } },
     cells: cells.map((cell, index) => {
       const source = typeof cell === "string" ? cell : cell.source;
       const tags = typeof cell === "string" ? [] : cell.tags;

@@ -60,7 +60,7 @@ test("the kernel publishes its display API for libraries", () => {
   assert.equal(findDisplayHost(), display);
 });
 
-test("a long fast run updates two displays in place at most 4 times a second and ends on its last step, within the size bound", async () => {
+test("a long fast run updates two displays in place at most 4 times a second (the figure at least once a second) and ends on its last step, within the size bound", async () => {
   messages.length = 0;
   const run = new FakeRun();
   const view = new LiveTrainingView(run, findDisplayHost()!);
@@ -79,6 +79,14 @@ test("a long fast run updates two displays in place at most 4 times a second and
   const progressUpdates = messages.filter((message) => message.data["text/plain"] !== undefined && message.data["application/vnd.plotly.v1+json"] === undefined);
   const rate = progressUpdates.length / elapsedS;
   assert.ok(progressUpdates.length <= Math.ceil(elapsedS * 4) + 2, `${progressUpdates.length} progress updates in ${elapsedS.toFixed(2)} s (${rate.toFixed(1)}/s)`);
+
+  const figureUpdates = messages.filter((message) => message.data["application/vnd.plotly.v1+json"] !== undefined);
+  assert.ok(figureUpdates.length >= 3, `the figure is live: ${figureUpdates.length} updates (at least one a second while steps arrive, and the final one)`);
+  assert.ok(figureUpdates.length <= progressUpdates.length, `${figureUpdates.length} figure updates, ${progressUpdates.length} progress updates: the figure never updates more often`);
+  for (const interim of figureUpdates.slice(0, -1)) {
+    assert.equal(interim.data["image/svg+xml"], undefined, "interim figure updates leave out the image only saved notebooks use");
+    assert.match(String(interim.data["text/html"]), /class="ringbook-plot"><svg /, "but their HTML still holds the static drawing");
+  }
 
   const last = messages.at(-1)!;
   const figure = last.data["application/vnd.plotly.v1+json"] as { data: Array<{ x: number[] }> };

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { StepAggregator } from "../../lib/metrics/step-summary.js";
 import { TrainingHistory } from "../../lib/metrics/training-history.js";
-import { smoothExponential } from "../../lib/metrics/smoothing.js";
+import { smoothExponential, smoothExponentialAt } from "../../lib/metrics/smoothing.js";
 import { downsampleIndices } from "../../lib/metrics/downsample.js";
 import { trainingFigure } from "../../lib/plots/training-figure.js";
 import { figureToSvg } from "../../lib/plots/svg.js";
@@ -53,6 +53,15 @@ test("smoothing is bias-corrected and downsampling keeps ends and spikes", () =>
   assert.equal(keep[0], 0);
   assert.equal(keep.at(-1), 9_999);
   assert.ok(keep.includes(5_000), "the spike survives");
+});
+
+test("smoothing read at a few indices equals full smoothing there, without a pass per point", () => {
+  const values = Array.from({ length: 1_000 }, (_, i) => (i % 97 === 13 ? Number.NaN : Math.sin(i / 50) + 0.3 * Math.cos(i)));
+  const full = smoothExponential(values, 0.9);
+  const indices = [0, 1, 13, 14, 500, 998, 999];
+  assert.deepEqual(smoothExponentialAt(values, 0.9, indices), indices.map((i) => full[i]));
+  assert.deepEqual(smoothExponentialAt(values, 0.9, []), []);
+  assert.throws(() => smoothExponentialAt(values, 0.9, [5, 3]), /ascending/);
 });
 
 test("the training figure of a 20,000-step run stays under 64 KB and has every panel", () => {
