@@ -176,7 +176,7 @@ export class Cluster {
    * for await (const step of run.metrics) console.log(step.step, step.loss);
    * const result = await run;
    */
-  train(options: TrainOptions): TrainRun {
+  train<Args = any>(options: TrainOptions<Args>): TrainRun {
     this.#assertOpen("train");
     const spec = parseTrainOptions(options, this.worldSize);
     const run = new TrainRun(this.worldSize, spec.schedule, async (onEvent, onStart) => {

@@ -32,20 +32,20 @@ export interface WorkerTrainSpec {
  * What the model and data functions receive on each worker. Typed so that a cell's
  * `({ tf }) => tf.sequential(...)` type-checks without annotations.
  */
-export interface TrainContext {
+export interface TrainContext<Args = any> {
   tf: typeof tf;
   rank: number;
   worldSize: number;
   /** {@link TrainOptions.args}, structured-cloned to the worker. */
-  args: unknown;
+  args: Args;
 }
 
 /** What a user passes to `cluster.train`. */
-export interface TrainOptions {
+export interface TrainOptions<Args = any> {
   /** Builds the model on every worker: `({ tf, rank, worldSize, args }) => tf.LayersModel | { variables, loss, predict }`. */
-  model: (context: TrainContext) => unknown;
+  model: (context: TrainContext<Args>) => unknown;
   /** A built-in data set, or a function building the (whole) data set on each worker; ringbook shards it. */
-  data: ((context: TrainContext) => unknown) | BuiltinData;
+  data: ((context: TrainContext<Args>) => unknown) | BuiltinData;
   /** Loss name (as in `model.compile`) or `(yTrue, yPred) => tensor`; ignored for custom models. @default "categoricalCrossentropy" */
   loss?: string | ((yTrue: tf.Tensor, yPred: tf.Tensor) => unknown);
   /** @default { name: "adam", learningRate: 0.001 } */
@@ -65,7 +65,7 @@ export interface TrainOptions {
   checkpoint?: string | { dir: string; everySteps?: number };
   /** Continue from a checkpoint directory written by an earlier run. */
   resumeFrom?: string;
-  args?: unknown;
+  args?: Args;
   /**
    * Show the live progress line and plot in the notebook (when run from one): `false` to hide,
    * or options such as `{ maxUpdatesPerSecond: 2, maxPoints: 200, title: "run 3" }`.
