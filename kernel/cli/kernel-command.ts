@@ -1,5 +1,4 @@
 import { parseArgs } from "node:util";
-import { runKernelProcess } from "../server/kernel-process.js";
 import { UsageError, type Command } from "./command.js";
 
 const TYPE_CHECK_MODES = ["off", "warn", "error"] as const;
@@ -21,11 +20,15 @@ export const kernelCommand: Command = {
     const { values } = parseCommandArgs(args);
     if (values["connection-file"] === undefined) throw new UsageError("--connection-file is required");
     const typeCheck = parseTypeCheck(values["type-check"] ?? process.env["RINGBOOK_TYPE_CHECK"] ?? "warn");
-    // Loaded only here: the executor pulls in the TypeScript compiler, which `ringbook install` never needs.
-    const { startExecutor } = await import("../execution/index.js");
+    // Loaded only here, so that `ringbook install` loads neither ZeroMQ nor the executor; the
+    // executor only once the sockets are bound (see runKernelProcess).
+    const { runKernelProcess } = await import("../server/kernel-process.js");
     await runKernelProcess({
       connectionFile: values["connection-file"],
-      startExecutor: (log) => startExecutor({ cwd: process.cwd(), typeCheck, log }),
+      startExecutor: async (log) => {
+        const { startExecutor } = await import("../execution/index.js");
+        return startExecutor({ cwd: process.cwd(), typeCheck, log });
+      },
     });
     return 0;
   },

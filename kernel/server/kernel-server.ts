@@ -65,7 +65,8 @@ export async function startKernel(options: KernelOptions): Promise<RunningKernel
   const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   const signer = new MessageSigner(options.connection.signatureScheme, options.connection.key);
   const kernelSession = randomUUID();
-  const history = await HistoryStore.open({ file: options.historyFile, log });
+  // Read while the sockets bind: nothing needs it before the first request is handled.
+  const historyOpening = HistoryStore.open({ file: options.historyFile, log });
   const shellQueue = new BoundedQueue<QueuedRequest>(options.shellQueueCapacity ?? 1000);
   const closing = new AbortController();
   let resolveShutdown: (value: { restart: boolean }) => void = () => {};
@@ -152,9 +153,10 @@ export async function startKernel(options: KernelOptions): Promise<RunningKernel
     );
   } catch (error) {
     shellQueue.close();
-    await history.close();
+    await (await historyOpening).close();
     throw error;
   }
+  const history = await historyOpening;
   const boundSockets = sockets;
   outbox = new Outbox(sockets, signer, kernelSession);
   events = new CellEventPublisher(outbox, cells, log);
