@@ -8,8 +8,12 @@ const usage = `Usage: ringbook kernel --connection-file FILE [--type-check off|w
 
 Runs the kernel (Jupyter starts it this way through the kernelspec).
   -f, --connection-file FILE  the connection file written by the front end
-  --type-check MODE           type errors in cells: off, warn (default, shown on stderr) or error
-                              (also $RINGBOOK_TYPE_CHECK)`;
+  --type-check MODE           type errors in cells: off, warn (default) or error
+                              (also $RINGBOOK_TYPE_CHECK). warn: a cell's type errors are shown
+                              on its stderr once the kernel has been idle for 0.5 s (a run of
+                              cells is checked when it is over, and never slowed down); error: a
+                              cell with type errors does not run. The TypeScript language service
+                              starts when first needed (~1 s): then, or for a first completion.`;
 
 /** `ringbook kernel`: the kernel process itself (also what dist/kernel/main.js runs). */
 export const kernelCommand: Command = {

@@ -72,8 +72,9 @@ export class LanguageClient {
     await this.#request({ kind: "commit", code });
   }
 
-  async diagnose(code: string): Promise<CellDiagnostic[]> {
-    const reply = await this.#request({ kind: "diagnose", code });
+  /** Type errors of `code` as run after the first `contextCells` committed cells. */
+  async diagnose(code: string, contextCells: number): Promise<CellDiagnostic[]> {
+    const reply = await this.#request({ kind: "diagnose", code, contextCells });
     return reply.kind === "diagnose" ? reply.diagnostics : [];
   }
 

@@ -70,8 +70,9 @@ export class NotebookLanguageService {
     this.#model.commit(code);
   }
 
-  diagnose(code: string): CellDiagnostic[] {
-    const { cellStart, cellEnd } = this.#load(code);
+  /** Type errors of `code` run after the first `contextCells` committed cells (default: all). */
+  diagnose(code: string, contextCells?: number): CellDiagnostic[] {
+    const { cellStart, cellEnd } = this.#load(code, contextCells);
     const all = [...this.#service.getSyntacticDiagnostics(this.#notebookFile), ...this.#service.getSemanticDiagnostics(this.#notebookFile)];
     const diagnostics: CellDiagnostic[] = [];
     for (const diagnostic of all) {
@@ -131,8 +132,8 @@ export class NotebookLanguageService {
     return { found: true, data: { "text/plain": plain, "text/markdown": markdown } };
   }
 
-  #load(code: string): { cellStart: number; cellEnd: number } {
-    const built = this.#model.build(code);
+  #load(code: string, contextCells?: number): { cellStart: number; cellEnd: number } {
+    const built = this.#model.build(code, contextCells);
     if (built.text !== this.#text) {
       this.#text = built.text;
       this.#version++;

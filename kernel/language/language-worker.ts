@@ -14,7 +14,7 @@ function answer(request: LanguageRequest): LanguageReply {
       service.commit(request.code);
       return { kind: "commit" };
     case "diagnose":
-      return { kind: "diagnose", diagnostics: service.diagnose(request.code) };
+      return { kind: "diagnose", diagnostics: service.diagnose(request.code, request.contextCells) };
     case "complete":
       return { kind: "complete", result: service.complete(request.code, request.cursor) };
     case "inspect":
