@@ -129,6 +129,9 @@ export class HistoryStore {
   }
 
   async #writeLoop(): Promise<void> {
+    // Start after the current turn of the event loop: the record is added just before the cell's
+    // reply and idle status are sent, and file I/O (open, write, close) would come first otherwise.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     try {
       while (this.#unwritten.length > 0) {
         const batch = this.#unwritten.join("");

@@ -52,8 +52,10 @@ export class StartingExecutor implements Executor {
     this.#started?.onEvent(listener);
   }
 
-  async execute(request: ExecuteRequest): Promise<ExecuteOutcome> {
-    return (await this.#starting).execute(request);
+  execute(request: ExecuteRequest): Promise<ExecuteOutcome> {
+    // Forwarded synchronously once started, so the executor can hand the cell on at once.
+    if (this.#started !== undefined) return this.#started.execute(request);
+    return this.#starting.then((executor) => executor.execute(request));
   }
 
   async interrupt(): Promise<void> {

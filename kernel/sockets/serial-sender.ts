@@ -66,6 +66,10 @@ export class SerialSender {
   }
 
   async #drain(): Promise<void> {
+    // Sending starts on the next microtask, not inside enqueue(): a handler that queues messages
+    // and then hands work to another thread (a cell to the cell worker) hands it over first, and
+    // the sends (~20-40 µs each, native) overlap with that work instead of delaying it.
+    await Promise.resolve();
     try {
       while (this.#head < this.#queue.length) {
         const frames = this.#queue[this.#head] as Buffer[];
