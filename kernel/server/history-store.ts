@@ -17,19 +17,29 @@ export interface HistoryStoreOptions {
   log: (line: string) => void;
   /** Records kept in memory (older ones are forgotten, and dropped from the file at the next start). @default 10000 */
   maxRecords?: number;
+  /**
+   * Records of this long go out in one write (flush() and close() write at once). A write wakes a
+   * thread-pool thread: on two cores, one per cell competed with the front end reading the reply.
+   * @default 100
+   */
+  writeDelayMs?: number;
 }
 
 /**
  * Input history per kernel session, like IPython's: each kernel start is a new session numbered
  * after the last one in the file. Writes never block the hot path: records are appended to the
  * file asynchronously, in batches, by one owned write loop, through a file handle kept open (an
- * appendFile per cell cost the main thread ~100 µs of CPU for its open, write and close).
+ * appendFile per cell cost the main thread ~100 µs of CPU for its open, write and close), at most
+ * one write per `writeDelayMs`.
  */
 export class HistoryStore {
   readonly session: number;
   readonly #file: string;
   readonly #log: (line: string) => void;
   readonly #maxRecords: number;
+  readonly #writeDelayMs: number;
+  /** Ends the write loop's wait early (flush, close). */
+  #writeNow: (() => void) | undefined;
   #records: HistoryRecord[];
   #unwritten: string[] = [];
   #writing: Promise<void> | undefined;
@@ -41,6 +51,7 @@ export class HistoryStore {
     this.#file = options.file;
     this.#log = options.log;
     this.#maxRecords = options.maxRecords ?? 10_000;
+    this.#writeDelayMs = options.writeDelayMs ?? 100;
     this.#records = records;
     this.session = session;
   }
@@ -119,6 +130,7 @@ export class HistoryStore {
 
   /** Waits for every record so far to reach the file. */
   async flush(): Promise<void> {
+    this.#writeNow?.();
     while (this.#writing !== undefined) await this.#writing;
   }
 
@@ -137,9 +149,16 @@ export class HistoryStore {
   }
 
   async #writeLoop(): Promise<void> {
-    // Start after the current turn of the event loop: the record is added just before the cell's
-    // reply and idle status are sent, and file I/O (open, write, close) would come first otherwise.
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    // Never inside the turn that added the record (it comes just before the cell's reply and idle
+    // status), and batched over writeDelayMs.
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, this.#writeDelayMs);
+      this.#writeNow = () => {
+        clearTimeout(timer);
+        setImmediate(resolve);
+      };
+    });
+    this.#writeNow = undefined;
     try {
       while (this.#unwritten.length > 0) {
         const batch = this.#unwritten.join("");

@@ -54,15 +54,17 @@ describe("HistoryStore", () => {
     }
   });
 
-  test("appends each cell through one open file, after the current event-loop turn; records added after close() still arrive", async () => {
+  test("appends through one open file, batched over writeDelayMs (flush writes at once); records added after close() still arrive", async () => {
     const temp = await makeTempDir("history-handle");
     const logs: string[] = [];
     try {
       const file = join(temp.path, "history.jsonl");
-      const store = await HistoryStore.open({ file, log: (line) => logs.push(line) });
+      const store = await HistoryStore.open({ file, log: (line) => logs.push(line), writeDelayMs: 5_000 });
       store.recordInput(1, "first").setOutput("1");
-      await assert.rejects(readFile(file, "utf8"), { code: "ENOENT" }, "nothing is written inside setOutput()");
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      await assert.rejects(readFile(file, "utf8"), { code: "ENOENT" }, "nothing is written before writeDelayMs");
       await store.flush();
+      assert.equal((await readFile(file, "utf8")).trim().split("\n").length, 1);
       for (let line = 2; line <= 50; line++) {
         store.recordInput(line, `cell ${line}`).setOutput(null);
         await store.flush();
