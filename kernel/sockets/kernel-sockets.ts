@@ -1,5 +1,6 @@
 import * as zmq from "zeromq";
 import { channelEndpoint, type ConnectionInfo } from "../protocol/connection-info.js";
+import type { OutgoingFrame } from "../protocol/frames.js";
 import { ReceiveLoop } from "./receive-loop.js";
 import { SerialSender } from "./serial-sender.js";
 
@@ -82,7 +83,7 @@ export class KernelSockets {
   }
 
   /** Queues a message on a channel; messages on one channel leave in the order queued. */
-  send(channel: SendChannel, frames: Buffer[]): void {
+  send(channel: SendChannel, frames: OutgoingFrame[]): void {
     this.#senders[channel].enqueue(frames);
   }
 

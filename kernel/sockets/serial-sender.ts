@@ -1,6 +1,8 @@
+import type { OutgoingFrame } from "../protocol/frames.js";
+
 /** What a {@link SerialSender} needs from a socket. */
 export interface SendableSocket {
-  send(frames: Buffer[]): Promise<void>;
+  send(frames: OutgoingFrame[]): Promise<void>;
 }
 
 /** Default bound on messages waiting for their turn on one socket. */
@@ -23,7 +25,7 @@ export class SerialSender {
   readonly #name: string;
   readonly #log: (line: string) => void;
   readonly #maxQueued: number;
-  #queue: Buffer[][] = [];
+  #queue: OutgoingFrame[][] = [];
   #head = 0;
   #draining: Promise<void> | undefined;
   #closed = false;
@@ -41,7 +43,7 @@ export class SerialSender {
   }
 
   /** Queues a message; it is sent after every message queued before it. */
-  enqueue(frames: Buffer[]): void {
+  enqueue(frames: OutgoingFrame[]): void {
     if (this.#closed) {
       this.#log(`${this.#name}: dropped a message queued after close`);
       return;
@@ -72,7 +74,7 @@ export class SerialSender {
     await Promise.resolve();
     try {
       while (this.#head < this.#queue.length) {
-        const frames = this.#queue[this.#head] as Buffer[];
+        const frames = this.#queue[this.#head] as OutgoingFrame[];
         this.#head += 1;
         try {
           await this.#socket.send(frames);
