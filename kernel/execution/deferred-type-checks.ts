@@ -1,16 +1,16 @@
 /**
- * Type checks of executed cells (`--type-check warn`) as background work that yields to cells.
- * A check runs only once no cell has run for `idleDelayMs`, and a cell that starts pauses the
- * queue after the check in flight. A run of cells (run-all, a script driving the kernel) is then
+ * Type checks of cells (`--type-check warn` and `auto`) as background work that yields to cells.
+ * Checks run once no cell has started for `idleDelayMs`, and a cell that starts pauses the queue
+ * after the check in flight. A run of short cells (run-all, a script driving the kernel) is then
  * never slowed by the language service: on a two-core machine a check competing with a cell made
- * the cell ~0.6 ms slower, and the language service itself (TypeScript, ~100 MiB) is not even
- * started until the run is over. A check that runs late still sees what its cell saw (the model
- * is cut at `contextCells`), and its warnings go to its own cell, as they did before: warnings
- * always came after the cell's reply, since a check takes longer than a small cell.
+ * the cell ~0.6 ms slower. A long cell (training) is checked while it runs, so that its warnings
+ * arrive before its idle status: JupyterLab drops output for a request once it has seen the
+ * reply and idle. A check that runs late still sees what its cell saw (the model is cut at
+ * `contextCells`), and its warnings go to its own cell.
  */
 import { RingbookError } from "../../lib/errors.js";
 
-/** An executed cell waiting for its type check. */
+/** A cell waiting for its type check. */
 export interface PendingCheck {
   cellId: string;
   code: string;
@@ -20,7 +20,7 @@ export interface PendingCheck {
 }
 
 export interface DeferredTypeChecksOptions {
-  /** Quiet time after the last cell before checks run. */
+  /** Quiet time after the last cell started before checks run. */
   idleDelayMs: number;
   /** Checks kept waiting at most; beyond, the oldest is dropped with a log line. */
   maxPending: number;
@@ -54,14 +54,10 @@ export class DeferredTypeChecks {
     return this.#queue.length;
   }
 
-  /** A cell starts: no further check starts until the kernel has been idle again. */
-  cellStarted(): void {
+  /** A cell starts: its check (if any) is queued, checks pause, and the quiet time starts again. */
+  cellStarted(check?: PendingCheck): void {
     this.#cellsStarted++;
     clearTimeout(this.#timer);
-  }
-
-  /** A cell finished; `check` (if any) is queued and the idle timer restarts. */
-  cellFinished(check?: PendingCheck): void {
     if (this.#closed) return;
     if (check !== undefined) {
       this.#queue.push(check);
@@ -70,7 +66,6 @@ export class DeferredTypeChecks {
         this.#options.log(`type check of In[${dropped?.executionCount}] skipped: more than ${this.#options.maxPending} checks were waiting`);
       }
     }
-    clearTimeout(this.#timer);
     if (this.#queue.length === 0) return;
     this.#timer = setTimeout(() => this.#drain(), this.#options.idleDelayMs);
     // Pending checks never keep a process alive.
@@ -90,8 +85,8 @@ export class DeferredTypeChecks {
     const cellsStarted = this.#cellsStarted;
     const previous = this.#draining ?? Promise.resolve();
     this.#draining = previous.then(async () => {
-      // Stops once a cell has started, even if it has finished meanwhile: that cell's
-      // cellFinished() armed the timer again, so checks resume only after a quiet time.
+      // Stops once another cell has started, even if it has finished meanwhile: its start
+      // armed the timer again, so checks resume only after a quiet time.
       while (this.#cellsStarted === cellsStarted && !this.#closed) {
         const next = this.#queue.shift();
         if (next === undefined) return;

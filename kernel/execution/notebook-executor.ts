@@ -10,8 +10,12 @@ import type { CellDiagnostic } from "../language/protocol.js";
 import { isCellComplete } from "./is-complete.js";
 import { DeferredTypeChecks, type PendingCheck } from "./deferred-type-checks.js";
 
-/** How type errors affect cells. */
-export type TypeCheckMode = "off" | "warn" | "error";
+/**
+ * How type errors affect cells: `off` never checks; `auto` checks like `warn` while the language
+ * service runs, which a completion or inspection starts (never a check); `warn` starts it for
+ * the first check; `error` checks before each cell and fails cells with type errors.
+ */
+export type TypeCheckMode = "off" | "auto" | "warn" | "error";
 
 type CompileCell = (source: string) => unknown;
 
@@ -24,11 +28,11 @@ function isMagic(code: string): boolean {
   return /^\s*%%/.test(code);
 }
 
-/** When warn-mode checks run (see {@link DeferredTypeChecks}). */
+/** When warn- and auto-mode checks run (see {@link DeferredTypeChecks}). */
 export interface TypeCheckTiming {
   /**
-   * Quiet time after the last cell before checks run: longer than the gaps within a run of cells
-   * sent by a program, shorter than a person takes to read a result.
+   * Quiet time after the last cell started before checks run: longer than the gaps within a run
+   * of cells sent by a program, shorter than a person takes to read a result.
    * @default 500
    */
   idleDelayMs?: number;
@@ -81,14 +85,10 @@ export class NotebookExecutor implements Executor {
         return { status: "error", ename: "TypeScriptError", evalue: `${diagnostics.length} type error(s) in In[${request.executionCount}]; the cell did not run`, traceback: lines };
       }
     }
-    this.#checks.cellStarted();
-    let outcome: ExecuteOutcome | undefined;
-    try {
-      outcome = await this.#host.execute(request);
-    } finally {
-      const pending: PendingCheck = { cellId: request.cellId, code: request.code, executionCount: request.executionCount, contextCells };
-      this.#checks.cellFinished(checked && this.#typeCheck === "warn" ? pending : undefined);
-    }
+    const background = checked && (this.#typeCheck === "warn" || this.#typeCheck === "auto");
+    const pending: PendingCheck = { cellId: request.cellId, code: request.code, executionCount: request.executionCount, contextCells };
+    this.#checks.cellStarted(background ? pending : undefined);
+    const outcome = await this.#host.execute(request);
     if (checked && outcome.status === "ok") {
       // Cheap until the language service runs: the client only keeps the code until then.
       this.#committedCells++;
@@ -158,8 +158,11 @@ export class NotebookExecutor implements Executor {
     return this.#closed;
   }
 
-  /** A deferred warn-mode check: type errors go to the cell's stderr, however late. */
+  /** A deferred check (warn, auto): type errors go to the cell's stderr, however late. */
   async #warn(pending: PendingCheck): Promise<void> {
+    // auto: the language service costs ~120 MiB and ~1 s of CPU to start, more than the rest of
+    // the kernel; only a user asking for completions or inspection starts it, and with it checks.
+    if (this.#typeCheck === "auto" && !this.#language.started) return;
     const diagnostics = await this.#language.diagnose(pending.code, pending.contextCells);
     if (diagnostics.length === 0) return;
     const text = formatDiagnostics(diagnostics, pending.executionCount).join("\n") + "\n";

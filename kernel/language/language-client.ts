@@ -28,6 +28,11 @@ export class LanguageClient {
     this.#log = log;
   }
 
+  /** True once {@link start} was called (the worker runs or is starting). */
+  get started(): boolean {
+    return this.#ready !== undefined;
+  }
+
   /** Starts the worker if it is not started; resolves when it has built its first program. */
   start(): Promise<void> {
     if (this.#ready) return this.#ready;

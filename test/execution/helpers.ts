@@ -27,7 +27,7 @@ export interface TestNotebook {
 
 /** Starts an executor in a fresh folder; `files` are written there; node_modules links to ours. */
 export async function openNotebook(
-  options: { typeCheck?: "off" | "warn" | "error"; typeCheckIdleDelayMs?: number; files?: Record<string, string>; nodeModules?: boolean } = {},
+  options: { typeCheck?: "off" | "auto" | "warn" | "error"; typeCheckIdleDelayMs?: number; files?: Record<string, string>; nodeModules?: boolean } = {},
 ): Promise<TestNotebook> {
   const dir = mkdtempSync(join(tmpdir(), "ringbook-exec-"));
   if (options.nodeModules !== false) symlinkSync(join(repoRoot, "node_modules"), join(dir, "node_modules"));

@@ -87,6 +87,35 @@ describe("executor language features", () => {
     }
   });
 
+  it("warn mode checks a long cell while it runs, so its warning comes before its reply", async () => {
+    const long = await openNotebook({ typeCheck: "warn", typeCheckIdleDelayMs: 100 });
+    try {
+      await long.executor.complete("Mat", 3); // the language service is up before the cell
+      const outcome = await long.run("const slow: number = 'late'\nawait new Promise((resolve) => setTimeout(resolve, 3000))");
+      assert.equal(outcome.status, "ok");
+      assert.match(long.streamOf(outcome.cellId, "stderr"), /TS2322/, "the warning arrived while the cell ran");
+    } finally {
+      await long.close();
+    }
+  });
+
+  it("auto mode checks cells only while the language service runs, which a completion starts", async () => {
+    const auto = await openNotebook({ typeCheck: "auto", typeCheckIdleDelayMs: 100 });
+    try {
+      const early = await auto.run("const early: number = 'not checked'");
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      assert.ok(!auto.logs.some((line) => line.includes("language service ready")), "no check starts the language service");
+      assert.equal(auto.streamOf(early.cellId, "stderr"), "");
+      const names = await auto.executor.complete("ear", 3);
+      assert.equal(names.matches[0], "early");
+      const later = await auto.run("const later: number = 'checked'");
+      await auto.waitFor(() => auto.streamOf(later.cellId, "stderr").includes("TS2322"), 30_000);
+      assert.equal(auto.streamOf(early.cellId, "stderr"), "");
+    } finally {
+      await auto.close();
+    }
+  });
+
   it("completes names of the first cell after hundreds of cells", async () => {
     const long = await openNotebook({ typeCheck: "off" });
     try {
