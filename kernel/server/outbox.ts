@@ -37,11 +37,17 @@ export class Outbox {
     this.#sockets.send(request.channel, encodeMessage(request.ids, errorReplyTo(request.message, content), this.#signer));
   }
 
-  /** Publishes on iopub with `parent` as parent_header ({} when the parent is unknown). */
+  /**
+   * Publishes on iopub with `parent` as parent_header ({} when the parent is unknown). The header
+   * (id, date) is made now; JSON and signature when the message's turn to be sent comes, so a
+   * cell's busy status and execute_input cost nothing before the cell reaches its worker. A
+   * content that cannot be encoded (a BigInt in display data) is dropped with a log line.
+   * `content` and `metadata` must not change after this call.
+   */
   publish<K extends ReplyType>(parent: ParentHeader, msgType: K, content: ReplyContents[K], metadata?: JsonObject): void {
     const message = messageWithParent(parent, this.#kernelSession, msgType, content, metadata);
     const topic = `kernel.${this.#kernelSession}.${msgType}`;
-    this.#sockets.send("iopub", encodeMessage([topic], message, this.#signer));
+    this.#sockets.send("iopub", () => encodeMessage([topic], message, this.#signer));
   }
 
   /** Publishes busy or idle for a request. */

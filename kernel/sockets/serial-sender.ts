@@ -5,6 +5,14 @@ export interface SendableSocket {
   send(frames: OutgoingFrame[]): Promise<void>;
 }
 
+/**
+ * A message to send: its frames, or a function that encodes them when the message's turn comes.
+ * Encoding late (JSON and HMAC of the busy status and execute_input of a cell) lets the handler
+ * hand the cell to the cell worker first; whatever a late encoder reads must not change after
+ * the message is queued.
+ */
+export type OutgoingMessage = OutgoingFrame[] | (() => OutgoingFrame[]);
+
 /** Default bound on messages waiting for their turn on one socket. */
 export const DEFAULT_MAX_QUEUED_SENDS = 100_000;
 
@@ -25,7 +33,7 @@ export class SerialSender {
   readonly #name: string;
   readonly #log: (line: string) => void;
   readonly #maxQueued: number;
-  #queue: OutgoingFrame[][] = [];
+  #queue: OutgoingMessage[] = [];
   #head = 0;
   #draining: Promise<void> | undefined;
   #closed = false;
@@ -42,8 +50,8 @@ export class SerialSender {
     return this.#queue.length - this.#head;
   }
 
-  /** Queues a message; it is sent after every message queued before it. */
-  enqueue(frames: OutgoingFrame[]): void {
+  /** Queues a message; it is sent (and, if a function, encoded) after every message queued before it. */
+  enqueue(message: OutgoingMessage): void {
     if (this.#closed) {
       this.#log(`${this.#name}: dropped a message queued after close`);
       return;
@@ -52,7 +60,7 @@ export class SerialSender {
       this.#log(`${this.#name}: dropped a message, ${this.pending} already waiting to be sent`);
       return;
     }
-    this.#queue.push(frames);
+    this.#queue.push(message);
     this.#draining ??= this.#drain();
   }
 
@@ -74,10 +82,10 @@ export class SerialSender {
     await Promise.resolve();
     try {
       while (this.#head < this.#queue.length) {
-        const frames = this.#queue[this.#head] as OutgoingFrame[];
+        const message = this.#queue[this.#head] as OutgoingMessage;
         this.#head += 1;
         try {
-          await this.#socket.send(frames);
+          await this.#socket.send(typeof message === "function" ? message() : message);
         } catch (error) {
           this.#log(`${this.#name}: send failed: ${(error as Error).message}`);
         }

@@ -58,19 +58,28 @@ describe("SerialSender", () => {
     ]);
   });
 
-  test("sends nothing inside enqueue(): the first send comes after the caller's synchronous work", async () => {
+  test("sends (and encodes) nothing inside enqueue(): messages leave in order after the caller's synchronous work", async () => {
     const events: string[] = [];
     const socket = {
       send: async (frames: Buffer[]) => {
         events.push(`sent ${frames.join("")}`);
       },
     };
-    const sender = new SerialSender(socket, "deferred", () => {});
+    const logs: string[] = [];
+    const sender = new SerialSender(socket, "deferred", (line) => logs.push(line));
     sender.enqueue([Buffer.from("busy")]);
-    sender.enqueue([Buffer.from("input")]);
+    sender.enqueue(() => {
+      events.push("encoded input");
+      return ["input"];
+    });
+    sender.enqueue(() => {
+      throw new TypeError("Do not know how to serialize a BigInt");
+    });
+    sender.enqueue(["idle"]);
     events.push("cell handed to the worker");
     await sender.flush();
-    assert.deepEqual(events, ["cell handed to the worker", "sent busy", "sent input"]);
+    assert.deepEqual(events, ["cell handed to the worker", "sent busy", "encoded input", "sent input", "sent idle"]);
+    assert.deepEqual(logs, ["deferred: send failed: Do not know how to serialize a BigInt"]);
   });
 });
 
