@@ -85,14 +85,15 @@ export class NotebookExecutor implements Executor {
         return { status: "error", ename: "TypeScriptError", evalue: `${diagnostics.length} type error(s) in In[${request.executionCount}]; the cell did not run`, traceback: lines };
       }
     }
-    const background = checked && (this.#typeCheck === "warn" || this.#typeCheck === "auto");
+    // auto: no check is queued (nor its timer armed) while the language service does not run.
+    const background = checked && (this.#typeCheck === "warn" || (this.#typeCheck === "auto" && this.#language.started));
     const pending: PendingCheck = { cellId: request.cellId, code: request.code, executionCount: request.executionCount, contextCells };
     this.#checks.cellStarted(background ? pending : undefined);
     const outcome = await this.#host.execute(request);
     if (checked && outcome.status === "ok") {
       // Cheap until the language service runs: the client only keeps the code until then.
       this.#committedCells++;
-      this.#inBackground(this.#language.commit(request.code));
+      this.#language.commit(request.code);
     }
     return outcome;
   }

@@ -72,20 +72,23 @@ export class LanguageClient {
         this.#pending.clear();
       });
     });
-    for (const code of this.#backlog) void this.commit(code).catch(() => undefined);
+    for (const code of this.#backlog) this.commit(code);
     this.#backlog = [];
     // A failed start is reported to each request; the background start itself must not throw.
     this.#ready.catch((error: unknown) => this.#log(`language service unavailable: ${error instanceof Error ? error.message : String(error)}`));
     return this.#ready;
   }
 
-  /** Adds an executed cell to the model (kept here until the service is started). */
-  async commit(code: string): Promise<void> {
+  /**
+   * Adds an executed cell to the model: kept here until the service is started (no promise, no
+   * message: this runs after every cell), sent in order after it. A failure is logged.
+   */
+  commit(code: string): void {
     if (!this.#ready) {
       this.#backlog.push(code);
       return;
     }
-    await this.#request({ kind: "commit", code });
+    this.#request({ kind: "commit", code }).catch((error: unknown) => this.#log(`language commit failed: ${error instanceof Error ? error.message : String(error)}`));
   }
 
   /** Type errors of `code` as run after the first `contextCells` committed cells. */
