@@ -47,7 +47,6 @@ export class NotebookExecutor implements Executor {
   readonly #typeCheck: TypeCheckMode;
   readonly #log: (line: string) => void;
   #listener: (cellId: string, event: CellEvent) => void = () => {};
-  readonly #background = new Set<Promise<void>>();
   readonly #checks: DeferredTypeChecks;
   /** Cells committed to the language model (it numbers them the same way). */
   #committedCells = 0;
@@ -154,7 +153,6 @@ export class NotebookExecutor implements Executor {
     this.#closed ??= (async () => {
       await this.#checks.close();
       await Promise.all([this.#host.close(), this.#language.close()]);
-      await Promise.allSettled([...this.#background]);
     })();
     return this.#closed;
   }
@@ -168,12 +166,5 @@ export class NotebookExecutor implements Executor {
     if (diagnostics.length === 0) return;
     const text = formatDiagnostics(diagnostics, pending.executionCount).join("\n") + "\n";
     this.#listener(pending.cellId, { kind: "stream", name: "stderr", text });
-  }
-
-  /** Owns a background task: errors are logged, close() waits for it. */
-  #inBackground(task: Promise<void>): void {
-    const owned = task.catch((error: unknown) => this.#log(`background language task failed: ${error instanceof Error ? error.message : String(error)}`));
-    this.#background.add(owned);
-    void owned.finally(() => this.#background.delete(owned));
   }
 }
