@@ -40,7 +40,7 @@ function runCell(queue: DeferredTypeChecks, executionCount: number): void {
 
 describe("deferred type checks", () => {
   it("run in order, only once no cell has started for the delay", async () => {
-    const { queue, checked } = recordingQueue(300);
+    const { queue, checked } = recordingQueue(1000);
     for (let count = 1; count <= 5; count++) {
       runCell(queue, count);
       await sleep(10);
@@ -52,7 +52,7 @@ describe("deferred type checks", () => {
   });
 
   it("pause after the check in flight when a cell starts, and resume only after the next quiet time", async () => {
-    const { queue, started, checked, releaseAll } = recordingQueue(200, { autoRelease: false });
+    const { queue, started, checked, releaseAll } = recordingQueue(1000, { autoRelease: false });
     for (let count = 1; count <= 4; count++) runCell(queue, count);
     await waitUntil(() => started.length === 1);
     queue.cellStarted(pending(5));

@@ -91,7 +91,7 @@ describe("executor language features", () => {
     const long = await openNotebook({ typeCheck: "warn", typeCheckIdleDelayMs: 100 });
     try {
       await long.executor.complete("Mat", 3); // the language service is up before the cell
-      const outcome = await long.run("const slow: number = 'late'\nawait new Promise((resolve) => setTimeout(resolve, 3000))");
+      const outcome = await long.run("const slow: number = 'late'\nawait new Promise((resolve) => setTimeout(resolve, 5000))");
       assert.equal(outcome.status, "ok");
       assert.match(long.streamOf(outcome.cellId, "stderr"), /TS2322/, "the warning arrived while the cell ran");
     } finally {
