@@ -1,16 +1,23 @@
 import { parseArgs } from "node:util";
-import { runKernelProcess } from "../server/kernel-process.js";
 import { UsageError, type Command } from "./command.js";
 
-const TYPE_CHECK_MODES = ["off", "warn", "error"] as const;
+const TYPE_CHECK_MODES = ["off", "auto", "warn", "error"] as const;
 type TypeCheckMode = (typeof TYPE_CHECK_MODES)[number];
 
-const usage = `Usage: ringbook kernel --connection-file FILE [--type-check off|warn|error]
+const usage = `Usage: ringbook kernel --connection-file FILE [--type-check off|auto|warn|error]
 
 Runs the kernel (Jupyter starts it this way through the kernelspec).
   -f, --connection-file FILE  the connection file written by the front end
-  --type-check MODE           type errors in cells: off, warn (default, shown on stderr) or error
-                              (also $RINGBOOK_TYPE_CHECK)`;
+  --type-check MODE           type errors in cells (also $RINGBOOK_TYPE_CHECK):
+                              warn   a cell's type errors go to its stderr once no cell has
+                                     started for 0.5 s (a long cell: while it runs); a run of
+                                     cells is checked when it is over, never slowed down
+                              auto   (default) as warn while the TypeScript language service
+                                     runs: the first completion or inspection starts it (~1 s,
+                                     ~120 MiB, more than the rest of the kernel); until then, and
+                                     in headless runs, cells are not checked
+                              error  a cell with type errors does not run
+                              off    no checks (completions and inspection still work)`;
 
 /** `ringbook kernel`: the kernel process itself (also what dist/kernel/main.js runs). */
 export const kernelCommand: Command = {
@@ -20,16 +27,36 @@ export const kernelCommand: Command = {
   async run(args) {
     const { values } = parseCommandArgs(args);
     if (values["connection-file"] === undefined) throw new UsageError("--connection-file is required");
-    const typeCheck = parseTypeCheck(values["type-check"] ?? process.env["RINGBOOK_TYPE_CHECK"] ?? "warn");
-    // Loaded only here: the executor pulls in the TypeScript compiler, which `ringbook install` never needs.
-    const { startExecutor } = await import("../execution/index.js");
+    const typeCheck = parseTypeCheck(values["type-check"] ?? process.env["RINGBOOK_TYPE_CHECK"] ?? "auto");
+    // Loaded only here, so that `ringbook install` loads neither ZeroMQ nor the executor; the
+    // executor only once the sockets are bound (see runKernelProcess).
+    const { runKernelProcess } = await loadKernelProcess();
     await runKernelProcess({
       connectionFile: values["connection-file"],
-      startExecutor: (log) => startExecutor({ cwd: process.cwd(), typeCheck, log }),
+      startExecutor: async (log) => {
+        const { startExecutor } = await import("../execution/index.js");
+        return startExecutor({ cwd: process.cwd(), typeCheck, log });
+      },
     });
     return 0;
   },
 };
+
+type KernelProcessModule = typeof import("../server/kernel-process.js");
+
+/**
+ * The server as one file (scripts/bundle-server.mjs, part of `npm run build`): ~5 ms to load
+ * instead of ~20 for its modules one by one. A build without it (tsc alone) uses the modules.
+ */
+async function loadKernelProcess(): Promise<KernelProcessModule> {
+  try {
+    // The same module, bundled: its exports are those of kernel-process.js.
+    return (await import(new URL("../server/kernel-process.bundle.js", import.meta.url).href)) as KernelProcessModule;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ERR_MODULE_NOT_FOUND") throw error;
+    return import("../server/kernel-process.js");
+  }
+}
 
 function parseCommandArgs(args: string[]) {
   try {

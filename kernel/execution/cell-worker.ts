@@ -7,7 +7,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { randomUUID } from "node:crypto";
-import { compileCell, runCompiledCell, type CompileCellOptions, type CellCompletion } from "../../lib/script/index.js";
+import { compileCell, compileScript, runCompiledCell, type CompileCellOptions, type CellCompletion } from "../../lib/script/index.js";
 import { RingbookError } from "../../lib/errors.js";
 import type { CellEvent, ExecuteOutcome, ExecuteRequest, UserExpressionResult } from "./executor.js";
 import { CellContext } from "./cell-context.js";
@@ -16,6 +16,7 @@ import { CommRegistry } from "./worker-comms.js";
 import { formatError } from "./traceback.js";
 import { interruptProbeSymbolKey, type CellWorkerConfig, type ToWorker, type WorkerCall } from "./worker-protocol.js";
 import { transpileWithDecorators } from "./decorator-transpile.js";
+import { warmUpCompiler } from "./compiler-warmup.js";
 import { display, displayHostSymbol } from "../display/index.js";
 import { displaySinkSymbol, type DisplaySink } from "../display/sink.js";
 import { toMimeBundle } from "../display/mime-bundle.js";
@@ -227,9 +228,13 @@ globals[Symbol.for(interruptProbeSymbolKey)] = (seq: number, runHooks: boolean):
   return true;
 };
 
+/** Set when the first cell arrives: the compiler warm-up stops (see compiler-warmup). */
+let cellArrived = false;
+
 port.on("message", (message: ToWorker) => {
   switch (message.type) {
     case "execute":
+      cellArrived = true;
       // execute() catches everything itself and reports through the outbox.
       void execute(message.request);
       return;
@@ -272,3 +277,14 @@ async function runShutdownHooks(): Promise<void> {
   const failures = results.flatMap((result) => (result.status === "rejected" ? [formatError(result.reason, "shutdown hook").traceback.join("\n")] : []));
   outbox.post({ type: "shutdownDone", failures });
 }
+
+// Never the TypeScript fallback here: a sample sucrase rejects must not load the compiler.
+const warmupOptions: CompileCellOptions = { moduleAliases: config.moduleAliases };
+if (config.jsx) warmupOptions.jsx = config.jsx;
+const warmupFilename = join(config.cwd, "__ringbook_warmup__");
+void warmUpCompiler({
+  compile: (source) => void compileScript(compileCell(source, warmupOptions), { filename: warmupFilename }),
+  format: (value) => void toMimeBundle(value),
+  shouldStop: () => cellArrived,
+  schedule: (next) => originalSetImmediate(next),
+});

@@ -24,22 +24,34 @@ export interface ExecutorOptions {
   /** The notebook's folder: imports, tsconfig.json and `In[n]` file names are relative to it. */
   cwd: string;
   /**
-   * `"warn"`: type errors are printed to the cell's stderr after it ran (never delaying it);
+   * `"warn"`: type errors are printed to the cell's stderr once no cell has started for
+   * `typeCheckIdleDelayMs` (never delaying a cell; a long cell is checked while it runs); `"auto"`:
+   * the same while the language service runs, which only a completion or inspection starts;
    * `"error"`: a cell with type errors fails without running; `"off"`: no checking.
-   * @default "warn" (the server's default; this option itself is required)
+   * @default "auto" (the server's default; this option itself is required)
    */
   typeCheck: TypeCheckMode;
+  /**
+   * Warn and auto mode: quiet time after the last cell started before checks run (see DeferredTypeChecks).
+   * @default 500
+   */
+  typeCheckIdleDelayMs?: number;
   /** Receives the executor's diagnostic lines (for the kernel log). */
   log: (line: string) => void;
 }
 
-/** Delay before the language service starts loading, so that the first cell runs first. */
+/** Error mode: delay before the language service starts loading, so that the first cell runs first. */
 const languageWarmupDelayMs = 200;
 
-/** Starts the cell worker (ready when this resolves) and, in the background, the language service. */
+/**
+ * Starts the cell worker (ready when this resolves). The language service (TypeScript, ~120 MiB
+ * and ~1 s of CPU) starts when first needed: a completion or inspection, a warn-mode check (run
+ * when the kernel is idle), or, in error mode, at once in the background since every cell waits
+ * for a check.
+ */
 export async function startExecutor(options: ExecutorOptions): Promise<Executor> {
-  if (!["off", "warn", "error"].includes(options.typeCheck)) {
-    throw new RingbookError("EXECUTOR_OPTIONS", `typeCheck must be "off", "warn" or "error", got ${JSON.stringify(options.typeCheck)}`);
+  if (!["off", "auto", "warn", "error"].includes(options.typeCheck)) {
+    throw new RingbookError("EXECUTOR_OPTIONS", `typeCheck must be "off", "auto", "warn" or "error", got ${JSON.stringify(options.typeCheck)}`);
   }
   const cwd = resolve(options.cwd);
   const distRoot = new URL("../../", import.meta.url);
@@ -52,9 +64,10 @@ export async function startExecutor(options: ExecutorOptions): Promise<Executor>
   const tsconfig = readRuntimeTsconfig(cwd, options.log);
   const host = await CellWorkerHost.start({ cwd, moduleAliases, ...tsconfig }, options.log);
   const language = new LanguageClient({ cwd, packageRoot }, options.log);
-  if (options.typeCheck !== "off") {
+  if (options.typeCheck === "error") {
     const warmup = setTimeout(() => void language.start().catch(() => undefined), languageWarmupDelayMs);
     warmup.unref();
   }
-  return new NotebookExecutor(host, language, options.typeCheck, options.log);
+  const timing = options.typeCheckIdleDelayMs === undefined ? {} : { idleDelayMs: options.typeCheckIdleDelayMs };
+  return new NotebookExecutor(host, language, options.typeCheck, options.log, timing);
 }

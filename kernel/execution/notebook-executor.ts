@@ -8,9 +8,14 @@ import type { CellWorkerHost } from "./worker-host.js";
 import type { LanguageClient } from "../language/language-client.js";
 import type { CellDiagnostic } from "../language/protocol.js";
 import { isCellComplete } from "./is-complete.js";
+import { DeferredTypeChecks, type PendingCheck } from "./deferred-type-checks.js";
 
-/** How type errors affect cells. */
-export type TypeCheckMode = "off" | "warn" | "error";
+/**
+ * How type errors affect cells: `off` never checks; `auto` checks like `warn` while the language
+ * service runs, which a completion or inspection starts (never a check); `warn` starts it for
+ * the first check; `error` checks before each cell and fails cells with type errors.
+ */
+export type TypeCheckMode = "off" | "auto" | "warn" | "error";
 
 type CompileCell = (source: string) => unknown;
 
@@ -23,6 +28,18 @@ function isMagic(code: string): boolean {
   return /^\s*%%/.test(code);
 }
 
+/** When warn- and auto-mode checks run (see {@link DeferredTypeChecks}). */
+export interface TypeCheckTiming {
+  /**
+   * Quiet time after the last cell started before checks run: longer than the gaps within a run
+   * of cells sent by a program, shorter than a person takes to read a result.
+   * @default 500
+   */
+  idleDelayMs?: number;
+  /** @default 1000 */
+  maxPending?: number;
+}
+
 /** Runs cells for one kernel. */
 export class NotebookExecutor implements Executor {
   readonly #host: CellWorkerHost;
@@ -30,15 +47,23 @@ export class NotebookExecutor implements Executor {
   readonly #typeCheck: TypeCheckMode;
   readonly #log: (line: string) => void;
   #listener: (cellId: string, event: CellEvent) => void = () => {};
-  readonly #background = new Set<Promise<void>>();
+  readonly #checks: DeferredTypeChecks;
+  /** Cells committed to the language model (it numbers them the same way). */
+  #committedCells = 0;
   #compile: CompileCell | undefined;
   #closed: Promise<void> | undefined;
 
-  constructor(host: CellWorkerHost, language: LanguageClient, typeCheck: TypeCheckMode, log: (line: string) => void) {
+  constructor(host: CellWorkerHost, language: LanguageClient, typeCheck: TypeCheckMode, log: (line: string) => void, timing: TypeCheckTiming = {}) {
     this.#host = host;
     this.#language = language;
     this.#typeCheck = typeCheck;
     this.#log = log;
+    this.#checks = new DeferredTypeChecks({
+      idleDelayMs: timing.idleDelayMs ?? 500,
+      maxPending: timing.maxPending ?? 1000,
+      check: (pending) => this.#warn(pending),
+      log,
+    });
     host.onEvent((cellId, event) => this.#listener(cellId, event));
   }
 
@@ -48,8 +73,9 @@ export class NotebookExecutor implements Executor {
 
   async execute(request: ExecuteRequest): Promise<ExecuteOutcome> {
     const checked = !isMagic(request.code) && request.code.trim() !== "";
+    const contextCells = this.#committedCells;
     if (checked && this.#typeCheck === "error") {
-      const diagnostics = await this.#language.diagnose(request.code).catch((error: unknown) => {
+      const diagnostics = await this.#language.diagnose(request.code, contextCells).catch((error: unknown) => {
         this.#log(`type check skipped for cell ${request.cellId}: ${error instanceof Error ? error.message : String(error)}`);
         return [];
       });
@@ -57,17 +83,17 @@ export class NotebookExecutor implements Executor {
         const lines = formatDiagnostics(diagnostics, request.executionCount);
         return { status: "error", ename: "TypeScriptError", evalue: `${diagnostics.length} type error(s) in In[${request.executionCount}]; the cell did not run`, traceback: lines };
       }
-    } else if (checked && this.#typeCheck === "warn") {
-      this.#inBackground(
-        this.#language.diagnose(request.code).then((diagnostics) => {
-          if (diagnostics.length === 0) return;
-          const text = formatDiagnostics(diagnostics, request.executionCount).join("\n") + "\n";
-          this.#listener(request.cellId, { kind: "stream", name: "stderr", text });
-        }),
-      );
     }
+    // auto: no check is queued (nor its timer armed) while the language service does not run.
+    const background = checked && (this.#typeCheck === "warn" || (this.#typeCheck === "auto" && this.#language.started));
+    const pending: PendingCheck = { cellId: request.cellId, code: request.code, executionCount: request.executionCount, contextCells };
+    this.#checks.cellStarted(background ? pending : undefined);
     const outcome = await this.#host.execute(request);
-    if (checked && outcome.status === "ok") this.#inBackground(this.#language.commit(request.code));
+    if (checked && outcome.status === "ok") {
+      // Cheap until the language service runs: the client only keeps the code until then.
+      this.#committedCells++;
+      this.#language.commit(request.code);
+    }
     return outcome;
   }
 
@@ -125,16 +151,20 @@ export class NotebookExecutor implements Executor {
 
   close(): Promise<void> {
     this.#closed ??= (async () => {
+      await this.#checks.close();
       await Promise.all([this.#host.close(), this.#language.close()]);
-      await Promise.allSettled([...this.#background]);
     })();
     return this.#closed;
   }
 
-  /** Owns a background task: errors are logged, close() waits for it. */
-  #inBackground(task: Promise<void>): void {
-    const owned = task.catch((error: unknown) => this.#log(`background language task failed: ${error instanceof Error ? error.message : String(error)}`));
-    this.#background.add(owned);
-    void owned.finally(() => this.#background.delete(owned));
+  /** A deferred check (warn, auto): type errors go to the cell's stderr, however late. */
+  async #warn(pending: PendingCheck): Promise<void> {
+    // auto: the language service costs ~120 MiB and ~1 s of CPU to start, more than the rest of
+    // the kernel; only a user asking for completions or inspection starts it, and with it checks.
+    if (this.#typeCheck === "auto" && !this.#language.started) return;
+    const diagnostics = await this.#language.diagnose(pending.code, pending.contextCells);
+    if (diagnostics.length === 0) return;
+    const text = formatDiagnostics(diagnostics, pending.executionCount).join("\n") + "\n";
+    this.#listener(pending.cellId, { kind: "stream", name: "stderr", text });
   }
 }

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import type * as ts from "typescript";
 import type { CompleteResult, InspectResult } from "../execution/executor.js";
 import { NotebookModel } from "./notebook-model.js";
+import { TextSnapshot } from "./text-snapshot.js";
 import type { CellDiagnostic, LanguageWorkerConfig } from "./protocol.js";
 
 /** Diagnostics that the notebook's execution model makes wrong. */
@@ -20,6 +21,9 @@ const ignoredDiagnostics = new Set([
   2393, // duplicate function implementation
 ]);
 
+/** TypeScript's internal region check (5.6+; not in its .d.ts): only the nodes in `ranges`. */
+type RegionDiagnostics = (fileName: string, ranges: ts.TextRange[]) => { diagnostics: ts.Diagnostic[] } | undefined;
+
 /** The language service of one notebook. */
 export class NotebookLanguageService {
   readonly #ts: typeof ts;
@@ -29,7 +33,8 @@ export class NotebookLanguageService {
   readonly #globalsFile: string;
   readonly #globalsText: string;
   readonly #snapshots = new Map<string, ts.IScriptSnapshot>();
-  #text = "";
+  readonly #regionDiagnostics: RegionDiagnostics | undefined;
+  #notebook: TextSnapshot;
   #version = 0;
 
   constructor(config: LanguageWorkerConfig) {
@@ -63,16 +68,25 @@ export class NotebookLanguageService {
       directoryExists: (directory) => typescript.sys.directoryExists(directory),
       getDirectories: (directory) => typescript.sys.getDirectories(directory),
     };
+    this.#notebook = new TextSnapshot(typescript, "");
     this.#service = typescript.createLanguageService(host, typescript.createDocumentRegistry());
+    const region: unknown = (this.#service as unknown as Record<string, unknown>)["getRegionSemanticDiagnostics"];
+    this.#regionDiagnostics = typeof region === "function" ? (region as RegionDiagnostics).bind(this.#service) : undefined;
   }
 
   commit(code: string): void {
     this.#model.commit(code);
   }
 
-  diagnose(code: string): CellDiagnostic[] {
-    const { cellStart, cellEnd } = this.#load(code);
-    const all = [...this.#service.getSyntacticDiagnostics(this.#notebookFile), ...this.#service.getSemanticDiagnostics(this.#notebookFile)];
+  /** Type errors of `code` run after the first `contextCells` committed cells (default: all). */
+  diagnose(code: string, contextCells?: number): CellDiagnostic[] {
+    const { cellStart, cellEnd } = this.#load(code, contextCells);
+    // Checking only the cell's nodes keeps a check from growing with the notebook; TypeScript
+    // answers undefined when it cannot (then the whole module is checked).
+    const semantic =
+      (code.trim() === "" ? undefined : this.#regionDiagnostics?.(this.#notebookFile, [{ pos: cellStart, end: cellEnd }])?.diagnostics) ??
+      this.#service.getSemanticDiagnostics(this.#notebookFile);
+    const all = [...this.#service.getSyntacticDiagnostics(this.#notebookFile), ...semantic];
     const diagnostics: CellDiagnostic[] = [];
     for (const diagnostic of all) {
       if (diagnostic.start === undefined || diagnostic.start < cellStart || diagnostic.start > cellEnd) continue;
@@ -131,17 +145,17 @@ export class NotebookLanguageService {
     return { found: true, data: { "text/plain": plain, "text/markdown": markdown } };
   }
 
-  #load(code: string): { cellStart: number; cellEnd: number } {
-    const built = this.#model.build(code);
-    if (built.text !== this.#text) {
-      this.#text = built.text;
+  #load(code: string, contextCells?: number): { cellStart: number; cellEnd: number } {
+    const built = this.#model.build(code, contextCells);
+    if (built.text !== this.#notebook.text) {
+      this.#notebook = new TextSnapshot(this.#ts, built.text);
       this.#version++;
     }
     return built;
   }
 
   #snapshot(file: string): ts.IScriptSnapshot | undefined {
-    if (file === this.#notebookFile) return this.#ts.ScriptSnapshot.fromString(this.#text);
+    if (file === this.#notebookFile) return this.#notebook;
     if (file === this.#globalsFile) return this.#ts.ScriptSnapshot.fromString(this.#globalsText);
     const cached = this.#snapshots.get(file);
     if (cached) return cached;

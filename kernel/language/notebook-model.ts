@@ -35,12 +35,20 @@ export class NotebookModel {
     this.#cells.push(this.#analyse(text));
   }
 
-  /** The module text with `current` as the last cell. */
-  build(current: string): NotebookText {
+  /** Cells committed so far. */
+  get size(): number {
+    return this.#cells.length;
+  }
+
+  /**
+   * The module text with `current` as the last cell, after the first `contextCells` committed
+   * cells (all by default): a check that runs later than its cell sees what that cell saw.
+   */
+  build(current: string, contextCells = this.#cells.length): NotebookText {
     const currentCell = this.#analyse(current);
     const declaredLater = new Set(currentCell.statements.flatMap((statement) => statement.names));
     const parts: string[] = [];
-    for (let index = this.#cells.length - 1; index >= 0; index--) {
+    for (let index = Math.min(contextCells, this.#cells.length) - 1; index >= 0; index--) {
       const cell = this.#cells[index];
       if (!cell) continue;
       let text = cell.text;

@@ -19,7 +19,8 @@ export interface CellDiagnostic {
 
 export type LanguageRequest =
   | { kind: "commit"; code: string }
-  | { kind: "diagnose"; code: string }
+  /** Checks `code` as if only the first `contextCells` committed cells had run before it. */
+  | { kind: "diagnose"; code: string; contextCells: number }
   | { kind: "complete"; code: string; cursor: number }
   | { kind: "inspect"; code: string; cursor: number; detailLevel: 0 | 1 };
 

@@ -56,15 +56,25 @@ export function parseFrames(frames: readonly Buffer[], signer: MessageSigner, ma
   };
 }
 
-/** Encodes a message for a ROUTER (with ids) or PUB socket (ids = topic) with its signature. */
+/**
+ * An outgoing frame: the JSON parts and the other text frames stay strings. zeromq.js sends a string
+ * from its own UTF-8 copy, freed on ZeroMQ's I/O thread, whereas a Buffer over 128 bytes is sent
+ * zero-copy and released through a callback on the main thread (one more wake-up per frame).
+ */
+export type OutgoingFrame = Buffer | string;
+
+/**
+ * Encodes a message for sending on a ROUTER (with ids) or PUB socket (ids = topic) with its
+ * signature, as `[...ids, "<IDS|MSG>", signature, header, parent_header, metadata, content, ...buffers]`.
+ */
+export function encodeMessage(ids: ReadonlyArray<OutgoingFrame>, message: WireMessage<object>, signer: MessageSigner): OutgoingFrame[] {
+  const parts = [JSON.stringify(message.header), JSON.stringify(message.parent_header), JSON.stringify(message.metadata), JSON.stringify(message.content)];
+  return [...ids, DELIMITER, signer.sign(parts), ...parts, ...message.buffers];
+}
+
+/** {@link encodeMessage} with every frame as a Buffer (as {@link parseFrames} reads them). */
 export function serializeMessage(ids: readonly Buffer[], message: WireMessage<object>, signer: MessageSigner): Buffer[] {
-  const parts = [
-    Buffer.from(JSON.stringify(message.header), "utf8"),
-    Buffer.from(JSON.stringify(message.parent_header), "utf8"),
-    Buffer.from(JSON.stringify(message.metadata), "utf8"),
-    Buffer.from(JSON.stringify(message.content), "utf8"),
-  ];
-  return [...ids, delimiterBytes, Buffer.from(signer.sign(parts), "latin1"), ...parts, ...message.buffers];
+  return encodeMessage(ids, message, signer).map((frame) => (typeof frame === "string" ? Buffer.from(frame, "utf8") : frame));
 }
 
 function parseJsonObject(part: Buffer, name: string): JsonObject {

@@ -37,8 +37,8 @@ export class MessageSigner {
     return this.#key.length > 0;
   }
 
-  /** Hex digest of the signed parts, or "" when signing is disabled. */
-  sign(parts: readonly Buffer[]): string {
+  /** Hex digest of the signed parts (strings count as their UTF-8 bytes), or "" when signing is disabled. */
+  sign(parts: ReadonlyArray<Buffer | string>): string {
     if (!this.enabled) return "";
     const hmac = createHmac(this.#algorithm, this.#key);
     for (const part of parts) hmac.update(part);

@@ -106,17 +106,42 @@ function toWireExpressions(results: Record<string, UserExpressionResult>): Recor
   return wire;
 }
 
-/** Settles with `promise`, or rejects as soon as `signal` aborts (removing its listener after). */
-export async function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  signal.throwIfAborted();
-  let onAbort: (() => void) | undefined;
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-  try {
-    return await Promise.race([promise, aborted]);
-  } finally {
-    if (onAbort !== undefined) signal.removeEventListener("abort", onAbort);
+/** Per signal, the rejections of the waits in progress (see {@link untilAborted}). */
+const waitsBySignal = new WeakMap<AbortSignal, Set<(reason: unknown) => void>>();
+
+/**
+ * Settles with `promise`, or rejects as soon as `signal` aborts. One abort listener per signal,
+ * added at its first wait, serves every wait: adding and removing an EventTarget listener for
+ * each cell cost more than the rest of this function, on a path every cell takes.
+ */
+export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  let waits = waitsBySignal.get(signal);
+  if (waits === undefined) {
+    const created = new Set<(reason: unknown) => void>();
+    signal.addEventListener(
+      "abort",
+      () => {
+        for (const reject of created) reject(signal.reason);
+        created.clear();
+      },
+      { once: true },
+    );
+    waitsBySignal.set(signal, created);
+    waits = created;
   }
+  const pending = waits;
+  return new Promise<T>((resolve, reject) => {
+    pending.add(reject);
+    promise.then(
+      (value) => {
+        pending.delete(reject);
+        resolve(value);
+      },
+      (error: unknown) => {
+        pending.delete(reject);
+        reject(error);
+      },
+    );
+  });
 }

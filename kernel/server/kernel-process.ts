@@ -6,6 +6,7 @@ import type { Executor } from "../execution/executor.js";
 import { historyFilePath } from "./jupyter-paths.js";
 import type { KernelIdentity } from "./kernel-info.js";
 import { startKernel } from "./kernel-server.js";
+import { StartingExecutor } from "./starting-executor.js";
 
 export interface KernelProcessOptions {
   connectionFile: string;
@@ -19,28 +20,34 @@ export interface KernelProcessOptions {
 const EXIT_GRACE_MS = 2000;
 
 /**
- * Runs a kernel as the process's purpose: reads the connection file, starts the executor and the
- * server, turns SIGINT into an interrupt and SIGTERM into a clean close, and resolves after the
- * kernel closed (after a shutdown_request or SIGTERM). A failed start closes what it opened.
+ * Runs a kernel as the process's purpose: reads the connection file, starts the server, then the
+ * executor (requests that need it wait for it). Protocol first: on two cores, booting the cell
+ * worker (~60 ms of CPU) while this thread loads ZeroMQ and binds delayed the first
+ * kernel_info_reply by ~20 ms; started after the bind, the worker boots while the front end
+ * connects. Turns SIGINT into an interrupt and SIGTERM into a clean close, and resolves after the
+ * kernel closed (after a shutdown_request or SIGTERM). A failed start, of the server or of the
+ * executor, closes what was opened, then rethrows.
  */
 export async function runKernelProcess(options: KernelProcessOptions): Promise<void> {
   const log = options.log ?? ((line: string) => process.stderr.write(`[ringbook] ${line}\n`));
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(await readFile(options.connectionFile, "utf8"));
-  } catch (error) {
-    throw new Error(`cannot read connection file ${options.connectionFile}: ${(error as Error).message}`, { cause: error });
-  }
-  const connection = parseConnectionInfo(parsed, options.connectionFile);
-  const executor = await options.startExecutor(log);
+  const executor = new StartingExecutor(() => options.startExecutor(log));
   let kernel;
   try {
+    const connection = await readConnectionFile(options.connectionFile);
     kernel = await startKernel({ connection, executor, log, historyFile: historyFilePath(), identity: readIdentity(log) });
   } catch (error) {
     await executor.close();
     throw error;
   }
   const running = kernel;
+  executor.begin();
+  let startFailure: unknown;
+  const executorFailed = executor.started.then(
+    () => new Promise<never>(() => {}),
+    (error: unknown) => {
+      startFailure = error;
+    },
+  );
   const onSigint = (): void => {
     log("SIGINT: interrupting the running cell");
     running.interrupt().catch((error: unknown) => log(`interrupt failed: ${(error as Error).message}`));
@@ -50,14 +57,28 @@ export async function runKernelProcess(options: KernelProcessOptions): Promise<v
   process.on("SIGINT", onSigint);
   process.on("SIGTERM", onSigterm);
   try {
-    await Promise.race([running.shutdownRequested, terminated]);
+    await Promise.race([running.shutdownRequested, terminated, executorFailed]);
   } finally {
     await running.close();
     process.off("SIGINT", onSigint);
     process.off("SIGTERM", onSigterm);
   }
+  if (startFailure !== undefined) {
+    const message = startFailure instanceof Error ? startFailure.message : String(startFailure);
+    throw new Error(`the executor could not start: ${message}`, { cause: startFailure });
+  }
   // Everything owned is closed; do not let a stray handle in cell code keep the process alive.
   setTimeout(() => process.exit(process.exitCode ?? 0), EXIT_GRACE_MS).unref();
+}
+
+async function readConnectionFile(file: string) {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await readFile(file, "utf8"));
+  } catch (error) {
+    throw new Error(`cannot read connection file ${file}: ${(error as Error).message}`, { cause: error });
+  }
+  return parseConnectionInfo(parsed, file);
 }
 
 function readIdentity(log: (line: string) => void): KernelIdentity {

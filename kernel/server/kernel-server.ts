@@ -15,6 +15,7 @@ import { HistoryStore } from "./history-store.js";
 import { kernelInfoContent, type KernelIdentity } from "./kernel-info.js";
 import { Outbox, type RequestEnvelope } from "./outbox.js";
 import { handleRequest, type HandlerContext } from "./request-handlers.js";
+import { warmUpProtocol } from "./protocol-warmup.js";
 
 export interface KernelOptions {
   connection: ConnectionInfo;
@@ -65,7 +66,8 @@ export async function startKernel(options: KernelOptions): Promise<RunningKernel
   const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   const signer = new MessageSigner(options.connection.signatureScheme, options.connection.key);
   const kernelSession = randomUUID();
-  const history = await HistoryStore.open({ file: options.historyFile, log });
+  // Read while the sockets bind: nothing needs it before the first request is handled.
+  const historyOpening = HistoryStore.open({ file: options.historyFile, log });
   const shellQueue = new BoundedQueue<QueuedRequest>(options.shellQueueCapacity ?? 1000);
   const closing = new AbortController();
   let resolveShutdown: (value: { restart: boolean }) => void = () => {};
@@ -95,6 +97,8 @@ export async function startKernel(options: KernelOptions): Promise<RunningKernel
   let events: CellEventPublisher | undefined;
   let context: HandlerContext | undefined;
   let cellSequence = 0;
+  /** Set by the first execute_request: the protocol warm-up stops (see protocol-warmup). */
+  let cellQueued = false;
   const cells = new CellRegistry();
   // Control and stdin messages may arrive as soon as the sockets are bound, before the rest is set up.
   let markReady: () => void = () => {};
@@ -127,6 +131,7 @@ export async function startKernel(options: KernelOptions): Promise<RunningKernel
       {
         shell: async (frames) => {
           const decoded = decode(frames, "shell");
+          if (decoded?.request?.msg_type === "execute_request") cellQueued = true;
           if (decoded !== undefined) await shellQueue.put({ ...decoded, channel: "shell", aborted: false });
         },
         control: async (frames) => {
@@ -152,9 +157,10 @@ export async function startKernel(options: KernelOptions): Promise<RunningKernel
     );
   } catch (error) {
     shellQueue.close();
-    await history.close();
+    await (await historyOpening).close();
     throw error;
   }
+  const history = await historyOpening;
   const boundSockets = sockets;
   outbox = new Outbox(sockets, signer, kernelSession);
   events = new CellEventPublisher(outbox, cells, log);
@@ -176,10 +182,16 @@ export async function startKernel(options: KernelOptions): Promise<RunningKernel
   markReady();
 
   const shellLoop = (async () => {
+    let first = true;
     for (;;) {
       const item = await shellQueue.take();
       if (item === undefined) return;
       await handle(item);
+      if (first) {
+        first = false;
+        // After the first reply (kernel_info, as a rule), so that it is not delayed.
+        void warmUpProtocol({ signer, decode: (frames) => decode(frames, "shell"), shouldStop: () => cellQueued || closing.signal.aborted });
+      }
     }
   })();
 

@@ -1,5 +1,5 @@
 import { childOf, messageWithParent, errorReplyTo } from "../protocol/child-of.js";
-import { serializeMessage } from "../protocol/frames.js";
+import { encodeMessage } from "../protocol/frames.js";
 import type { JsonObject } from "../protocol/json-guards.js";
 import type { MessageSigner } from "../protocol/signer.js";
 import type { ErrorContent, MessageHeader, ParentHeader, ReplyContents, ReplyType, WireMessage } from "../protocol/wire-types.js";
@@ -29,19 +29,25 @@ export class Outbox {
 
   /** Replies on the channel the request came from, to its sender. */
   reply<K extends ReplyType>(request: RequestEnvelope, msgType: K, content: ReplyContents[K], metadata?: JsonObject): void {
-    this.#sockets.send(request.channel, serializeMessage(request.ids, childOf(request.message, msgType, content, metadata), this.#signer));
+    this.#sockets.send(request.channel, encodeMessage(request.ids, childOf(request.message, msgType, content, metadata), this.#signer));
   }
 
   /** Replies `<base>_reply` with status "error" (unknown or invalid requests, failed handlers). */
   replyError(request: RequestEnvelope, content: ErrorContent): void {
-    this.#sockets.send(request.channel, serializeMessage(request.ids, errorReplyTo(request.message, content), this.#signer));
+    this.#sockets.send(request.channel, encodeMessage(request.ids, errorReplyTo(request.message, content), this.#signer));
   }
 
-  /** Publishes on iopub with `parent` as parent_header ({} when the parent is unknown). */
+  /**
+   * Publishes on iopub with `parent` as parent_header ({} when the parent is unknown). The header
+   * (id, date) is made now; JSON and signature when the message's turn to be sent comes, so a
+   * cell's busy status and execute_input cost nothing before the cell reaches its worker. A
+   * content that cannot be encoded (a BigInt in display data) is dropped with a log line.
+   * `content` and `metadata` must not change after this call.
+   */
   publish<K extends ReplyType>(parent: ParentHeader, msgType: K, content: ReplyContents[K], metadata?: JsonObject): void {
     const message = messageWithParent(parent, this.#kernelSession, msgType, content, metadata);
-    const topic = Buffer.from(`kernel.${this.#kernelSession}.${msgType}`, "utf8");
-    this.#sockets.send("iopub", serializeMessage([topic], message, this.#signer));
+    const topic = `kernel.${this.#kernelSession}.${msgType}`;
+    this.#sockets.send("iopub", () => encodeMessage([topic], message, this.#signer));
   }
 
   /** Publishes busy or idle for a request. */
@@ -52,7 +58,7 @@ export class Outbox {
   /** Sends on stdin to a shell request's sender; returns the new message's msg_id. */
   sendStdin<K extends ReplyType>(ids: Buffer[], parent: MessageHeader, msgType: K, content: ReplyContents[K]): string {
     const message = childOf({ header: parent }, msgType, content);
-    this.#sockets.send("stdin", serializeMessage(ids, message, this.#signer));
+    this.#sockets.send("stdin", encodeMessage(ids, message, this.#signer));
     return message.header.msg_id;
   }
 }

@@ -1,7 +1,7 @@
 import * as zmq from "zeromq";
 import { channelEndpoint, type ConnectionInfo } from "../protocol/connection-info.js";
 import { ReceiveLoop } from "./receive-loop.js";
-import { SerialSender } from "./serial-sender.js";
+import { SerialSender, type OutgoingMessage } from "./serial-sender.js";
 
 /** Channels the kernel sends on. */
 export type SendChannel = "shell" | "control" | "stdin" | "iopub";
@@ -82,8 +82,8 @@ export class KernelSockets {
   }
 
   /** Queues a message on a channel; messages on one channel leave in the order queued. */
-  send(channel: SendChannel, frames: Buffer[]): void {
-    this.#senders[channel].enqueue(frames);
+  send(channel: SendChannel, message: OutgoingMessage): void {
+    this.#senders[channel].enqueue(message);
   }
 
   /** Resolves once everything queued on every channel has been handed to ZeroMQ. */

@@ -18,6 +18,15 @@ export type CellCompletion = { value: unknown } | undefined;
 /** Makes `import()` in the script use Node's own ESM loader, relative to `filename` (Node >= 20.12). */
 const defaultLoader = vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER;
 
+/** V8's script for a compiled cell, not run (runCompiledCell runs it; a warm-up only compiles). */
+export function compileScript(compiled: CompiledCell, options: RunCellOptions): vm.Script {
+  return new vm.Script(compiled.code, {
+    filename: options.filename,
+    lineOffset: -compiled.lineOffset,
+    importModuleDynamically: defaultLoader,
+  });
+}
+
 /**
  * Starts a compiled cell: declares its names on `globalThis` (as `undefined` when new), then runs
  * it. The synchronous part runs before this returns; the promise settles when the cell's top-level
@@ -28,11 +37,7 @@ export function runCompiledCell(compiled: CompiledCell, options: RunCellOptions)
   for (const name of compiled.declaredNames) {
     if (!(name in globals)) globals[name] = undefined;
   }
-  const script = new vm.Script(compiled.code, {
-    filename: options.filename,
-    lineOffset: -compiled.lineOffset,
-    importModuleDynamically: defaultLoader,
-  });
+  const script = compileScript(compiled, options);
   // The script evaluates to the cell's async function; calling it here keeps the call frame out of
   // the cell's lines (tracebacks end at the cell's last line).
   const cell = script.runInThisContext() as () => Promise<CellCompletion>;

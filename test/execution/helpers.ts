@@ -26,12 +26,19 @@ export interface TestNotebook {
 }
 
 /** Starts an executor in a fresh folder; `files` are written there; node_modules links to ours. */
-export async function openNotebook(options: { typeCheck?: "off" | "warn" | "error"; files?: Record<string, string>; nodeModules?: boolean } = {}): Promise<TestNotebook> {
+export async function openNotebook(
+  options: { typeCheck?: "off" | "auto" | "warn" | "error"; typeCheckIdleDelayMs?: number; files?: Record<string, string>; nodeModules?: boolean } = {},
+): Promise<TestNotebook> {
   const dir = mkdtempSync(join(tmpdir(), "ringbook-exec-"));
   if (options.nodeModules !== false) symlinkSync(join(repoRoot, "node_modules"), join(dir, "node_modules"));
   for (const [name, text] of Object.entries(options.files ?? {})) writeFileSync(join(dir, name), text);
   const logs: string[] = [];
-  const executor = await startExecutor({ cwd: dir, typeCheck: options.typeCheck ?? "off", log: (line) => logs.push(line) });
+  const executor = await startExecutor({
+    cwd: dir,
+    typeCheck: options.typeCheck ?? "off",
+    ...(options.typeCheckIdleDelayMs === undefined ? {} : { typeCheckIdleDelayMs: options.typeCheckIdleDelayMs }),
+    log: (line) => logs.push(line),
+  });
   const events: TestNotebook["events"] = [];
   executor.onEvent((cellId, event) => events.push({ cellId, event }));
   let count = 0;

@@ -61,10 +61,75 @@ describe("executor language features", () => {
     const redeclared = await warn.run("const typed = 'redeclared is fine'\ntyped.length");
     assert.equal(resultText(redeclared), "18");
     const clean = await warn.run("const fine: string = typed");
-    await warn.run("1");
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Checks run in order: once this cell's warning is out, the two before it were checked.
+    const marker = await warn.run("const marker: boolean = 1");
+    await warn.waitFor(() => warn.streamOf(marker.cellId, "stderr").includes("TS2322"), 30_000);
     assert.equal(warn.streamOf(clean.cellId, "stderr"), "");
     assert.equal(warn.streamOf(redeclared.cellId, "stderr"), "");
+  });
+
+  it("warn mode checks a run of cells only once it is over, each cell against the cells before it", async () => {
+    const burst = await openNotebook({ typeCheck: "warn", typeCheckIdleDelayMs: 400 });
+    try {
+      const first = await burst.run("let count = 1");
+      const misuse = await burst.run("const label: string = count");
+      // Redeclared later with another type: the check of `misuse`, run after this cell, must still
+      // see `count` as the number it was when `misuse` ran.
+      await burst.run("const count = 'now a string'");
+      for (let index = 0; index < 30; index++) await burst.run(`const filler${index} = ${index}`);
+      assert.ok(!burst.logs.some((line) => line.includes("language service ready")), "the language service did not start during the run");
+      assert.equal(burst.streamOf(misuse.cellId, "stderr"), "");
+      await burst.waitFor(() => burst.streamOf(misuse.cellId, "stderr").includes("TS2322"), 30_000);
+      assert.match(burst.streamOf(misuse.cellId, "stderr"), /Type 'number' is not assignable to type 'string'/);
+      assert.equal(burst.streamOf(first.cellId, "stderr"), "");
+    } finally {
+      await burst.close();
+    }
+  });
+
+  it("warn mode checks a long cell while it runs, so its warning comes before its reply", async () => {
+    const long = await openNotebook({ typeCheck: "warn", typeCheckIdleDelayMs: 100 });
+    try {
+      await long.executor.complete("Mat", 3); // the language service is up before the cell
+      const outcome = await long.run("const slow: number = 'late'\nawait new Promise((resolve) => setTimeout(resolve, 5000))");
+      assert.equal(outcome.status, "ok");
+      assert.match(long.streamOf(outcome.cellId, "stderr"), /TS2322/, "the warning arrived while the cell ran");
+    } finally {
+      await long.close();
+    }
+  });
+
+  it("auto mode checks cells only while the language service runs, which a completion starts", async () => {
+    const auto = await openNotebook({ typeCheck: "auto", typeCheckIdleDelayMs: 100 });
+    try {
+      const early = await auto.run("const early: number = 'not checked'");
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      assert.ok(!auto.logs.some((line) => line.includes("language service ready")), "no check starts the language service");
+      assert.equal(auto.streamOf(early.cellId, "stderr"), "");
+      const names = await auto.executor.complete("ear", 3);
+      assert.equal(names.matches[0], "early");
+      const later = await auto.run("const later: number = 'checked'");
+      await auto.waitFor(() => auto.streamOf(later.cellId, "stderr").includes("TS2322"), 30_000);
+      assert.equal(auto.streamOf(early.cellId, "stderr"), "");
+    } finally {
+      await auto.close();
+    }
+  });
+
+  it("completes names of the first cell after hundreds of cells", async () => {
+    const long = await openNotebook({ typeCheck: "off" });
+    try {
+      await long.run("const firstCellValue = { rate: 0.5 }");
+      for (let index = 0; index < 300; index++) await long.run(`function step${index}(a: number): number { return a + ${index} }`);
+      const names = await long.executor.complete("firstCell", 9);
+      assert.deepEqual([names.matches[0], names.cursorStart, names.cursorEnd], ["firstCellValue", 0, 9]);
+      const members = await long.executor.complete("firstCellValue.ra", 17);
+      assert.deepEqual(members.matches, ["rate"]);
+      const last = await long.executor.complete("step29", 6);
+      assert.ok(last.matches.includes("step299"));
+    } finally {
+      await long.close();
+    }
   });
 
   it("error mode refuses to run a cell with type errors", async () => {

@@ -18,7 +18,16 @@ describe("ringbook CLI", () => {
   });
 
   test("bad arguments print usage and exit 2", () => {
-    for (const args of [[], ["frobnicate"], ["install", "--bogus"], ["install", "--user", "--prefix", "/tmp/x"], ["install", "--name", "bad name"], ["kernel"]]) {
+    for (const args of [
+      [],
+      ["frobnicate"],
+      ["install", "--bogus"],
+      ["install", "--user", "--prefix", "/tmp/x"],
+      ["install", "--name", "bad name"],
+      ["install", "--type-check", "strict"],
+      ["kernel"],
+      ["kernel", "-f", "/nonexistent.json", "--type-check", "strict"],
+    ]) {
       const result = ringbook(args);
       assert.equal(result.status, 2, `ringbook ${args.join(" ")}: ${result.stderr}`);
       assert.match(result.stderr, /Usage: ringbook/);
@@ -43,6 +52,13 @@ describe("ringbook CLI", () => {
     } finally {
       await temp.remove();
     }
+  });
+
+  test("kernel --help documents the type-check modes, auto being the default", () => {
+    const result = ringbook(["kernel", "--help"]);
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stdout, /--type-check off\|auto\|warn\|error/);
+    assert.match(result.stdout, /auto +\(default\) as warn while the TypeScript language service/);
   });
 
   test("install --prefix --name --display-name goes to PREFIX/share/jupyter/kernels/NAME", async () => {

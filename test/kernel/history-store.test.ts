@@ -1,9 +1,21 @@
 import assert from "node:assert/strict";
+import { readdirSync, readlinkSync } from "node:fs";
 import { appendFile, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { globToRegExp, HistoryStore } from "../../kernel/server/history-store.js";
 import { makeTempDir } from "./helpers.js";
+
+/** How many of this process's file descriptors point at `file` (Linux /proc). */
+function openDescriptorsOf(file: string): number {
+  return readdirSync("/proc/self/fd").filter((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`) === file;
+    } catch {
+      return false;
+    }
+  }).length;
+}
 
 describe("HistoryStore", () => {
   test("persists sessions as JSON lines; a reopened store is the next session and reads earlier ones", async () => {
@@ -37,6 +49,38 @@ describe("HistoryStore", () => {
       // The unreadable line was dropped when the second session rewrote the file.
       const lines = (await readFile(file, "utf8")).trim().split("\n");
       assert.equal(lines.length, 3);
+    } finally {
+      await temp.remove();
+    }
+  });
+
+  test("appends through one open file, batched over writeDelayMs (flush writes at once); records added after close() still arrive", async () => {
+    const temp = await makeTempDir("history-handle");
+    const logs: string[] = [];
+    try {
+      const file = join(temp.path, "history.jsonl");
+      const store = await HistoryStore.open({ file, log: (line) => logs.push(line), writeDelayMs: 5_000 });
+      store.recordInput(1, "first").setOutput("1");
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      await assert.rejects(readFile(file, "utf8"), { code: "ENOENT" }, "nothing is written before writeDelayMs");
+      await store.flush();
+      assert.equal((await readFile(file, "utf8")).trim().split("\n").length, 1);
+      for (let line = 2; line <= 50; line++) {
+        store.recordInput(line, `cell ${line}`).setOutput(null);
+        await store.flush();
+      }
+      assert.equal((await readFile(file, "utf8")).trim().split("\n").length, 50);
+      assert.equal(openDescriptorsOf(file), 1, "one descriptor, kept open between cells");
+      const late = store.recordInput(51, "late");
+      await store.close();
+      assert.equal(openDescriptorsOf(file), 0, "close() closes it");
+      late.setOutput("after close");
+      await store.flush();
+      assert.equal(openDescriptorsOf(file), 0);
+      const lines = (await readFile(file, "utf8")).trim().split("\n");
+      assert.equal(lines.length, 51);
+      assert.deepEqual(JSON.parse(lines[50] ?? ""), { session: 1, line: 51, input: "late", output: "after close" });
+      assert.deepEqual(logs, []);
     } finally {
       await temp.remove();
     }

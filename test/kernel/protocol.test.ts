@@ -9,6 +9,7 @@ import {
   parseRequest,
   ProtocolError,
   serializeMessage,
+  encodeMessage,
   errorReplyTo,
   type WireMessage,
 } from "../../kernel/protocol/index.js";
@@ -71,6 +72,19 @@ describe("parseFrames / serializeMessage", () => {
     assert.deepEqual(received.parent_header, {});
     assert.deepEqual(received.content, { code: "1+1" });
     assert.deepEqual(received.buffers, [Buffer.from([1, 2, 3])]);
+  });
+
+  test("encodeMessage keeps text frames as strings, signed over their UTF-8 bytes; buffers stay buffers", () => {
+    const sent = message("execute_request", { code: "π = 3.14159 // ünïcode" });
+    sent.buffers = [Buffer.from([9, 8])];
+    const encoded = encodeMessage(["kernel.s.execute_request"], sent, signer);
+    assert.deepEqual(encoded.slice(0, 2), ["kernel.s.execute_request", "<IDS|MSG>"]);
+    assert.ok(encoded.slice(2, 7).every((frame) => typeof frame === "string"));
+    assert.deepEqual(encoded[7], Buffer.from([9, 8]));
+    const asBuffers = encoded.map((frame) => (typeof frame === "string" ? Buffer.from(frame) : frame));
+    assert.deepEqual(asBuffers, serializeMessage([Buffer.from("kernel.s.execute_request")], sent, signer));
+    const { message: received } = parseFrames(asBuffers, signer);
+    assert.deepEqual(received.content, { code: "π = 3.14159 // ünïcode" });
   });
 
   test("rejects missing delimiter, short messages, bad signatures, bad JSON, bad headers and oversize", () => {

@@ -41,15 +41,45 @@ describe("SerialSender", () => {
     };
     const logs: string[] = [];
     const sender = new SerialSender(socket, "slow", (line) => logs.push(line), 2);
-    sender.enqueue([Buffer.from("a")]); // taken by the drain loop at once
+    sender.enqueue([Buffer.from("a")]);
     sender.enqueue([Buffer.from("b")]);
-    sender.enqueue([Buffer.from("c")]);
-    sender.enqueue([Buffer.from("d")]); // over the bound
+    sender.enqueue([Buffer.from("c")]); // over the bound: sending starts on the next microtask
+    await new Promise((resolve) => setImmediate(resolve));
+    sender.enqueue([Buffer.from("d")]); // room again: "a" is being sent
+    sender.enqueue([Buffer.from("e")]); // over the bound
     release();
     await sender.close();
-    sender.enqueue([Buffer.from("e")]);
-    assert.deepEqual(sent, ["a", "b", "c"]);
-    assert.deepEqual(logs, ["slow: dropped a message, 2 already waiting to be sent", "slow: dropped a message queued after close"]);
+    sender.enqueue([Buffer.from("f")]);
+    assert.deepEqual(sent, ["a", "b", "d"]);
+    assert.deepEqual(logs, [
+      "slow: dropped a message, 2 already waiting to be sent",
+      "slow: dropped a message, 2 already waiting to be sent",
+      "slow: dropped a message queued after close",
+    ]);
+  });
+
+  test("sends (and encodes) nothing inside enqueue(): messages leave in order after the caller's synchronous work", async () => {
+    const events: string[] = [];
+    const socket = {
+      send: async (frames: Buffer[]) => {
+        events.push(`sent ${frames.join("")}`);
+      },
+    };
+    const logs: string[] = [];
+    const sender = new SerialSender(socket, "deferred", (line) => logs.push(line));
+    sender.enqueue([Buffer.from("busy")]);
+    sender.enqueue(() => {
+      events.push("encoded input");
+      return ["input"];
+    });
+    sender.enqueue(() => {
+      throw new TypeError("Do not know how to serialize a BigInt");
+    });
+    sender.enqueue(["idle"]);
+    events.push("cell handed to the worker");
+    await sender.flush();
+    assert.deepEqual(events, ["cell handed to the worker", "sent busy", "encoded input", "sent input", "sent idle"]);
+    assert.deepEqual(logs, ["deferred: send failed: Do not know how to serialize a BigInt"]);
   });
 });
 

@@ -1,0 +1,27 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { MessageSigner, parseFrames, parseRequest } from "../../kernel/protocol/index.js";
+import { warmUpProtocol } from "../../kernel/server/protocol-warmup.js";
+
+describe("protocol warm-up", () => {
+  test("decodes valid, signed execute_requests through the given decoder until its budget or a stop", async () => {
+    const signer = new MessageSigner("hmac-sha256", "a-key");
+    const decoded: string[] = [];
+    const rounds = await warmUpProtocol({
+      signer,
+      decode: (frames) => {
+        const { message } = parseFrames(frames, signer);
+        decoded.push(parseRequest(message.header.msg_type, message.content)?.msg_type ?? "unknown");
+      },
+      shouldStop: () => false,
+      budgetMs: 20,
+    });
+    assert.ok(rounds > 10 && decoded.length === rounds, `${rounds} rounds, ${decoded.length} decoded`);
+    assert.deepEqual(new Set(decoded), new Set(["execute_request"]));
+
+    let calls = 0;
+    const stopped = await warmUpProtocol({ signer, decode: () => calls++, shouldStop: () => calls > 0, budgetMs: 10_000 });
+    assert.equal(stopped, calls);
+    assert.ok(calls > 0 && calls < 10_000);
+  });
+});
