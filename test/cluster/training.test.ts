@@ -149,10 +149,12 @@ describe("data-parallel training on a cluster", () => {
       assert.deepEqual(seen, [1, 2, 3, 4, 5, 6]);
       assert.equal(run.totalSteps, 6);
       assert.equal(result.history.length, 6);
-      // Timed by the steps' own clocks, not by when their records reach this process in batches:
-      // a rank's steps follow one another, so the run lasted at least any rank's summed step times.
+      // Timed by the steps' own clocks, not by when their records reach this process in batches
+      // (which made a short run look several times faster): a rank's steps follow one another, so
+      // the run lasted about as long as any rank's summed step times. The margin covers the first
+      // step's start, estimated from the slowest rank, on a run of a few milliseconds.
       const boundRate = (samples * 1000) / Math.max(...busyMsOfRank);
-      assert.ok(result.samplesPerSecond > 0 && result.samplesPerSecond <= boundRate * 1.05, `run ${result.samplesPerSecond} vs at most ${boundRate} samples/s`);
+      assert.ok(result.samplesPerSecond > 0 && result.samplesPerSecond <= boundRate * 1.5, `run ${result.samplesPerSecond} vs at most ${boundRate} samples/s`);
       assert.ok(Number.isFinite(result.finalLoss));
     });
 
