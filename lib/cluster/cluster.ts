@@ -242,7 +242,7 @@ export class Cluster {
     this.#onClose.push(callback);
   }
 
-  /** Stops every worker (SIGKILL after 2 s), closes sockets, removes the ipc directory. Idempotent. */
+  /** Stops every worker (each leaves its peers with a goodbye; killed if it has not exited after 4 s), closes sockets, removes the ipc directory. Idempotent. */
   close(): Promise<void> {
     this.#closing ??= this.#close();
     return this.#closing;

@@ -11,12 +11,15 @@ export type ToExecution =
   | { type: "mesh"; generation: number; worldSize: number; bindAddress: string }
   | { type: "peers"; generation: number; endpoints: string[] }
   | { type: "peerDied"; generation: number; rank: number; reason: string }
-  | { type: "stopTraining"; taskId: string };
+  | { type: "stopTraining"; taskId: string }
+  /** The process is about to end on purpose: say goodbye to the peers, close the sockets. */
+  | { type: "shutdown" };
 
 /** Execution thread → supervisor: a wire message to forward (with its payload), or a local note. */
 export type FromExecution =
   | { type: "forward"; message: FromWorker; payload: Uint8Array | null }
-  | { type: "interruptAck"; seq: number };
+  | { type: "interruptAck"; seq: number }
+  | { type: "shutdownDone" };
 
 /** Name of the global function the supervisor calls through the inspector to interrupt. */
 export const interruptProbeKey = "ringbook.worker.interruptProbe";

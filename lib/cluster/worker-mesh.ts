@@ -70,11 +70,14 @@ export class WorkerMesh {
     this.#current = undefined;
   }
 
-  /** Closes the mesh (idempotent). */
-  async close(): Promise<void> {
+  /**
+   * Closes the mesh (idempotent). `leaving`: this rank alone goes away (a restart or a shrink), so
+   * it says goodbye without waiting for goodbyes that will not come.
+   */
+  async close(options: { leaving?: boolean } = {}): Promise<void> {
     const current = this.#current;
     this.#current = undefined;
-    await current?.mesh.close();
+    await current?.mesh.close({ waitForGoodbyes: options.leaving !== true });
   }
 
   #expect(generation: number): Generation {

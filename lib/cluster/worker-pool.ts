@@ -182,17 +182,21 @@ export class WorkerPool {
     return next;
   }
 
-  /** Ends one worker (shutdown, then SIGKILL after 2 s) and waits for its exit. */
+  /** Ends one worker (asked to shut down; its pipe closed after 2 s; SIGKILL after 4 s) and waits for its exit. */
   async stopWorker(rank: number, reason: string): Promise<void> {
     const worker = this.#workers.get(rank);
     if (!worker) return;
+    const running = worker.child.exitCode === null && worker.child.signalCode === null;
+    // Asked first, so that it leaves its peers with a goodbye; then its pipe is closed (it exits
+    // at once), and last it is killed.
+    if (running && worker.alive) this.#control.send(worker, { type: "shutdown" });
     if (worker.alive) worker.state = "closed";
-    if (worker.child.exitCode === null && worker.child.signalCode === null) {
-      worker.releasePipe();
-      const timer = setTimeout(() => worker.kill(`${reason}, and it did not exit within 2 s`), 2000);
-      await worker.exited;
-      clearTimeout(timer);
-    }
+    if (!running) return;
+    const releaseTimer = setTimeout(() => worker.releasePipe(), 2000);
+    const killTimer = setTimeout(() => worker.kill(`${reason}, and it did not exit within 4 s`), 4000);
+    await worker.exited;
+    clearTimeout(releaseTimer);
+    clearTimeout(killTimer);
   }
 
   #beat(): void {

@@ -64,6 +64,7 @@ class Supervisor {
   /** Interrupts run one after another. */
   #interrupting: Promise<void> = Promise.resolve();
   #exiting = false;
+  #shutdownDone: (() => void) | undefined;
   #executionExited = false;
 
   constructor(bootstrap: WorkerBootstrap) {
@@ -112,6 +113,9 @@ class Supervisor {
       }
       case "interruptAck":
         this.#acks.get(message.seq)?.();
+        return;
+      case "shutdownDone":
+        this.#shutdownDone?.();
         return;
       default: {
         const impossible: never = message;
@@ -167,7 +171,7 @@ class Supervisor {
         this.#post(message);
         return;
       case "shutdown":
-        void this.exit(0);
+        void this.#shutDown();
         return;
       default: {
         const impossible: never = message;
@@ -219,6 +223,21 @@ class Supervisor {
     if (await this.#probe(taskId, terminatedAckMs)) return;
     logLine(this.#identity, "the execution thread did not recover from an interrupt; exiting");
     await this.exit(4);
+  }
+
+  /**
+   * An orderly end asked by the owner: the execution thread closes its peer mesh with goodbyes
+   * (so the other ranks see a departure, not a death), then the process exits. A busy thread that
+   * does not answer within 1.5 s is not waited for.
+   */
+  async #shutDown(): Promise<void> {
+    const done = new Promise<void>((resolve) => {
+      this.#shutdownDone = resolve;
+      setTimeout(resolve, 1500).unref();
+    });
+    this.#post({ type: "shutdown" });
+    await done;
+    await this.exit(0);
   }
 
   /** Sends what is queued, closes the execution thread's sockets, then ends the process. */

@@ -73,9 +73,10 @@ const mesh = new WorkerMesh({
   rank: bootstrap.rank,
   password: ClusterSecret.fromHex(bootstrap.secretHex).socketPassword,
   clusterId: bootstrap.clusterId,
-  // Routine lines (connected, closed) would clutter every cell; trouble is worth a line.
+  // A failed collective reaches its task as an error, and a mesh that fails between operations
+  // (a rank restarted or removed) is replaced anyway: only refused intruders are worth a line.
   log: (line) => {
-    if (/fail|refus|lost|could not|mismatch|without goodbye/i.test(line)) relay.write("stderr", `[mesh] ${line}\n`);
+    if (/refus/i.test(line)) relay.write("stderr", `[mesh] ${line}\n`);
   },
 });
 /** Before this thread ends (a task's process.exit(), or the supervisor ending the process), no socket may stay open. */
@@ -233,6 +234,12 @@ port.on("message", (message: ToExecution) => {
       return;
     case "stopTraining":
       stopRequests.add(message.taskId);
+      return;
+    case "shutdown":
+      // Peers told goodbye do not take this rank's leaving for a death (bounded: a peer may be gone).
+      void Promise.race([mesh.close({ leaving: true }), new Promise((resolve) => originalSetImmediate(() => setTimeout(resolve, 1000)))])
+        .catch(() => undefined)
+        .finally(() => post({ type: "shutdownDone" }));
       return;
     default: {
       const impossible: never = message;

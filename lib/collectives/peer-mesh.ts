@@ -246,10 +246,11 @@ export class PeerMesh {
   /**
    * Says goodbye to every peer and waits (up to `closeTimeoutMs`) for theirs, so that no peer
    * mistakes this rank's leaving for a death; then closes the sockets, removes the ipc socket file
-   * and releases the ZAP domain. Pending operations reject. Idempotent.
+   * and releases the ZAP domain. Pending operations reject. Idempotent. `waitForGoodbyes: false`
+   * when this rank leaves alone and the others stay (theirs would never come).
    */
-  close(): Promise<void> {
-    return (this.#closed ??= this.#close());
+  close(options: { waitForGoodbyes?: boolean } = {}): Promise<void> {
+    return (this.#closed ??= this.#close(options.waitForGoodbyes ?? true));
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -285,9 +286,9 @@ export class PeerMesh {
     };
   }
 
-  async #close(): Promise<void> {
+  async #close(waitForGoodbyes: boolean): Promise<void> {
     const wasConnected = this.#state === "connected";
-    const healthy = this.#failure === undefined && this.#current === undefined;
+    const healthy = waitForGoodbyes && this.#failure === undefined && this.#current === undefined;
     this.#state = "closed";
     const inFlight = this.#current;
     this.#fail(new RingbookError("ERR_MESH_CLOSED", inFlight === undefined ? `rank ${this.rank}: the mesh is closed` : `rank ${this.rank}: the mesh was closed while ${inFlight} was in flight`));
