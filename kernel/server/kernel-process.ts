@@ -7,6 +7,7 @@ import { historyFilePath } from "./jupyter-paths.js";
 import type { KernelIdentity } from "./kernel-info.js";
 import { startKernel } from "./kernel-server.js";
 import { StartingExecutor } from "./starting-executor.js";
+import { watchParent } from "./parent-watch.js";
 
 export interface KernelProcessOptions {
   connectionFile: string;
@@ -25,7 +26,7 @@ const EXIT_GRACE_MS = 2000;
  * worker (~60 ms of CPU) while this thread loads ZeroMQ and binds delayed the first
  * kernel_info_reply by ~20 ms; started after the bind, the worker boots while the front end
  * connects. Turns SIGINT into an interrupt and SIGTERM into a clean close, and resolves after the
- * kernel closed (after a shutdown_request or SIGTERM). A failed start, of the server or of the
+ * kernel closed (after a shutdown_request, SIGTERM, or the end of the process that started it). A failed start, of the server or of the
  * executor, closes what was opened, then rethrows.
  */
 export async function runKernelProcess(options: KernelProcessOptions): Promise<void> {
@@ -56,9 +57,12 @@ export async function runKernelProcess(options: KernelProcessOptions): Promise<v
   const terminated = new Promise<void>((resolve) => (onSigterm = resolve));
   process.on("SIGINT", onSigint);
   process.on("SIGTERM", onSigterm);
+  const parent = watchParent();
+  const orphaned = parent.gone.then(() => log("the process that started the kernel is gone; shutting down"));
   try {
-    await Promise.race([running.shutdownRequested, terminated, executorFailed]);
+    await Promise.race([running.shutdownRequested, terminated, executorFailed, orphaned]);
   } finally {
+    parent.stop();
     await running.close();
     process.off("SIGINT", onSigint);
     process.off("SIGTERM", onSigterm);
