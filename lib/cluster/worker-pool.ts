@@ -16,6 +16,14 @@ import { ReplyWaiters } from "./reply-waiters.js";
 import type { WorkerBootstrap } from "./worker-bootstrap.js";
 import { WorkerHandle } from "./worker-handle.js";
 
+/**
+ * glibc malloc settings for workers (unless the environment sets its own): ZeroMQ allocates every
+ * received message of a collective (1 MiB chunks) with malloc, and above the default mmap
+ * threshold each one is a fresh mmap, page faults and munmap. Serving them from the heap made a
+ * 4 MiB allReduce between 2 workers ~20% faster here (bench/collectives.ts, tuned-malloc).
+ */
+const workerMallocTunables = "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=536870912:glibc.malloc.top_pad=67108864";
+
 /** A message about a task, for the cluster. */
 export type TaskMessage = ReceivedMessage & { type: "output" | "event" | "result" };
 
@@ -167,7 +175,7 @@ export class WorkerPool {
       cwd: this.#settings.cwd,
     };
     const worker = new WorkerHandle(bootstrap, {
-      env: { ...process.env, ...this.#settings.env, ...device.env },
+      env: { GLIBC_TUNABLES: workerMallocTunables, ...process.env, ...this.#settings.env, ...device.env },
       onStrayOutput: (strayRank, stream, text) => this.#listener.onStrayOutput(strayRank, stream, text),
     });
     this.#workers.set(rank, worker);
