@@ -46,6 +46,23 @@ describe("clusters in notebook cells", () => {
     assert.ok(kinds.some((kind) => kind.includes("application/vnd.plotly.v1+json")), `the live plot is shown in the training cell: ${kinds.join(" | ")}`);
   });
 
+  it("interrupting a training cell stops every rank after the same step; the next run starts at once", async () => {
+    const running = nb.run(
+      "const long = cluster.train({ model: ({ tf }) => tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 3, activation: 'softmax' })] }), data: { builtin: 'synthetic', size: 64, features: 4, classes: 3 }, batchSize: 16, epochs: 100000, metricsIntervalMs: 20 });\nawait long",
+    );
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    await nb.executor.interrupt();
+    assert.equal((await running).status, "interrupted");
+    const outcome = await nb.run("const stopped = await long;\n[stopped.stopped, stopped.steps > 0, stopped.steps < 400000]");
+    assert.equal(resultText(outcome), "[ true, true, true ]", JSON.stringify(outcome));
+    const onRanks = await nb.run(
+      "const [a, b] = [await cluster.model({ rank: 0 }), await cluster.model({ rank: 1 })];\nJSON.stringify(a.getWeights().map((w) => Array.from(w.dataSync()))) === JSON.stringify(b.getWeights().map((w) => Array.from(w.dataSync())))",
+    );
+    assert.equal(resultText(onRanks), "true", "identical weights on both ranks after the stop");
+    const again = await nb.run("(await cluster.train({ model: ({ tf }) => tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 3, activation: 'softmax' })] }), data: { builtin: 'synthetic', size: 64, features: 4, classes: 3 }, batchSize: 16, epochs: 1, live: false })).steps");
+    assert.equal(resultText(again), "4");
+  });
+
   it("interrupting the notebook interrupts busy workers, which keep their state", async () => {
     const running = nb.run("%%workers\nwhile (true) {}");
     await new Promise((resolve) => setTimeout(resolve, 300));
