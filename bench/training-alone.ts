@@ -6,29 +6,13 @@
  */
 import { fileURLToPath } from "node:url";
 import { useWasmBackend } from "../lib/backend/load-wasm.js";
-import type { StepRecord } from "../lib/training/rank-loop.js";
-import { parseTrainOptions } from "../lib/training/train-spec.js";
-import { runWorkerTraining } from "../lib/training/worker-train.js";
+import { trainSingleProcess } from "../lib/training/train-single-process.js";
 import { benchTrainOptions, steadySamplesPerSecond, stepsOf, type BenchModel } from "./training-models.js";
 
 /** Trains `model` for `steps` steps in this process; steady-state samples per second. */
 export async function trainAlone(model: BenchModel, steps: number, warmup: number): Promise<number> {
   await useWasmBackend();
-  const spec = parseTrainOptions(benchTrainOptions(model, 1, steps), 1);
-  const records: StepRecord[] = [];
-  await runWorkerTraining(
-    {
-      rank: 0,
-      worldSize: 1,
-      allReduceSum: async (values) => values,
-      broadcast: async (values) => values!,
-      emit: (event) => {
-        if (event.kind === "steps") records.push(...event.records);
-      },
-      stopRequested: () => false,
-    },
-    spec,
-  );
+  const { records } = await trainSingleProcess(benchTrainOptions(model, 1, steps));
   return steadySamplesPerSecond(stepsOf(records), warmup);
 }
 

@@ -5,6 +5,7 @@
  */
 export * from "./cluster/index.js";
 export { TrainRun, type TrainResult, type StepListener } from "./cluster/train-run.js";
+export { trainSingleProcess, type SingleProcessRun } from "./training/train-single-process.js";
 export type { TrainOptions, TrainContext, BuiltinData } from "./training/train-spec.js";
 export type { OptimizerSpec } from "./training/optimizers.js";
 export type { StepSummary, RankStepTimings } from "./metrics/step-summary.js";

@@ -13,8 +13,7 @@ import { after, before, describe, it } from "node:test";
 import * as tf from "@tensorflow/tfjs";
 import { useWasmBackend } from "../../lib/backend/load-wasm.js";
 import { ClusterTaskError, launchCluster, WorkerDiedError, type Cluster, type TrainOptions } from "../../lib/index.js";
-import { parseTrainOptions } from "../../lib/training/train-spec.js";
-import { exportTrainedModel, runWorkerTraining } from "../../lib/training/worker-train.js";
+import { trainSingleProcess } from "../../lib/training/train-single-process.js";
 import { timed } from "./helpers.js";
 
 await useWasmBackend();
@@ -30,22 +29,8 @@ async function weightsOf(model: tf.LayersModel | Record<string, tf.Tensor>): Pro
 
 /** Single-process training in this process: the oracle. */
 async function trainAlone(options: TrainOptions): Promise<{ weights: Float32Array[]; losses: number[] }> {
-  const spec = parseTrainOptions(options, 1);
-  const losses: number[] = [];
-  await runWorkerTraining(
-    {
-      rank: 0,
-      worldSize: 1,
-      allReduceSum: async (values) => values,
-      broadcast: async (values) => values!,
-      emit: (event) => {
-        if (event.kind === "steps") for (const record of event.records) losses.push(record.loss);
-      },
-      stopRequested: () => false,
-    },
-    { ...spec, metricsIntervalMs: 60_000 },
-  );
-  const exported = await exportTrainedModel();
+  const { records, model: exported } = await trainSingleProcess(options);
+  const losses = records.map((record) => record.loss);
   assert.equal(exported.kind, "layers");
   const model = exported.kind === "layers" ? await tf.loadLayersModel(tf.io.fromMemory(exported)) : undefined;
   return { weights: await weightsOf(model!), losses };

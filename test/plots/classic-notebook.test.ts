@@ -4,11 +4,11 @@
  * `ringbook install` writes, the real notebook server on 127.0.0.1, Debian's chromium driven by
  * playwright-core running a training cell on a 2-worker cluster. The classic notebook renders the
  * figure's `text/html`: its static SVG is replaced by a plotly.js plot, which must gain points while
- * the run trains, end on the last step, load plotly.js once for the page however many updates
- * arrive, and come back from the saved notebook. Screenshots go to test-artifacts/.
+ * the run trains, end on the last step, and load plotly.js once for the page however many updates
+ * arrive (the saved output is checked in long-run.test.ts). Screenshots go to test-artifacts/.
  */
 import assert from "node:assert/strict";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
@@ -20,8 +20,6 @@ import { repoRoot } from "../kernel/helpers.js";
 
 const kernelName = "ringbook-test";
 const artifactsDir = join(repoRoot, "test-artifacts");
-/** The bound stated in the README: the live output of any run, as saved, in bytes. */
-const savedOutputBoundBytes = 256 * 1024;
 
 /**
  * 10 epochs of 28 steps: fewer steps than the figure's 300 points, so the loss trace has one x
