@@ -1,19 +1,14 @@
 /**
  * Owns the cell worker thread from the main thread: starts it (and a fresh one when a cell ends
  * the thread, e.g. with `process.exit()`), runs one cell at a time, relays events, and interrupts.
- *
- * Interrupt, and why it cannot eat a later request: an inspector `Runtime.evaluate` of the
- * worker's interrupt probe runs even inside a busy loop; the probe finishes the cell as
- * interrupted on the worker's next event-loop turn and acknowledges. An ack within
- * {@link idleAckMs} means the cell was only awaiting (abandoned, nothing to terminate). Without
- * one, the worker is busy in JavaScript, and only then do we send `Runtime.terminateExecution`,
- * whose reply V8 sends after the termination took effect and was cancelled, so no termination is
- * left pending for the next message. A second probe then confirms the worker is responsive.
+ * Interrupts follow lib/threads/thread-interrupter (probe, terminate only a busy thread, probe
+ * again); a thread that does not recover is replaced.
  */
 import { Worker } from "node:worker_threads";
 import type { CellEvent, CommTarget, ExecuteOutcome, ExecuteRequest } from "./executor.js";
 import { RingbookError } from "../../lib/errors.js";
 import { WorkerInspector } from "../../lib/threads/worker-inspector.js";
+import { ThreadInterrupter } from "../../lib/threads/thread-interrupter.js";
 import { interruptibleExecArgv } from "../../lib/threads/interruptible-thread-options.js";
 import { interruptProbeSymbolKey, parseFromWorker, type CellWorkerConfig, type FromWorker, type ToWorker, type WorkerCall } from "./worker-protocol.js";
 
@@ -49,18 +44,18 @@ export class CellWorkerHost {
   #ready: LiveWorker | undefined;
   #running: Running | undefined;
   readonly #calls = new Map<number, { resolve: (value: CallValue) => void; reject: (error: Error) => void }>();
-  readonly #acks = new Map<number, () => void>();
+  readonly #interrupter: ThreadInterrupter;
   #shutdownDone: ((failures: string[]) => void) | undefined;
   /** Workers already replaced: their exit must not start yet another one. */
   readonly #retired = new WeakSet<Worker>();
   #nextCallId = 1;
-  #nextInterruptSeq = 1;
   #closed = false;
   #closing: Promise<void> | undefined;
 
   private constructor(config: CellWorkerConfig, log: (line: string) => void) {
     this.#config = config;
     this.#log = log;
+    this.#interrupter = new ThreadInterrupter(log);
     this.#live = this.#spawn();
     this.#watchReady();
   }
@@ -108,13 +103,15 @@ export class CellWorkerHost {
     const running = this.#running;
     if (!running) return;
     const live = await this.#live;
-    if (await this.#probe(live, true, idleAckMs)) return;
-    if (this.#running !== running) return;
-    this.#log(`interrupt: cell ${running.cellId} is busy; terminating its execution`);
-    const terminated = await live.inspector.send("Runtime.terminateExecution").catch((error: unknown) => error);
-    if (terminated instanceof Error) this.#log(`interrupt: terminateExecution failed: ${terminated.message}`);
-    if (await this.#probe(live, false, terminatedAckMs)) return;
-    if (this.#running !== running) return;
+    const outcome = await this.#interrupter.interrupt(live.inspector, {
+      // The hooks (e.g. a cluster's interrupt of its workers) run once, with the first probe.
+      probe: (seq, first) => `globalThis[Symbol.for(${JSON.stringify(interruptProbeSymbolKey)})](${seq}, ${first})`,
+      stillRunning: () => this.#running === running,
+      onBusy: () => this.#log(`interrupt: cell ${running.cellId} is busy; terminating its execution`),
+      idleAckMs,
+      terminatedAckMs,
+    });
+    if (outcome === "stopped") return;
     this.#log(`interrupt: the worker did not recover; replacing it`);
     this.#replaceWorker(live, { status: "restarted", reason: "the interrupted cell could not be stopped; a fresh worker was started" });
   }
@@ -196,25 +193,6 @@ export class CellWorkerHost {
     );
   }
 
-  /** Runs the interrupt probe; true when the worker acknowledged within `timeoutMs`. */
-  async #probe(live: LiveWorker, runHooks: boolean, timeoutMs: number): Promise<boolean> {
-    const seq = this.#nextInterruptSeq++;
-    let timer: NodeJS.Timeout | undefined;
-    const acked = new Promise<boolean>((resolve) => {
-      this.#acks.set(seq, () => resolve(true));
-      timer = setTimeout(() => resolve(false), timeoutMs);
-    });
-    const expression = `globalThis[Symbol.for(${JSON.stringify(interruptProbeSymbolKey)})](${seq}, ${runHooks})`;
-    const evaluated = await live.inspector.send("Runtime.evaluate", { expression }).catch((error: unknown) => error);
-    if (evaluated instanceof Error) this.#log(`interrupt: probe failed: ${evaluated.message}`);
-    try {
-      return await acked;
-    } finally {
-      clearTimeout(timer);
-      this.#acks.delete(seq);
-    }
-  }
-
   async #spawn(): Promise<LiveWorker> {
     const worker = new Worker(new URL("./cell-worker.js", import.meta.url), { workerData: this.#config, stdout: true, stderr: true, execArgv: interruptibleExecArgv() });
     worker.stdout.on("data", (chunk: Buffer) => this.#log(`cell worker stdout: ${chunk.toString().trimEnd()}`));
@@ -290,7 +268,7 @@ export class CellWorkerHost {
         return;
       }
       case "interruptAck":
-        this.#acks.get(message.seq)?.();
+        this.#interrupter.acknowledge(message.seq);
         return;
       case "shutdownDone":
         this.#shutdownDone?.(message.failures);

@@ -10,6 +10,7 @@ import { hostname } from "node:os";
 import { Worker } from "node:worker_threads";
 import * as zmq from "zeromq";
 import { RingbookError } from "../errors.js";
+import { ThreadInterrupter } from "../threads/thread-interrupter.js";
 import { WorkerInspector } from "../threads/worker-inspector.js";
 import { interruptibleExecArgv } from "../threads/interruptible-thread-options.js";
 import { ClusterSecret } from "../transport/cluster-secret.js";
@@ -59,8 +60,7 @@ class Supervisor {
   #inspector: WorkerInspector | undefined;
   /** Tasks sent to the execution thread and not yet answered. */
   readonly #tasksInFlight = new Set<string>();
-  readonly #acks = new Map<number, () => void>();
-  #nextSeq = 1;
+  readonly #interrupter: ThreadInterrupter;
   /** Interrupts run one after another. */
   #interrupting: Promise<void> = Promise.resolve();
   #exiting = false;
@@ -75,6 +75,7 @@ class Supervisor {
     this.#dealer = new zmq.Dealer({ routingId: routingIdOf(this.#identity), linger: 2000, ...zapClientOptions(secret.socketPassword) });
     this.#dealer.connect(bootstrap.controlEndpoint);
     this.#sender = new SerialSender(this.#dealer, "control", (line) => logLine(this.#identity, line));
+    this.#interrupter = new ThreadInterrupter((line) => logLine(this.#identity, line));
   }
 
   send(message: FromWorker, payload: Uint8Array | null = null): void {
@@ -112,7 +113,7 @@ class Supervisor {
         return;
       }
       case "interruptAck":
-        this.#acks.get(message.seq)?.();
+        this.#interrupter.acknowledge(message.seq);
         return;
       case "shutdownDone":
         this.#shutdownDone?.();
@@ -188,39 +189,22 @@ class Supervisor {
     await Promise.race([inspector.send("Runtime.evaluate", { expression }).catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 500).unref())]);
   }
 
-  /** Runs the interrupt probe; true when the execution thread acknowledged within `timeoutMs`. */
-  async #probe(taskId: string | null, timeoutMs: number): Promise<boolean> {
-    const inspector = this.#inspector;
-    if (!inspector) return false;
-    const seq = this.#nextSeq++;
-    let timer: NodeJS.Timeout | undefined;
-    const acked = new Promise<boolean>((resolve) => {
-      this.#acks.set(seq, () => resolve(true));
-      timer = setTimeout(() => resolve(false), timeoutMs);
-    });
-    const expression = `globalThis[Symbol.for(${JSON.stringify(interruptProbeKey)})](${seq}, ${JSON.stringify(taskId)})`;
-    const evaluated = await inspector.send("Runtime.evaluate", { expression }).catch((error: unknown) => error);
-    if (evaluated instanceof Error) logLine(this.#identity, `interrupt probe failed: ${evaluated.message}`);
-    try {
-      return await acked;
-    } finally {
-      clearTimeout(timer);
-      this.#acks.delete(seq);
-    }
-  }
-
   /**
-   * Interrupts task `taskId` (or whatever runs, for `null`), as the kernel interrupts a cell: a probe that an awaiting thread
-   * acknowledges at once; for a busy one, `terminateExecution` (whose reply comes after the
-   * termination took effect and was cancelled), then a second probe. A thread that still does
-   * not answer is beyond saving: the process exits and the owner reports it as dead.
+   * Interrupts task `taskId` (or whatever runs, for `null`) as the kernel interrupts a cell (see
+   * threads/thread-interrupter). A thread that no longer answers is beyond saving: the process
+   * exits and the owner reports it as dead.
    */
   async #interrupt(taskId: string | null): Promise<void> {
-    if (taskId === null ? this.#tasksInFlight.size === 0 : !this.#tasksInFlight.has(taskId)) return;
-    if (await this.#probe(taskId, idleAckMs)) return;
-    const terminated = await this.#inspector?.send("Runtime.terminateExecution").catch((error: unknown) => error);
-    if (terminated instanceof Error) logLine(this.#identity, `terminateExecution failed: ${terminated.message}`);
-    if (await this.#probe(taskId, terminatedAckMs)) return;
+    const inFlight = (): boolean => (taskId === null ? this.#tasksInFlight.size > 0 : this.#tasksInFlight.has(taskId));
+    const inspector = this.#inspector;
+    if (!inFlight() || !inspector) return;
+    const outcome = await this.#interrupter.interrupt(inspector, {
+      probe: (seq) => `globalThis[Symbol.for(${JSON.stringify(interruptProbeKey)})](${seq}, ${JSON.stringify(taskId)})`,
+      stillRunning: inFlight,
+      idleAckMs,
+      terminatedAckMs,
+    });
+    if (outcome === "stopped") return;
     logLine(this.#identity, "the execution thread did not recover from an interrupt; exiting");
     await this.exit(4);
   }
