@@ -30,3 +30,20 @@ export function outputTexts(notebookJson: string): string[][] {
       }),
     );
 }
+
+/** A training run as a notebook cell: an MLP on synthetic data on a fresh 2-worker cluster, closed at the end; the cell's result is the step count. */
+export function trainingCell(options: { features: number; hidden: number; classes: number; size: number; batchSize: number; epochs: number; metricsIntervalMs: number }): string {
+  const { features, hidden, classes, size, batchSize, epochs, metricsIntervalMs } = options;
+  return `import { launchCluster } from "ringbook";
+const cluster = await launchCluster({ workers: 2 });
+const run = cluster.train({
+  model: ({ tf }) => tf.sequential({ layers: [tf.layers.dense({ inputShape: [${features}], units: ${hidden}, activation: "relu" }), tf.layers.dense({ units: ${classes}, activation: "softmax" })] }),
+  data: { builtin: "synthetic", size: ${size}, features: ${features}, classes: ${classes} },
+  batchSize: ${batchSize},
+  epochs: ${epochs},
+  metricsIntervalMs: ${metricsIntervalMs},
+});
+const result = await run;
+await cluster.close();
+result.steps`;
+}

@@ -15,7 +15,7 @@ import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { nbextensionPlotlyPath } from "../../kernel/display/plotly-bundle.js";
 import { startClassicNotebook, type ClassicNotebookServer } from "../helpers/classic-notebook.js";
 import { createJupyterEnv } from "../helpers/jupyter-env.js";
-import { makeNotebook } from "../helpers/notebooks.js";
+import { makeNotebook, trainingCell } from "../helpers/notebooks.js";
 import { repoRoot } from "../kernel/helpers.js";
 
 const kernelName = "ringbook-test";
@@ -27,18 +27,7 @@ const artifactsDir = join(repoRoot, "test-artifacts");
  * a few seconds and the plot is updated several times.
  */
 const totalSteps = 280;
-const trainingCell = `import { launchCluster } from "ringbook";
-const cluster = await launchCluster({ workers: 2 });
-const run = cluster.train({
-  model: ({ tf }) => tf.sequential({ layers: [tf.layers.dense({ inputShape: [512], units: 512, activation: "relu" }), tf.layers.dense({ units: 10, activation: "softmax" })] }),
-  data: { builtin: "synthetic", size: 3584, features: 512, classes: 10 },
-  batchSize: 128,
-  epochs: 10,
-  metricsIntervalMs: 100,
-});
-const result = await run;
-await cluster.close();
-result.steps`;
+const trainingSource = trainingCell({ features: 512, hidden: 512, classes: 10, size: 3584, batchSize: 128, epochs: 10, metricsIntervalMs: 100 });
 
 /** What the test reads from the page: the first cell's output area. */
 interface CellState {
@@ -105,7 +94,7 @@ describe("the live training plot in Debian's classic notebook", () => {
     notebookDir = join(jupyter.dir, "notebooks");
     await mkdir(notebookDir);
     await mkdir(artifactsDir, { recursive: true });
-    await writeFile(join(notebookDir, "train.ipynb"), makeNotebook([trainingCell], { kernelName }));
+    await writeFile(join(notebookDir, "train.ipynb"), makeNotebook([trainingSource], { kernelName }));
     server = await startClassicNotebook({ env: jupyter.env, notebookDir, ownedPath: jupyter.dir });
     browser = await chromium.launchPersistentContext(join(jupyter.dir, "chromium-profile"), {
       executablePath: "/usr/bin/chromium",

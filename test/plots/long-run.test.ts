@@ -13,7 +13,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { runProcess } from "../helpers/run-process.js";
-import { makeNotebook } from "../helpers/notebooks.js";
+import { makeNotebook, trainingCell } from "../helpers/notebooks.js";
 import { cliScript, debianPython, killIfAlive, makeTempDir, repoRoot, spawnChild } from "../kernel/helpers.js";
 
 const kernelName = "ringbook-live-plot";
@@ -23,18 +23,7 @@ const maxUpdatesPerSecond = 4;
 
 /** 50 epochs of 64 steps. */
 const totalSteps = 3200;
-const trainingCell = `import { launchCluster } from "ringbook";
-const cluster = await launchCluster({ workers: 2 });
-const run = cluster.train({
-  model: ({ tf }) => tf.sequential({ layers: [tf.layers.dense({ inputShape: [16], units: 8, activation: "relu" }), tf.layers.dense({ units: 4, activation: "softmax" })] }),
-  data: { builtin: "synthetic", size: 512, features: 16, classes: 4 },
-  batchSize: 8,
-  epochs: 50,
-  metricsIntervalMs: 20,
-});
-const result = await run;
-await cluster.close();
-result.steps`;
+const trainingSource = trainingCell({ features: 16, hidden: 8, classes: 4, size: 512, batchSize: 8, epochs: 50, metricsIntervalMs: 20 });
 
 interface DisplayRecord {
   type: "display_data" | "update_display_data";
@@ -89,7 +78,7 @@ describe("a 3,200-step run through the real kernel", () => {
 
   test("jupyter_client sees one display id per part, each shown once then updated in place at most 4 times a second", { timeout: 300_000 }, async (t) => {
     const codeFile = join(temp.path, "cell.ts");
-    await writeFile(codeFile, trainingCell);
+    await writeFile(codeFile, trainingSource);
     const driver = spawnChild(debianPython, [join(repoRoot, "test", "plots", "py", "live_plot_messages.py"), kernelName, codeFile], env);
     const timer = setTimeout(() => driver.kill(), 280_000);
     let report: CellReport;
@@ -142,7 +131,7 @@ describe("a 3,200-step run through the real kernel", () => {
   test("ringbook run saves the final state of both displays, under 256 KB however long the run", { timeout: 300_000 }, async (t) => {
     const input = join(temp.path, "long-run.ipynb");
     const output = join(temp.path, "long-run.out.ipynb");
-    await writeFile(input, makeNotebook([trainingCell], { kernelName }));
+    await writeFile(input, makeNotebook([trainingSource], { kernelName }));
     const result = await runProcess(process.execPath, [cliScript, "run", input, "-o", output, "--timeout", "240", "-q"], { env: { ...process.env, ...env }, cwd: temp.path, timeoutMs: 280_000 });
     assert.equal(result.code, 0, result.stderr);
     const notebook = JSON.parse(await readFile(output, "utf8")) as { cells: Array<{ outputs: Array<{ output_type: string; data?: Record<string, unknown>; transient?: unknown }> }> };

@@ -11,7 +11,7 @@ import { pathToFileURL } from "node:url";
 import { test } from "node:test";
 import { chromium } from "playwright-core";
 import { createJupyterEnv } from "../helpers/jupyter-env.js";
-import { makeNotebook } from "../helpers/notebooks.js";
+import { makeNotebook, trainingCell } from "../helpers/notebooks.js";
 import { runProcess } from "../helpers/run-process.js";
 import { repoRoot } from "../kernel/helpers.js";
 
@@ -19,24 +19,13 @@ const artifactsDir = join(repoRoot, "test-artifacts");
 
 /** 3 epochs of 64 steps of a tiny model. */
 const totalSteps = 192;
-const trainingCell = `import { launchCluster } from "ringbook";
-const cluster = await launchCluster({ workers: 2 });
-const run = cluster.train({
-  model: ({ tf }) => tf.sequential({ layers: [tf.layers.dense({ inputShape: [16], units: 8, activation: "relu" }), tf.layers.dense({ units: 4, activation: "softmax" })] }),
-  data: { builtin: "synthetic", size: 512, features: 16, classes: 4 },
-  batchSize: 8,
-  epochs: 3,
-  metricsIntervalMs: 50,
-});
-const result = await run;
-await cluster.close();
-result.steps`;
+const trainingSource = trainingCell({ features: 16, hidden: 8, classes: 4, size: 512, batchSize: 8, epochs: 3, metricsIntervalMs: 50 });
 
 test("nbconvert --to html --execute of a training notebook shows the final figure as a static SVG, offline", { timeout: 240_000 }, async () => {
   const jupyter = await createJupyterEnv();
   try {
     const input = join(jupyter.dir, "train.ipynb");
-    await writeFile(input, makeNotebook([trainingCell]));
+    await writeFile(input, makeNotebook([trainingSource]));
     const result = await runProcess("jupyter", ["nbconvert", "--to", "html", "--execute", "--ExecutePreprocessor.timeout=180", "--output", "train.html", input], { env: jupyter.env, cwd: jupyter.dir, timeoutMs: 220_000 });
     assert.equal(result.code, 0, result.stderr);
     const html = await readFile(join(jupyter.dir, "train.html"), "utf8");
