@@ -3,7 +3,6 @@
  * or at 64 KiB, or before any other message so that order is kept), and `console` plus
  * `process.stdout/stderr.write` are redirected to the cell that runs now.
  */
-import { Console } from "node:console";
 import type { MessagePort } from "node:worker_threads";
 import type { FromWorker } from "./worker-protocol.js";
 
@@ -55,25 +54,4 @@ export class Outbox {
   }
 }
 
-type WriteCallback = (error?: Error | null) => void;
-
-/** Replaces `console` and the process streams' `write` with ones that call `write(name, text)`. */
-export function redirectOutput(write: (name: "stdout" | "stderr", text: string) => void): void {
-  const streamFor = (name: "stdout" | "stderr") => {
-    const stream = name === "stdout" ? process.stdout : process.stderr;
-    const writeChunk = (chunk: unknown, encodingOrCallback?: BufferEncoding | WriteCallback, callback?: WriteCallback): boolean => {
-      const encoding = typeof encodingOrCallback === "string" ? encodingOrCallback : "utf8";
-      const text = typeof chunk === "string" ? chunk : chunk instanceof Uint8Array ? Buffer.from(chunk).toString(encoding) : String(chunk);
-      write(name, text);
-      const done = typeof encodingOrCallback === "function" ? encodingOrCallback : callback;
-      if (done) process.nextTick(done);
-      return true;
-    };
-    stream.write = writeChunk as typeof stream.write;
-    return stream;
-  };
-  const stdout = streamFor("stdout");
-  const stderr = streamFor("stderr");
-  // No colours: Jupyter front ends show the text as it is.
-  globalThis.console = new Console({ stdout, stderr, colorMode: false });
-}
+export { redirectOutput } from "../../lib/threads/redirect-output.js";

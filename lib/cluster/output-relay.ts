@@ -4,6 +4,7 @@
  * turn so that a chatty loop does not become one message per line. {@link OutputRelay.flush} is
  * called before a task's result is posted, so output always arrives before the result.
  */
+import { redirectOutput } from "../threads/redirect-output.js";
 import type { FromExecution } from "./thread-protocol.js";
 
 /** Lines tfjs prints when it loads without its native binding: noise for every worker. */
@@ -38,18 +39,9 @@ export class OutputRelay {
     this.#loading = false;
   }
 
-  /** Replaces `process.stdout.write` and `process.stderr.write` of this thread. */
+  /** Captures this thread's console and process streams (see threads/redirect-output). */
   install(): void {
-    for (const stream of ["stdout", "stderr"] as const) {
-      const target = process[stream];
-      target.write = ((chunk: unknown, encoding?: unknown, callback?: unknown): boolean => {
-        const text = typeof chunk === "string" ? chunk : Buffer.from(chunk as Uint8Array).toString(typeof encoding === "string" ? (encoding as BufferEncoding) : "utf8");
-        this.write(stream, text);
-        const done = typeof encoding === "function" ? encoding : callback;
-        if (typeof done === "function") this.#schedule(() => (done as () => void)());
-        return true;
-      }) as typeof target.write;
-    }
+    redirectOutput((stream, text) => this.write(stream, text));
   }
 
   write(stream: Stream, text: string): void {
