@@ -9,6 +9,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { currentSink } from "./sink.js";
+import { plotlyMetadata } from "./plotly-bundle.js";
 import { isPlotlyFigure, plotlyBundle, toBase64, toMimeBundle, type MimeData, type PlotlyBundleOptions, type PlotlyFigure } from "./mime-bundle.js";
 
 export { mimeBundleSymbol, toMimeBundle, type MimeData, type PlotlyFigure, type CustomMimeBundle } from "./mime-bundle.js";
@@ -71,7 +72,7 @@ export function displayMethods(emit: (data: MimeData, metadata: Record<string, u
     javascript: (code) => emit({ "application/javascript": code }, {}),
     plotly: (figure, options) => {
       if (!isPlotlyFigure(figure)) throw new TypeError(`display.plotly expects { data: [...], layout: {...} }, got ${typeof figure}`);
-      emit(plotlyBundle(figure, options), {});
+      emit(plotlyBundle(figure, options), plotlyMetadata(options));
     },
     bundle: (data, metadata = {}) => emit(data, metadata),
   };

@@ -13,6 +13,7 @@
 import { randomUUID } from "node:crypto";
 import { figureToSvg } from "../../lib/plots/svg.js";
 import type { Figure } from "../../lib/plots/figure.js";
+import type { FigureStreamTag } from "../../lib/plots/figure-stream.js";
 
 /**
  * A Plotly figure as plain JSON. `layout` and `config` are any objects (not index-signature
@@ -41,6 +42,18 @@ export interface PlotlyBundleOptions {
    * viewers of saved notebooks use, to send a quarter fewer bytes. @default false
    */
   interim?: boolean;
+  /**
+   * A live figure's identity: put in the output's metadata, so that front ends with ringbook's
+   * JupyterLab extension can append the deltas the kernel sends over its comm.
+   */
+  stream?: FigureStreamTag;
+}
+
+/** The output metadata of a Plotly bundle: where a live figure says which stream it belongs to. */
+export function plotlyMetadata(options: PlotlyBundleOptions = {}): Record<string, unknown> {
+  if (options.stream === undefined) return {};
+  const { stream, revision } = options.stream;
+  return { "application/vnd.plotly.v1+json": { ringbook: { stream, revision } } };
 }
 
 /** The static drawing, when the figure uses only what figureToSvg draws (lines, areas, bars). */

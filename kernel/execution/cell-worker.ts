@@ -18,6 +18,7 @@ import { interruptProbeSymbolKey, type CellWorkerConfig, type ToWorker, type Wor
 import { transpileWithDecorators } from "./decorator-transpile.js";
 import { warmUpCompiler } from "./compiler-warmup.js";
 import { display, displayHostSymbol } from "../display/index.js";
+import { FigureStreams, liveDisplayHost } from "../display/figure-streams.js";
 import { displaySinkSymbol, type DisplaySink } from "../display/sink.js";
 import { toMimeBundle } from "../display/mime-bundle.js";
 
@@ -94,7 +95,7 @@ globals[Symbol.for("ringbook.cellMagics")] = cellMagics;
 globals[Symbol.for("ringbook.interruptHooks")] = interruptHooks;
 globals[Symbol.for("ringbook.shutdownHooks")] = shutdownHooks;
 globals["display"] = display;
-globals[displayHostSymbol] = display;
+globals[displayHostSymbol] = liveDisplayHost(new FigureStreams(comms));
 globals["input"] = input;
 globals["comms"] = comms;
 globals["require"] = createRequire(join(config.cwd, "__ringbook_cell__.js"));

@@ -6,21 +6,34 @@
  * (ringbook's kernel) publishes its display API under `Symbol.for("ringbook.display")`; lib/ only
  * hands it plain figure JSON and text.
  */
+import { randomUUID } from "node:crypto";
+import { downsampleIndices } from "../metrics/downsample.js";
 import type { TrainingHistory } from "../metrics/training-history.js";
+import { figureDelta, type FigureDelta, type FigureStreamTag } from "../plots/figure-stream.js";
 import { progressText } from "../plots/progress-text.js";
 import { trainingFigure } from "../plots/training-figure.js";
 import type { Figure } from "../plots/figure.js";
 
 /** What the view needs of a display handle (the kernel's display API has these). */
 export interface LiveDisplayHandle {
-  /** `interim`: a later update replaces this one soon, so what only saved copies need may be left out. */
-  plotly(figure: Figure, options?: { text?: string; interim?: boolean }): void;
+  /**
+   * `interim`: a later update replaces this one soon, so what only saved copies need may be left
+   * out. `stream`: the figure's identity for {@link LiveDisplayHost.sendFigureDelta}.
+   */
+  plotly(figure: Figure, options?: { text?: string; interim?: boolean; stream?: FigureStreamTag }): void;
   bundle(data: Record<string, unknown>, metadata?: Record<string, unknown>): void;
 }
 
 /** What the view needs of the host. */
 export interface LiveDisplayHost {
   create(): LiveDisplayHandle;
+  /**
+   * How many front ends apply figure deltas (ringbook's JupyterLab extension); absent or 0: none,
+   * so every update is a whole figure.
+   */
+  figureListeners?(): number;
+  /** Sends a delta to those front ends. */
+  sendFigureDelta?(delta: FigureDelta): void;
 }
 
 /** The host's display API, when running in one. */
@@ -62,6 +75,20 @@ const figureTimeShare = 0.004;
 
 /** The figure is updated at least this often while steps arrive, however long an update takes. */
 const maxFigureIntervalMs = 1000;
+
+/**
+ * While front ends apply deltas, the whole figure is still shown this often: it is what the saved
+ * notebook keeps, and what front ends without ringbook's extension (a classic notebook open on the
+ * same kernel) draw, so they are at most this far behind.
+ */
+const wholeFigureIntervalMs = 10_000;
+
+/**
+ * A front end's figure grows by each delta; once it would hold more than this many times
+ * `maxPoints` per trace, the next update is a whole (downsampled) figure again, so the browser's
+ * drawing stays bounded however long the run.
+ */
+const deltaGrowthFactor = 4;
 
 /** One display's trailing rate limit: {@link request} shows it once {@link dueAt} is reached, never earlier. */
 class TrailingUpdate {
@@ -109,6 +136,7 @@ class TrailingUpdate {
  */
 export class LiveTrainingView {
   readonly #run: WatchedRun;
+  readonly #host: LiveDisplayHost;
   readonly #progress: LiveDisplayHandle;
   readonly #figure: LiveDisplayHandle;
   readonly #minIntervalMs: number;
@@ -119,11 +147,20 @@ export class LiveTrainingView {
   readonly #figureUpdate = new TrailingUpdate(() => this.#showFigure(this.#line("training"), true));
   #renders = 0;
   #figureRenders = 0;
+  #figureDeltas = 0;
   #figureMs = 0;
   #closed = false;
+  /** The whole figure last shown; deltas extend it. */
+  #tag: FigureStreamTag = { stream: randomUUID(), revision: 0 };
+  #seq = 0;
+  #wholeShownAt = Number.NEGATIVE_INFINITY;
+  /** History rows the front ends have (shown or sent in deltas), and points per trace they draw. */
+  #rowsSent = 0;
+  #pointsSent = 0;
 
   constructor(run: WatchedRun, host: LiveDisplayHost, options: LiveViewOptions = {}) {
     this.#run = run;
+    this.#host = host;
     this.#minIntervalMs = 1000 / (options.maxUpdatesPerSecond ?? 4);
     this.#maxPoints = options.maxPoints ?? 300;
     this.#title = options.title ?? "training";
@@ -138,9 +175,12 @@ export class LiveTrainingView {
     return this.#renders;
   }
 
-  /** Figure updates shown so far, and the milliseconds spent building and handing them over. */
-  get figureStats(): { renders: number; totalMs: number } {
-    return { renders: this.#figureRenders, totalMs: this.#figureMs };
+  /**
+   * Figure updates so far (`renders`, of which `deltas` were sent as deltas), and the milliseconds
+   * spent building and handing them over.
+   */
+  get figureStats(): { renders: number; deltas: number; totalMs: number } {
+    return { renders: this.#figureRenders, deltas: this.#figureDeltas, totalMs: this.#figureMs };
   }
 
   /** Shows the final state at once and stops updating. Idempotent. */
@@ -177,12 +217,45 @@ export class LiveTrainingView {
     const history = this.#run.history;
     if (history.length === 0) return;
     const startedAt = performance.now();
-    const figure = trainingFigure(history, { maxPoints: this.#maxPoints, title: this.#title });
-    this.#figure.plotly(figure, { text: `${line}\n${numbersText(history)}`, interim });
+    if (!(interim && this.#sendDelta(history, startedAt))) {
+      const figure = trainingFigure(history, { maxPoints: this.#maxPoints, title: this.#title });
+      this.#tag = { stream: this.#tag.stream, revision: this.#tag.revision + 1 };
+      this.#seq = 0;
+      this.#wholeShownAt = startedAt;
+      this.#rowsSent = history.length;
+      this.#pointsSent = figure.data[0]?.x.length ?? 0;
+      this.#figure.plotly(figure, { text: `${line}\n${numbersText(history)}`, interim, stream: this.#tag });
+    }
     const tookMs = performance.now() - startedAt;
     this.#figureRenders++;
     this.#figureMs += tookMs;
     this.#figureUpdate.dueAt = startedAt + Math.max(this.#minIntervalMs, Math.min(maxFigureIntervalMs, tookMs / figureTimeShare));
+  }
+
+  /**
+   * Sends the rows the front ends lack as a delta, when some front end applies deltas and the
+   * whole figure is not due; false when it must be shown whole. A delta holds at most a quarter
+   * of `maxPoints` per trace (downsampled like the whole figure when more rows arrived).
+   */
+  #sendDelta(history: TrainingHistory, now: number): boolean {
+    const send = this.#host.sendFigureDelta;
+    if (send === undefined || (this.#host.figureListeners?.() ?? 0) === 0) return false;
+    if (this.#tag.revision === 0 || now - this.#wholeShownAt >= wholeFigureIntervalMs) return false;
+    const from = this.#rowsSent;
+    const to = history.length;
+    if (to === from) return true;
+    const c = history.columns;
+    const maxDeltaPoints = Math.max(3, Math.floor(this.#maxPoints / 4));
+    const rows = to - from <= maxDeltaPoints
+      ? Array.from({ length: to - from }, (_, i) => from + i)
+      : downsampleIndices(c.step.slice(from, to), c.loss.slice(from, to), maxDeltaPoints).map((i) => from + i);
+    if (this.#pointsSent + rows.length > deltaGrowthFactor * this.#maxPoints) return false;
+    const figure = trainingFigure(history, { rows, title: this.#title });
+    send.call(this.#host, figureDelta(this.#tag, ++this.#seq, figure));
+    this.#rowsSent = to;
+    this.#pointsSent += rows.length;
+    this.#figureDeltas++;
+    return true;
   }
 }
 

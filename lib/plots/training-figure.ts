@@ -10,6 +10,11 @@ export interface TrainingFigureOptions {
   /** EMA weight of the smoothed loss. @default 0.9 */
   smoothing?: number;
   title?: string;
+  /**
+   * The history rows to plot (ascending), instead of `maxPoints` chosen over the whole run: a live
+   * view sends a front end only the rows it has not drawn yet.
+   */
+  rows?: readonly number[];
 }
 
 /**
@@ -20,7 +25,7 @@ export interface TrainingFigureOptions {
 export function trainingFigure(history: TrainingHistory, options: TrainingFigureOptions = {}): Figure {
   const maxPoints = options.maxPoints ?? 400;
   const c = history.columns;
-  const keep = history.length === 0 ? [] : downsampleIndices(c.step, c.loss, maxPoints);
+  const keep = options.rows ?? (history.length === 0 ? [] : downsampleIndices(c.step, c.loss, maxPoints));
   const pick = (column: readonly number[]): number[] => keep.map((i) => roundSignificant(column[i]!));
   const smoothed = smoothExponentialAt(c.loss, options.smoothing ?? 0.9, keep).map((value) => roundSignificant(value));
   const steps = keep.map((i) => c.step[i]!);

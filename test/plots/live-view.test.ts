@@ -1,13 +1,19 @@
 /**
  * The live training view through the kernel's real display API (a sink on globalThis collects
- * the display messages the kernel would send): one display id per part updated in place, a
- * bounded update rate whatever the step rate, the final step always shown, and a saved output
- * that stays under its size bound however long the run.
+ * the display messages the kernel would send) and its real figure streams (a comm registry whose
+ * events are collected): one display id per part updated in place, a bounded update rate whatever
+ * the step rate, the final step always shown, a saved output that stays under its size bound
+ * however long the run; and, once a front end has opened the `ringbook.plotly` comm, deltas that
+ * rebuild exactly the rows of the run between whole figures.
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { display, displayHostSymbol } from "../../kernel/display/index.js";
+import { displayHostSymbol } from "../../kernel/display/index.js";
+import { FigureStreams, liveDisplayHost } from "../../kernel/display/figure-streams.js";
 import { displaySinkSymbol, type DisplayMessage } from "../../kernel/display/sink.js";
+import type { CellEvent } from "../../kernel/execution/executor.js";
+import { CommRegistry } from "../../kernel/execution/worker-comms.js";
+import type { FigureDelta } from "../../lib/plots/figure-stream.js";
 import { findDisplayHost, LiveTrainingView } from "../../lib/cluster/live-training-view.js";
 import { StepAggregator } from "../../lib/metrics/step-summary.js";
 import { TrainingHistory } from "../../lib/metrics/training-history.js";
@@ -17,9 +23,13 @@ import type { StepRecord } from "../../lib/training/rank-loop.js";
 const savedOutputBoundBytes = 256 * 1024;
 
 const messages: DisplayMessage[] = [];
+/** What the kernel sent on comms. */
+const commEvents: CellEvent[] = [];
+const comms = new CommRegistry((event) => commEvents.push(event));
+const host = liveDisplayHost(new FigureStreams(comms));
 before(() => {
   (globalThis as Record<symbol, unknown>)[displaySinkSymbol] = { display: (message: DisplayMessage) => messages.push(message), clearOutput: () => undefined };
-  (globalThis as Record<symbol, unknown>)[displayHostSymbol] = display;
+  (globalThis as Record<symbol, unknown>)[displayHostSymbol] = host;
 });
 after(() => {
   delete (globalThis as Record<symbol, unknown>)[displaySinkSymbol];
@@ -57,7 +67,8 @@ class FakeRun {
 }
 
 test("the kernel publishes its display API for libraries", () => {
-  assert.equal(findDisplayHost(), display);
+  assert.equal(findDisplayHost(), host);
+  assert.equal(host.figureListeners?.(), 0, "no front end listens for figure deltas yet");
 });
 
 test("a long fast run updates two displays in place at most 4 times a second (the figure at least once a second) and ends on its last step, within the size bound", async () => {
@@ -107,4 +118,110 @@ test("a long fast run updates two displays in place at most 4 times a second (th
   run.step(5001);
   await new Promise((resolve) => setTimeout(resolve, 300));
   assert.equal(messages.length, countAfterFinish, "nothing is shown after finish");
+});
+
+type PlotlyJson = { data: Array<{ name: string; x: number[]; y: Array<number | null> }> };
+
+test("with a front end on the figure stream comm, updates between whole figures are deltas that rebuild the run's rows exactly, and the drawn figure stays bounded", async () => {
+  messages.length = 0;
+  commEvents.length = 0;
+  assert.equal(comms.handleOpen("front-end-1", "ringbook.plotly", { protocol: 1 }, {}), true, "the kernel serves the ringbook.plotly target");
+  assert.equal(host.figureListeners?.(), 1);
+  try {
+    const run = new FakeRun();
+    const maxPoints = 300;
+    // 20 updates a second: in about 2 s, more deltas than the drawn figure's bound allows.
+    const view = new LiveTrainingView(run, findDisplayHost()!, { maxPoints, maxUpdatesPerSecond: 20 });
+    // 3,000 steps in about 2 s (1,500 a second): deltas need downsampling and the drawn figure
+    // outgrows its bound, so whole figures come back.
+    for (let step = 1; step <= 3000; step++) {
+      run.step(step);
+      if (step % 25 === 0) await new Promise((resolve) => setTimeout(resolve, 15));
+    }
+    view.finish("done");
+
+    // Replay what a front end sees, in order: whole figures (with their stream tag) and deltas.
+    const figureId = messages.find((message) => message.data["application/vnd.plotly.v1+json"] !== undefined)!.displayId;
+    type Shown = { kind: "whole"; figure: PlotlyJson; tag: { stream: string; revision: number } } | { kind: "delta"; delta: FigureDelta };
+    const timeline: Shown[] = [];
+    // Display messages and comm events interleave in the kernel in the order they were made;
+    // here they were collected apart, so merge them by the revision they belong to.
+    const wholes = messages.filter((message) => message.displayId === figureId).map((message) => ({
+      kind: "whole" as const,
+      figure: message.data["application/vnd.plotly.v1+json"] as PlotlyJson,
+      tag: (message.metadata["application/vnd.plotly.v1+json"] as { ringbook: { stream: string; revision: number } }).ringbook,
+    }));
+    const deltas = commEvents.filter((event) => event.kind === "commMsg").map((event) => (event as unknown as { data: FigureDelta }).data);
+    for (const whole of wholes) {
+      timeline.push(whole);
+      for (const delta of deltas.filter((d) => d.revision === whole.tag.revision)) timeline.push({ kind: "delta", delta });
+    }
+    assert.equal(timeline.length, wholes.length + deltas.length, "every delta extends a whole figure that was shown");
+    assert.ok(deltas.length >= 3, `${deltas.length} deltas (updates while training are sent as deltas)`);
+    assert.ok(new Set(wholes.map((whole) => whole.tag.stream)).size === 1, "one stream for the run");
+    assert.deepEqual(wholes.map((whole) => whole.tag.revision), wholes.map((_, i) => i + 1), "revisions count the whole figures");
+    const stats = view.figureStats;
+    assert.equal(stats.deltas, deltas.length);
+    assert.equal(stats.renders, deltas.length + wholes.length, "every figure update is a delta or a whole figure");
+
+    let drawn: PlotlyJson | undefined;
+    let seq = 0;
+    let revision = 0;
+    let maxDrawnPoints = 0;
+    for (const item of timeline) {
+      if (item.kind === "whole") {
+        drawn = structuredClone(item.figure);
+        revision = item.tag.revision;
+        seq = 0;
+      } else {
+        assert.equal(item.delta.revision, revision);
+        assert.equal(item.delta.seq, seq + 1, "deltas of a revision are numbered from 1 without gaps");
+        seq = item.delta.seq;
+        assert.equal(item.delta.traces.length, drawn!.data.length, "a delta has points for every trace");
+        item.delta.traces.forEach((points, i) => {
+          assert.equal(points.x.length, points.y.length);
+          assert.ok(points.x.length <= maxPoints / 4, `a delta holds at most maxPoints/4 points per trace, got ${points.x.length}`);
+          // New arrays: the traces of a whole figure share one x array.
+          const trace = drawn!.data[i]!;
+          trace.x = [...trace.x, ...(points.x as number[])];
+          trace.y = [...trace.y, ...points.y];
+        });
+      }
+      const loss = drawn!.data[0]!;
+      assert.ok(loss.x.every((x, i) => i === 0 || x > loss.x[i - 1]!), "the drawn steps only increase: no row twice, none out of order");
+      maxDrawnPoints = Math.max(maxDrawnPoints, loss.x.length);
+    }
+    assert.ok(maxDrawnPoints <= 4 * maxPoints, `the drawn figure holds at most 4 x maxPoints per trace (${maxDrawnPoints})`);
+
+    // Deltas carry the run's own numbers: each delta point is the history row of its step.
+    const history = run.history.columns;
+    for (const delta of deltas) {
+      delta.traces[0]!.x.forEach((step, i) => {
+        const row = history.step.indexOf(step as number);
+        assert.ok(row >= 0);
+        assert.equal(delta.traces[0]!.y[i], Number(history.loss[row]!.toPrecision(5)), `loss at step ${step}`);
+      });
+    }
+    // Right after a whole figure, the first delta starts at the next step (no gap while rows are few).
+    const firstDelta = deltas.find((delta) => delta.seq === 1 && delta.revision === 1)!;
+    assert.equal(firstDelta.traces[0]!.x[0], wholes[0]!.figure.data[0]!.x.at(-1)! + 1);
+    assert.equal(wholes.at(-1)!.figure.data[0]!.x.at(-1), 3000, "the final whole figure ends on the last step");
+    assert.ok(wholes.length >= 3, `the drawn figure outgrew its bound, so whole figures came back (${wholes.length})`);
+
+    // Bytes on the wire for the figure: deltas against the same updates sent as whole figures.
+    const deltaBytes = deltas.reduce((sum, delta) => sum + JSON.stringify(delta).length, 0) / deltas.length;
+    const wholeBytes = wholes.reduce((sum, whole) => sum + JSON.stringify(whole.figure).length, 0) / wholes.length;
+    assert.ok(deltaBytes * 2 < wholeBytes, `a delta (${deltaBytes.toFixed(0)} B on average) is a fraction of a whole figure (${wholeBytes.toFixed(0)} B)`);
+  } finally {
+    comms.handleClose("front-end-1", {}, {});
+  }
+  assert.equal(host.figureListeners?.(), 0, "a closed comm stops the deltas");
+});
+
+test("a front end that speaks another figure stream protocol is told why and gets no deltas", () => {
+  commEvents.length = 0;
+  assert.equal(comms.handleOpen("front-end-2", "ringbook.plotly", { protocol: 99 }, {}), true);
+  assert.equal(host.figureListeners?.(), 0);
+  const close = commEvents.find((event) => event.kind === "commClose") as { data: { error?: string } } | undefined;
+  assert.match(String(close?.data.error), /protocol 1, the front end asked for 99/);
 });

@@ -9,6 +9,8 @@ import { PlotlyRenderer } from "./renderer.js";
 
 export { parsePlotlyFigure, plotlyMimeType, type PlotlyFigure } from "./figure.js";
 export { PlotlyRenderer } from "./renderer.js";
+export { connectFigureStreams, type FigureStreamConnection } from "./kernel-streams.js";
+export { figureStreamTarget, parseFigureDelta, streamTagOf, type FigureDelta, type FigureStreamTag } from "./figure-stream.js";
 
 /** Creates {@link PlotlyRenderer}s. Safe: the figure is data, nothing in it runs as code. */
 export const rendererFactory: IRenderMime.IRendererFactory = {

@@ -3,6 +3,8 @@ import type { Message } from "@lumino/messaging";
 import { Widget } from "@lumino/widgets";
 import type { PlotlyApi } from "plotly.js-dist";
 import { parsePlotlyFigure, type PlotlyFigure } from "./figure.js";
+import { streamTagOf, type FigureDelta, type FigureStreamTag } from "./figure-stream.js";
+import { followStream, type LiveFigure } from "./live-figures.js";
 
 let plotly: Promise<PlotlyApi> | undefined;
 
@@ -15,13 +17,22 @@ function loadPlotly(): Promise<PlotlyApi> {
 /**
  * Draws a Plotly figure and keeps drawing into the same element: JupyterLab calls `renderModel`
  * again on this renderer for `update_display_data`, and `Plotly.react` diffs the new figure
- * against the drawn one, so a live plot updates in place without flicker. Draws never overlap:
- * figures that arrive while one is being drawn are coalesced into the newest.
+ * against the drawn one, so a live plot updates in place without flicker. A live figure from
+ * ringbook's kernel (a stream tag in the output's metadata) also grows by the deltas of its
+ * stream: each appends points to the traces of the revision drawn, in order; one that does not
+ * follow (a missed delta, an older revision) is ignored until the kernel shows the whole figure
+ * again. Draws never overlap: figures that arrive while one is being drawn are coalesced into the
+ * newest.
  */
-export class PlotlyRenderer extends Widget implements IRenderMime.IRenderer {
+export class PlotlyRenderer extends Widget implements IRenderMime.IRenderer, LiveFigure {
   readonly #mimeType: string;
   readonly #resizeObserver: ResizeObserver;
+  /** The figure as it should look: the last whole one plus the deltas applied since. */
+  #figure: PlotlyFigure | undefined;
   #pending: PlotlyFigure | undefined;
+  #tag: FigureStreamTag | undefined;
+  #seq = 0;
+  #unfollow: (() => void) | undefined;
   #queue: Promise<void> = Promise.resolve();
   #drawnWidthPx = 0;
   #resizeFrame = 0;
@@ -42,6 +53,42 @@ export class PlotlyRenderer extends Widget implements IRenderMime.IRenderer {
     } catch (error) {
       return Promise.reject(error);
     }
+    const tag = streamTagOf(model.metadata[this.#mimeType]);
+    if (tag?.stream !== this.#tag?.stream) {
+      this.#unfollow?.();
+      this.#unfollow = tag === undefined ? undefined : followStream(tag.stream, this);
+    }
+    this.#tag = tag;
+    this.#seq = 0;
+    this.#figure = figure;
+    return this.#draw(figure);
+  }
+
+  /** Appends `delta`'s points when it is the next delta of the revision drawn. */
+  applyDelta(delta: FigureDelta): boolean {
+    const figure = this.#figure;
+    const tag = this.#tag;
+    if (this.isDisposed || figure === undefined || tag === undefined) return false;
+    if (delta.stream !== tag.stream || delta.revision !== tag.revision || delta.seq !== this.#seq + 1) return false;
+    if (delta.traces.length !== figure.data.length) {
+      console.warn(`ringbook-plotly: a delta for ${delta.traces.length} traces does not fit a figure of ${figure.data.length}; waiting for the whole figure`);
+      return false;
+    }
+    this.#seq = delta.seq;
+    // New arrays (never mutated in place) and a new datarevision: Plotly.react redraws the traces.
+    const data = figure.data.map((trace, index) => {
+      const { x, y } = delta.traces[index]!;
+      const drawn = trace as { x?: unknown; y?: unknown };
+      return { ...drawn, x: [...asArray(drawn.x), ...x], y: [...asArray(drawn.y), ...y] };
+    });
+    const revision = typeof figure.layout["datarevision"] === "number" ? figure.layout["datarevision"] : 0;
+    this.#figure = { data, layout: { ...figure.layout, datarevision: revision + 1 }, config: figure.config };
+    void this.#draw(this.#figure).catch((error: unknown) => console.warn("ringbook-plotly: could not draw a live figure update:", error));
+    return true;
+  }
+
+  /** Draws `figure` after the draw in progress, if it is still the newest by then. */
+  #draw(figure: PlotlyFigure): Promise<void> {
     this.#pending = figure;
     const drawn = this.#queue.then(() => this.#drawPending());
     this.#queue = drawn.catch(() => undefined);
@@ -51,6 +98,8 @@ export class PlotlyRenderer extends Widget implements IRenderMime.IRenderer {
   override dispose(): void {
     if (this.isDisposed) return;
     this.#resizeObserver.disconnect();
+    this.#unfollow?.();
+    this.#unfollow = undefined;
     cancelAnimationFrame(this.#resizeFrame);
     this.#pending = undefined;
     const node = this.node;
@@ -85,4 +134,8 @@ export class PlotlyRenderer extends Widget implements IRenderMime.IRenderer {
       void loadPlotly().then((api) => (this.isDisposed ? undefined : api.Plots.resize(this.node)));
     });
   }
+}
+
+function asArray(value: unknown): unknown[] {
+  return Array.isArray(value) ? value : [];
 }

@@ -1,0 +1,80 @@
+/**
+ * Opens the `ringbook.plotly` comm on a kernel connection, when the kernel is ringbook's, and
+ * hands every delta that arrives on it to the renderers of its stream. The comm is opened again
+ * after a kernel restart (a restart forgets comms on both sides). A delta that fails to parse is
+ * reported on the console and dropped: the next whole figure the kernel shows repairs the plot.
+ */
+import type { Kernel, KernelMessage } from "@jupyterlab/services";
+import { figureStreamProtocol, figureStreamTarget, parseFigureDelta } from "./figure-stream.js";
+import { deliverDelta } from "./live-figures.js";
+
+/** What {@link connectFigureStreams} returns: closes the comm and stops watching the kernel. */
+export interface FigureStreamConnection {
+  /** Resolves once the comm is open (true) or the kernel turned out not to be ringbook's (false). */
+  readonly ready: Promise<boolean>;
+  /** Deltas received and applied by at least one renderer, and deltas dropped as malformed. */
+  readonly stats: { received: number; applied: number; malformed: number };
+  dispose(): void;
+}
+
+/** Follows `kernel`'s figure streams until disposed (or until the connection is disposed). */
+export function connectFigureStreams(kernel: Kernel.IKernelConnection): FigureStreamConnection {
+  const stats = { received: 0, applied: 0, malformed: 0 };
+  let comm: Kernel.IComm | undefined;
+  let opening: Promise<boolean> | undefined;
+  let disposed = false;
+
+  const onMessage = (message: KernelMessage.ICommMsgMsg): void => {
+    stats.received++;
+    try {
+      if (deliverDelta(parseFigureDelta(message.content.data)) > 0) stats.applied++;
+    } catch (error) {
+      stats.malformed++;
+      console.warn(`ringbook-plotly: dropped a message on comm ${message.content.comm_id}:`, error);
+    }
+  };
+
+  const open = (): Promise<boolean> => {
+    opening ??= (async () => {
+      const info = await kernel.info;
+      if (disposed || kernel.isDisposed || info.implementation !== "ringbook") return false;
+      const opened = kernel.createComm(figureStreamTarget);
+      opened.onMsg = onMessage;
+      opened.onClose = () => {
+        if (comm === opened) comm = undefined;
+      };
+      comm = opened;
+      await opened.open({ protocol: figureStreamProtocol }).done;
+      return true;
+    })().finally(() => {
+      opening = undefined;
+    });
+    return opening;
+  };
+
+  const onStatus = (_: Kernel.IKernelConnection, status: KernelMessage.Status): void => {
+    if (status === "restarting" || status === "autorestarting" || status === "dead") {
+      comm = undefined; // the connection disposes its comms on restart
+    } else if (status === "idle" && comm === undefined && opening === undefined && !disposed) {
+      void open().catch((error: unknown) => console.warn("ringbook-plotly: could not open the figure stream comm:", error));
+    }
+  };
+
+  const dispose = (): void => {
+    if (disposed) return;
+    disposed = true;
+    kernel.statusChanged.disconnect(onStatus);
+    kernel.disposed.disconnect(dispose);
+    const closing = comm;
+    comm = undefined;
+    if (closing !== undefined && !closing.isDisposed && !kernel.isDisposed) {
+      void closing.close().done.catch(() => undefined);
+    }
+  };
+
+  kernel.statusChanged.connect(onStatus);
+  kernel.disposed.connect(dispose);
+  const ready = open();
+  ready.catch((error: unknown) => console.warn("ringbook-plotly: could not open the figure stream comm:", error));
+  return { ready, stats, dispose };
+}

@@ -1,0 +1,32 @@
+/**
+ * Which renderers draw which live figure stream, so that deltas arriving on a kernel's comm reach
+ * them. One registry per page: the MIME renderer (mimeExtension) and the plugin that opens the
+ * comms (extension) are two entry points of one module federation container and share it.
+ */
+import type { FigureDelta } from "./figure-stream.js";
+
+/** What a renderer of a live figure offers the registry. */
+export interface LiveFigure {
+  /** Appends the delta's points when it is the next one for the revision drawn; false when ignored. */
+  applyDelta(delta: FigureDelta): boolean;
+}
+
+const byStream = new Map<string, Set<LiveFigure>>();
+
+/** Deltas of `stream` go to `figure` until the returned function is called. */
+export function followStream(stream: string, figure: LiveFigure): () => void {
+  let figures = byStream.get(stream);
+  if (figures === undefined) byStream.set(stream, (figures = new Set()));
+  figures.add(figure);
+  return () => {
+    figures.delete(figure);
+    if (figures.size === 0 && byStream.get(stream) === figures) byStream.delete(stream);
+  };
+}
+
+/** Hands `delta` to the renderers of its stream; returns how many applied it. */
+export function deliverDelta(delta: FigureDelta): number {
+  let applied = 0;
+  for (const figure of byStream.get(delta.stream) ?? []) if (figure.applyDelta(delta)) applied++;
+  return applied;
+}
