@@ -9,7 +9,6 @@
  * Screenshots go to test-artifacts/.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { mkdir, readFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import { createRequire } from "node:module";
@@ -21,10 +20,9 @@ import { StepAggregator } from "../../lib/metrics/step-summary.js";
 import { TrainingHistory } from "../../lib/metrics/training-history.js";
 import { trainingFigure } from "../../lib/plots/training-figure.js";
 import type { StepRecord } from "../../lib/training/rank-loop.js";
+import { bundleExtensionPage, labextensionDir, requireBuiltLabextension } from "../helpers/extension-page.js";
 import { makeTempDir, repoRoot } from "../kernel/helpers.js";
 
-const extensionDir = join(repoRoot, "extensions", "ringbook-plotly");
-const labextensionDir = join(extensionDir, "labextension");
 const artifactsDir = join(repoRoot, "test-artifacts");
 const plotlyMimeType = "application/vnd.plotly.v1+json";
 const waitMs = 20_000;
@@ -111,25 +109,16 @@ async function serve(pageScript: string): Promise<Served> {
   };
 }
 
-/** Bundles test/page.ts of the extension package with its esbuild. */
-function bundlePage(outfile: string): Promise<string> {
-  const esbuild = join(extensionDir, "node_modules", ".bin", "esbuild");
-  const result = spawnSync(esbuild, [join(extensionDir, "test", "page.ts"), "--bundle", "--format=iife", `--outfile=${outfile}`, "--loader:.svg=text", "--log-level=warning"], { encoding: "utf8" });
-  if (result.status !== 0) throw new Error(`esbuild failed (${result.error?.message ?? `exit ${result.status}`}): ${result.stderr}`);
-  return readFile(outfile, "utf8");
-}
 
 let browser: Browser;
 let served: Served;
 let removeTemp: () => Promise<void>;
 
 before(async () => {
-  await readFile(join(labextensionDir, "package.json")).catch((error: unknown) => {
-    throw new Error(`the labextension is not built (run \`npm run build\`): ${labextensionDir}`, { cause: error });
-  });
+  await requireBuiltLabextension();
   const temp = await makeTempDir("labextension-page");
   removeTemp = temp.remove;
-  served = await serve(await bundlePage(join(temp.path, "page.js")));
+  served = await serve(await bundleExtensionPage("page.ts", join(temp.path, "page.js")));
   await mkdir(artifactsDir, { recursive: true });
   browser = await chromium.launch({
     executablePath: "/usr/bin/chromium",

@@ -23,13 +23,13 @@ export interface ClassicNotebookServer {
  * private runtime dir holds every kernel's connection file): after the server stops, a kernel still
  * running there is killed by its PID.
  */
-export async function startClassicNotebook(options: { env: NodeJS.ProcessEnv; notebookDir: string; ownedPath: string }): Promise<ClassicNotebookServer> {
+export async function startClassicNotebook(options: { env: NodeJS.ProcessEnv; notebookDir: string; ownedPath: string; extraArgs?: readonly string[] }): Promise<ClassicNotebookServer> {
   const [port] = await freePorts(1);
   const token = randomBytes(16).toString("hex");
   const origin = `http://127.0.0.1:${port}`;
   const server = spawn(
     "jupyter",
-    ["notebook", "--no-browser", "--allow-root", "--ip=127.0.0.1", `--port=${port}`, "--port-retries=0", `--NotebookApp.token=${token}`, `--NotebookApp.notebook_dir=${options.notebookDir}`],
+    ["notebook", "--no-browser", "--allow-root", "--ip=127.0.0.1", `--port=${port}`, "--port-retries=0", `--NotebookApp.token=${token}`, `--NotebookApp.notebook_dir=${options.notebookDir}`, ...(options.extraArgs ?? [])],
     { env: options.env, stdio: ["ignore", "pipe", "pipe"] },
   );
   let log = "";

@@ -9,15 +9,10 @@ import { RenderMimeRegistry, standardRendererFactories } from "@jupyterlab/rende
 import type { IRenderMime } from "@jupyterlab/rendermime-interfaces";
 import * as widgets from "@lumino/widgets";
 import widgetsPackage from "@lumino/widgets/package.json";
-
-interface FederatedContainer {
-  init(shareScope: Record<string, Record<string, unknown>>): Promise<void>;
-  get(module: string): Promise<() => { default?: IRenderMime.IExtension | IRenderMime.IExtension[] }>;
-}
+import { loadContainer, shared } from "./federation.js";
 
 declare global {
   interface Window {
-    _JUPYTERLAB?: Record<string, FederatedContainer>;
     ringbookPage: typeof page;
   }
 }
@@ -30,16 +25,6 @@ let firstPlot: Element | null = null;
 /** Draws of the first plot since it was first inspected (plotly's `plotly_afterplot` events). */
 let draws = 0;
 
-function loadScript(url: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const script = document.createElement("script");
-    script.src = url;
-    script.onload = () => resolve();
-    script.onerror = () => reject(new Error(`could not load ${url}`));
-    document.head.appendChild(script);
-  });
-}
-
 type PlotElement = HTMLElement & { data?: Array<{ x?: unknown[] }>; on(event: string, listener: () => void): void };
 
 function plotElement(): PlotElement | null {
@@ -49,16 +34,9 @@ function plotElement(): PlotElement | null {
 const page = {
   /** Loads `${base}/package.json`'s remote entry and registers its MIME extension; returns its id. */
   async loadLabextension(base: string): Promise<string> {
-    const manifest: unknown = await (await fetch(`${base}/package.json`)).json();
-    const { name, jupyterlab } = manifest as { name: string; jupyterlab: { _build: { load: string; mimeExtension: string } } };
-    await loadScript(`${base}/${jupyterlab._build.load}`);
-    const container = window._JUPYTERLAB?.[name];
-    if (container === undefined) throw new Error(`${name}'s remote entry defined no container`);
-    // What JupyterLab's page provides: its own singletons (here only what the extension consumes).
-    await container.init({
-      "@lumino/widgets": { [widgetsPackage.version]: { get: () => Promise.resolve(() => widgets), from: "page", eager: true, loaded: 1 } },
-    });
-    const exported = (await container.get(jupyterlab._build.mimeExtension))().default;
+    // What JupyterLab's page provides: its own singletons (here only what the MIME extension consumes).
+    const { manifest, container } = await loadContainer(base, { "@lumino/widgets": shared(widgetsPackage.version, widgets) });
+    const exported = (await container.get(manifest.jupyterlab._build.mimeExtension!))().default as IRenderMime.IExtension | IRenderMime.IExtension[] | undefined;
     const extensions = Array.isArray(exported) ? exported : exported === undefined ? [] : [exported];
     for (const extension of extensions) rendermime.addFactory(extension.rendererFactory, extension.rank);
     widgets.Widget.attach(area, document.getElementById("output")!);
