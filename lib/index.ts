@@ -14,6 +14,7 @@ export { ArrayDataset, type Dataset } from "./data/dataset.js";
 export { mnistDigits, type MnistOptions } from "./data/mnist-digits.js";
 export { syntheticClassification, type SyntheticOptions } from "./data/synthetic.js";
 export { linePlot, type Series, type LinePlotOptions } from "./plots/line-plot.js";
+export { LivePlot, plotStream, type LivePlotOptions } from "./plots/live-plot.js";
 export { trainingFigure, type TrainingFigureOptions } from "./plots/training-figure.js";
 export type { Figure, Trace, Layout } from "./plots/figure.js";
 export { selectBackend, type BackendPreference, type BackendChoice } from "./backend/select-backend.js";

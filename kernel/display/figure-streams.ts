@@ -5,7 +5,7 @@
  * in order with the display messages, so a delta always follows the figure it extends.
  */
 import { figureStreamTarget, type FigureDelta } from "../../lib/plots/figure-stream.js";
-import type { LiveDisplayHost } from "../../lib/cluster/live-training-view.js";
+import type { LiveDisplayHost } from "../../lib/plots/live-display.js";
 import type { Comm, Comms } from "../execution/worker-comms.js";
 import { display } from "./index.js";
 

@@ -6,44 +6,14 @@
  * (ringbook's kernel) publishes its display API under `Symbol.for("ringbook.display")`; lib/ only
  * hands it plain figure JSON and text.
  */
-import { randomUUID } from "node:crypto";
 import { downsampleIndices } from "../metrics/downsample.js";
 import type { TrainingHistory } from "../metrics/training-history.js";
-import { figureDelta, type FigureDelta, type FigureStreamTag } from "../plots/figure-stream.js";
+import { deltaTraces } from "../plots/figure-stream.js";
+import { FigureStreamState, maxDeltaPoints, TrailingUpdate, type LiveDisplayHandle, type LiveDisplayHost } from "../plots/live-display.js";
 import { progressText } from "../plots/progress-text.js";
 import { trainingFigure } from "../plots/training-figure.js";
-import type { Figure } from "../plots/figure.js";
 
-/** What the view needs of a display handle (the kernel's display API has these). */
-export interface LiveDisplayHandle {
-  /**
-   * `interim`: a later update replaces this one soon, so what only saved copies need may be left
-   * out. `stream`: the figure's identity for {@link LiveDisplayHost.sendFigureDelta}.
-   */
-  plotly(figure: Figure, options?: { text?: string; interim?: boolean; stream?: FigureStreamTag }): void;
-  bundle(data: Record<string, unknown>, metadata?: Record<string, unknown>): void;
-}
-
-/** What the view needs of the host. */
-export interface LiveDisplayHost {
-  create(): LiveDisplayHandle;
-  /**
-   * How many front ends apply figure deltas (ringbook's JupyterLab extension); absent or 0: none,
-   * so every update is a whole figure.
-   */
-  figureListeners?(): number;
-  /** Sends a delta to those front ends. */
-  sendFigureDelta?(delta: FigureDelta): void;
-}
-
-/** The host's display API, when running in one. */
-export function findDisplayHost(): LiveDisplayHost | undefined {
-  const host = (globalThis as Record<symbol, unknown>)[Symbol.for("ringbook.display")];
-  if ((typeof host === "function" || typeof host === "object") && host !== null && typeof (host as { create?: unknown }).create === "function") {
-    return host as LiveDisplayHost;
-  }
-  return undefined;
-}
+export { findDisplayHost, type LiveDisplayHandle, type LiveDisplayHost } from "../plots/live-display.js";
 
 /** Options of {@link LiveTrainingView}. */
 export interface LiveViewOptions {
@@ -77,55 +47,6 @@ const figureTimeShare = 0.004;
 const maxFigureIntervalMs = 1000;
 
 /**
- * While front ends apply deltas, the whole figure is still shown this often: it is what the saved
- * notebook keeps, and what front ends without ringbook's extension (a classic notebook open on the
- * same kernel) draw, so they are at most this far behind.
- */
-const wholeFigureIntervalMs = 10_000;
-
-/**
- * A front end's figure grows by each delta; once it would hold more than this many times
- * `maxPoints` per trace, the next update is a whole (downsampled) figure again, so the browser's
- * drawing stays bounded however long the run.
- */
-const deltaGrowthFactor = 4;
-
-/** One display's trailing rate limit: {@link request} shows it once {@link dueAt} is reached, never earlier. */
-class TrailingUpdate {
-  /** Earliest time (performance.now) of the next update; set by whoever shows it. */
-  dueAt = Number.NEGATIVE_INFINITY;
-  readonly #show: () => void;
-  #timer: NodeJS.Timeout | undefined;
-
-  constructor(show: () => void) {
-    this.#show = show;
-  }
-
-  /** Asks for an update; one already pending covers it (a burst ends with its last state shown). */
-  request(): void {
-    if (this.#timer === undefined) this.#arm();
-  }
-
-  cancel(): void {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-  }
-
-  #arm(): void {
-    this.#timer = setTimeout(
-      () => {
-        this.#timer = undefined;
-        // Node's timers can fire a millisecond early against performance.now() (libuv's clock is
-        // cached per loop turn, in whole ms): at 4 updates a second some seconds would hold 5.
-        if (performance.now() < this.dueAt) this.#arm();
-        else this.#show();
-      },
-      Math.ceil(Math.max(0, this.dueAt - performance.now())),
-    );
-  }
-}
-
-/**
  * Shows a run's progress line and figure, each as one display updated in place: at most
  * `maxUpdatesPerSecond` times a second (the figure less often when building it would take more
  * than {@link figureTimeShare} of the time), the last update trailing a burst of steps, and the
@@ -136,7 +57,6 @@ class TrailingUpdate {
  */
 export class LiveTrainingView {
   readonly #run: WatchedRun;
-  readonly #host: LiveDisplayHost;
   readonly #progress: LiveDisplayHandle;
   readonly #figure: LiveDisplayHandle;
   readonly #minIntervalMs: number;
@@ -146,23 +66,18 @@ export class LiveTrainingView {
   readonly #progressUpdate = new TrailingUpdate(() => this.#showProgress("training"));
   readonly #figureUpdate = new TrailingUpdate(() => this.#showFigure(this.#line("training"), true));
   #renders = 0;
+  readonly #stream: FigureStreamState;
   #figureRenders = 0;
-  #figureDeltas = 0;
   #figureMs = 0;
   #closed = false;
-  /** The whole figure last shown; deltas extend it. */
-  #tag: FigureStreamTag = { stream: randomUUID(), revision: 0 };
-  #seq = 0;
-  #wholeShownAt = Number.NEGATIVE_INFINITY;
-  /** History rows the front ends have (shown or sent in deltas), and points per trace they draw. */
+  /** History rows the front ends have (shown whole or sent in deltas). */
   #rowsSent = 0;
-  #pointsSent = 0;
 
   constructor(run: WatchedRun, host: LiveDisplayHost, options: LiveViewOptions = {}) {
     this.#run = run;
-    this.#host = host;
     this.#minIntervalMs = 1000 / (options.maxUpdatesPerSecond ?? 4);
     this.#maxPoints = options.maxPoints ?? 300;
+    this.#stream = new FigureStreamState(host, this.#maxPoints);
     this.#title = options.title ?? "training";
     this.#progress = host.create();
     this.#figure = host.create();
@@ -180,7 +95,7 @@ export class LiveTrainingView {
    * spent building and handing them over.
    */
   get figureStats(): { renders: number; deltas: number; totalMs: number } {
-    return { renders: this.#figureRenders, deltas: this.#figureDeltas, totalMs: this.#figureMs };
+    return { renders: this.#figureRenders, deltas: this.#stream.deltas, totalMs: this.#figureMs };
   }
 
   /** Shows the final state at once and stops updating. Idempotent. */
@@ -219,12 +134,9 @@ export class LiveTrainingView {
     const startedAt = performance.now();
     if (!(interim && this.#sendDelta(history, startedAt))) {
       const figure = trainingFigure(history, { maxPoints: this.#maxPoints, title: this.#title });
-      this.#tag = { stream: this.#tag.stream, revision: this.#tag.revision + 1 };
-      this.#seq = 0;
-      this.#wholeShownAt = startedAt;
+      const stream = this.#stream.shownWhole(startedAt, figure.data[0]?.x.length ?? 0);
       this.#rowsSent = history.length;
-      this.#pointsSent = figure.data[0]?.x.length ?? 0;
-      this.#figure.plotly(figure, { text: `${line}\n${numbersText(history)}`, interim, stream: this.#tag });
+      this.#figure.plotly(figure, { text: `${line}\n${numbersText(history)}`, interim, stream });
     }
     const tookMs = performance.now() - startedAt;
     this.#figureRenders++;
@@ -238,23 +150,18 @@ export class LiveTrainingView {
    * of `maxPoints` per trace (downsampled like the whole figure when more rows arrived).
    */
   #sendDelta(history: TrainingHistory, now: number): boolean {
-    const send = this.#host.sendFigureDelta;
-    if (send === undefined || (this.#host.figureListeners?.() ?? 0) === 0) return false;
-    if (this.#tag.revision === 0 || now - this.#wholeShownAt >= wholeFigureIntervalMs) return false;
+    if (!this.#stream.deltaAllowed(now)) return false;
     const from = this.#rowsSent;
     const to = history.length;
     if (to === from) return true;
     const c = history.columns;
-    const maxDeltaPoints = Math.max(3, Math.floor(this.#maxPoints / 4));
-    const rows = to - from <= maxDeltaPoints
+    const most = maxDeltaPoints(this.#maxPoints);
+    const rows = to - from <= most
       ? Array.from({ length: to - from }, (_, i) => from + i)
-      : downsampleIndices(c.step.slice(from, to), c.loss.slice(from, to), maxDeltaPoints).map((i) => from + i);
-    if (this.#pointsSent + rows.length > deltaGrowthFactor * this.#maxPoints) return false;
-    const figure = trainingFigure(history, { rows, title: this.#title });
-    send.call(this.#host, figureDelta(this.#tag, ++this.#seq, figure));
+      : downsampleIndices(c.step.slice(from, to), c.loss.slice(from, to), most).map((i) => from + i);
+    if (!this.#stream.deltaAllowed(now, rows.length)) return false;
+    this.#stream.sendDelta(deltaTraces(trainingFigure(history, { rows, title: this.#title })));
     this.#rowsSent = to;
-    this.#pointsSent += rows.length;
-    this.#figureDeltas++;
     return true;
   }
 }

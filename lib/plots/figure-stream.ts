@@ -24,12 +24,7 @@ export interface FigureDelta extends FigureStreamTag {
 /** The comm target the kernel serves and ringbook's JupyterLab extension opens. */
 export const figureStreamTarget = "ringbook.plotly";
 
-/** The delta that appends `figure`'s points (a figure of the new rows only) to revision `tag`. */
-export function figureDelta(tag: FigureStreamTag, seq: number, figure: Figure): FigureDelta {
-  return {
-    stream: tag.stream,
-    revision: tag.revision,
-    seq,
-    traces: figure.data.map((trace) => ({ x: [...trace.x], y: [...trace.y] })),
-  };
+/** The points of each trace of `figure` (a figure of the new points only), as a delta carries them. */
+export function deltaTraces(figure: Figure): FigureDelta["traces"] {
+  return figure.data.map((trace) => ({ x: [...trace.x], y: [...trace.y] }));
 }

@@ -1,0 +1,143 @@
+/**
+ * What live figures need of the notebook, and the bookkeeping they share. The host (ringbook's
+ * kernel) publishes its display API under `Symbol.for("ringbook.display")`; lib/ only hands it
+ * plain figure JSON, text and figure deltas. In a plain Node script there is no host and live
+ * figures show nothing.
+ */
+import { randomUUID } from "node:crypto";
+import type { Figure } from "./figure.js";
+import type { FigureDelta, FigureStreamTag } from "./figure-stream.js";
+
+/** What a live figure needs of a display handle (the kernel's display API has these). */
+export interface LiveDisplayHandle {
+  /**
+   * `interim`: a later update replaces this one soon, so what only saved copies need may be left
+   * out. `stream`: the figure's identity for {@link LiveDisplayHost.sendFigureDelta}.
+   */
+  plotly(figure: Figure, options?: { text?: string; interim?: boolean; stream?: FigureStreamTag }): void;
+  bundle(data: Record<string, unknown>, metadata?: Record<string, unknown>): void;
+}
+
+/** What a live figure needs of the host. */
+export interface LiveDisplayHost {
+  create(): LiveDisplayHandle;
+  /**
+   * How many front ends apply figure deltas (ringbook's JupyterLab extension); absent or 0: none,
+   * so every update is a whole figure.
+   */
+  figureListeners?(): number;
+  /** Sends a delta to those front ends. */
+  sendFigureDelta?(delta: FigureDelta): void;
+}
+
+/** The host's display API, when running in one. */
+export function findDisplayHost(): LiveDisplayHost | undefined {
+  const host = (globalThis as Record<symbol, unknown>)[Symbol.for("ringbook.display")];
+  if ((typeof host === "function" || typeof host === "object") && host !== null && typeof (host as { create?: unknown }).create === "function") {
+    return host as LiveDisplayHost;
+  }
+  return undefined;
+}
+
+/** One display's trailing rate limit: {@link request} shows it once {@link dueAt} is reached, never earlier. */
+export class TrailingUpdate {
+  /** Earliest time (performance.now) of the next update; set by whoever shows it. */
+  dueAt = Number.NEGATIVE_INFINITY;
+  readonly #show: () => void;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(show: () => void) {
+    this.#show = show;
+  }
+
+  /** Asks for an update; one already pending covers it (a burst ends with its last state shown). */
+  request(): void {
+    if (this.#timer === undefined) this.#arm();
+  }
+
+  cancel(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #arm(): void {
+    this.#timer = setTimeout(
+      () => {
+        this.#timer = undefined;
+        // Node's timers can fire a millisecond early against performance.now() (libuv's clock is
+        // cached per loop turn, in whole ms): at 4 updates a second some seconds would hold 5.
+        if (performance.now() < this.dueAt) this.#arm();
+        else this.#show();
+      },
+      Math.ceil(Math.max(0, this.dueAt - performance.now())),
+    );
+  }
+}
+
+/**
+ * While front ends apply deltas, the whole figure is still shown this often: it is what the saved
+ * notebook keeps, and what front ends without ringbook's extension (a classic notebook open on the
+ * same kernel) draw, so they are at most this far behind.
+ */
+export const wholeFigureIntervalMs = 10_000;
+
+/**
+ * A front end's figure grows by each delta; once it would hold more than this many times
+ * `maxPoints` per trace, the next update is a whole (downsampled) figure again, so the browser's
+ * drawing stays bounded however long the run.
+ */
+export const deltaGrowthFactor = 4;
+
+/** Points per trace in one delta at most: a quarter of the whole figure's `maxPoints`. */
+export function maxDeltaPoints(maxPoints: number): number {
+  return Math.max(3, Math.floor(maxPoints / 4));
+}
+
+/**
+ * One live figure's stream state: the revision last shown whole, the deltas sent since, and
+ * whether the next update may be a delta (a front end listens, the whole figure is not due, and
+ * the drawn figure stays within its bound).
+ */
+export class FigureStreamState {
+  readonly #host: LiveDisplayHost;
+  readonly #maxPoints: number;
+  #tag: FigureStreamTag = { stream: randomUUID(), revision: 0 };
+  #seq = 0;
+  #wholeShownAt = Number.NEGATIVE_INFINITY;
+  #drawnPoints = 0;
+  #deltas = 0;
+
+  constructor(host: LiveDisplayHost, maxPoints: number) {
+    this.#host = host;
+    this.#maxPoints = maxPoints;
+  }
+
+  /** Deltas sent so far. */
+  get deltas(): number {
+    return this.#deltas;
+  }
+
+  /** Whether an update at `now` may be a delta (`points` would be added per trace, at most). */
+  deltaAllowed(now: number, points = 0): boolean {
+    if (this.#host.sendFigureDelta === undefined || (this.#host.figureListeners?.() ?? 0) === 0) return false;
+    if (this.#tag.revision === 0 || now - this.#wholeShownAt >= wholeFigureIntervalMs) return false;
+    return this.#drawnPoints + points <= deltaGrowthFactor * this.#maxPoints;
+  }
+
+  /** Records a whole figure shown at `now` with `pointsPerTrace` points; returns its tag. */
+  shownWhole(now: number, pointsPerTrace: number): FigureStreamTag {
+    this.#tag = { stream: this.#tag.stream, revision: this.#tag.revision + 1 };
+    this.#seq = 0;
+    this.#wholeShownAt = now;
+    this.#drawnPoints = pointsPerTrace;
+    return this.#tag;
+  }
+
+  /** Sends the points of `traces` (one entry per trace of the figure) as the next delta. */
+  sendDelta(traces: FigureDelta["traces"]): void {
+    const points = Math.max(0, ...traces.map((trace) => trace.x.length));
+    this.#host.sendFigureDelta?.({ stream: this.#tag.stream, revision: this.#tag.revision, seq: ++this.#seq, traces });
+    this.#drawnPoints += points;
+    this.#deltas++;
+  }
+}
