@@ -23,6 +23,8 @@ export function connectFigureStreams(kernel: Kernel.IKernelConnection): FigureSt
   let comm: Kernel.IComm | undefined;
   let opening: Promise<boolean> | undefined;
   let disposed = false;
+  /** Another kernel (the implementation of a connection never changes): nothing to open, ever. */
+  let notRingbook = false;
 
   const onMessage = (message: KernelMessage.ICommMsgMsg): void => {
     stats.received++;
@@ -37,7 +39,8 @@ export function connectFigureStreams(kernel: Kernel.IKernelConnection): FigureSt
   const open = (): Promise<boolean> => {
     opening ??= (async () => {
       const info = await kernel.info;
-      if (disposed || kernel.isDisposed || info.implementation !== "ringbook") return false;
+      if (info.implementation !== "ringbook") notRingbook = true;
+      if (disposed || kernel.isDisposed || notRingbook) return false;
       const opened = kernel.createComm(figureStreamTarget);
       opened.onMsg = onMessage;
       opened.onClose = () => {
@@ -55,7 +58,7 @@ export function connectFigureStreams(kernel: Kernel.IKernelConnection): FigureSt
   const onStatus = (_: Kernel.IKernelConnection, status: KernelMessage.Status): void => {
     if (status === "restarting" || status === "autorestarting" || status === "dead") {
       comm = undefined; // the connection disposes its comms on restart
-    } else if (status === "idle" && comm === undefined && opening === undefined && !disposed) {
+    } else if (status === "idle" && comm === undefined && opening === undefined && !disposed && !notRingbook) {
       void open().catch((error: unknown) => console.warn("ringbook-plotly: could not open the figure stream comm:", error));
     }
   };
