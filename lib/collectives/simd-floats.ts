@@ -115,13 +115,15 @@ const kernels = ((): { exports: Exports; scratch: Float32Array } | undefined => 
 /** Whether the WebAssembly SIMD kernels are in use (else the scalar loops). */
 export const simdAvailable = kernels !== undefined;
 
-/** `into[i] = first[i] + second[i]` (and the same into `alsoInto`), all of the same length; `into` may be `first`. */
-function sumBlocks(first: Float32Array, second: Float32Array, into: Float32Array, alsoInto: Float32Array | undefined): void {
-  const length = first.length;
+/**
+ * `target[i] += source[i]` for every i (same lengths), and the result also into `copyTo` when
+ * given (same length): the ring's last reduce-scatter step both forwards and keeps its sum.
+ */
+export function addIntoFast(target: Float32Array, source: Float32Array, copyTo?: Float32Array): void {
+  const length = target.length;
   if (kernels === undefined || length < simdFrom) {
-    if (into !== first) into.set(first);
-    addIntoScalar(into, second);
-    alsoInto?.set(into);
+    addIntoScalar(target, source);
+    copyTo?.set(target);
     return;
   }
   const { exports, scratch } = kernels;
@@ -131,30 +133,17 @@ function sumBlocks(first: Float32Array, second: Float32Array, into: Float32Array
   for (let start = 0; start < simdLength; start += blockElements) {
     const end = Math.min(start + blockElements, simdLength);
     const count = end - start;
-    a.set(first.subarray(start, end));
-    b.set(second.subarray(start, end));
+    a.set(target.subarray(start, end));
+    b.set(source.subarray(start, end));
     exports.addInto(0, blockElements * 4, count * 4);
     const sum = a.subarray(0, count);
-    into.set(sum, start);
-    alsoInto?.set(sum, start);
+    target.set(sum, start);
+    copyTo?.set(sum, start);
   }
   for (let i = simdLength; i < length; i++) {
-    into[i] = first[i]! + second[i]!;
-    if (alsoInto !== undefined) alsoInto[i] = into[i]!;
+    target[i]! += source[i]!;
+    if (copyTo !== undefined) copyTo[i] = target[i]!;
   }
-}
-
-/**
- * `target[i] += source[i]` for every i (same lengths), and the result also into `copyTo` when
- * given (same length): the ring's last reduce-scatter step both forwards and keeps its sum.
- */
-export function addIntoFast(target: Float32Array, source: Float32Array, copyTo?: Float32Array): void {
-  sumBlocks(target, source, target, copyTo);
-}
-
-/** `target[i] = a[i] + b[i]` for every i (same lengths), rounded exactly like {@link addIntoFast} on a copy of `a`. */
-export function sumIntoFast(target: Float32Array, a: Float32Array, b: Float32Array): void {
-  sumBlocks(a, b, target, undefined);
 }
 
 /** `target[i] /= divisor` for every i. */

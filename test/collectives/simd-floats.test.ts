@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { addInto, divideInto } from "../../lib/collectives/float-frames.js";
-import { addIntoFast, divideIntoFast, simdAvailable, sumIntoFast } from "../../lib/collectives/simd-floats.js";
+import { addIntoFast, divideIntoFast, simdAvailable } from "../../lib/collectives/simd-floats.js";
 import { rankValues, sameBits } from "./fixtures/test-data.js";
 
 /** Floats of every kind: wide exponents, subnormals, ±0, ±Infinity, NaN (one NaN pattern: NaN payloads are not compared). */
@@ -36,6 +36,7 @@ describe("WebAssembly SIMD float kernels", () => {
         [rankValues(1, 0, length, "floats"), rankValues(1, 1, length, "floats")],
         [awkwardValues(length, 11), awkwardValues(length, 29)],
       ] as const) {
+        const bBefore = b.slice();
         const expected = a.slice();
         addInto(expected, b);
         const target = a.slice();
@@ -43,10 +44,7 @@ describe("WebAssembly SIMD float kernels", () => {
         addIntoFast(target, b, copy);
         assert.ok(sameBits(target, expected), `addIntoFast, ${length} values`);
         assert.ok(sameBits(copy, expected), `addIntoFast's copy, ${length} values`);
-        const summed = new Float32Array(length).fill(42);
-        sumIntoFast(summed, a, b);
-        assert.ok(sameBits(summed, expected), `sumIntoFast, ${length} values`);
-        assert.ok(sameBits(b, b.slice()), "the source is unchanged");
+        assert.ok(sameBits(b, bBefore), "the source is unchanged");
       }
     }
   });
