@@ -21,6 +21,9 @@ import { WorkerHandle } from "./worker-handle.js";
  * received message of a collective (1 MiB chunks) with malloc, and above the default mmap
  * threshold each one is a fresh mmap, page faults and munmap. Serving them from the heap made a
  * 4 MiB allReduce between 2 workers ~20% faster here (bench/collectives.ts, tuned-malloc).
+ * Arrays above the 32 MiB ceiling of mmap_threshold (an allReduce's 64 MiB output) still fault in
+ * every page (~25 ms per 64 MiB here). Not `glibc.malloc.hugetlb=1`: with THP defrag "madvise"
+ * (Debian's default) its huge-page faults compact memory synchronously, ~150 ms per fresh 64 MiB.
  */
 const workerMallocTunables = "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=536870912:glibc.malloc.top_pad=67108864";
 

@@ -7,15 +7,17 @@
  *
  * Segments travel as chunks, and each chunk moves on as soon as it arrives, so the steps overlap
  * (a pipeline) and summing overlaps the transfer. Copies are avoided: a received chunk is summed
- * in place in ZeroMQ's receive buffer and that same buffer is sent on; the caller's input is only
- * read (its own segment is sent from its memory at step 0, and every chunk of it comes back
- * reduced before this function resolves, so nothing refers to the input afterwards); the output is
- * a fresh array that is never sent (the caller may change it at once).
+ * in place in ZeroMQ's receive buffer (with WebAssembly SIMD, see simd-floats.ts) and that same
+ * buffer is sent on; the caller's input is only read (its own segment is sent from its memory at
+ * step 0, and every chunk of it comes back reduced before this function resolves, so nothing
+ * refers to the input afterwards); the output is a fresh array that is never sent (the caller may
+ * change it at once).
  */
-import { addInto, arrayToFill, divideInto } from "./float-frames.js";
+import { arrayToFill } from "./float-frames.js";
 import { Outbox } from "./mesh-waits.js";
 import type { MeshOperation } from "./peer-mesh.js";
 import { mod, ringChunksPerSegment, segmentSpan, splitSpan, type Span } from "./ring-layout.js";
+import { addIntoFast, divideIntoFast } from "./simd-floats.js";
 
 interface Outgoing {
   step: number;
@@ -59,11 +61,17 @@ export async function ringAllReduce(operation: MeshOperation, input: Float32Arra
         const span = spanAt(rank - step - 1, chunk);
         const { values } = await operation.receive(previous, { step, chunk, count: span.end - span.start, total: length });
         if (step < worldSize - 1) {
-          addInto(values, input.subarray(span.start, span.end));
-          if (step === worldSize - 2) {
+          const own = input.subarray(span.start, span.end);
+          if (step < worldSize - 2) {
+            addIntoFast(values, own);
+          } else if (mean) {
             // This rank's fully reduced segment: divided here, once, so every rank gets the same bits.
-            if (mean) divideInto(values, worldSize);
+            addIntoFast(values, own);
+            divideIntoFast(values, worldSize);
             output.set(values, span.start);
+          } else {
+            // The sum is forwarded (from `values`) and kept (in `output`), written by one pass.
+            addIntoFast(values, own, output.subarray(span.start, span.end));
           }
         } else {
           output.set(values, span.start);
