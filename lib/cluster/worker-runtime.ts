@@ -65,6 +65,14 @@ try {
   throw error;
 }
 relay.loaded();
+// Tasks are compiled with vm's USE_MAIN_CONTEXT_DEFAULT_LOADER so that they can import; Node warns
+// that it is experimental the first time a task imports. That is ringbook's choice, not the
+// task's: drop that one warning, print the others as Node would.
+process.removeAllListeners("warning");
+process.on("warning", (warning) => {
+  if (warning.name === "ExperimentalWarning" && warning.message.includes("USE_MAIN_CONTEXT_DEFAULT_LOADER")) return;
+  process.stderr.write(`(node:${process.pid}) ${warning.name}: ${warning.message}\n`);
+});
 let worldSize = bootstrap.worldSize;
 const globals = globalThis as Record<string, unknown>;
 Object.assign(globals, { rank: bootstrap.rank, worldSize, tf: tfModule, backend: choice.backend, device: choice.device });

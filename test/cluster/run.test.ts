@@ -61,6 +61,18 @@ describe("running code on a cluster", () => {
     assert.doesNotMatch(stdout + stderr, /TensorFlow\.js in Node\.js/, "tfjs's start-up banner is not relayed");
   });
 
+  it("lets tasks import modules without a warning about how ringbook compiles them; other warnings still print", async () => {
+    const { stdout, stderr } = await captureOutput(async () => {
+      const bases = await cluster.run(async () => (await import("node:path")).basename("/a/b.txt"));
+      assert.deepEqual(bases, ["b.txt", "b.txt"]);
+      await cluster.run(() => process.emitWarning("something to know", "UserWarning"));
+      // Warnings are emitted on the next tick: let them print before the capture ends.
+      await cluster.run(() => new Promise((resolve) => setTimeout(resolve, 20)));
+    });
+    assert.doesNotMatch(stdout + stderr, /ExperimentalWarning|USE_MAIN_CONTEXT_DEFAULT_LOADER/);
+    assert.match(stderr, /^\[rank 0\] \(node:\d+\) UserWarning: something to know$/m);
+  });
+
   it("runs TypeScript cells whose declarations persist on the workers", async () => {
     assert.deepEqual(await cluster.runCell("interface Point { x: number }\nconst p: Point = { x: rank * 10 };\nlet calls = 0;\np.x + 1"), [1, 11]);
     assert.deepEqual(await cluster.runCell("calls++;\nconst p = { x: -1 };\n[calls, p.x]"), [
