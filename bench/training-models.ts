@@ -5,7 +5,7 @@
  * (a step's time covers data, forward and backward, communication and apply).
  */
 import type * as tfType from "@tensorflow/tfjs";
-import type { TrainOptions } from "../lib/index.js";
+import { mnistDigits, type TrainOptions } from "../lib/index.js";
 import type { StepRecord } from "../lib/training/rank-loop.js";
 
 export type BenchModel = "mlp" | "cnn";
@@ -13,12 +13,21 @@ export type BenchModel = "mlp" | "cnn";
 /** Per-process batch size of each model (ANCHORS.md's reference runs). */
 export const perProcessBatch: Record<BenchModel, number> = { mlp: 128, cnn: 64 };
 
-/** Train options of `model` for a world of `workers`, `steps` steps (the batch is per process). */
+let mnistTrainSize: number | undefined;
+
+/**
+ * Train options of `model` for a world of `workers`, `steps` steps (the batch is per process),
+ * over as many epochs of the MNIST training digits as that takes.
+ */
 export function benchTrainOptions(model: BenchModel, workers: number, steps: number): TrainOptions {
+  const batchSize = perProcessBatch[model] * workers;
+  mnistTrainSize ??= mnistDigits().train.size;
+  const batchesPerEpoch = Math.floor(mnistTrainSize / batchSize);
+  const epochs = Math.ceil(steps / batchesPerEpoch);
   const common = {
-    batchSize: perProcessBatch[model] * workers,
-    epochs: 1,
-    stepsPerEpoch: steps,
+    batchSize,
+    epochs,
+    stepsPerEpoch: Math.ceil(steps / epochs),
     seed: 1,
     optimizer: { name: "adam" as const, learningRate: 0.001 },
     live: false,

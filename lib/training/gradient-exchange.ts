@@ -1,4 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
+import { arrayToFill } from "../collectives/float-frames.js";
 import { RingbookError } from "../errors.js";
 
 /**
@@ -34,24 +35,20 @@ export class GradientExchange {
   }
 
   /**
-   * `weight × gradient` for every variable (zeros where a variable got no gradient), then
-   * `weight × loss`, `weight` and the stop vote. The array is new: the caller may hand it to a
-   * transport that keeps it (zeromq sends large buffers without copying).
+   * The gradients (already weighted: the caller differentiates `weight × loss`, so no pass over
+   * them here) for every variable (zeros where a variable got no gradient), then `weight × loss`,
+   * `weight` and the stop vote. The array is new: the caller may hand it to a transport that keeps
+   * it (zeromq sends large buffers without copying).
    */
-  pack(grads: tf.NamedTensorMap, loss: number, weight: number, stopVote: boolean): Float32Array {
-    const payload = new Float32Array(this.payloadLength);
+  pack(weightedGrads: tf.NamedTensorMap, weightedLoss: number, weight: number, stopVote: boolean): Float32Array {
+    const payload = arrayToFill(this.payloadLength); // every value is written below
     this.#variables.forEach((variable, i) => {
-      const grad = grads[variable.name];
-      if (grad === undefined) return;
-      const values = grad.dataSync();
       const offset = this.#offsets[i]!;
-      if (weight === 1) {
-        payload.set(values, offset);
-      } else {
-        for (let j = 0; j < values.length; j++) payload[offset + j] = values[j]! * weight;
-      }
+      const grad = weightedGrads[variable.name];
+      if (grad === undefined) payload.fill(0, offset, offset + variable.size);
+      else payload.set(grad.dataSync() as Float32Array, offset);
     });
-    payload[this.gradientLength] = loss * weight;
+    payload[this.gradientLength] = weightedLoss;
     payload[this.gradientLength + 1] = weight;
     payload[this.gradientLength + 2] = stopVote ? 1 : 0;
     return payload;

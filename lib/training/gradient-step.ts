@@ -52,10 +52,15 @@ export async function dataParallelStep(args: {
   if (localSamples === 0) {
     payload = exchange.emptyPayload(stopVote);
   } else {
-    const { value, grads } = tf.variableGrads(() => trainable.loss(xs, ys), trainable.variables as tf.Variable[]);
+    const weight = localSamples / globalSamples;
+    // Differentiating weight × loss weights the gradients inside tfjs's backward pass (on its
+    // backend), instead of a pass over a million values in JavaScript afterwards.
+    const weightedLoss = weight === 1 ? () => trainable.loss(xs, ys) : () => tf.mul(trainable.loss(xs, ys), weight) as tf.Scalar;
+    const { value, grads } = tf.variableGrads(weightedLoss, trainable.variables as tf.Variable[]);
     try {
-      localLoss = value.dataSync()[0]!;
-      payload = exchange.pack(grads, localLoss, localSamples / globalSamples, stopVote);
+      const weighted = value.dataSync()[0]!;
+      localLoss = weighted / weight;
+      payload = exchange.pack(grads, weighted, weight, stopVote);
     } finally {
       value.dispose();
       tf.dispose(grads);
