@@ -39,9 +39,12 @@ export interface WatchedRun {
  * share (never more often than the rate limit), so the plot's cost stays bounded whatever the
  * machine, the run length or the number of ranks (up to one update a second, see
  * {@link maxFigureIntervalMs}). The time measured is wall time: on a machine busy enough to slow
- * an update down, updates come less often. The progress line is cheap and keeps its rate.
+ * an update down, updates come less often. The progress line is cheap and keeps its rate. The
+ * share is small because building is only part of an update's cost: the kernel's main thread
+ * serializes, signs and sends it as well (about as long again), and in synchronous training a
+ * worker that loses its core for that makes every rank wait.
  */
-const figureTimeShare = 0.004;
+const figureTimeShare = 0.002;
 
 /** The figure is updated at least this often while steps arrive, however long an update takes. */
 const maxFigureIntervalMs = 1000;

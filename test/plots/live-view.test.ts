@@ -132,9 +132,10 @@ test("with a front end on the figure stream comm, updates between whole figures 
     const maxPoints = 300;
     // 20 updates a second: in about 2 s, more deltas than the drawn figure's bound allows.
     const view = new LiveTrainingView(run, findDisplayHost()!, { maxPoints, maxUpdatesPerSecond: 20 });
-    // 3,000 steps in about 2 s (1,500 a second): deltas need downsampling and the drawn figure
-    // outgrows its bound, so whole figures come back.
-    for (let step = 1; step <= 3000; step++) {
+    // 6,000 steps in about 4 s (1,500 a second): deltas need downsampling and the drawn figure
+    // outgrows its bound (about a dozen deltas of at most maxPoints / 4 points), so whole figures
+    // come back.
+    for (let step = 1; step <= 6000; step++) {
       run.step(step);
       if (step % 25 === 0) await new Promise((resolve) => setTimeout(resolve, 15));
     }
@@ -205,7 +206,7 @@ test("with a front end on the figure stream comm, updates between whole figures 
     // Right after a whole figure, the first delta starts at the next step (no gap while rows are few).
     const firstDelta = deltas.find((delta) => delta.seq === 1 && delta.revision === 1)!;
     assert.equal(firstDelta.traces[0]!.x[0], wholes[0]!.figure.data[0]!.x.at(-1)! + 1);
-    assert.equal(wholes.at(-1)!.figure.data[0]!.x.at(-1), 3000, "the final whole figure ends on the last step");
+    assert.equal(wholes.at(-1)!.figure.data[0]!.x.at(-1), 6000, "the final whole figure ends on the last step");
     assert.ok(wholes.length >= 3, `the drawn figure outgrew its bound, so whole figures came back (${wholes.length})`);
 
     // Bytes on the wire for the figure: deltas against the same updates sent as whole figures.
