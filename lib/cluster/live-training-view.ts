@@ -9,7 +9,7 @@
 import { downsampleIndices } from "../metrics/downsample.js";
 import type { TrainingHistory } from "../metrics/training-history.js";
 import { deltaTraces } from "../plots/figure-stream.js";
-import { FigureStreamState, maxDeltaPoints, TrailingUpdate, type LiveDisplayHandle, type LiveDisplayHost } from "../plots/live-display.js";
+import { figureSpacingMs, FigureStreamState, maxDeltaPoints, TrailingUpdate, type LiveDisplayHandle, type LiveDisplayHost } from "../plots/live-display.js";
 import { progressText } from "../plots/progress-text.js";
 import { trainingFigure } from "../plots/training-figure.js";
 
@@ -32,27 +32,11 @@ export interface WatchedRun {
   onStep(listener: () => void): () => void;
 }
 
-/**
- * Share of wall time the figure may take to build and hand to the host. A figure update costs a
- * few milliseconds (downsampling, the static SVG, serialization), which at 4 updates a second on a
- * busy machine reaches 1% of a core the workers need; updates are spaced out to stay within this
- * share (never more often than the rate limit), so the plot's cost stays bounded whatever the
- * machine, the run length or the number of ranks (up to one update a second, see
- * {@link maxFigureIntervalMs}). The time measured is wall time: on a machine busy enough to slow
- * an update down, updates come less often. The progress line is cheap and keeps its rate. The
- * share is small because building is only part of an update's cost: the kernel's main thread
- * serializes, signs and sends it as well (about as long again), and in synchronous training a
- * worker that loses its core for that makes every rank wait.
- */
-const figureTimeShare = 0.002;
-
-/** The figure is updated at least this often while steps arrive, however long an update takes. */
-const maxFigureIntervalMs = 1000;
 
 /**
  * Shows a run's progress line and figure, each as one display updated in place: at most
  * `maxUpdatesPerSecond` times a second (the figure less often when building it would take more
- * than {@link figureTimeShare} of the time), the last update trailing a burst of steps, and the
+ * than a small share of the time, see {@link figureSpacingMs}), the last update trailing a burst of steps, and the
  * final state at once on {@link finish}.
  * @example
  * const view = new LiveTrainingView(run, findDisplayHost()!, { maxUpdatesPerSecond: 2 });
@@ -135,7 +119,8 @@ export class LiveTrainingView {
     const history = this.#run.history;
     if (history.length === 0) return;
     const startedAt = performance.now();
-    if (!(interim && this.#sendDelta(history, startedAt))) {
+    const delta = interim && this.#sendDelta(history, startedAt);
+    if (!delta) {
       const figure = trainingFigure(history, { maxPoints: this.#maxPoints, title: this.#title });
       const stream = this.#stream.shownWhole(startedAt, figure.data[0]?.x.length ?? 0);
       this.#rowsSent = history.length;
@@ -144,7 +129,7 @@ export class LiveTrainingView {
     const tookMs = performance.now() - startedAt;
     this.#figureRenders++;
     this.#figureMs += tookMs;
-    this.#figureUpdate.dueAt = startedAt + Math.max(this.#minIntervalMs, Math.min(maxFigureIntervalMs, tookMs / figureTimeShare));
+    this.#figureUpdate.dueAt = startedAt + figureSpacingMs(this.#minIntervalMs, delta ? undefined : tookMs);
   }
 
   /**

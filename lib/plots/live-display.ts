@@ -141,3 +141,30 @@ export class FigureStreamState {
     this.#deltas++;
   }
 }
+
+/**
+ * Share of wall time a whole figure may take to build and hand to the host. An update costs a
+ * few milliseconds (downsampling, the static SVG, serialization), which at 4 updates a second on a
+ * busy machine reaches 1% of a core the workers need; updates are spaced out to stay within this
+ * share (never more often than the rate limit), so the plot's cost stays bounded whatever the
+ * machine, the run length or the number of ranks (up to one update a second, see
+ * `maxFigureIntervalMs`). The time measured is wall time: on a machine busy enough to slow
+ * an update down, updates come less often. The progress line is cheap and keeps its rate. The
+ * share is small because building is only part of an update's cost: the kernel's main thread
+ * serializes, signs and sends it as well (about as long again), and in synchronous training a
+ * worker that loses its core for that makes every rank wait.
+ */
+const figureTimeShare = 0.002;
+
+/** The figure is updated at least this often while steps arrive, however long an update takes. */
+const maxFigureIntervalMs = 1000;
+
+/**
+ * Time from the start of one figure update to the next: the rate limit `minIntervalMs`, and for a
+ * whole figure that took `wholeTookMs` to build, also its time share (capped at one a second).
+ * A delta (`undefined`: a fraction of a millisecond) keeps the rate limit.
+ */
+export function figureSpacingMs(minIntervalMs: number, wholeTookMs: number | undefined): number {
+  if (wholeTookMs === undefined) return minIntervalMs;
+  return Math.max(minIntervalMs, Math.min(maxFigureIntervalMs, wholeTookMs / figureTimeShare));
+}

@@ -8,7 +8,7 @@ import { downsampleIndices } from "../metrics/downsample.js";
 import { RingbookError } from "../errors.js";
 import { roundSignificant, type Figure } from "./figure.js";
 import type { FigureDelta } from "./figure-stream.js";
-import { findDisplayHost, FigureStreamState, maxDeltaPoints, TrailingUpdate, type LiveDisplayHandle, type LiveDisplayHost } from "./live-display.js";
+import { figureSpacingMs, findDisplayHost, FigureStreamState, maxDeltaPoints, TrailingUpdate, type LiveDisplayHandle, type LiveDisplayHost } from "./live-display.js";
 import { linePlot, type LinePlotOptions } from "./line-plot.js";
 
 /** Options of {@link LivePlot}. */
@@ -126,8 +126,10 @@ export class LivePlot {
 
   #show(interim: boolean): void {
     const now = performance.now();
-    this.#update.dueAt = now + this.#minIntervalMs;
-    if (interim && this.#sendDelta(now)) return;
+    if (interim && this.#sendDelta(now)) {
+      this.#update.dueAt = now + figureSpacingMs(this.#minIntervalMs, undefined);
+      return;
+    }
     const figure = this.figure;
     const pointsPerTrace = Math.max(0, ...figure.data.map((trace) => trace.x.length));
     const stream = this.#stream!.shownWhole(now, pointsPerTrace);
@@ -135,6 +137,7 @@ export class LivePlot {
     this.#shownSeries = this.#series.size;
     this.#handle ??= this.#host!.create();
     this.#handle.plotly(figure, { text: this.#text(), interim, stream });
+    this.#update.dueAt = now + figureSpacingMs(this.#minIntervalMs, performance.now() - now);
   }
 
   /** New points of every series as a delta, when allowed; false when the whole figure must be shown. */

@@ -19,6 +19,7 @@ import { bundleExtensionPage, labextensionDir, requireBuiltLabextension } from "
 import { createJupyterEnv } from "../helpers/jupyter-env.js";
 import { trainingCell } from "../helpers/notebooks.js";
 import { freePorts, makeTempDir, repoRoot } from "../kernel/helpers.js";
+import { chromiumLaunchOptions } from "../helpers/chromium.js";
 
 const kernelName = "ringbook-test";
 const artifactsDir = join(repoRoot, "test-artifacts");
@@ -117,9 +118,7 @@ describe("JupyterLab: live figures from ringbook's kernel over the figure stream
     // The page is served from another origin than the server, so the server must allow it.
     server = await startClassicNotebook({ env: jupyter.env, notebookDir, ownedPath: jupyter.dir, extraArgs: [`--NotebookApp.allow_origin=${pageServer.origin}`] });
     browser = await chromium.launch({
-      executablePath: "/usr/bin/chromium",
-      headless: true,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+      ...chromiumLaunchOptions,
     });
   });
 

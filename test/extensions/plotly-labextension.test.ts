@@ -22,6 +22,7 @@ import { trainingFigure } from "../../lib/plots/training-figure.js";
 import type { StepRecord } from "../../lib/training/rank-loop.js";
 import { bundleExtensionPage, labextensionDir, requireBuiltLabextension } from "../helpers/extension-page.js";
 import { makeTempDir, repoRoot } from "../kernel/helpers.js";
+import { chromiumLaunchOptions } from "../helpers/chromium.js";
 
 const artifactsDir = join(repoRoot, "test-artifacts");
 const plotlyMimeType = "application/vnd.plotly.v1+json";
@@ -121,9 +122,7 @@ before(async () => {
   served = await serve(await bundleExtensionPage("page.ts", join(temp.path, "page.js")));
   await mkdir(artifactsDir, { recursive: true });
   browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    ...chromiumLaunchOptions,
   });
 });
 

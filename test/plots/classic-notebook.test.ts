@@ -17,6 +17,7 @@ import { startClassicNotebook, type ClassicNotebookServer } from "../helpers/cla
 import { createJupyterEnv } from "../helpers/jupyter-env.js";
 import { makeNotebook, trainingCell } from "../helpers/notebooks.js";
 import { repoRoot } from "../kernel/helpers.js";
+import { chromiumLaunchOptions } from "../helpers/chromium.js";
 
 const kernelName = "ringbook-test";
 const artifactsDir = join(repoRoot, "test-artifacts");
@@ -97,10 +98,8 @@ describe("the live training plot in Debian's classic notebook", () => {
     await writeFile(join(notebookDir, "train.ipynb"), makeNotebook([trainingSource], { kernelName }));
     server = await startClassicNotebook({ env: jupyter.env, notebookDir, ownedPath: jupyter.dir });
     browser = await chromium.launchPersistentContext(join(jupyter.dir, "chromium-profile"), {
-      executablePath: "/usr/bin/chromium",
-      headless: true,
+      ...chromiumLaunchOptions,
       viewport: { width: 1200, height: 1000 },
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
     });
   });
 

@@ -7,30 +7,18 @@
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { displayHostSymbol } from "../../kernel/display/index.js";
-import { FigureStreams, liveDisplayHost } from "../../kernel/display/figure-streams.js";
-import { displaySinkSymbol, type DisplayMessage } from "../../kernel/display/sink.js";
-import type { CellEvent } from "../../kernel/execution/executor.js";
-import { CommRegistry } from "../../kernel/execution/worker-comms.js";
 import { RingbookError } from "../../lib/errors.js";
 import type { FigureDelta } from "../../lib/plots/figure-stream.js";
 import { LivePlot, plotStream } from "../../lib/plots/live-plot.js";
+import { kernelDisplayHost } from "../helpers/display-host.js";
 
 const plotlyMimeType = "application/vnd.plotly.v1+json";
 type PlotlyJson = { data: Array<{ name: string; x: number[]; y: number[] }> };
 
-const messages: DisplayMessage[] = [];
-const commEvents: CellEvent[] = [];
-const comms = new CommRegistry((event) => commEvents.push(event));
-const host = liveDisplayHost(new FigureStreams(comms));
-before(() => {
-  (globalThis as Record<symbol, unknown>)[displaySinkSymbol] = { display: (message: DisplayMessage) => messages.push(message), clearOutput: () => undefined };
-  (globalThis as Record<symbol, unknown>)[displayHostSymbol] = host;
-});
-after(() => {
-  delete (globalThis as Record<symbol, unknown>)[displaySinkSymbol];
-  delete (globalThis as Record<symbol, unknown>)[displayHostSymbol];
-});
+const kernel = kernelDisplayHost();
+const { messages, commEvents, comms, host } = kernel;
+before(() => kernel.install());
+after(() => kernel.uninstall());
 
 /** An async stream of `count` metric records, `perTick` at a time with a pause between. */
 async function* metrics(count: number, perTick: number, pauseMs: number): AsyncGenerator<{ step: number; loss: number; accuracy: number }> {
@@ -66,9 +54,11 @@ test("with a front end on the figure stream comm, updates are deltas that rebuil
   commEvents.length = 0;
   assert.equal(comms.handleOpen("front-end", "ringbook.plotly", { protocol: 1 }, {}), true);
   try {
-    const plot = new LivePlot({ x: "step", maxPoints: 400 });
-    for (let step = 1; step <= 200; step++) {
-      plot.add(step <= 100 ? { step, loss: 1 / step } : { step, loss: 1 / step, lr: 0.1 });
+    // maxPoints large enough that no delta is downsampled (at most maxPoints / 4 points each): the replay sees every step.
+    const plot = new LivePlot({ x: "step", maxPoints: 2000 });
+    // About 2.4 s at 4 updates a second: several deltas before and after the new series.
+    for (let step = 1; step <= 400; step++) {
+      plot.add(step <= 200 ? { step, loss: 1 / step } : { step, loss: 1 / step, lr: 0.1 });
       if (step % 10 === 0) await new Promise((resolve) => setTimeout(resolve, 60));
     }
     plot.finish();
@@ -80,7 +70,7 @@ test("with a front end on the figure stream comm, updates are deltas that rebuil
     const deltas = commEvents.filter((event) => event.kind === "commMsg").map((event) => (event as unknown as { data: FigureDelta }).data);
     assert.ok(deltas.length >= 3, `${deltas.length} deltas`);
     assert.equal(plot.deltas, deltas.length);
-    // The lr series appeared at step 101: the next update was a whole figure with two traces.
+    // The lr series appeared at step 201: the next update was a whole figure with two traces.
     const firstWithLr = wholes.find((whole) => whole.figure.data.length === 2)!;
     assert.ok(firstWithLr !== undefined && firstWithLr !== wholes.at(-1), "a whole figure came when the series appeared, before the final one");
     assert.ok(deltas.every((delta) => delta.traces.length === wholes.find((whole) => whole.revision === delta.revision)!.figure.data.length), "every delta fits its revision's traces");
@@ -102,8 +92,8 @@ test("with a front end on the figure stream comm, updates are deltas that rebuil
       assert.deepEqual(loss.y, loss.x.map((step) => Number((1 / step).toPrecision(5))));
     }
     const final = wholes.at(-1)!.figure;
-    assert.equal(final.data[0]!.x.at(-1), 200);
-    assert.deepEqual(final.data[1]!.x, Array.from({ length: 100 }, (_, i) => i + 101), "the lr series starts where it was first added");
+    assert.equal(final.data[0]!.x.at(-1), 400);
+    assert.deepEqual(final.data[1]!.x, Array.from({ length: 200 }, (_, i) => i + 201), "the lr series starts where it was first added");
   } finally {
     comms.handleClose("front-end", {}, {});
   }

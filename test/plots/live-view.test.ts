@@ -8,33 +8,20 @@
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { displayHostSymbol } from "../../kernel/display/index.js";
-import { FigureStreams, liveDisplayHost } from "../../kernel/display/figure-streams.js";
-import { displaySinkSymbol, type DisplayMessage } from "../../kernel/display/sink.js";
-import type { CellEvent } from "../../kernel/execution/executor.js";
-import { CommRegistry } from "../../kernel/execution/worker-comms.js";
 import type { FigureDelta } from "../../lib/plots/figure-stream.js";
 import { findDisplayHost, LiveTrainingView } from "../../lib/cluster/live-training-view.js";
 import { StepAggregator } from "../../lib/metrics/step-summary.js";
 import { TrainingHistory } from "../../lib/metrics/training-history.js";
 import type { StepRecord } from "../../lib/training/rank-loop.js";
+import { kernelDisplayHost } from "../helpers/display-host.js";
 
 /** The bound stated in the README: the live output of any run, as saved, in bytes. */
 const savedOutputBoundBytes = 256 * 1024;
 
-const messages: DisplayMessage[] = [];
-/** What the kernel sent on comms. */
-const commEvents: CellEvent[] = [];
-const comms = new CommRegistry((event) => commEvents.push(event));
-const host = liveDisplayHost(new FigureStreams(comms));
-before(() => {
-  (globalThis as Record<symbol, unknown>)[displaySinkSymbol] = { display: (message: DisplayMessage) => messages.push(message), clearOutput: () => undefined };
-  (globalThis as Record<symbol, unknown>)[displayHostSymbol] = host;
-});
-after(() => {
-  delete (globalThis as Record<symbol, unknown>)[displaySinkSymbol];
-  delete (globalThis as Record<symbol, unknown>)[displayHostSymbol];
-});
+const kernel = kernelDisplayHost();
+const { messages, commEvents, comms, host } = kernel;
+before(() => kernel.install());
+after(() => kernel.uninstall());
 
 function record(rank: number, step: number): StepRecord {
   const loss = 2 * Math.exp(-step / 1000) + 0.05 * Math.sin(step);

@@ -14,6 +14,7 @@ import { createJupyterEnv } from "../helpers/jupyter-env.js";
 import { makeNotebook, trainingCell } from "../helpers/notebooks.js";
 import { runProcess } from "../helpers/run-process.js";
 import { repoRoot } from "../kernel/helpers.js";
+import { chromiumLaunchOptions } from "../helpers/chromium.js";
 
 const artifactsDir = join(repoRoot, "test-artifacts");
 
@@ -35,9 +36,7 @@ test("nbconvert --to html --execute of a training notebook shows the final figur
 
     await mkdir(artifactsDir, { recursive: true });
     const browser = await chromium.launch({
-      executablePath: "/usr/bin/chromium",
-      headless: true,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+      ...chromiumLaunchOptions,
     });
     try {
       const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
