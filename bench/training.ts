@@ -7,7 +7,9 @@
  *   with two processes at all; goal: 2 workers reach at least 90% of it), measured two ways, and
  *   the higher is the ceiling: two separate Node processes, and the 2-worker cluster's own worker
  *   processes each training alone (the same code, threads, environment and malloc settings as
- *   the 2-worker run, without the gradient exchange).
+ *   the 2-worker run, without the gradient exchange);
+ * - 2 in lockstep: the same two workers training alone but meeting in a barrier every step: the
+ *   cost of synchronous steps alone, a bound on any synchronous data parallelism here.
  * Steady-state throughput (samples / summed step time after a warm-up), medians over repeats that
  * interleave the configurations so that machine noise hits all of them.
  *
@@ -32,10 +34,15 @@ const ceilingModules = {
   models: new URL("./training-models.js", import.meta.url).href,
 };
 
-/** Every rank of `cluster` trains alone (a world of one, no communication) at the same time; total samples/s. */
-async function ceilingInCluster(cluster: Cluster, model: BenchModel): Promise<number> {
+/**
+ * Every rank of `cluster` trains alone (a world of one) at the same time; total samples/s.
+ * `lockstep`: the ranks still meet once per step, in a barrier, without exchanging gradients:
+ * what synchronous steps cost by themselves (a step takes as long as the slowest rank's), the
+ * bound of any synchronous data parallelism on this machine, however fast the all-reduce.
+ */
+async function ceilingInCluster(cluster: Cluster, model: BenchModel, lockstep = false): Promise<number> {
   const perRank = await cluster.run(
-    async ({ args }) => {
+    async ({ args, collectives }) => {
       const { runWorkerTraining } = await import(args.modules.workerTrain);
       const { parseTrainOptions } = await import(args.modules.trainSpec);
       const { benchTrainOptions, steadySamplesPerSecond, stepsOf } = await import(args.modules.models);
@@ -44,7 +51,10 @@ async function ceilingInCluster(cluster: Cluster, model: BenchModel): Promise<nu
       const env = {
         rank: 0,
         worldSize: 1,
-        allReduceSum: async (values: Float32Array) => values,
+        allReduceSum: async (values: Float32Array) => {
+          if (args.lockstep) await collectives.barrier();
+          return values;
+        },
         broadcast: async (values: Float32Array | undefined) => values,
         emit: (event: { kind: string; records?: unknown[] }) => {
           if (event.kind === "steps") records.push(...(event.records ?? []));
@@ -54,7 +64,7 @@ async function ceilingInCluster(cluster: Cluster, model: BenchModel): Promise<nu
       await runWorkerTraining(env, { ...spec, metricsIntervalMs: 3_600_000 });
       return steadySamplesPerSecond(stepsOf(records), args.warmup) as number;
     },
-    { args: { modules: ceilingModules, model, steps: stepsOf[model].steps, warmup: stepsOf[model].warmup } },
+    { args: { modules: ceilingModules, model, steps: stepsOf[model].steps, warmup: stepsOf[model].warmup, lockstep } },
   );
   return perRank.reduce((sum, value) => sum + value, 0);
 }
@@ -109,6 +119,7 @@ try {
       const [a, b] = await Promise.all([aloneInChild(model), aloneInChild(model)]);
       record(`${model}:2 processes`, a + b);
       record(`${model}:2 workers alone`, await ceilingInCluster(two, model));
+      record(`${model}:2 in lockstep`, await ceilingInCluster(two, model, true));
     }
   }
 } finally {
@@ -117,14 +128,14 @@ try {
 }
 
 console.log(`training throughput, samples/s (median of ${repeats}; steady state after warm-up), backend wasm, ${models.join(" and ")}`);
-const columns = ["in-process", "1 worker", "2 workers", "2 processes", "2 workers alone"];
-console.log(`${"model".padEnd(6)}  ${columns.map((column) => column.padStart(15)).join("  ")}  ${"1w/in-proc".padStart(10)}  ${"2w/ceiling".padStart(10)}`);
+const columns = ["in-process", "1 worker", "2 workers", "2 processes", "2 workers alone", "2 in lockstep"];
+console.log(`${"model".padEnd(6)}  ${columns.map((column) => column.padStart(15)).join("  ")}  ${"1w/in-proc".padStart(10)}  ${"2w/ceiling".padStart(10)}  ${"lockstep/ceiling".padStart(16)}`);
 /** The ceiling: the higher of the two ways of running two independent compute-only processes. */
 const ceilingOf = (m: (config: string) => number): number => Math.max(m("2 processes"), m("2 workers alone"));
 for (const model of models) {
   const m = (config: string): number => median(results.get(`${model}:${config}`) ?? []);
   console.log(
-    `${model.padEnd(6)}  ${columns.map((column) => formatNumber(m(column)).padStart(15)).join("  ")}  ${formatNumber(m("1 worker") / m("in-process")).padStart(10)}  ${formatNumber(m("2 workers") / ceilingOf(m)).padStart(10)}`,
+    `${model.padEnd(6)}  ${columns.map((column) => formatNumber(m(column)).padStart(15)).join("  ")}  ${formatNumber(m("1 worker") / m("in-process")).padStart(10)}  ${formatNumber(m("2 workers") / ceilingOf(m)).padStart(10)}  ${formatNumber(m("2 in lockstep") / ceilingOf(m)).padStart(16)}`,
   );
 }
 for (const model of models) {
