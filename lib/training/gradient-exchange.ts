@@ -1,5 +1,4 @@
 import * as tf from "@tensorflow/tfjs";
-import { arrayToFill } from "../collectives/float-frames.js";
 import { RingbookError } from "../errors.js";
 
 /**
@@ -41,17 +40,22 @@ export class GradientExchange {
    * it (zeromq sends large buffers without copying).
    */
   pack(weightedGrads: tf.NamedTensorMap, weightedLoss: number, weight: number, stopVote: boolean): Float32Array {
-    const payload = arrayToFill(this.payloadLength); // every value is written below
-    this.#variables.forEach((variable, i) => {
-      const offset = this.#offsets[i]!;
-      const grad = weightedGrads[variable.name];
-      if (grad === undefined) payload.fill(0, offset, offset + variable.size);
-      else payload.set(grad.dataSync() as Float32Array, offset);
-    });
-    payload[this.gradientLength] = weightedLoss;
-    payload[this.gradientLength + 1] = weight;
-    payload[this.gradientLength + 2] = stopVote ? 1 : 0;
-    return payload;
+    // One concatenation on the backend and one read: a single new array per step, where a read
+    // per variable and a copy into the payload made two (and twice the garbage to collect).
+    const flat = tf.tidy(() =>
+      tf.concat([
+        ...this.#variables.map((variable) => {
+          const grad = weightedGrads[variable.name];
+          return grad === undefined ? tf.zeros([variable.size]) : tf.reshape(grad, [-1]);
+        }),
+        tf.tensor1d([weightedLoss, weight, stopVote ? 1 : 0]),
+      ]),
+    );
+    try {
+      return flat.dataSync() as Float32Array;
+    } finally {
+      flat.dispose();
+    }
   }
 
   /** A payload for a rank with no samples this step: contributes nothing, weight zero. */
