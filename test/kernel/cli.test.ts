@@ -90,8 +90,9 @@ describe("ringbook CLI", () => {
       const source = join(repoRoot, "extensions", "ringbook-plotly", "labextension");
       const list = (dir: string) => readdir(dir, { recursive: true }).then((names) => names.sort());
       assert.deepEqual(await list(target), await list(source));
-      const { jupyterlab } = JSON.parse(await readFile(join(target, "package.json"), "utf8")) as { jupyterlab: { _build: { load: string; mimeExtension: string } } };
-      assert.equal(jupyterlab._build.mimeExtension, "./mimeExtension");
+      const { jupyterlab } = JSON.parse(await readFile(join(target, "package.json"), "utf8")) as { jupyterlab: { _build: { load: string; mimeExtension: string; extension: string } } };
+      assert.equal(jupyterlab._build.mimeExtension, "./mimeExtension", "the renderer");
+      assert.equal(jupyterlab._build.extension, "./extension", "the plugin that opens the figure stream comm");
       assert.equal(await readFile(join(target, jupyterlab._build.load), "utf8"), await readFile(join(source, jupyterlab._build.load), "utf8"));
     } finally {
       await temp.remove();
