@@ -33,37 +33,35 @@ export function benchTrainOptions(model: BenchModel, workers: number, steps: num
     live: false,
     metricsIntervalMs: 500,
   };
-  if (model === "mlp") {
-    return {
-      ...common,
-      model: ({ tf }: { tf: typeof tfType }) =>
-        tf.sequential({
-          layers: [
-            tf.layers.dense({ inputShape: [784], units: 256, activation: "relu" }),
-            tf.layers.dense({ units: 256, activation: "relu" }),
-            tf.layers.dense({ units: 10, activation: "softmax" }),
-          ],
-        }),
-      data: { builtin: "mnist", sampleShape: [784] },
-    };
-  }
-  return {
-    ...common,
-    model: ({ tf }: { tf: typeof tfType }) =>
-      tf.sequential({
-        layers: [
-          tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 32, kernelSize: 3, activation: "relu" }),
-          tf.layers.maxPooling2d({ poolSize: 2 }),
-          tf.layers.conv2d({ filters: 64, kernelSize: 3, activation: "relu" }),
-          tf.layers.maxPooling2d({ poolSize: 2 }),
-          tf.layers.flatten(),
-          tf.layers.dense({ units: 128, activation: "relu" }),
-          tf.layers.dense({ units: 10, activation: "softmax" }),
-        ],
-      }),
-    data: { builtin: "mnist", sampleShape: [28, 28, 1] },
-  };
+  return { ...common, model: benchModels[model], data: { builtin: "mnist", sampleShape: model === "mlp" ? [784] : [28, 28, 1] } };
 }
+
+/**
+ * The benchmark models. Each function stands alone (it travels to workers as source text), so
+ * it names nothing outside itself.
+ */
+export const benchModels: Record<BenchModel, (context: { tf: typeof tfType }) => tfType.Sequential> = {
+  mlp: ({ tf }) =>
+    tf.sequential({
+      layers: [
+        tf.layers.dense({ inputShape: [784], units: 256, activation: "relu" }),
+        tf.layers.dense({ units: 256, activation: "relu" }),
+        tf.layers.dense({ units: 10, activation: "softmax" }),
+      ],
+    }),
+  cnn: ({ tf }) =>
+    tf.sequential({
+      layers: [
+        tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 32, kernelSize: 3, activation: "relu" }),
+        tf.layers.maxPooling2d({ poolSize: 2 }),
+        tf.layers.conv2d({ filters: 64, kernelSize: 3, activation: "relu" }),
+        tf.layers.maxPooling2d({ poolSize: 2 }),
+        tf.layers.flatten(),
+        tf.layers.dense({ units: 128, activation: "relu" }),
+        tf.layers.dense({ units: 10, activation: "softmax" }),
+      ],
+    }),
+};
 
 /** Steady-state samples per second from per-step (samples, milliseconds), skipping `warmup` steps. */
 export function steadySamplesPerSecond(steps: ReadonlyArray<{ samples: number; stepMs: number }>, warmup: number): number {

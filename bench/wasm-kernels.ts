@@ -7,6 +7,7 @@ import * as tf from "@tensorflow/tfjs";
 
 import { useWasmBackend } from "../lib/backend/load-wasm.js";
 import { registerMissingWasmKernels } from "../lib/backend/wasm-kernels/index.js";
+import { benchModels, perProcessBatch } from "./training-models.js";
 
 interface Workload {
   name: string;
@@ -15,35 +16,8 @@ interface Workload {
   batch: number;
 }
 
-const mlp: Workload = {
-  name: "MLP 784-256-256-10, batch 128",
-  inputShape: [784],
-  batch: 128,
-  build: () => tf.sequential({
-    layers: [
-      tf.layers.dense({ inputShape: [784], units: 256, activation: "relu" }),
-      tf.layers.dense({ units: 256, activation: "relu" }),
-      tf.layers.dense({ units: 10, activation: "softmax" }),
-    ],
-  }),
-};
-
-const cnn: Workload = {
-  name: "CNN conv32-pool-conv64-pool-dense128, batch 64",
-  inputShape: [28, 28, 1],
-  batch: 64,
-  build: () => tf.sequential({
-    layers: [
-      tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 32, kernelSize: 3, activation: "relu" }),
-      tf.layers.maxPooling2d({ poolSize: 2 }),
-      tf.layers.conv2d({ filters: 64, kernelSize: 3, activation: "relu" }),
-      tf.layers.maxPooling2d({ poolSize: 2 }),
-      tf.layers.flatten(),
-      tf.layers.dense({ units: 128, activation: "relu" }),
-      tf.layers.dense({ units: 10, activation: "softmax" }),
-    ],
-  }),
-};
+const mlp: Workload = { name: `MLP 784-256-256-10, batch ${perProcessBatch.mlp}`, inputShape: [784], batch: perProcessBatch.mlp, build: () => benchModels.mlp({ tf }) };
+const cnn: Workload = { name: `CNN conv32-pool-conv64-pool-dense128, batch ${perProcessBatch.cnn}`, inputShape: [28, 28, 1], batch: perProcessBatch.cnn, build: () => benchModels.cnn({ tf }) };
 
 /** One model on one backend, ready to take Adam steps on a fixed synthetic batch. */
 class TrainingRun {

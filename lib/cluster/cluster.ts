@@ -16,7 +16,8 @@ import { ClusterClosedError, RemoteTaskError, WorkerDiedError, type WorkerExit }
 import type { ClusterSettings } from "./cluster-settings.js";
 import { describeCluster, type ClusterDescription, type WorkerDescription } from "./describe.js";
 import { importModel } from "./import-model.js";
-import { findDisplayHost, LiveTrainingView } from "./live-training-view.js";
+import { findDisplayHost } from "../plots/live-display.js";
+import { LiveTrainingView } from "./live-training-view.js";
 import type { TaskSpec } from "./messages.js";
 import { PendingTask, type RankOutcome, type TaskEvent } from "./pending-task.js";
 import { collectResults, prefixLines, PrefixedPrinter } from "./task-output.js";

@@ -13,8 +13,6 @@ import { figureSpacingMs, FigureStreamState, maxDeltaPoints, TrailingUpdate, typ
 import { progressText } from "../plots/progress-text.js";
 import { trainingFigure } from "../plots/training-figure.js";
 
-export { findDisplayHost, type LiveDisplayHandle, type LiveDisplayHost } from "../plots/live-display.js";
-
 /** Options of {@link LiveTrainingView}. */
 export interface LiveViewOptions {
   /** @default 4 */

@@ -16,7 +16,7 @@ const plotlyMimeType = "application/vnd.plotly.v1+json";
 type PlotlyJson = { data: Array<{ name: string; x: number[]; y: number[] }> };
 
 const kernel = kernelDisplayHost();
-const { messages, commEvents, comms, host } = kernel;
+const { messages, commEvents, comms } = kernel;
 before(() => kernel.install());
 after(() => kernel.uninstall());
 

@@ -9,7 +9,8 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import type { FigureDelta } from "../../lib/plots/figure-stream.js";
-import { findDisplayHost, LiveTrainingView } from "../../lib/cluster/live-training-view.js";
+import { LiveTrainingView } from "../../lib/cluster/live-training-view.js";
+import { findDisplayHost } from "../../lib/plots/live-display.js";
 import { StepAggregator } from "../../lib/metrics/step-summary.js";
 import { TrainingHistory } from "../../lib/metrics/training-history.js";
 import type { StepRecord } from "../../lib/training/rank-loop.js";

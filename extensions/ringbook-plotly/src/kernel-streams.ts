@@ -10,37 +10,30 @@ import { deliverDelta } from "./live-figures.js";
 
 /** What {@link connectFigureStreams} returns: closes the comm and stops watching the kernel. */
 export interface FigureStreamConnection {
-  /** Resolves once the comm is open (true) or the kernel turned out not to be ringbook's (false). */
-  readonly ready: Promise<boolean>;
-  /** Deltas received and applied by at least one renderer, and deltas dropped as malformed. */
-  readonly stats: { received: number; applied: number; malformed: number };
   dispose(): void;
 }
 
 /** Follows `kernel`'s figure streams until disposed (or until the connection is disposed). */
 export function connectFigureStreams(kernel: Kernel.IKernelConnection): FigureStreamConnection {
-  const stats = { received: 0, applied: 0, malformed: 0 };
   let comm: Kernel.IComm | undefined;
-  let opening: Promise<boolean> | undefined;
+  let opening: Promise<void> | undefined;
   let disposed = false;
   /** Another kernel (the implementation of a connection never changes): nothing to open, ever. */
   let notRingbook = false;
 
   const onMessage = (message: KernelMessage.ICommMsgMsg): void => {
-    stats.received++;
     try {
-      if (deliverDelta(parseFigureDelta(message.content.data)) > 0) stats.applied++;
+      deliverDelta(parseFigureDelta(message.content.data));
     } catch (error) {
-      stats.malformed++;
       console.warn(`ringbook-plotly: dropped a message on comm ${message.content.comm_id}:`, error);
     }
   };
 
-  const open = (): Promise<boolean> => {
+  const open = (): Promise<void> => {
     opening ??= (async () => {
       const info = await kernel.info;
       if (info.implementation !== "ringbook") notRingbook = true;
-      if (disposed || kernel.isDisposed || notRingbook) return false;
+      if (disposed || kernel.isDisposed || notRingbook) return;
       const opened = kernel.createComm(figureStreamTarget);
       opened.onMsg = onMessage;
       opened.onClose = () => {
@@ -48,18 +41,21 @@ export function connectFigureStreams(kernel: Kernel.IKernelConnection): FigureSt
       };
       comm = opened;
       await opened.open({ protocol: figureStreamProtocol }).done;
-      return true;
     })().finally(() => {
       opening = undefined;
     });
     return opening;
   };
 
+  const openLogged = (): void => {
+    open().catch((error: unknown) => console.warn("ringbook-plotly: could not open the figure stream comm:", error));
+  };
+
   const onStatus = (_: Kernel.IKernelConnection, status: KernelMessage.Status): void => {
     if (status === "restarting" || status === "autorestarting" || status === "dead") {
       comm = undefined; // the connection disposes its comms on restart
     } else if (status === "idle" && comm === undefined && opening === undefined && !disposed && !notRingbook) {
-      void open().catch((error: unknown) => console.warn("ringbook-plotly: could not open the figure stream comm:", error));
+      openLogged();
     }
   };
 
@@ -77,7 +73,6 @@ export function connectFigureStreams(kernel: Kernel.IKernelConnection): FigureSt
 
   kernel.statusChanged.connect(onStatus);
   kernel.disposed.connect(dispose);
-  const ready = open();
-  ready.catch((error: unknown) => console.warn("ringbook-plotly: could not open the figure stream comm:", error));
-  return { ready, stats, dispose };
+  openLogged();
+  return { dispose };
 }

@@ -7,8 +7,8 @@ import type { FigureDelta } from "./figure-stream.js";
 
 /** What a renderer of a live figure offers the registry. */
 export interface LiveFigure {
-  /** Appends the delta's points when it is the next one for the revision drawn; false when ignored. */
-  applyDelta(delta: FigureDelta): boolean;
+  /** Appends the delta's points when it is the next one for the revision drawn, else ignores it. */
+  applyDelta(delta: FigureDelta): void;
 }
 
 const byStream = new Map<string, Set<LiveFigure>>();
@@ -24,9 +24,7 @@ export function followStream(stream: string, figure: LiveFigure): () => void {
   };
 }
 
-/** Hands `delta` to the renderers of its stream; returns how many applied it. */
-export function deliverDelta(delta: FigureDelta): number {
-  let applied = 0;
-  for (const figure of byStream.get(delta.stream) ?? []) if (figure.applyDelta(delta)) applied++;
-  return applied;
+/** Hands `delta` to the renderers of its stream (each applies it only if it is the next one). */
+export function deliverDelta(delta: FigureDelta): void {
+  for (const figure of byStream.get(delta.stream) ?? []) figure.applyDelta(delta);
 }

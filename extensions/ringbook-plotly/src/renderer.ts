@@ -65,14 +65,14 @@ export class PlotlyRenderer extends Widget implements IRenderMime.IRenderer, Liv
   }
 
   /** Appends `delta`'s points when it is the next delta of the revision drawn. */
-  applyDelta(delta: FigureDelta): boolean {
+  applyDelta(delta: FigureDelta): void {
     const figure = this.#figure;
     const tag = this.#tag;
-    if (this.isDisposed || figure === undefined || tag === undefined) return false;
-    if (delta.stream !== tag.stream || delta.revision !== tag.revision || delta.seq !== this.#seq + 1) return false;
+    if (this.isDisposed || figure === undefined || tag === undefined) return;
+    if (delta.stream !== tag.stream || delta.revision !== tag.revision || delta.seq !== this.#seq + 1) return;
     if (delta.traces.length !== figure.data.length) {
       console.warn(`ringbook-plotly: a delta for ${delta.traces.length} traces does not fit a figure of ${figure.data.length}; waiting for the whole figure`);
-      return false;
+      return;
     }
     this.#seq = delta.seq;
     // New arrays (never mutated in place) and a new datarevision: Plotly.react redraws the traces.
@@ -84,7 +84,6 @@ export class PlotlyRenderer extends Widget implements IRenderMime.IRenderer, Liv
     const revision = typeof figure.layout["datarevision"] === "number" ? figure.layout["datarevision"] : 0;
     this.#figure = { data, layout: { ...figure.layout, datarevision: revision + 1 }, config: figure.config };
     void this.#draw(this.#figure).catch((error: unknown) => console.warn("ringbook-plotly: could not draw a live figure update:", error));
-    return true;
   }
 
   /** Draws `figure` after the draw in progress, if it is still the newest by then. */
