@@ -107,8 +107,9 @@ function createDisplay(): Display {
 export const display: Display = createDisplay();
 
 /**
- * Where the kernel publishes {@link display} for libraries that know nothing of Jupyter (ringbook's
- * live training plot looks here; without a notebook host there is nothing and they stay quiet).
+ * Where the kernel publishes its display host for libraries that know nothing of Jupyter: display
+ * handles and the figure streams (see figure-streams.ts). ringbook's live figures look here;
+ * without a notebook host there is nothing and they stay quiet.
  */
 export const displayHostSymbol = Symbol.for("ringbook.display");
 
