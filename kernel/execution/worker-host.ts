@@ -9,7 +9,7 @@ import type { CellEvent, CommTarget, ExecuteOutcome, ExecuteRequest } from "./ex
 import { RingbookError } from "../../lib/errors.js";
 import { WorkerInspector } from "../../lib/threads/worker-inspector.js";
 import { ThreadInterrupter } from "../../lib/threads/thread-interrupter.js";
-import { interruptibleExecArgv } from "../../lib/threads/interruptible-thread-options.js";
+import { startInterruptibleThread } from "../../lib/threads/interruptible-thread-options.js";
 import { interruptProbeSymbolKey, parseFromWorker, type CellWorkerConfig, type FromWorker, type ToWorker, type WorkerCall } from "./worker-protocol.js";
 
 /** How long an awaiting (not busy) worker gets to acknowledge the interrupt probe. */
@@ -194,7 +194,7 @@ export class CellWorkerHost {
   }
 
   async #spawn(): Promise<LiveWorker> {
-    const worker = new Worker(new URL("./cell-worker.js", import.meta.url), { workerData: this.#config, stdout: true, stderr: true, execArgv: interruptibleExecArgv() });
+    const worker = startInterruptibleThread(new URL("./cell-worker.js", import.meta.url), { workerData: this.#config, stdout: true, stderr: true });
     worker.stdout.on("data", (chunk: Buffer) => this.#log(`cell worker stdout: ${chunk.toString().trimEnd()}`));
     worker.stderr.on("data", (chunk: Buffer) => this.#log(`cell worker stderr: ${chunk.toString().trimEnd()}`));
     const ready = new Promise<void>((resolve, reject) => {

@@ -12,7 +12,7 @@ import * as zmq from "zeromq";
 import { RingbookError } from "../errors.js";
 import { ThreadInterrupter } from "../threads/thread-interrupter.js";
 import { WorkerInspector } from "../threads/worker-inspector.js";
-import { interruptibleExecArgv } from "../threads/interruptible-thread-options.js";
+import { startInterruptibleThread } from "../threads/interruptible-thread-options.js";
 import { ClusterSecret } from "../transport/cluster-secret.js";
 import { SerialSender } from "../transport/serial-sender.js";
 import { signFrames, verifyFrames } from "../transport/signed-frames.js";
@@ -86,7 +86,7 @@ class Supervisor {
 
   async run(): Promise<void> {
     this.send({ type: "hello", pid: process.pid, host: hostname() });
-    const execution = new Worker(new URL("./worker-runtime.js", import.meta.url), { workerData: this.#bootstrap, execArgv: interruptibleExecArgv() });
+    const execution = startInterruptibleThread(new URL("./worker-runtime.js", import.meta.url), { workerData: this.#bootstrap });
     this.#execution = execution;
     execution.on("message", (message: FromExecution) => this.#fromExecution(message));
     execution.on("error", (error) => {

@@ -145,7 +145,7 @@ function startTask(taskId: string, task: TaskSpec, args: unknown): Promise<unkno
         {
           rank: bootstrap.rank,
           worldSize,
-          allReduceSum: (values) => mesh.collectives.allReduce(values, { op: "sum" }),
+          allReduceSum: (values, into) => mesh.collectives.allReduce(values, into === undefined ? { op: "sum" } : { op: "sum", into }),
           broadcast: (values, root) => mesh.collectives.broadcast(values, root),
           emit: (event) => post({ type: "forward", message: { type: "event", taskId }, payload: serialize(event) }),
           stopRequested: () => stopRequests.has(taskId),

@@ -28,6 +28,12 @@ function checkValues(values: unknown, what: string): asserts values is Float32Ar
   }
 }
 
+/** Whether two arrays share any bytes. */
+function overlaps(a: Float32Array, b: Float32Array): boolean {
+  if (a.buffer !== b.buffer || a.byteLength === 0 || b.byteLength === 0) return false;
+  return a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
+}
+
 /**
  * Collectives over one mesh. Example, on every rank:
  * ```ts
@@ -47,17 +53,26 @@ export class Collectives {
   }
 
   /**
-   * Element-wise sum (or mean) of `values` over all ranks, as a new array; `values` is only read,
-   * and not referred to once the promise resolves (after a failure, ZeroMQ may still hold, never
-   * change, part of it until the mesh is closed). Every rank gets bit-identical results, which
-   * may differ from a rank-order sum in the last bit. A ring (reduce-scatter, then all-gather) of
-   * pipelined chunks; any length, including 0 and 1.
+   * Element-wise sum (or mean) of `values` over all ranks, as a new array, or written into
+   * `options.into` (an array of the same length that does not overlap `values`; it is returned,
+   * and a loop can pass the same one every time instead of allocating a result per call).
+   * `values` is only read, and not referred to once the promise resolves, so it may be refilled
+   * then (after a failure, ZeroMQ may still hold, never change, part of it until the mesh is
+   * closed). Every rank gets bit-identical results, which may differ from a rank-order sum in the
+   * last bit. A ring (reduce-scatter, then all-gather) of pipelined chunks; any length, including
+   * 0 and 1.
    */
-  async allReduce(values: Float32Array, options: { op?: ReduceOp; signal?: AbortSignal } = {}): Promise<Float32Array> {
+  async allReduce(values: Float32Array, options: { op?: ReduceOp; signal?: AbortSignal; into?: Float32Array } = {}): Promise<Float32Array> {
     checkValues(values, "allReduce");
     const op = options.op ?? "sum";
     if (op !== "sum" && op !== "mean") throw new RingbookError("ERR_BAD_ARGUMENT", `allReduce op must be "sum" or "mean", got ${JSON.stringify(op)}`);
-    return this.#mesh.run("allReduce", options, (operation) => ringAllReduce(operation, values, op === "mean", this.#chunkElements));
+    const into = options.into;
+    if (into !== undefined) {
+      checkValues(into, "allReduce's into");
+      if (into.length !== values.length) throw new RingbookError("ERR_BAD_ARGUMENT", `allReduce's into has ${into.length} values, the input ${values.length}`);
+      if (overlaps(into, values)) throw new RingbookError("ERR_BAD_ARGUMENT", "allReduce's into must not overlap its input (the input is read while the result is written)");
+    }
+    return this.#mesh.run("allReduce", options, (operation) => ringAllReduce(operation, values, op === "mean", this.#chunkElements, into));
   }
 
   /** Rank `root`'s `values` on every rank, as a new array (the other ranks pass `undefined`). */

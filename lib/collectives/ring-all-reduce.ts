@@ -10,8 +10,8 @@
  * in place in ZeroMQ's receive buffer (with WebAssembly SIMD, see simd-floats.ts) and that same
  * buffer is sent on; the caller's input is only read (its own segment is sent from its memory at
  * step 0, and every chunk of it comes back reduced before this function resolves, so nothing
- * refers to the input afterwards); the output is a fresh array that is never sent (the caller may
- * change it at once).
+ * refers to the input afterwards); the output (a fresh array, or the caller's `into`) is never
+ * sent, so the caller may change it at once and reuse it for the next call.
  */
 import { arrayToFill } from "./float-frames.js";
 import { Outbox } from "./mesh-waits.js";
@@ -25,13 +25,17 @@ interface Outgoing {
   values: Float32Array;
 }
 
-/** Sum (or mean) of `input` over all ranks, into a new array. */
-export async function ringAllReduce(operation: MeshOperation, input: Float32Array, mean: boolean, chunkElements: number): Promise<Float32Array> {
+/**
+ * Sum (or mean) of `input` over all ranks, into `into` (same length, not overlapping `input`) or
+ * a new array. Reusing `into` saves a large allocation per call: in a training loop, fresh arrays
+ * of a megabyte per step kept V8's external memory high enough to trigger full collections.
+ */
+export async function ringAllReduce(operation: MeshOperation, input: Float32Array, mean: boolean, chunkElements: number, into?: Float32Array): Promise<Float32Array> {
   const { rank, worldSize } = operation;
   const length = input.length;
   // Every element is written below (each segment once: the own one at the end of the
   // reduce-scatter, the others during the all-gather) before the array is returned.
-  const output = arrayToFill(length);
+  const output = into ?? arrayToFill(length);
   if (worldSize === 1) {
     output.set(input);
     return output;

@@ -1,3 +1,5 @@
+import { Worker, type WorkerOptions } from "node:worker_threads";
+
 /**
  * Options for a worker thread whose JavaScript may be stopped with the inspector's
  * `Runtime.terminateExecution` (our interrupt). Node pushes the async-id of a timer, immediate or
@@ -10,7 +12,31 @@
  */
 export const interruptibleThreadExecArgv: readonly string[] = ["--no-force-async-hooks-checks"];
 
-/** `execArgv` for `new Worker(...)`: the process's own flags plus {@link interruptibleThreadExecArgv}. */
-export function interruptibleExecArgv(): string[] {
-  return [...process.execArgv, ...interruptibleThreadExecArgv];
+/**
+ * A worker thread with `execArgv` = the process's own flags plus
+ * {@link interruptibleThreadExecArgv}. V8 and per-process flags (`--max-old-space-size`,
+ * `--expose-gc`, `--title`...) are left out when the process has them: `new Worker` refuses them
+ * with ERR_WORKER_INVALID_EXEC_ARGV, and a thread has them anyway (V8's flags are process-wide).
+ * So a kernel or a worker process started with more heap still starts its thread.
+ */
+export function startInterruptibleThread(script: URL, options: Omit<WorkerOptions, "execArgv">): Worker {
+  const own = [...process.execArgv];
+  try {
+    return new Worker(script, { ...options, execArgv: [...own, ...interruptibleThreadExecArgv] });
+  } catch (error) {
+    if (!isRefusedFlags(error)) throw error;
+    // Node names the refused arguments: "Initiated Worker with invalid execArgv flags: --a, --b".
+    const refused = new Set(error.message.slice(error.message.indexOf(":") + 1).split(",").map((flag) => flag.trim()));
+    const kept = own.filter((flag) => !refused.has(flag));
+    try {
+      return new Worker(script, { ...options, execArgv: [...kept, ...interruptibleThreadExecArgv] });
+    } catch (again) {
+      if (!isRefusedFlags(again)) throw again;
+      return new Worker(script, { ...options, execArgv: [...interruptibleThreadExecArgv] });
+    }
+  }
+}
+
+function isRefusedFlags(error: unknown): error is Error {
+  return error instanceof Error && (error as { code?: unknown }).code === "ERR_WORKER_INVALID_EXEC_ARGV";
 }

@@ -1,6 +1,25 @@
 import * as tf from "@tensorflow/tfjs";
 import { RingbookError } from "../errors.js";
 
+/** The wasm backend's view of a tensor in its memory (tfjs-backend-wasm's BackendWasm). */
+interface WasmHeapViews {
+  typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
+}
+
+/**
+ * A float32 tensor's values, to be copied at once. On wasm, a view of the backend's memory:
+ * `dataSync` there returns a fresh copy (a megabyte of garbage per step for an MLP's gradients),
+ * and the view is only read before anything else runs on the backend. Elsewhere `dataSync` (the
+ * cpu backend returns its own array, tensorflow copies from native memory anyway).
+ */
+function readFloats(tensor: tf.Tensor): Float32Array {
+  const backend = tf.backend() as unknown as Partial<WasmHeapViews>;
+  if (tensor.dtype === "float32" && tf.getBackend() === "wasm" && typeof backend.typedArrayFromHeap === "function") {
+    return backend.typedArrayFromHeap({ dataId: tensor.dataId, shape: tensor.shape, dtype: "float32" });
+  }
+  return tensor.dataSync() as Float32Array;
+}
+
 /**
  * Packs the gradients of a fixed, ordered list of variables into one flat Float32Array for a single
  * all-reduce, and unpacks the reduced result. Three extra slots carry the weighted loss, the
@@ -13,6 +32,8 @@ export class GradientExchange {
   readonly #offsets: number[];
   /** Number of gradient values (without the three trailing slots). */
   readonly gradientLength: number;
+  readonly #payload: Float32Array;
+  readonly #reduced: Float32Array;
 
   constructor(variables: readonly tf.Variable[]) {
     this.#variables = variables;
@@ -26,6 +47,8 @@ export class GradientExchange {
       offset += variable.size;
     }
     this.gradientLength = offset;
+    this.#payload = new Float32Array(this.payloadLength);
+    this.#reduced = new Float32Array(this.payloadLength);
   }
 
   /** Length of a packed payload. */
@@ -36,44 +59,62 @@ export class GradientExchange {
   /**
    * The gradients (already weighted: the caller differentiates `weight × loss`, so no pass over
    * them here) for every variable (zeros where a variable got no gradient), then `weight × loss`,
-   * `weight` and the stop vote. The array is new: the caller may hand it to a transport that keeps
-   * it (zeromq sends large buffers without copying).
+   * `weight` and the stop vote, in this exchange's payload array. The same array is refilled at
+   * every step, so the all-reduce of the previous step must have resolved (it then no longer
+   * refers to its input). A fresh megabyte per step kept V8's external memory high enough to
+   * trigger a full collection every few steps.
    */
   pack(weightedGrads: tf.NamedTensorMap, weightedLoss: number, weight: number, stopVote: boolean): Float32Array {
-    // One concatenation on the backend and one read: a single new array per step, where a read
-    // per variable and a copy into the payload made two (and twice the garbage to collect).
-    const flat = tf.tidy(() =>
-      tf.concat([
-        ...this.#variables.map((variable) => {
-          const grad = weightedGrads[variable.name];
-          return grad === undefined ? tf.zeros([variable.size]) : tf.reshape(grad, [-1]);
-        }),
-        tf.tensor1d([weightedLoss, weight, stopVote ? 1 : 0]),
-      ]),
-    );
-    try {
-      return flat.dataSync() as Float32Array;
-    } finally {
-      flat.dispose();
-    }
-  }
-
-  /** A payload for a rank with no samples this step: contributes nothing, weight zero. */
-  emptyPayload(stopVote: boolean): Float32Array {
-    const payload = new Float32Array(this.payloadLength);
+    const payload = this.#payload;
+    this.#variables.forEach((variable, i) => {
+      const offset = this.#offsets[i]!;
+      const grad = weightedGrads[variable.name];
+      if (grad === undefined) {
+        payload.fill(0, offset, offset + variable.size);
+      } else if (grad.size !== variable.size) {
+        throw new RingbookError("ERR_BAD_MODEL", `the gradient of ${variable.name} has ${grad.size} values, the variable ${variable.size}`);
+      } else {
+        payload.set(readFloats(grad), offset);
+      }
+    });
+    payload[this.gradientLength] = weightedLoss;
+    payload[this.gradientLength + 1] = weight;
     payload[this.gradientLength + 2] = stopVote ? 1 : 0;
     return payload;
   }
 
-  /** Gradient tensors (caller disposes, e.g. inside `tf.tidy`) from a reduced payload. */
+  /** A payload for a rank with no samples this step: contributes nothing, weight zero. */
+  emptyPayload(stopVote: boolean): Float32Array {
+    const payload = this.#payload;
+    payload.fill(0);
+    payload[this.gradientLength + 2] = stopVote ? 1 : 0;
+    return payload;
+  }
+
+  /**
+   * Where the all-reduce writes the reduced payload (its `into`): one array for the whole run,
+   * read by {@link unpack} and {@link summary} before the next step.
+   */
+  get reducedBuffer(): Float32Array {
+    return this.#reduced;
+  }
+
+  /**
+   * Gradient tensors (caller disposes, e.g. inside `tf.tidy`) from a reduced payload. The
+   * tensors do not refer to `reduced`, which may be refilled once they are made.
+   */
   unpack(reduced: Float32Array): tf.NamedTensorMap {
     if (reduced.length !== this.payloadLength) {
       throw new RingbookError("ERR_BAD_PAYLOAD", `reduced gradient payload has ${reduced.length} values, expected ${this.payloadLength}`);
     }
+    // wasm and tensorflow copy a tensor's values into their own memory; the cpu backend keeps the
+    // array it is given, so it gets a copy.
+    const keepsValues = tf.getBackend() === "cpu";
     const named: tf.NamedTensorMap = {};
     this.#variables.forEach((variable, i) => {
       const offset = this.#offsets[i]!;
-      named[variable.name] = tf.tensor(reduced.subarray(offset, offset + variable.size), variable.shape, "float32");
+      const values = reduced.subarray(offset, offset + variable.size);
+      named[variable.name] = tf.tensor(keepsValues ? values.slice() : values, variable.shape, "float32");
     });
     return named;
   }

@@ -3,8 +3,11 @@ import { RingbookError } from "../errors.js";
 import type { GradientExchange } from "./gradient-exchange.js";
 import type { Trainable } from "./trainable.js";
 
-/** Sums equal-length arrays across all ranks; every rank gets the sum. The cluster's allReduce. */
-export type AllReduceSum = (values: Float32Array) => Promise<Float32Array>;
+/**
+ * Sums equal-length arrays across all ranks; every rank gets the sum (in `into` when given, which
+ * the implementation may also ignore: callers use the returned array). The cluster's allReduce.
+ */
+export type AllReduceSum = (values: Float32Array, into?: Float32Array) => Promise<Float32Array>;
 
 /** Where the time of one step went on this rank, in milliseconds. */
 export interface StepTimings {
@@ -67,7 +70,7 @@ export async function dataParallelStep(args: {
     }
   }
   const communicationStart = performance.now();
-  const reduced = await allReduceSum(payload);
+  const reduced = await allReduceSum(payload, exchange.reducedBuffer);
   const applyStart = performance.now();
   const { loss: globalLoss, weight, stop } = exchange.summary(reduced);
   if (Math.abs(weight - 1) > 1e-4) {

@@ -115,6 +115,39 @@ describe("data-parallel training on a cluster", () => {
       assert.deepEqual(await cluster.run(({ tf: t }) => t.memory().numTensors), tensorsAfterFirst, "tensor count unchanged after more runs");
     });
 
+    it("a 150-step MNIST MLP run does not fall into back-to-back full collections on the workers", async () => {
+      // The ZeroMQ chunks of every all-reduce count as external memory against V8's old-generation
+      // limit; with V8's own heap growth about half of such runs started a full collection every
+      // 5-8 steps (20-32 per run). Workers grow their heap 3x (worker-handle.ts): 1-3 per run.
+      await cluster.run(async () => {
+        const { PerformanceObserver, constants } = await import("node:perf_hooks");
+        const counter = { full: 0 };
+        const observer = new PerformanceObserver((list) => {
+          for (const entry of list.getEntries()) if ((entry as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) counter.full++;
+        });
+        observer.observe({ entryTypes: ["gc"] });
+        (globalThis as Record<string, unknown>).fullCollections = { counter, observer };
+      });
+      await cluster.train({
+        model: ({ tf: t }: { tf: typeof tf }) =>
+          t.sequential({ layers: [t.layers.dense({ inputShape: [784], units: 256, activation: "relu" }), t.layers.dense({ units: 256, activation: "relu" }), t.layers.dense({ units: 10, activation: "softmax" })] }),
+        data: { builtin: "mnist", sampleShape: [784] },
+        optimizer: { name: "adam", learningRate: 0.001 },
+        batchSize: 256,
+        epochs: 5,
+        stepsPerEpoch: 30,
+        seed: 1,
+        live: false,
+      });
+      const counts = await cluster.run(async () => {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        const { counter, observer } = (globalThis as Record<string, unknown>).fullCollections as { counter: { full: number }; observer: { disconnect(): void } };
+        observer.disconnect();
+        return counter.full;
+      });
+      for (const [rank, count] of counts.entries()) assert.ok(count <= 8, `rank ${rank}: ${count} full collections in 150 steps`);
+    });
+
     it("streams per-step metrics with per-rank timings and keeps a history", async () => {
       const run = cluster.train(mlpOptions({ epochs: 1 }));
       const seen: number[] = [];

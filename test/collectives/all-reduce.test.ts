@@ -17,10 +17,10 @@ function allReduceResults(outcomes: RunOutcome[]): AllReduceResult[][] {
 }
 
 /** Runs integer allReduces (exact in float32) of `lengths` on a fresh cluster and checks every rank against the oracle and the test's own sum. */
-async function checkExactSums(worldSize: number, lengths: number[], reduce: "sum" | "mean", options: RankClusterOptions = {}): Promise<void> {
+async function checkExactSums(worldSize: number, lengths: number[], reduce: "sum" | "mean", options: RankClusterOptions = {}, into = false): Promise<void> {
   const cluster = await RankCluster.start(worldSize, options);
   try {
-    const steps: Step[] = lengths.map((length, i) => ({ op: "allReduce", length, seed: 100 + i, values: "integers", reduce, oracle: true, returnValues: length <= 5000 }));
+    const steps: Step[] = lengths.map((length, i) => ({ op: "allReduce", length, seed: 100 + i, values: "integers", reduce, oracle: true, returnValues: length <= 5000, ...(into ? { into, repeat: 3 } : {}) }));
     const results = allReduceResults(await cluster.run(steps));
     lengths.forEach((length, i) => {
       const what = `world ${worldSize}, ${length} values, ${reduce}`;
@@ -33,6 +33,7 @@ async function checkExactSums(worldSize: number, lengths: number[], reduce: "sum
         assert.ok(result.inputUnchanged, `${what}: rank ${rank}'s input was changed`);
         assert.equal(result.digest, results[0]![i]!.digest, `${what}: rank ${rank} got different bits than rank 0`);
         if (result.values !== null) assert.ok(sameBits(result.values, mine), `${what}: rank ${rank}'s values differ from the sum computed in the test`);
+        if (into) assert.equal(result.returnedInto, true, `${what}: rank ${rank}'s allReduce did not return its into array`);
       }
     });
   } finally {
@@ -54,6 +55,12 @@ describe("allReduce between rank processes", () => {
   test("a world of 4 sums and averages exactly like the star oracle, for odd lengths and lengths below the world size", async () => {
     await checkExactSums(4, oddLengths, "sum");
     await checkExactSums(4, [1, 3, 4097, 1_000_003], "mean");
+  });
+
+  test("into: the result is written into the caller's array, reused call after call, for worlds of 1, 2 and 4", async () => {
+    await checkExactSums(1, [1, 1001], "sum", {}, true);
+    await checkExactSums(2, [1, 3, 1001, 262_147], "sum", {}, true);
+    await checkExactSums(4, [1, 3, 4097, 262_147], "mean", {}, true);
   });
 
   test("tiny chunks (5 values) give the same sums, with many chunks per segment and empty segments", async () => {

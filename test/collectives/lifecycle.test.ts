@@ -85,6 +85,14 @@ describe("mesh lifecycle", () => {
       await collectives.barrier();
       await assert.rejects(collectives.broadcast(input, 1), { code: "ERR_BAD_RANK" });
       await assert.rejects(collectives.allReduce([1, 2] as unknown as Float32Array), { code: "ERR_BAD_ARGUMENT", message: "allReduce takes a Float32Array, got Array" });
+      const into = new Float32Array(3);
+      assert.equal(await collectives.allReduce(input, { into }), into);
+      assert.deepEqual([...into], [1, 2, 3]);
+      await assert.rejects(collectives.allReduce(input, { into: new Float32Array(2) }), { code: "ERR_BAD_ARGUMENT", message: "allReduce's into has 2 values, the input 3" });
+      await assert.rejects(collectives.allReduce(input, { into: input }), { code: "ERR_BAD_ARGUMENT", message: /must not overlap its input/ });
+      const shared = new Float32Array(5);
+      await assert.rejects(collectives.allReduce(shared.subarray(0, 3), { into: shared.subarray(2, 5) }), { code: "ERR_BAD_ARGUMENT", message: /must not overlap/ });
+      assert.equal((await collectives.allReduce(shared.subarray(0, 2), { into: shared.subarray(2, 4) })).byteOffset, 8);
     } finally {
       await single.close();
       await single.close();
