@@ -15,7 +15,7 @@ export type WorkerCommand =
   | { type: "exchange-run"; bytes: number; chunkBytes: number; repeats: number; leader: boolean }
   | { type: "rank-bind"; rank: number; worldSize: number; bindAddress: string; password: string; zapDomain: string; highWaterMark: number; chunkElements: number }
   | { type: "rank-connect"; endpoints: string[] }
-  | { type: "rank-run"; bytes: number; repeats: number; warmups: number }
+  | { type: "rank-run"; bytes: number; repeats: number; warmups: number; into: boolean }
   | { type: "exit" };
 
 /** Reports to bench/collectives.ts. */
@@ -106,11 +106,12 @@ async function handle(command: WorkerCommand): Promise<void> {
       return;
     case "rank-run": {
       const values = new Float32Array(command.bytes / 4).fill(1);
+      const into = command.into ? new Float32Array(values.length) : undefined;
       const durationsMs: number[] = [];
       for (let i = 0; i < command.warmups + command.repeats; i++) {
         await collectives!.barrier();
         const started = performance.now();
-        const result = await collectives!.allReduce(values);
+        const result = await collectives!.allReduce(values, into === undefined ? {} : { into });
         if (i >= command.warmups) durationsMs.push(performance.now() - started);
         if (result[result.length - 1] !== mesh!.worldSize) throw new Error(`wrong sum ${result[result.length - 1]}`);
       }

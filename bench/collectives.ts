@@ -8,7 +8,11 @@
  *
  * Usage: npm run build && node dist/bench/collectives.js [--sizes-mib 1,4,16,64] [--worlds 2,4]
  *        [--chunk-kib 1024] [--hwm 4] [--repeats-scale 1] [--envs default,tuned-malloc]
- *        [--worker-node-args="--cpu-prof --cpu-prof-dir=/tmp/prof"]
+ *        [--worker-node-args="--cpu-prof --cpu-prof-dir=/tmp/prof"] [--fresh-output]
+ *
+ * Every process runs with a cluster worker's heap flags (lib/cluster/worker-handle.ts). The ring
+ * reduces into one output array reused by every call (`into`, as training does); --fresh-output
+ * allocates one per call instead (for 64 MiB, ~25 ms of page faults per call here).
  *
  * Every worker process is ended by its own PID (SIGKILL after 10 s if it does not exit when asked).
  */
@@ -16,14 +20,17 @@ import { fork, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
+import { workerHeapFlags } from "../lib/cluster/worker-handle.js";
 import { ClusterSecret } from "../lib/transport/cluster-secret.js";
 import { PrivateDir } from "../lib/transport/private-dir.js";
 import type { WorkerCommand, WorkerReport } from "./collectives-worker.js";
 
 const workerScript = new URL("./collectives-worker.js", import.meta.url);
 const MiB = 1024 * 1024;
-/** Node options for the worker processes (for profiling). */
-let workerArgs: string[] = [];
+/** Node options for the worker processes: a cluster worker's heap flags, plus any given (for profiling). */
+let workerArgs: string[] = [...workerHeapFlags];
+/** allReduce into a new array per call, instead of into one array reused by every call (as training does). */
+let freshOutput = false;
 
 class Worker {
   readonly child: ChildProcess;
@@ -143,7 +150,7 @@ async function measureAllReduce(worldSize: number, dir: PrivateDir, sizes: numbe
     await Promise.all(workers.map((worker) => worker.ask({ type: "rank-connect", endpoints })));
     const results = new Map<number, number[]>();
     for (const bytes of sizes) {
-      const perRank = await Promise.all(workers.map(async (worker) => durationsOf(await worker.ask({ type: "rank-run", bytes, repeats: repeatsFor(bytes), warmups: bytes <= 4 * MiB ? 10 : 3 }))));
+      const perRank = await Promise.all(workers.map(async (worker) => durationsOf(await worker.ask({ type: "rank-run", bytes, repeats: repeatsFor(bytes), warmups: bytes <= 4 * MiB ? 10 : 3, into: !freshOutput }))));
       const slowest = perRank[0]!.map((_, i) => Math.max(...perRank.map((durations) => durations[i]!)));
       results.set(bytes, slowest.map((ms) => gbps(((2 * (worldSize - 1)) / worldSize) * bytes, ms)));
     }
@@ -166,9 +173,11 @@ async function main(): Promise<void> {
       "repeats-scale": { type: "string", default: "1" },
       envs: { type: "string", default: "default,tuned-malloc" },
       "worker-node-args": { type: "string", default: "" },
+      "fresh-output": { type: "boolean", default: false },
     },
   });
-  workerArgs = values["worker-node-args"].split(" ").filter((arg) => arg.length > 0);
+  freshOutput = values["fresh-output"];
+  workerArgs = [...workerHeapFlags, ...values["worker-node-args"].split(" ").filter((arg) => arg.length > 0)];
   const sizes = values["sizes-mib"].split(",").map((s) => Number(s) * MiB);
   const worlds = values.worlds.split(",").map(Number);
   const tuning = { chunkElements: (Number(values["chunk-kib"]) * 1024) / 4, highWaterMark: Number(values.hwm) };
@@ -180,6 +189,7 @@ async function main(): Promise<void> {
     throw new Error(`unknown environment ${JSON.stringify(name)} (default, tuned-malloc)`);
   });
   console.log(`collectives benchmark: Node ${process.version}, ${cpus().length} cores, load average at start ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+  console.log(`node flags of every process: ${workerArgs.join(" ")}; ring output: ${freshOutput ? "a new array per call" : "one array reused by every call (into)"}`);
   console.log(`ring: chunk ${values["chunk-kib"]} KiB, high-water mark ${tuning.highWaterMark} messages; p2p: one PUSH/PULL stream of >= 64 MiB per repeat, zeromq defaults`);
   console.log("GB/s = 1e9 bytes/s; median [p25–p75] over n repeats, after warm-up");
   const dir = await PrivateDir.create("rbb-");

@@ -137,7 +137,7 @@ export class WorkerHandle {
  * run (2-worker MNIST MLP: 20-32 full collections per 150 steps and 13-15k samples/s, against 1-2
  * and 20-22k in runs that escaped it; about half the runs fell into it). With 3x, none did.
  */
-const workerHeapFlags = ["--heap-growing-percent=200"];
+export const workerHeapFlags: readonly string[] = ["--heap-growing-percent=200"];
 
 /**
  * Node flags for workers: the owner's own `--max-old-space-size` and friends are kept (a notebook

@@ -4,23 +4,30 @@
  */
 export class InProcessAllReduce {
   readonly #worldSize: number;
-  #pending: Array<{ rank: number; values: Float32Array; resolve: (sum: Float32Array) => void }> = [];
+  #pending: Array<{ rank: number; values: Float32Array; into: Float32Array | undefined; resolve: (sum: Float32Array) => void }> = [];
 
   constructor(worldSize: number) {
     this.#worldSize = worldSize;
   }
 
-  /** The all-reduce function as rank `rank` sees it. */
-  forRank(rank: number): (values: Float32Array) => Promise<Float32Array> {
-    return (values) =>
+  /** The all-reduce function as rank `rank` sees it (writing into `into` when given, as the cluster's does). */
+  forRank(rank: number): (values: Float32Array, into?: Float32Array) => Promise<Float32Array> {
+    return (values, into) =>
       new Promise((resolve) => {
-        this.#pending.push({ rank, values, resolve });
+        this.#pending.push({ rank, values, into, resolve });
         if (this.#pending.length < this.#worldSize) return;
         const contributions = this.#pending.sort((a, b) => a.rank - b.rank);
         this.#pending = [];
         const sum = new Float32Array(values.length);
         for (const { values: part } of contributions) for (let i = 0; i < sum.length; i++) sum[i]! += part[i]!;
-        for (const { resolve: done } of contributions) done(sum.slice());
+        for (const { into: target, resolve: done } of contributions) {
+          if (target === undefined) {
+            done(sum.slice());
+          } else {
+            target.set(sum);
+            done(target);
+          }
+        }
       });
   }
 }
