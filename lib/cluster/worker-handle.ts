@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { RingbookError } from "../errors.js";
+import { processExecArgv } from "../threads/interruptible-thread-options.js";
 import type { WorkerExit } from "./cluster-errors.js";
 import type { WorkerBootstrap } from "./worker-bootstrap.js";
 
@@ -144,7 +145,7 @@ export const workerHeapFlags: readonly string[] = ["--heap-growing-percent=200"]
  * started with more heap wants workers with more heap), inspector and test flags are not.
  */
 function workerExecArgv(): string[] {
-  const inherited = process.execArgv.filter((flag) => /^--(max-old-space-size|max-semi-space-size|stack-size|expose-gc|heap-growing-percent)/.test(flag));
+  const inherited = processExecArgv().filter((flag) => /^--(max-old-space-size|max-semi-space-size|stack-size|expose-gc|heap-growing-percent)/.test(flag));
   return inherited.some((flag) => flag.startsWith("--heap-growing-percent")) ? inherited : [...inherited, ...workerHeapFlags];
 }
 

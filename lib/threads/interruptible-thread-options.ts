@@ -1,4 +1,4 @@
-import { Worker, type WorkerOptions } from "node:worker_threads";
+import { isMainThread, Worker, type WorkerOptions } from "node:worker_threads";
 
 /**
  * Options for a worker thread whose JavaScript may be stopped with the inspector's
@@ -19,8 +19,10 @@ export const interruptibleThreadExecArgv: readonly string[] = ["--no-force-async
  * with ERR_WORKER_INVALID_EXEC_ARGV, and a thread has them anyway (V8's flags are process-wide).
  * So a kernel or a worker process started with more heap still starts its thread.
  */
-export function startInterruptibleThread(script: URL, options: Omit<WorkerOptions, "execArgv">): Worker {
+export function startInterruptibleThread(script: URL, threadOptions: Omit<WorkerOptions, "execArgv" | "env">): Worker {
   const own = [...process.execArgv];
+  // The thread's process.execArgv will be its own flags: it learns the process's from its env.
+  const options: WorkerOptions = { ...threadOptions, env: { ...process.env, [processFlagsVariable]: JSON.stringify(processExecArgv()) } };
   try {
     return new Worker(script, { ...options, execArgv: [...own, ...interruptibleThreadExecArgv] });
   } catch (error) {
@@ -39,4 +41,25 @@ export function startInterruptibleThread(script: URL, options: Omit<WorkerOption
 
 function isRefusedFlags(error: unknown): error is Error {
   return error instanceof Error && (error as { code?: unknown }).code === "ERR_WORKER_INVALID_EXEC_ARGV";
+}
+
+const processFlagsVariable = "RINGBOOK_PROCESS_EXEC_ARGV";
+
+/**
+ * The Node flags this process was started with, also inside a thread started by
+ * {@link startInterruptibleThread} (where `process.execArgv` holds the thread's own flags): a
+ * kernel started with `--max-old-space-size` passes it on to the workers a cell launches.
+ */
+export function processExecArgv(): string[] {
+  if (isMainThread) return [...process.execArgv];
+  const passed = process.env[processFlagsVariable];
+  if (passed !== undefined) {
+    try {
+      const flags: unknown = JSON.parse(passed);
+      if (Array.isArray(flags) && flags.every((flag) => typeof flag === "string")) return flags as string[];
+    } catch {
+      // Not ours: fall back to the thread's own flags.
+    }
+  }
+  return [...process.execArgv];
 }

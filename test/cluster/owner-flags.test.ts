@@ -13,7 +13,7 @@ import { describe, test } from "node:test";
 const ownerScript = fileURLToPath(new URL("./fixtures/flagged-owner.js", import.meta.url));
 
 interface Report {
-  thread: { heapLimitMb: number; execArgv: string[] };
+  thread: { heapLimitMb: number; execArgv: string[]; workerProcessFlags: string[] };
   worker: { heapLimitMb: number; gc: string };
   workerProcessFlags: string[];
 }
@@ -24,9 +24,10 @@ async function runOwner(flags: string[]): Promise<Report> {
 }
 
 describe("an owner started with V8 flags", () => {
-  test("its threads start without the V8 flags in execArgv and still have them; its workers keep the heap size and expose-gc", async () => {
+  test("its threads start without the V8 flags in execArgv and still have them; its workers, also those a thread launches, keep the heap size and expose-gc", async () => {
     const report = await runOwner(["--max-old-space-size=700", "--expose-gc"]);
     assert.deepEqual(report.thread.execArgv, ["--no-force-async-hooks-checks"]);
+    assert.deepEqual(report.thread.workerProcessFlags, ["--max-old-space-size=700", "--expose-gc", "--heap-growing-percent=200"]);
     assert.ok(report.thread.heapLimitMb > 700 && report.thread.heapLimitMb < 800, `thread heap limit ${report.thread.heapLimitMb} MiB`);
     assert.ok(report.worker.heapLimitMb > 700 && report.worker.heapLimitMb < 800, `worker heap limit ${report.worker.heapLimitMb} MiB`);
     assert.equal(report.worker.gc, "function");
@@ -36,5 +37,6 @@ describe("an owner started with V8 flags", () => {
   test("an owner's own --heap-growing-percent replaces the workers' default", async () => {
     const report = await runOwner(["--heap-growing-percent=150"]);
     assert.deepEqual(report.workerProcessFlags, ["--heap-growing-percent=150"]);
+    assert.deepEqual(report.thread.workerProcessFlags, ["--heap-growing-percent=150"]);
   });
 });
