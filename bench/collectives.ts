@@ -27,8 +27,8 @@ import type { WorkerCommand, WorkerReport } from "./collectives-worker.js";
 
 const workerScript = new URL("./collectives-worker.js", import.meta.url);
 const MiB = 1024 * 1024;
-/** Node options for the worker processes: a cluster worker's heap flags, plus any given (for profiling). */
-let workerArgs: string[] = [...workerHeapFlags];
+/** Node options for the worker processes: a cluster worker's heap flags, plus any given (for profiling); set by main. */
+let workerArgs: string[] = [];
 /** allReduce into a new array per call, instead of into one array reused by every call (as training does). */
 let freshOutput = false;
 

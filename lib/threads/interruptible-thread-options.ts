@@ -20,21 +20,19 @@ export const interruptibleThreadExecArgv: readonly string[] = ["--no-force-async
  * So a kernel or a worker process started with more heap still starts its thread.
  */
 export function startInterruptibleThread(script: URL, threadOptions: Omit<WorkerOptions, "execArgv" | "env">): Worker {
-  const own = [...process.execArgv];
   // The thread's process.execArgv will be its own flags: it learns the process's from its env.
   const options: WorkerOptions = { ...threadOptions, env: { ...process.env, [processFlagsVariable]: JSON.stringify(processExecArgv()) } };
-  try {
-    return new Worker(script, { ...options, execArgv: [...own, ...interruptibleThreadExecArgv] });
-  } catch (error) {
-    if (!isRefusedFlags(error)) throw error;
-    // Node names the refused arguments: "Initiated Worker with invalid execArgv flags: --a, --b".
-    const refused = new Set(error.message.slice(error.message.indexOf(":") + 1).split(",").map((flag) => flag.trim()));
-    const kept = own.filter((flag) => !refused.has(flag));
+  let inherited = [...process.execArgv];
+  for (;;) {
     try {
-      return new Worker(script, { ...options, execArgv: [...kept, ...interruptibleThreadExecArgv] });
-    } catch (again) {
-      if (!isRefusedFlags(again)) throw again;
-      return new Worker(script, { ...options, execArgv: [...interruptibleThreadExecArgv] });
+      return new Worker(script, { ...options, execArgv: [...inherited, ...interruptibleThreadExecArgv] });
+    } catch (error) {
+      if (!isRefusedFlags(error) || inherited.length === 0) throw error;
+      // Node names the refused arguments: "Initiated Worker with invalid execArgv flags: --a, --b".
+      // Without them, then (if the message named none of ours) without any inherited flag.
+      const refused = new Set(error.message.slice(error.message.indexOf(":") + 1).split(",").map((flag) => flag.trim()));
+      const kept = inherited.filter((flag) => !refused.has(flag));
+      inherited = kept.length < inherited.length ? kept : [];
     }
   }
 }

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { descendantsOf, isRunning, type ProcessIdentity } from "../../kernel/client/process-tree.js";
 
 /**
@@ -38,4 +39,9 @@ export class DescendantWatch {
   stop(): void {
     clearInterval(this.#timer);
   }
+}
+
+/** The `--` flags on a running process's command line (Linux `/proc`). */
+export function nodeFlagsOf(pid: number): string[] {
+  return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter((arg) => arg.startsWith("--"));
 }
