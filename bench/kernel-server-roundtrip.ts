@@ -87,10 +87,22 @@ try {
     }
     return performance.now() - started;
   };
-  // Wait until the kernel answers; then give the subscription time to join (PUB/SUB slow joiner).
-  await shell.send(frames("kernel_info_request", {}).frames);
-  await shell.receive();
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  // Ask kernel_info until its idle status comes through iopub: a SUB socket misses what was
+  // published before it joined, and it may join after the kernel's first replies.
+  iopub.receiveTimeout = 250;
+  for (let joined = false; !joined; ) {
+    const { msgId, frames: request } = frames("kernel_info_request", {});
+    await shell.send(request);
+    await shell.receive();
+    const deadline = performance.now() + 250;
+    while (!joined && performance.now() < deadline) {
+      const message = await iopub.receive().catch(() => undefined);
+      if (message === undefined) break;
+      const parent = JSON.parse((message[4] as Buffer).toString()) as { msg_id?: string };
+      joined = parent.msg_id === msgId && (message[6] as Buffer).toString().includes('"idle"');
+    }
+  }
+  iopub.receiveTimeout = 10_000;
   for (let index = 0; index < 100; index += 1) await roundTrip();
   const times: number[] = [];
   for (let index = 0; index < cells; index += 1) times.push(await roundTrip());

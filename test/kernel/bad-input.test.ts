@@ -25,10 +25,12 @@ describe("kernel server with malformed and hostile messages", () => {
   let iopub: zmq.Subscriber;
   /** Content of every iopub stream message, collected by an owned loop. */
   const streams: string[] = [];
+  /** msg_ids of the requests whose idle status came through iopub. */
+  const idleParents = new Set<string>();
   let iopubLoop: Promise<void>;
 
   /** Sends on shell and waits for the reply to `msgId`, reading iopub as we go. */
-  async function request(msgType: string, content: unknown): Promise<{ reply: Record<string, unknown>; header: Record<string, unknown> }> {
+  async function request(msgType: string, content: unknown): Promise<{ reply: Record<string, unknown>; header: Record<string, unknown>; msgId: string }> {
     const frames = clientFrames(KEY, msgType, content);
     const msgId = JSON.parse((frames[2] as Buffer).toString()).msg_id as string;
     await shell.send(frames);
@@ -36,7 +38,25 @@ describe("kernel server with malformed and hostile messages", () => {
       const received = await shell.receive();
       const parent = JSON.parse((received[3] as Buffer).toString()) as { msg_id?: string };
       if (parent.msg_id === msgId) {
-        return { header: JSON.parse((received[2] as Buffer).toString()), reply: JSON.parse((received[5] as Buffer).toString()) };
+        return { header: JSON.parse((received[2] as Buffer).toString()), reply: JSON.parse((received[5] as Buffer).toString()), msgId };
+      }
+    }
+  }
+
+  /**
+   * Asks kernel_info until its idle status comes through iopub, as jupyter_client's wait_for_ready
+   * does: a SUB socket gets nothing published before it joined, and its connection to a kernel
+   * that is still binding is retried every ~100 ms, so it can join after the first replies.
+   */
+  async function iopubJoined(signal = AbortSignal.timeout(10_000)): Promise<void> {
+    for (;;) {
+      const { msgId } = await request("kernel_info_request", {});
+      const attempt = AbortSignal.any([signal, AbortSignal.timeout(250)]);
+      try {
+        await waitUntil(() => idleParents.has(msgId), attempt);
+        return;
+      } catch (error) {
+        if (signal.aborted) throw error;
       }
     }
   }
@@ -61,10 +81,13 @@ describe("kernel server with malformed and hostile messages", () => {
     iopubLoop = (async () => {
       for await (const frames of iopub) {
         const header = JSON.parse((frames[3] as Buffer).toString()) as { msg_type?: string };
-        if (header.msg_type === "stream") streams.push((frames[6] as Buffer).toString());
+        const parent = JSON.parse((frames[4] as Buffer).toString()) as { msg_id?: string };
+        const content = (frames[6] as Buffer).toString();
+        if (header.msg_type === "stream") streams.push(content);
+        if (header.msg_type === "status" && content.includes('"idle"') && parent.msg_id !== undefined) idleParents.add(parent.msg_id);
       }
     })();
-    await kernelStillAnswers();
+    await iopubJoined();
   });
 
   after(async () => {
