@@ -64,7 +64,6 @@ try {
   await new Promise(() => undefined);
   throw error;
 }
-relay.loaded();
 // Tasks are compiled with vm's USE_MAIN_CONTEXT_DEFAULT_LOADER so that they can import; Node warns
 // that it is experimental the first time a task imports. That is ringbook's choice, not the
 // task's: drop that one warning, print the others as Node would.

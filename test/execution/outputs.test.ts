@@ -78,6 +78,13 @@ describe("executor outputs", () => {
     assert.match(notTraces.evalue, /data\[0\] must be a trace object, got 1$/);
   });
 
+  it("leaves out tfjs's banner about its Node backend and keeps the cell's own warnings", async () => {
+    const outcome = await nb.run("import * as tfjs from '@tensorflow/tfjs';\nconsole.warn('own warning');\ntfjs.tensor([1, 2]).sum().dataSync()[0]");
+    assert.equal(resultText(outcome), "3");
+    assert.equal(nb.streamOf(outcome.cellId, "stderr"), "own warning\n");
+    assert.equal(nb.streamOf(outcome.cellId), "");
+  });
+
   it("supports tslab's display API unchanged", async () => {
     const outcome = await nb.run("import * as tslab from 'tslab'\ntslab.display.markdown('**md**')\nconst d = tslab.newDisplay()\nd.html('<p>1</p>')\nd.html('<p>2</p>')\ntslab.display.raw('text/csv', 'a,b')");
     assert.equal(outcome.status, "ok");
