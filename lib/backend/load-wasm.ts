@@ -1,7 +1,7 @@
 import { createRequire } from "node:module";
 import { dirname } from "node:path";
 
-import * as tf from "@tensorflow/tfjs";
+import tf from "../tfjs.cjs";
 
 import { RingbookError } from "../errors.js";
 import { registerMissingWasmKernels, type RegisterWasmKernelsOptions } from "./wasm-kernels/index.js";

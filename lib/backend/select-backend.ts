@@ -5,7 +5,7 @@
  * then the pure-JavaScript `cpu`. Each failed attempt is kept with its reason so the cluster can
  * say why a faster backend was not used.
  */
-import * as tf from "@tensorflow/tfjs";
+import tf from "../tfjs.cjs";
 import { RingbookError } from "../errors.js";
 import { useWasmBackend } from "./load-wasm.js";
 

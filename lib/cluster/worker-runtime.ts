@@ -55,7 +55,7 @@ interface TaskContext {
 let tfModule: typeof import("@tensorflow/tfjs");
 let choice: BackendChoice;
 try {
-  tfModule = await import("@tensorflow/tfjs");
+  tfModule = (await import("../tfjs.cjs")).default;
   choice = await selectBackend(bootstrap.backend, { gpu: bootstrap.gpu });
 } catch (error) {
   relay.flush();

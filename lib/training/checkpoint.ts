@@ -1,6 +1,6 @@
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import * as tf from "@tensorflow/tfjs";
+import tf from "../tfjs.cjs";
 import { RingbookError } from "../errors.js";
 
 /** Where a run stood when its checkpoint was written. */

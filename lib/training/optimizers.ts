@@ -1,4 +1,4 @@
-import * as tf from "@tensorflow/tfjs";
+import tf from "../tfjs.cjs";
 import { RingbookError } from "../errors.js";
 
 /** An optimizer by name with its hyperparameters, e.g. `{ name: "adam", learningRate: 1e-3 }`. */
