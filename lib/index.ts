@@ -17,6 +17,7 @@ export { linePlot, type Series, type LinePlotOptions } from "./plots/line-plot.j
 export { LivePlot, plotStream, type LivePlotOptions } from "./plots/live-plot.js";
 export { trainingFigure, type TrainingFigureOptions } from "./plots/training-figure.js";
 export type { Figure, Trace, Layout } from "./plots/figure.js";
-export { selectBackend, type BackendPreference, type BackendChoice } from "./backend/select-backend.js";
+export { selectBackend, type BackendChoice } from "./backend/select-backend.js";
+export type { BackendPreference } from "./backend/backend-preference.js";
 export { useWasmBackend } from "./backend/load-wasm.js";
 export { RingbookError } from "./errors.js";

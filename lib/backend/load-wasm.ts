@@ -35,7 +35,7 @@ export async function useWasmBackend(options: RegisterWasmKernelsOptions = {}): 
   // Imported here, not at the top: importing the package registers the wasm backend with a higher
   // priority than cpu, uninitialised, and every tfjs call in the process that did not await
   // tf.ready() would then fail. Importing ringbook must not change a notebook's tfjs.
-  const { setWasmPaths } = await import("@tensorflow/tfjs-backend-wasm");
+  const { setWasmPaths } = (await import("./tfjs-backend-wasm.cjs")).default;
   // The binary path is read when the backend first initialises; setting it later is an error.
   if (tf.findBackend("wasm") === null) setWasmPaths(wasmBinaryDirectory());
   let selected: boolean;

@@ -7,12 +7,8 @@
  */
 import tf from "../tfjs.cjs";
 import { RingbookError } from "../errors.js";
+import type { BackendPreference } from "./backend-preference.js";
 import { useWasmBackend } from "./load-wasm.js";
-
-/** A backend to ask for; `auto` tries them fastest first. */
-export type BackendPreference = "auto" | "tensorflow-gpu" | "tensorflow" | "wasm" | "cpu";
-
-export const backendPreferences: readonly BackendPreference[] = ["auto", "tensorflow-gpu", "tensorflow", "wasm", "cpu"];
 
 /** What was chosen and why. */
 export interface BackendChoice {
@@ -22,12 +18,6 @@ export interface BackendChoice {
   device: string;
   /** One line per backend that was tried and not used. */
   notes: string[];
-}
-
-/** Parses a backend preference, quoting a bad value. */
-export function parseBackendPreference(value: unknown): BackendPreference {
-  if (typeof value === "string" && (backendPreferences as readonly string[]).includes(value)) return value as BackendPreference;
-  throw new RingbookError("ERR_BAD_OPTION", `backend must be one of ${backendPreferences.join(", ")}, got ${JSON.stringify(value)}`);
 }
 
 type Attempt = { name: Exclude<BackendPreference, "auto">; load: () => Promise<void> };
