@@ -82,7 +82,8 @@ export class NotebookExecutor implements Executor {
     // warn: the check runs on the language worker while the cell runs on the cell worker.
     const check = checked && this.#typeCheck !== "error" ? this.#language.diagnose(request.code, contextCells) : undefined;
     const outcome = await this.#host.execute(request);
-    if (check !== undefined) await this.#reportCheck(check, request);
+    // An interrupted cell ends at once: its type errors, if any, follow.
+    if (check !== undefined) await this.#reportCheck(check, request, outcome.status === "interrupted" || outcome.status === "restarted" ? 0 : this.#checkWaitMs);
     if (recorded && outcome.status === "ok") {
       this.#committedCells++;
       this.#language.commit(request.code);
@@ -151,7 +152,7 @@ export class NotebookExecutor implements Executor {
    * Prints a cell's type errors on its stderr once its check is done: before the cell's end when
    * the check takes at most `waitMs` after the cell, later otherwise.
    */
-  async #reportCheck(check: Promise<CellDiagnostic[]>, request: ExecuteRequest): Promise<void> {
+  async #reportCheck(check: Promise<CellDiagnostic[]>, request: ExecuteRequest, waitMs: number): Promise<void> {
     const report = (diagnostics: CellDiagnostic[]): void => {
       if (diagnostics.length === 0) return;
       const text = formatDiagnostics(diagnostics, request.executionCount).join("\n") + "\n";
@@ -159,14 +160,14 @@ export class NotebookExecutor implements Executor {
     };
     const failed = (error: unknown): void => this.#log(`type check of In[${request.executionCount}] failed: ${error instanceof Error ? error.message : String(error)}`);
     let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), this.#checkWaitMs)));
+    const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), waitMs)));
     try {
       const first = await Promise.race([check, late]);
       if (first !== "late") {
         report(first);
         return;
       }
-      this.#log(`type check of In[${request.executionCount}] took over ${this.#checkWaitMs} ms; its errors will follow the cell`);
+      if (waitMs > 0) this.#log(`type check of In[${request.executionCount}] took over ${waitMs} ms; its errors will follow the cell`);
       check.then(report, failed);
     } catch (error) {
       failed(error);

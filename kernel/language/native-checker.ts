@@ -6,7 +6,9 @@
  * cell's type errors can be reported before its idle status without slowing it. The notebook's
  * files are virtual (see NotebookModel); everything else is read from disk by the compiler.
  */
+import type { ChildProcess, SpawnOptions } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { createRequire, syncBuiltinESMExports } from "node:module";
 import { basename, dirname, join } from "node:path";
 import type { API, Diagnostic, Program, Snapshot } from "typescript-native/unstable/sync";
 import { RingbookError } from "../../lib/errors.js";
@@ -58,11 +60,14 @@ export class NativeChecker {
       [join(config.cwd, model.cellFileName), "export {};\n"],
     ]);
     const virtualText = (file: string): string | undefined => files.get(file) ?? (dirname(file) === config.cwd ? model.files.get(basename(file)) : undefined);
-    const api = new API({
-      cwd: config.cwd,
-      // undefined: not a virtual file, the compiler reads the disk.
-      fs: { readFile: virtualText, fileExists: (file) => (virtualText(file) === undefined ? undefined : true) },
-    });
+    const api = inOwnSession(
+      () =>
+        new API({
+          cwd: config.cwd,
+          // undefined: not a virtual file, the compiler reads the disk.
+          fs: { readFile: virtualText, fileExists: (file) => (virtualText(file) === undefined ? undefined : true) },
+        }),
+    );
     // The first snapshot reads every file as it is now.
     model.takeChanges();
     try {
@@ -135,6 +140,28 @@ export class NativeChecker {
     const project = snapshot.getProject(tsconfigPath);
     if (project === undefined) throw new RingbookError("NATIVE_CHECKER", `the native TypeScript compiler did not open ${tsconfigPath}`);
     return project.program;
+  }
+}
+
+/**
+ * Runs `start` with this thread's `child_process.spawn` starting children in a session of their
+ * own. Front ends interrupt a kernel with SIGINT to its whole process group (jupyter_client's
+ * killpg, Ctrl-C in a terminal); the compiler, spawned by TypeScript's API with no option for
+ * this, took that SIGINT as its own and stopped answering. In its own session it gets none, and
+ * it still exits when the kernel does (its pipes close).
+ */
+function inOwnSession<T>(start: () => T): T {
+  const require = createRequire(import.meta.url);
+  const childProcess: typeof import("node:child_process") = require("node:child_process");
+  const spawn = childProcess.spawn;
+  const detachedSpawn = (command: string, args: readonly string[], options: SpawnOptions = {}): ChildProcess => spawn(command, args, { ...options, detached: true });
+  childProcess.spawn = detachedSpawn as typeof spawn;
+  syncBuiltinESMExports();
+  try {
+    return start();
+  } finally {
+    childProcess.spawn = spawn;
+    syncBuiltinESMExports();
   }
 }
 
