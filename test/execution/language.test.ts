@@ -122,7 +122,7 @@ describe("executor language features", () => {
     } finally {
       await long.close();
     }
-    const impatient = await openNotebook({ typeCheck: "warn", typeCheckWaitMs: 0 });
+    const impatient = await openNotebook({ typeCheck: "warn", typeCheckWaitMs: 1 });
     try {
       // The first cell ends before the checker has started; its errors follow.
       const outcome = await impatient.run("const early: number = 'checked anyway'");
