@@ -15,8 +15,13 @@ import { RingbookError } from "../../lib/errors.js";
 import { stripJsonComments } from "../execution/tsconfig-options.js";
 import { ignoredDiagnostics, lineColumn } from "./diagnostic-filter.js";
 import { globalsDeclarations, ringbookTypePaths } from "./notebook-globals.js";
-import { NotebookModel } from "./notebook-model.js";
+import { NotebookModel, type CellFile } from "./notebook-model.js";
 import type { CellDiagnostic, LanguageWorkerConfig } from "./protocol.js";
+
+/** Code that can change what other cells' names mean: global and module augmentations, references. */
+const augmentation = /\bdeclare\s+(?:global|module)\b|\/\/\/\s*<reference\b/;
+/** Checks remembered by their cell's file text (a cell run again, or run again unchanged). */
+const maxRemembered = 256;
 
 /** "Cannot find module" and its variants: maybe a package installed since it was last looked up. */
 const missingModuleDiagnostics = new Set([2307, 2792]);
@@ -32,6 +37,12 @@ export class NativeChecker {
   readonly #files: Map<string, string>;
   #snapshot: Snapshot;
   #program: Program;
+  /**
+   * Diagnostics by the checked file's text, which names the declaring cell of every earlier name
+   * the cell uses: those cells never change, so the same text gives the same errors, until a cell
+   * augments globals or modules (then everything is checked again).
+   */
+  readonly #remembered = new Map<string, CellDiagnostic[]>();
 
   private constructor(api: API, snapshot: Snapshot, files: Map<string, string>, model: NotebookModel, cwd: string, tsconfigPath: string) {
     this.#api = api;
@@ -86,15 +97,29 @@ export class NativeChecker {
   commit(code: string): void {
     this.#model.commit(code);
     this.#applyModelChanges();
+    if (augmentation.test(code)) this.#remembered.clear();
   }
 
   /** Type errors of `code` run after the first `contextCells` committed cells (default: all). */
   diagnose(code: string, contextCells?: number): CellDiagnostic[] {
-    const diagnostics = this.#diagnose(code, contextCells);
-    if (!diagnostics.some((diagnostic) => missingModuleDiagnostics.has(diagnostic.code))) return diagnostics;
-    // A module not found may have been installed since the compiler looked: look again, once.
-    this.#replaceSnapshot(this.#api.updateSnapshot({ fileChanges: { invalidateAll: true } }));
-    return this.#diagnose(code, contextCells);
+    const cell = this.#model.cellFile(code, contextCells, "used");
+    const remembered = this.#remembered.get(cell.text);
+    if (remembered !== undefined) return remembered;
+    let diagnostics = this.#diagnose(code, cell);
+    if (diagnostics.some((diagnostic) => missingModuleDiagnostics.has(diagnostic.code))) {
+      // A module not found may have been installed since the compiler looked: look again, once.
+      this.#replaceSnapshot(this.#api.updateSnapshot({ fileChanges: { invalidateAll: true } }));
+      diagnostics = this.#diagnose(code, cell);
+    }
+    // Not remembered: a module may be installed before the cell runs again.
+    if (!diagnostics.some((diagnostic) => missingModuleDiagnostics.has(diagnostic.code))) {
+      this.#remembered.set(cell.text, diagnostics);
+      if (this.#remembered.size > maxRemembered) {
+        const oldest = this.#remembered.keys().next();
+        if (oldest.done !== true) this.#remembered.delete(oldest.value);
+      }
+    }
+    return diagnostics;
   }
 
   /** Stops the compiler's process. Idempotent. */
@@ -103,12 +128,13 @@ export class NativeChecker {
     this.#api.close();
   }
 
-  #diagnose(code: string, contextCells: number | undefined): CellDiagnostic[] {
-    const cell = this.#model.cellFile(code, contextCells, "used");
+  #diagnose(code: string, cell: CellFile): CellDiagnostic[] {
     const path = join(this.#cwd, cell.fileName);
     this.#files.set(path, cell.text);
     this.#replaceSnapshot(this.#api.updateSnapshot({ fileChanges: { changed: [path] } }));
-    const found = [...this.#program.getSyntacticDiagnostics(path), ...(code.trim() === "" ? [] : this.#program.getSemanticDiagnostics(path))];
+    // Semantic only: a cell that does not parse fails with its SyntaxError when it runs, and a
+    // request less to the compiler is a tenth of a check.
+    const found = code.trim() === "" ? [] : this.#program.getSemanticDiagnostics(path);
     const diagnostics: CellDiagnostic[] = [];
     for (const diagnostic of found) {
       if (diagnostic.pos < cell.cellStart || diagnostic.pos > cell.cellEnd) continue;
