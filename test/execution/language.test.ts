@@ -1,7 +1,7 @@
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { openNotebook, resultText, type TestNotebook } from "./helpers.js";
-import { descendantsOf, isRunning } from "../../kernel/client/process-tree.js";
+import { descendantsOf, isRunning } from "../../lib/process/process-tree.js";
 
 describe("executor language features", () => {
   let warn: TestNotebook;
