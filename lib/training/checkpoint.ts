@@ -58,6 +58,9 @@ export async function saveCheckpoint(options: {
     };
   });
   const optimizerBytes = concatenate(slots.map(({ tensor }) => tensor.dataSync() as Float32Array | Int32Array));
+  // The slots are the optimizer's own variables, except what getWeights() makes for the occasion
+  // (the iteration count, a new scalar every call): those are this function's to dispose.
+  tf.dispose(slots.map(({ tensor }) => tensor).filter((tensor) => !(tensor instanceof tf.Variable)));
   const manifest: CheckpointManifest = {
     format: "ringbook-checkpoint/1",
     position,
