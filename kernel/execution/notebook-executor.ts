@@ -8,6 +8,7 @@ import type { CellWorkerHost } from "./worker-host.js";
 import type { LanguageClient } from "../language/language-client.js";
 import type { CellDiagnostic } from "../language/protocol.js";
 import { isCellComplete } from "./is-complete.js";
+import { figureStreamTarget } from "../../lib/plots/figure-stream.js";
 
 /**
  * How type errors affect cells: `off` never checks; `warn` (the default) checks each cell while it
@@ -126,6 +127,9 @@ export class NotebookExecutor implements Executor {
   }
 
   async commOpen(commId: string, targetName: string, data: Record<string, unknown>, metadata: Record<string, unknown>): Promise<boolean> {
+    // ringbook's JupyterLab extension opens this comm for every notebook it shows: someone who
+    // will press Tab soon. Headless runs never open it, and never pay the service's memory.
+    if (targetName === figureStreamTarget) this.#language.prepareCompletions();
     return (await this.#host.call({ kind: "commOpen", commId, targetName, data, metadata })) === true;
   }
 

@@ -102,6 +102,14 @@ export class LanguageClient {
     return reply.kind === "diagnose" ? reply.diagnostics : [];
   }
 
+  /**
+   * Starts the classic language service in the background: JupyterLab drops a first completion
+   * that takes over a second, and the service takes about that to start. A failure is logged.
+   */
+  prepareCompletions(): void {
+    this.#request({ kind: "prepareCompletions" }).catch((error: unknown) => this.#log(`language service start failed: ${error instanceof Error ? error.message : String(error)}`));
+  }
+
   async complete(code: string, cursor: number): Promise<CompleteResult> {
     const reply = await this.#request({ kind: "complete", code, cursor });
     if (reply.kind !== "complete") throw new RingbookError("LANGUAGE_REPLY", `expected a complete reply, got ${reply.kind}`);

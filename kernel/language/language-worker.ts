@@ -48,8 +48,11 @@ let classicService: NotebookLanguageService | undefined = checker instanceof Not
 
 function classic(): NotebookLanguageService {
   if (classicService === undefined) {
+    const started = performance.now();
     classicService = new NotebookLanguageService(config);
     for (const code of committed) classicService.commit(code);
+    classicService.diagnose("");
+    post({ id: -1, ok: true, reply: { kind: "log", line: `classic language service (completions, inspection) ready in ${Math.round(performance.now() - started)} ms` } });
   }
   return classicService;
 }
@@ -67,6 +70,9 @@ function answer(request: LanguageRequest): LanguageReply {
       return { kind: "complete", result: classic().complete(request.code, request.cursor) };
     case "inspect":
       return { kind: "inspect", result: classic().inspect(request.code, request.cursor, request.detailLevel) };
+    case "prepareCompletions":
+      classic();
+      return { kind: "prepareCompletions" };
     case "close":
       checker.close?.();
       return { kind: "close" };

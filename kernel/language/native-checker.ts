@@ -10,7 +10,7 @@ import type { ChildProcess, SpawnOptions } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createRequire, syncBuiltinESMExports } from "node:module";
 import { basename, dirname, join } from "node:path";
-import type { API, Diagnostic, Program, Snapshot } from "typescript-native/unstable/sync";
+import type { API, Diagnostic, Project, Snapshot } from "typescript-native/unstable/sync";
 import { RingbookError } from "../../lib/errors.js";
 import { stripJsonComments } from "../execution/tsconfig-options.js";
 import { ignoredDiagnostics, lineColumn } from "./diagnostic-filter.js";
@@ -36,7 +36,7 @@ export class NativeChecker {
   /** Virtual files besides the model's (tsconfig, globals, the checked cell), by absolute path. */
   readonly #files: Map<string, string>;
   #snapshot: Snapshot;
-  #program: Program;
+  #project: Project;
   /**
    * Diagnostics by the checked file's text, which names the declaring cell of every earlier name
    * the cell uses: those cells never change, so the same text gives the same errors, until a cell
@@ -51,7 +51,7 @@ export class NativeChecker {
     this.#model = model;
     this.#cwd = cwd;
     this.#tsconfigPath = tsconfigPath;
-    this.#program = NativeChecker.#programOf(snapshot, tsconfigPath);
+    this.#project = NativeChecker.#projectOf(snapshot, tsconfigPath);
   }
 
   /**
@@ -134,7 +134,7 @@ export class NativeChecker {
     this.#replaceSnapshot(this.#api.updateSnapshot({ fileChanges: { changed: [path] } }));
     // Semantic only: a cell that does not parse fails with its SyntaxError when it runs, and a
     // request less to the compiler is a tenth of a check.
-    const found = code.trim() === "" ? [] : this.#program.getSemanticDiagnostics(path);
+    const found = code.trim() === "" ? [] : this.#project.program.getSemanticDiagnostics(path);
     const diagnostics: CellDiagnostic[] = [];
     for (const diagnostic of found) {
       if (diagnostic.pos < cell.cellStart || diagnostic.pos > cell.cellEnd) continue;
@@ -159,13 +159,13 @@ export class NativeChecker {
   #replaceSnapshot(next: Snapshot): void {
     this.#snapshot.dispose();
     this.#snapshot = next;
-    this.#program = NativeChecker.#programOf(next, this.#tsconfigPath);
+    this.#project = NativeChecker.#projectOf(next, this.#tsconfigPath);
   }
 
-  static #programOf(snapshot: Snapshot, tsconfigPath: string): Program {
+  static #projectOf(snapshot: Snapshot, tsconfigPath: string): Project {
     const project = snapshot.getProject(tsconfigPath);
     if (project === undefined) throw new RingbookError("NATIVE_CHECKER", `the native TypeScript compiler did not open ${tsconfigPath}`);
-    return project.program;
+    return project;
   }
 }
 

@@ -28,12 +28,15 @@ export type LanguageRequest =
   | { kind: "diagnose"; code: string; contextCells: number }
   | { kind: "complete"; code: string; cursor: number }
   | { kind: "inspect"; code: string; cursor: number; detailLevel: 0 | 1 }
+  /** Starts the classic language service now, before the first completion needs it. */
+  | { kind: "prepareCompletions" }
   /** Stops what the worker owns outside its thread (the native compiler's process). */
   | { kind: "close" };
 
 export type LanguageReply =
   | { kind: "commit" }
   | { kind: "close" }
+  | { kind: "prepareCompletions" }
   /** Sent unasked: a line for the kernel log (id -1), or the worker being ready (id 0). */
   | { kind: "log"; line: string }
   | { kind: "diagnose"; diagnostics: CellDiagnostic[] }

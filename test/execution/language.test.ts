@@ -98,6 +98,20 @@ describe("executor language features", () => {
     });
   }
 
+  it("starts the classic language service for completions when JupyterLab's extension opens its comm, before the first Tab", async () => {
+    const notebook = await openNotebook({ typeCheck: "warn" });
+    try {
+      await notebook.run("const preparedName = 1");
+      assert.ok(!notebook.logs.some((line) => line.includes("classic language service")), "not started by cells");
+      await notebook.executor.commOpen("comm-1", "ringbook.plotly", { protocol: 1 }, {});
+      await notebook.waitFor(() => notebook.logs.some((line) => line.includes("classic language service (completions, inspection) ready")), 30_000);
+      const names = await notebook.executor.complete("prepared", 8);
+      assert.equal(names.matches[0], "preparedName");
+    } finally {
+      await notebook.close();
+    }
+  });
+
   it("runs the native compiler as a child process that close() stops, also while it is starting", async () => {
     const before = new Set(descendantsOf(process.pid).map((child) => child.pid));
     const notebook = await openNotebook({ typeCheck: "warn" });
