@@ -119,23 +119,31 @@ export class KernelTraffic {
   }
 
   /**
-   * The figure stream comms the page opened (comm_open to `ringbook.plotly`, sent), in order, with
-   * whether each is still open and how many comm_msg (deltas) the kernel sent on it since `from`.
+   * The figure stream comms the page opened (comm_open to `ringbook.plotly`, sent) at message
+   * `openedSince` or later, in order: whether each was closed by a comm_close (a kernel restart
+   * drops comms without one), and how many comm_msg (deltas) the kernel sent on it at message
+   * `deltasSince` or later.
    */
-  figureStreamComms(from = 0): Array<{ commId: string; open: boolean; deltas: number }> {
-    const comms = new Map<string, { commId: string; open: boolean; deltas: number }>();
+  figureStreamComms(options: { openedSince?: number; deltasSince?: number } = {}): Array<{ commId: string; closed: boolean; deltas: number }> {
+    const { openedSince = 0, deltasSince = 0 } = options;
+    const comms = new Map<string, { commId: string; closed: boolean; deltas: number }>();
     this.#frames.forEach((frame, index) => {
       const commId = frame.content["comm_id"];
       if (typeof commId !== "string") return;
-      if (frame.msgType === "comm_open" && frame.direction === "sent" && frame.content["target_name"] === figureStreamTarget) {
-        comms.set(commId, { commId, open: true, deltas: 0 });
+      if (frame.msgType === "comm_open" && frame.direction === "sent" && frame.content["target_name"] === figureStreamTarget && index >= openedSince) {
+        comms.set(commId, { commId, closed: false, deltas: 0 });
       }
       const comm = comms.get(commId);
       if (comm === undefined) return;
-      if (frame.msgType === "comm_close") comm.open = false;
-      if (frame.msgType === "comm_msg" && frame.direction === "received" && index >= from) comm.deltas += 1;
+      if (frame.msgType === "comm_close") comm.closed = true;
+      if (frame.msgType === "comm_msg" && frame.direction === "received" && index >= deltasSince) comm.deltas += 1;
     });
     return [...comms.values()];
+  }
+
+  /** Deltas (comm_msg from the kernel) on the figure stream comms opened since `openedSince`, received since `deltasSince`. */
+  deltas(options: { openedSince?: number; deltasSince?: number } = {}): number {
+    return this.figureStreamComms(options).reduce((sum, comm) => sum + comm.deltas, 0);
   }
 
   /** Whole Plotly figures the kernel sent (display_data and update_display_data) since `from`. */
