@@ -19,6 +19,8 @@ export interface KernelFrame {
   msgId: string;
   parentMsgId: string | undefined;
   content: Record<string, unknown>;
+  /** When the page sent or received it (`performance.now()` of the test process). */
+  atMs: number;
 }
 
 /** Parses one frame's payload; throws on anything that is not a Jupyter message. */
@@ -30,7 +32,7 @@ export function parseKernelFrame(payload: string | Buffer, direction: KernelFram
   const msgId = header["msg_id"];
   if (typeof msgType !== "string" || typeof msgId !== "string") throw new Error(`a kernel frame without msg_type/msg_id: ${JSON.stringify(header).slice(0, 200)}`);
   const parentMsgId = parent["msg_id"];
-  return { direction, connection, channel: parts.channel, msgType, msgId, parentMsgId: typeof parentMsgId === "string" ? parentMsgId : undefined, content: asRecord(parts.content, "content") };
+  return { direction, connection, channel: parts.channel, msgType, msgId, parentMsgId: typeof parentMsgId === "string" ? parentMsgId : undefined, content: asRecord(parts.content, "content"), atMs: performance.now() };
 }
 
 function textParts(text: string): { channel: string; header: unknown; parentHeader: unknown; content: unknown } {
