@@ -20,9 +20,9 @@
 //   prints the costs (npm ci s, rspack s, sizes) on stderr and, last on stdout,
 //   JUPYTERLAB_APP_DIR=<DIR>
 // --mode: which of JupyterLab's rspack configs (default prod, see README "JupyterLab tests").
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { closeSync, cpSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -82,16 +82,32 @@ function startTicksOf(pid) {
   }
 }
 
-/** @returns {boolean} whether the builder named in the lock folder still runs */
+/** @param {number} pid @returns {{ pid: number, startTicks: string | undefined }} the process, identified by pid and start time */
+const identity = (pid) => ({ pid, startTicks: startTicksOf(pid) });
+
+/** @param {unknown} proc @returns {boolean} whether that very process (pid and start time) runs */
+function runs(proc) {
+  return typeof proc === "object" && proc !== null && "pid" in proc && typeof proc.pid === "number" && "startTicks" in proc && startTicksOf(proc.pid) === proc.startTicks;
+}
+
+/**
+ * @returns {boolean} whether the builder named in the lock folder, or the step it started (npm ci or
+ * rspack, which outlive a builder killed with SIGKILL), still runs
+ */
 function lockHolderRuns() {
   try {
     const owner = JSON.parse(readFileSync(join(lockDir, "owner.json"), "utf8"));
-    return typeof owner?.pid === "number" && startTicksOf(owner.pid) === owner.startTicks;
+    return runs(owner?.builder) || runs(owner?.step);
   } catch {
     // No owner.json yet: its builder is between mkdir and write, or died right there. Young: wait.
     const age = Date.now() - (statSync(lockDir, { throwIfNoEntry: false })?.mtimeMs ?? 0);
     return age < 10_000;
   }
+}
+
+/** @param {number | undefined} stepPid records the builder and its current step in the lock folder */
+function writeOwner(stepPid) {
+  writeFileSync(join(lockDir, "owner.json"), JSON.stringify({ builder: identity(process.pid), step: stepPid === undefined ? null : identity(stepPid) }));
 }
 
 /** Takes the lock folder; waits while another live builder holds it; takes over a dead one's. */
@@ -102,7 +118,7 @@ async function acquireLock() {
   for (;;) {
     try {
       mkdirSync(lockDir);
-      writeFileSync(join(lockDir, "owner.json"), JSON.stringify({ pid: process.pid, startTicks: startTicksOf(process.pid) }));
+      writeOwner(undefined);
       return;
     } catch (error) {
       if (/** @type {NodeJS.ErrnoException} */ (error).code !== "EEXIST") throw error;
@@ -119,17 +135,40 @@ async function acquireLock() {
   }
 }
 
+/** The step running now, which a SIGTERM or SIGINT to the builder passes on to. */
+let currentStep = /** @type {import("node:child_process").ChildProcess | undefined} */ (undefined);
+for (const signal of /** @type {const} */ (["SIGTERM", "SIGINT"])) {
+  process.on(signal, () => {
+    currentStep?.kill(signal);
+    process.exit(signal === "SIGINT" ? 130 : 143);
+  });
+}
+
 /**
- * Runs a build step; its output (rspack prints ~140 license and duplicate-package warnings) goes to
- * `log`, which is printed only when the step fails.
+ * Runs a build step, recorded in the lock folder while it runs; its output (rspack prints ~140
+ * license and duplicate-package warnings) goes to `log`, whose end is printed if the step fails.
  * @param {string} command @param {string[]} args @param {string} cwd @param {string} log
  */
-function run(command, args, cwd, log) {
-  const result = spawnSync(command, args, { cwd, stdio: ["ignore", "pipe", "pipe"], encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
-  writeFileSync(log, `$ ${command} ${args.join(" ")}\n${result.stdout ?? ""}${result.stderr ?? ""}`);
-  if (result.status !== 0) {
-    process.stderr.write(`${result.stdout ?? ""}${result.stderr ?? ""}`);
-    throw new Error(`build-jupyterlab: \`${command} ${args.join(" ")}\` in ${cwd} failed (${result.error?.message ?? `exit ${result.status ?? result.signal}`}); its output is in ${log}`);
+async function run(command, args, cwd, log) {
+  const fd = openSync(log, "w");
+  let outcome;
+  try {
+    writeFileSync(fd, `$ ${command} ${args.join(" ")}\n`);
+    const child = spawn(command, args, { cwd, stdio: ["ignore", fd, fd] });
+    currentStep = child;
+    if (child.pid !== undefined) writeOwner(child.pid);
+    outcome = await new Promise((resolve) => {
+      child.once("error", (error) => resolve(error.message));
+      child.once("close", (code, signal) => resolve(code === 0 ? undefined : `exit ${code ?? signal}`));
+    });
+  } finally {
+    currentStep = undefined;
+    closeSync(fd);
+    writeOwner(undefined);
+  }
+  if (outcome !== undefined) {
+    process.stderr.write(readFileSync(log, "utf8").split("\n").slice(-40).join("\n"));
+    throw new Error(`build-jupyterlab: \`${command} ${args.join(" ")}\` in ${cwd} failed (${outcome}); its output is in ${log}`);
   }
 }
 
@@ -160,7 +199,7 @@ async function build() {
     let npmCost = "skipped, node_modules matches the lock";
     if (!existsSync(npmStamp) || readFileSync(npmStamp, "utf8") !== lockHash) {
       rmSync(npmStamp, { force: true });
-      run("npm", ["ci", "--ignore-scripts", "--no-audit", "--no-fund"], staging, join(appDir, "npm-ci.log"));
+      await run("npm", ["ci", "--ignore-scripts", "--no-audit", "--no-fund"], staging, join(appDir, "npm-ci.log"));
       writeFileSync(npmStamp, lockHash);
       npmCost = `${seconds(npmStarted)} s`;
     }
@@ -169,7 +208,7 @@ async function build() {
     // extensions' schemas and themes to .. and the built files to ../static.
     for (const output of ["static", "schemas", "themes", "settings"]) rmSync(join(appDir, output), { recursive: true, force: true });
     const rspackStarted = performance.now();
-    run(process.execPath, [join(staging, "node_modules", "@rspack", "cli", "bin", "rspack.js"), "--config", config], staging, join(appDir, "rspack.log"));
+    await run(process.execPath, [join(staging, "node_modules", "@rspack", "cli", "bin", "rspack.js"), "--config", config], staging, join(appDir, "rspack.log"));
     const rspackCost = `${seconds(rspackStarted)} s`;
     rmSync(join(staging, "build"), { recursive: true, force: true }); // a copy of static/
     mkdirSync(join(appDir, "settings"));

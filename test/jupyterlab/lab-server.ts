@@ -37,11 +37,23 @@ export const disabledPlugins = ["@jupyterlab/debugger-extension"] as const;
  * cost is written to stderr, where the test runner shows it.
  */
 export async function buildJupyterLab(): Promise<string> {
-  const result = await runProcess(process.execPath, [buildScript], { timeoutMs: buildTimeoutMs });
-  process.stderr.write(result.stderr);
-  const appDir = /^JUPYTERLAB_APP_DIR=(.+)$/m.exec(result.stdout)?.[1];
-  if (result.code !== 0 || appDir === undefined) {
-    throw new Error(`scripts/build-jupyterlab.mjs failed (exit ${result.code ?? result.signal}):\n${result.stdout}\n${result.stderr}`);
+  // Its own process group, so that a timeout stops npm ci or rspack too, not only the script.
+  const builder = spawn(process.execPath, [buildScript], { detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  builder.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
+  builder.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
+  const timer = setTimeout(() => {
+    if (builder.pid !== undefined) process.kill(-builder.pid, "SIGKILL");
+  }, buildTimeoutMs);
+  const status = await new Promise<string>((resolve) => {
+    builder.once("error", (error) => resolve(error.message));
+    builder.once("close", (code, signal) => resolve(code === 0 ? "ok" : `exit ${code ?? signal}`));
+  }).finally(() => clearTimeout(timer));
+  process.stderr.write(stderr);
+  const appDir = /^JUPYTERLAB_APP_DIR=(.+)$/m.exec(stdout)?.[1];
+  if (status !== "ok" || appDir === undefined) {
+    throw new Error(`scripts/build-jupyterlab.mjs failed (${status}${status.includes("SIGKILL") ? `: not done in ${buildTimeoutMs / 60_000} min` : ""}):\n${stdout}\n${stderr}`);
   }
   return appDir;
 }
