@@ -2,8 +2,11 @@
  * What a user sees in the real JupyterLab for three things ringbook is being changed to do:
  * a type error is reported in the cell's output with its TypeScript code; output printed by a
  * timer after the cell has finished still shows in that cell; `display.plotly` draws a figure given
- * without a layout. Each test is written as a user would check it; see the report of the branch
- * that added them for which of them pass today.
+ * without a layout. Each test is written as a user would check it, ahead of the changes: when this
+ * file was added, the type error test failed (in the default type-check mode nothing is reported
+ * until a completion or inspection has started the language service) and so did the figure without
+ * a layout (the kernel throws a TypeError); late output already showed, since JupyterLab 4.6 keeps
+ * a cell's request open after its reply, and the kernel sends the line with the cell as parent.
  */
 import assert from "node:assert/strict";
 import { describe } from "node:test";
@@ -37,12 +40,15 @@ describe("JupyterLab: type errors, late output and a figure without a layout sho
     await notebook.runToEnd(0, 'setTimeout(() => console.log("late output"), 300);');
     await expectOutput(notebook, 0, "late output");
     await notebook.screenshot("late-output");
-    // It really came late: after the kernel had replied that the cell was done.
+    // It really came late: after the kernel had replied to the cell and gone idle.
     const frames = notebook.traffic.frames;
-    const reply = frames.findIndex((frame) => frame.msgType === "execute_reply");
-    const late = frames.findIndex((frame) => frame.msgType === "stream" && frame.content["text"] === "late output\n");
-    assert.ok(reply >= 0 && late > reply, `the line (message ${late}) came after the execute_reply (message ${reply})`);
-    assert.ok(frames.slice(reply, late).some((frame) => frame.msgType === "status" && frame.content["execution_state"] === "idle"), "and after the kernel went idle");
+    const request = frames.find((frame) => frame.msgType === "execute_request" && frame.direction === "sent");
+    assert.ok(request !== undefined, "the cell's execute_request was sent");
+    const ofCell = (predicate: (frame: (typeof frames)[number]) => boolean): number => frames.findIndex((frame) => frame.parentMsgId === request.msgId && predicate(frame));
+    const reply = ofCell((frame) => frame.msgType === "execute_reply");
+    const idle = ofCell((frame) => frame.msgType === "status" && frame.content["execution_state"] === "idle");
+    const line = ofCell((frame) => frame.msgType === "stream" && frame.content["text"] === "late output\n");
+    assert.ok(reply >= 0 && idle >= 0 && line > reply && line > idle, `the line (message ${line}) came after the execute_reply (${reply}) and the idle status (${idle})`);
   });
 
   notebookTest("display.plotly({ data: [{ y: [1, 3, 2] }] }) without a layout draws the plot", { timeout: 120_000 }, lab, async (notebook) => {
