@@ -17,6 +17,7 @@ import { repoRoot } from "../kernel/helpers.js";
 import { KernelTraffic } from "./kernel-traffic.js";
 import { buildJupyterLab, startLabServer, type LabServer } from "./lab-server.js";
 
+/** Where screenshots go (gitignored). */
 export const artifactsDir = join(repoRoot, "test-artifacts", "jupyterlab");
 /** The kernelspec's display name, as the launcher and the notebook toolbar show it. */
 export const ringbookDisplayName = "TypeScript (ringbook)";
@@ -80,6 +81,7 @@ export function notebookTest(
     const notebook = await NotebookPage.open(lab.browser(), lab.server(), slug, options.open ?? "file");
     try {
       await body(notebook, t);
+      t.diagnostic(`known noise seen: ${JSON.stringify(notebook.knownNoiseSeen())}`);
       assert.deepEqual(notebook.traffic.unreadable, [], "every kernel websocket frame parsed");
       assert.deepEqual(notebook.unexpectedProblems(), [], "the page logged nothing unexpected");
     } catch (error) {
@@ -235,8 +237,8 @@ export class NotebookPage {
   }
 
   /** Clicks a toolbar button of the notebook by its command (e.g. `notebook:interrupt-kernel`). */
-  async clickToolbar(command: string): Promise<void> {
-    await this.page.locator(`.jp-NotebookPanel-toolbar jp-button[data-command="${command}"]`).click({ timeout: stepTimeoutMs });
+  async clickToolbar(command: string, timeoutMs = stepTimeoutMs): Promise<void> {
+    await this.page.locator(`.jp-NotebookPanel-toolbar jp-button[data-command="${command}"]`).click({ timeout: timeoutMs });
   }
 
   /** Opens a main-menu menu (e.g. "Kernel") and clicks an item of it (e.g. "Restart Kernel…"). */

@@ -148,7 +148,10 @@ export async function startLabServer(appDir: string): Promise<LabServer> {
   try {
     const deadline = Date.now() + startTimeoutMs;
     for (;;) {
-      if (server.exitCode !== null || server.signalCode !== null) throw new Error(`the lab server exited (${server.exitCode ?? server.signalCode}):\n${log}`);
+      if (server.exitCode !== null || server.signalCode !== null) {
+        const hint = /No module named '(jupyter_server|jupyterlab_server)'/.test(log) ? " (install Debian's jupyter-server and python3-jupyterlab-server)" : "";
+        throw new Error(`the lab server exited (${server.exitCode ?? server.signalCode})${hint}:\n${log}`);
+      }
       const answered = await fetch(`${origin}/api/status`, { headers: { authorization: `token ${token}` } }).then(
         (response) => response.ok,
         () => false, // not listening yet
