@@ -56,8 +56,11 @@ export function useJupyterLab(): { server: () => LabServer; browser: () => Brows
     { timeout: 20 * 60_000 },
   );
   after(async () => {
-    await browser?.close();
-    await server?.close();
+    try {
+      await browser?.close();
+    } finally {
+      await server?.close();
+    }
   });
   return {
     server: () => server ?? assert.fail("the lab server did not start"),
