@@ -9,7 +9,7 @@ import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { reapProcesses, type ProcessIdentity } from "../../kernel/client/process-tree.js";
+import { reapProcesses, type ProcessIdentity } from "../../lib/process/process-tree.js";
 import { DescendantWatch } from "../helpers/process-watch.js";
 import { runProcess } from "../helpers/run-process.js";
 import { cliScript, debianPython, freePorts, makeTempDir, repoRoot } from "../kernel/helpers.js";
