@@ -85,7 +85,9 @@ export class NotebookExecutor implements Executor {
     const outcome = await this.#host.execute(request);
     // An interrupted cell ends at once: its type errors, if any, follow.
     if (check !== undefined) await this.#reportCheck(check, request, outcome.status === "interrupted" || outcome.status === "restarted" ? 0 : this.#checkWaitMs);
-    if (recorded && outcome.status === "ok") {
+    // What a cell declared before it failed or was interrupted exists, and later cells use it; a
+    // restarted environment has lost everything anyway.
+    if (recorded && outcome.status !== "restarted") {
       this.#committedCells++;
       this.#language.commit(request.code);
     }

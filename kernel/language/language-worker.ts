@@ -23,7 +23,7 @@ const collector = new IdleCollector(collectAfterIdleMs);
 interface Checker {
   diagnose(code: string, contextCells?: number): CellDiagnostic[];
   commit(code: string): void;
-  close?(): void;
+  close?(): Promise<void>;
 }
 
 async function startChecker(): Promise<{ checker: Checker; name: string }> {
@@ -74,8 +74,7 @@ function answer(request: LanguageRequest): LanguageReply {
       classic();
       return { kind: "prepareCompletions" };
     case "close":
-      checker.close?.();
-      return { kind: "close" };
+      throw new RingbookError("LANGUAGE_REQUEST", "close is answered by the message handler");
     default: {
       const never: never = request;
       throw new RingbookError("LANGUAGE_REQUEST", `unknown language request ${JSON.stringify(never)}`);
@@ -88,6 +87,14 @@ function post(message: FromLanguageWorker): void {
 }
 
 port.on("message", ({ id, request }: ToLanguageWorker) => {
+  if (request.kind === "close") {
+    // The last request: waits for the compiler's process to exit.
+    void (checker.close?.() ?? Promise.resolve()).then(
+      () => post({ id, ok: true, reply: { kind: "close" } }),
+      (error: unknown) => post({ id, ok: false, message: error instanceof Error ? error.message : String(error) }),
+    );
+    return;
+  }
   let message: FromLanguageWorker;
   try {
     message = { id, ok: true, reply: answer(request) };

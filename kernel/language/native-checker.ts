@@ -30,6 +30,8 @@ const errorCategory = 1;
 /** The native checker of one notebook. */
 export class NativeChecker {
   readonly #api: API;
+  /** The compiler's process (what the API spawned). */
+  readonly #processes: ChildProcess[];
   readonly #model: NotebookModel;
   readonly #cwd: string;
   readonly #tsconfigPath: string;
@@ -44,8 +46,9 @@ export class NativeChecker {
    */
   readonly #remembered = new Map<string, CellDiagnostic[]>();
 
-  private constructor(api: API, snapshot: Snapshot, files: Map<string, string>, model: NotebookModel, cwd: string, tsconfigPath: string) {
+  private constructor(api: API, processes: ChildProcess[], snapshot: Snapshot, files: Map<string, string>, model: NotebookModel, cwd: string, tsconfigPath: string) {
     this.#api = api;
+    this.#processes = processes;
     this.#snapshot = snapshot;
     this.#files = files;
     this.#model = model;
@@ -71,7 +74,7 @@ export class NativeChecker {
       [join(config.cwd, model.cellFileName), "export {};\n"],
     ]);
     const virtualText = (file: string): string | undefined => files.get(file) ?? (dirname(file) === config.cwd ? model.files.get(basename(file)) : undefined);
-    const api = inOwnSession(
+    const { value: api, children } = inOwnSession(
       () =>
         new API({
           cwd: config.cwd,
@@ -83,12 +86,13 @@ export class NativeChecker {
     model.takeChanges();
     try {
       const snapshot = api.updateSnapshot({ openProjects: [tsconfigPath] });
-      const checker = new NativeChecker(api, snapshot, files, model, config.cwd, tsconfigPath);
+      const checker = new NativeChecker(api, children, snapshot, files, model, config.cwd, tsconfigPath);
       // The libraries are parsed and bound by the first check.
       checker.diagnose("");
       return checker;
     } catch (error) {
       api.close();
+      await Promise.all(children.map((child) => exited(child, 2000)));
       throw error;
     }
   }
@@ -122,10 +126,11 @@ export class NativeChecker {
     return diagnostics;
   }
 
-  /** Stops the compiler's process. Idempotent. */
-  close(): void {
+  /** Stops the compiler's process and waits for it to exit. Idempotent. */
+  async close(): Promise<void> {
     this.#snapshot.dispose();
     this.#api.close();
+    await Promise.all(this.#processes.map((child) => exited(child, 2000)));
   }
 
   #diagnose(code: string, cell: CellFile): CellDiagnostic[] {
@@ -176,19 +181,36 @@ export class NativeChecker {
  * this, took that SIGINT as its own and stopped answering. In its own session it gets none, and
  * it still exits when the kernel does (its pipes close).
  */
-function inOwnSession<T>(start: () => T): T {
+function inOwnSession<T>(start: () => T): { value: T; children: ChildProcess[] } {
   const require = createRequire(import.meta.url);
   const childProcess: typeof import("node:child_process") = require("node:child_process");
   const spawn = childProcess.spawn;
-  const detachedSpawn = (command: string, args: readonly string[], options: SpawnOptions = {}): ChildProcess => spawn(command, args, { ...options, detached: true });
+  const children: ChildProcess[] = [];
+  const detachedSpawn = (command: string, args: readonly string[], options: SpawnOptions = {}): ChildProcess => {
+    const child = spawn(command, args, { ...options, detached: true });
+    children.push(child);
+    return child;
+  };
   childProcess.spawn = detachedSpawn as typeof spawn;
   syncBuiltinESMExports();
   try {
-    return start();
+    return { value: start(), children };
   } finally {
     childProcess.spawn = spawn;
     syncBuiltinESMExports();
   }
+}
+
+/** Resolves once `child` has exited; SIGKILL after `graceMs`. */
+function exited(child: ChildProcess, graceMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+    child.once("exit", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }
 
 /** A diagnostic's message with its chain, as tsc prints it. */

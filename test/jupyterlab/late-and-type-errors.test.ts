@@ -37,12 +37,15 @@ describe("JupyterLab: type errors, late output and a figure without a layout sho
   });
 
   notebookTest("output printed by a timer after its cell finished (`setTimeout(() => console.log(\"late output\"), 300)`) shows in that cell", { timeout: 120_000 }, lab, async (notebook) => {
-    await notebook.runToEnd(0, 'setTimeout(() => console.log("late output"), 300);');
-    await expectOutput(notebook, 0, "late output");
+    // A first cell: the first cell of a kernel waits for the type checker to start (up to a
+    // second or two here), by which time a 300 ms timer would have fired inside it.
+    await notebook.runToEnd(0, "1");
+    await notebook.runToEnd(1, 'setTimeout(() => console.log("late output"), 300);');
+    await expectOutput(notebook, 1, "late output");
     await notebook.screenshot("late-output");
     // It really came late: after the kernel had replied to the cell and gone idle.
     const frames = notebook.traffic.frames;
-    const request = frames.find((frame) => frame.msgType === "execute_request" && frame.direction === "sent");
+    const request = frames.filter((frame) => frame.msgType === "execute_request" && frame.direction === "sent")[1];
     assert.ok(request !== undefined, "the cell's execute_request was sent");
     const ofCell = (predicate: (frame: (typeof frames)[number]) => boolean): number => frames.findIndex((frame) => frame.parentMsgId === request.msgId && predicate(frame));
     const reply = ofCell((frame) => frame.msgType === "execute_reply");
