@@ -1,16 +1,23 @@
 /**
- * ZeroMQ's authentication hook (ZAP, rfc.zeromq.org/spec:27) for one thread's ZeroMQ context:
- * every connection to a socket made with {@link zapServerOptions} is accepted only if its PLAIN
- * password is the one registered for the socket's ZAP domain. The check happens once, at the
- * handshake, so the data plane pays nothing per message, and a peer without the password never
- * gets a single message through. libzmq allows one handler per context, so the authenticator is
- * shared by every cluster in the thread and reference counted.
+ * ZeroMQ's authentication hook (ZAP, rfc.zeromq.org/spec:27): every connection to a socket made
+ * with {@link zapServerOptions} is accepted only if its PLAIN password is the one registered for
+ * the socket's ZAP domain. The check happens once, at the handshake, so the data plane pays
+ * nothing per message, and a peer without the password never gets a single message through.
+ * libzmq allows one handler per context, and zeromq.js gives every thread of a process the same
+ * context, so one thread of a process serves ZAP: the authenticator is shared by every cluster
+ * and mesh in that thread and reference counted.
+ *
+ * zeromq.js runs `bind()` and `unbind()` on a libuv pool thread, while a pending receive keeps
+ * polling the socket from the JavaScript thread; libzmq sockets are not thread-safe, so the
+ * handler's socket is never unbound while its receive loop is waiting (see {@link #stopServing}).
  */
 import { timingSafeEqual } from "node:crypto";
 import * as zmq from "zeromq";
 import { RingbookError } from "../errors.js";
 
 const zapEndpoint = "inproc://zeromq.zap.01";
+/** Routing id of the socket that wakes the receive loop to stop it (libzmq's generated ids start with a zero byte). */
+const stopperId = "ringbook-zap-stopper";
 const noop = (): void => {};
 
 /** Socket options for a server socket checked by the authenticator under `domain`. */
@@ -37,6 +44,7 @@ export class ZapAuthenticator {
   readonly #loop: Promise<void>;
   readonly #passwords = new Map<string, Buffer>();
   readonly #onReject: (line: string) => void;
+  #stopping = false;
 
   private constructor(router: zmq.Router, onReject: (line: string) => void) {
     this.#router = router;
@@ -87,7 +95,7 @@ export class ZapAuthenticator {
       await router.bind(zapEndpoint);
     } catch (error) {
       router.close();
-      throw new RingbookError("ERR_ZAP_BIND", `could not start the ZeroMQ authenticator at ${zapEndpoint} (is another ZAP handler bound in this thread?)`, { cause: error });
+      throw new RingbookError("ERR_ZAP_BIND", `could not start the ZeroMQ authenticator at ${zapEndpoint} (is a ZAP handler already bound in this process? zeromq.js gives all its threads one context)`, { cause: error });
     }
     return new ZapAuthenticator(router, onReject);
   }
@@ -96,20 +104,45 @@ export class ZapAuthenticator {
     this.#passwords.delete(domain);
     if (this.#passwords.size > 0 || ZapAuthenticator.#shared !== this) return;
     ZapAuthenticator.#shared = undefined;
+    await this.#stopServing();
     // Unbinding frees the inproc name at once; close alone frees it later, in libzmq's reaper
     // thread, and a register right after a release then failed with EADDRINUSE (3 runs in 15).
-    await this.#router.unbind(zapEndpoint).catch(noop);
+    // Only now, with no receive pending, may the pool thread have the socket to itself.
+    if (!this.#router.closed) await this.#router.unbind(zapEndpoint).catch(noop);
     this.#router.close();
-    await this.#loop;
+  }
+
+  /**
+   * Ends the receive loop, so that nothing polls the router from this thread any more. While a
+   * receive is pending, zeromq.js checks the socket (`ZMQ_EVENTS`, which runs libzmq's pending
+   * commands) from this thread whenever it signals; an `unbind()` meanwhile runs the same
+   * commands on a pool thread. Both then ran the termination of the pipes of the sessions that
+   * had just been authenticated (their sockets were closing), and libzmq aborted the process
+   * (`pipe.cpp:355`, `_state == term_ack_sent || _state == term_req_sent2`) in ~1 of 300 cluster
+   * resizes. A receive ends only with a message or a close, so a short-lived socket sends one.
+   */
+  async #stopServing(): Promise<void> {
+    this.#stopping = true;
+    if (this.#router.closed) return this.#loop;
+    const stopper = new zmq.Dealer({ linger: 0, routingId: stopperId });
+    try {
+      stopper.connect(zapEndpoint);
+      await stopper.send("stop");
+      await this.#loop;
+    } finally {
+      stopper.close();
+    }
   }
 
   async #serve(): Promise<void> {
     try {
-      for await (const frames of this.#router) {
+      for (;;) {
+        const frames = await this.#router.receive();
+        if (this.#stopping && frames[0]?.toString() === stopperId) return;
         await this.#answer(frames);
       }
     } catch (error) {
-      // Closing the router ends the loop with ETERM-like errors; anything else is reported.
+      // Closing the router (closeNow) ends the loop with ETERM-like errors; anything else is reported.
       if (!this.#router.closed) this.#onReject(`ZAP handler stopped: ${(error as Error).message}`);
     }
   }
