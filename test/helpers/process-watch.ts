@@ -8,6 +8,8 @@ import { descendantsOf, isRunning, type ProcessIdentity } from "../../lib/proces
  */
 export class DescendantWatch {
   readonly #seen = new Map<string, ProcessIdentity>();
+  /** Command lines read when each process was first seen. */
+  readonly #commands = new Map<string, string>();
   readonly #timer: NodeJS.Timeout;
   #rootPid: number | undefined;
 
@@ -23,12 +25,26 @@ export class DescendantWatch {
 
   sample(): void {
     if (this.#rootPid === undefined) return;
-    for (const process of descendantsOf(this.#rootPid)) this.#seen.set(`${process.pid}:${process.startTicks}`, process);
+    for (const process of descendantsOf(this.#rootPid)) {
+      const key = `${process.pid}:${process.startTicks}`;
+      if (this.#seen.has(key)) continue;
+      this.#seen.set(key, process);
+      try {
+        this.#commands.set(key, readFileSync(`/proc/${process.pid}/cmdline`, "utf8").replaceAll("\0", " "));
+      } catch {
+        // Gone already.
+      }
+    }
   }
 
   /** Every process seen below the root so far. */
   get seen(): ProcessIdentity[] {
     return [...this.#seen.values()];
+  }
+
+  /** The seen processes whose command line matches `pattern`. */
+  seenMatching(pattern: RegExp): ProcessIdentity[] {
+    return [...this.#seen].filter(([key]) => pattern.test(this.#commands.get(key) ?? "")).map(([, process]) => process);
   }
 
   /** The seen processes that still run. */
