@@ -17,26 +17,16 @@ import { useWasmBackend } from "../../lib/backend/load-wasm.js";
 import { launchCluster, type Cluster, type TrainOptions } from "../../lib/index.js";
 import { identityOf, isRunning, type ProcessIdentity } from "../../lib/process/process-tree.js";
 import { loadLayersModelFromDir } from "../../lib/training/checkpoint.js";
+import { createSeededRandom } from "../../lib/training/seeded-random.js";
 import { spawnChild } from "../kernel/helpers.js";
 
 await useWasmBackend();
 
 const heapOwner = fileURLToPath(new URL("./fixtures/heap-owner.js", import.meta.url));
 
-/** A small deterministic generator (mulberry32), so that a seed replays a run's fault steps. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const seed = Number(process.env["CHAOS_SEED"] ?? Date.now() % 100_000);
-const draw = random(seed);
+/** The seed replays a run's fault steps. */
+const draw = createSeededRandom(seed);
 /** A step between 3 and 12 at which the fault lands. */
 const faultStep = (): number => 3 + Math.floor(draw() * 10);
 
