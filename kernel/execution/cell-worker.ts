@@ -7,7 +7,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import { createRequire } from "node:module";
 import { basename, join } from "node:path";
 import { randomUUID } from "node:crypto";
-import { CellSources, compileCell, compileScript, runCompiledCell, type CompileCellOptions, type CellCompletion } from "../../lib/script/index.js";
+import { threadCellSources, compileCell, compileScript, runCompiledCell, type CompileCellOptions, type CellCompletion } from "../../lib/script/index.js";
 import { RingbookError } from "../../lib/errors.js";
 import type { CellEvent, ExecuteOutcome, ExecuteRequest, UserExpressionResult } from "./executor.js";
 import { CellContext } from "./cell-context.js";
@@ -101,8 +101,8 @@ globals["comms"] = comms;
 globals["require"] = createRequire(join(config.cwd, "__ringbook_cell__.js"));
 
 const compileOptions: CompileCellOptions = { moduleAliases: config.moduleAliases };
-/** What cells ran, for tracebacks with their TypeScript lines and columns. */
-const cellSources = new CellSources();
+/** What cells ran (and `%%workers` cells a cluster sent), for tracebacks with their TypeScript lines and columns. */
+const cellSources = threadCellSources;
 if (config.jsx) compileOptions.jsx = config.jsx;
 if (config.experimentalDecorators) {
   compileOptions.fallbackTranspile = (source) => transpileWithDecorators(source, config.emitDecoratorMetadata);

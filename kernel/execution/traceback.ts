@@ -4,7 +4,7 @@
  */
 import { fileURLToPath } from "node:url";
 import { inspectPlain } from "../display/mime-bundle.js";
-import { CellSyntaxError, type CellSources } from "../../lib/script/index.js";
+import { CellSyntaxError, cellPositionMapper, type CellSources } from "../../lib/script/index.js";
 
 /** The error part of an execute outcome. */
 export interface FormattedError {
@@ -15,7 +15,10 @@ export interface FormattedError {
 
 const kernelRoot = fileURLToPath(new URL("../../", import.meta.url));
 const libScriptRoot = fileURLToPath(new URL("../../lib/script/", import.meta.url));
-const cellFrame = /(?:file:\/\/)?\/[^\s()]*?\/(In\[\d+\]):(\d+):(\d+)/g;
+const cellFrame = /(?:file:\/\/)?\/[^\s()]*?\/(In\[\d+\]|workers-cell-\d+):(\d+):(\d+)/g;
+/** A stack frame, also one a worker sent (prefixed with its rank, see RemoteTaskError). */
+const frameLine = /^\s+(?:\[rank \d+\]\s*)?at /;
+const remoteFrame = /^\s+\[rank \d+\]/;
 
 /**
  * Formats a thrown value; `cellName` (e.g. `In[5]`) names the cell for syntax errors, and frames in
@@ -36,7 +39,7 @@ export function formatError(error: unknown, cellName: string, sources?: CellSour
   const ename = error.name || error.constructor.name || "Error";
   const evalue = error.message;
   const stackLines = typeof error.stack === "string" ? error.stack.split("\n") : [];
-  const frames = stackLines.filter((line) => /^\s+at /.test(line)).filter(isUserFrame).map((line) => renameCellFrames(line, sources));
+  const frames = stackLines.filter((line) => frameLine.test(line)).filter(isUserFrame).map((line) => renameCellFrames(line, sources));
   const header = `${ename}: ${evalue}`;
   const traceback = [header, ...frames];
   const code = (error as { code?: unknown }).code;
@@ -47,13 +50,15 @@ export function formatError(error: unknown, cellName: string, sources?: CellSour
 
 function isUserFrame(line: string): boolean {
   if (line.includes("node:internal") || line.includes("(node:")) return false;
-  if (/In\[\d+\]:\d+:\d+/.test(line)) return true;
+  if (/(In\[\d+\]|workers-cell-\d+):\d+:\d+/.test(line)) return true;
+  // A worker's frames in ringbook itself (its task runner, the training loop) say nothing to the user.
+  if (remoteFrame.test(line) && line.includes(kernelRoot + "lib/")) return false;
   return !line.includes(kernelRoot + "kernel/") && !line.includes(libScriptRoot);
 }
 
 function renameCellFrames(line: string, sources: CellSources | undefined): string {
   return line.replace(cellFrame, (_match, name: string, row: string, column: string) => {
-    const position = sources?.originalPosition(name, Number(row), Number(column)) ?? { line: Number(row), column: Number(column) };
+    const position = sources?.originalPosition(name, Number(row), Number(column), cellPositionMapper) ?? { line: Number(row), column: Number(column) };
     return `${name} line ${position.line}:${position.column}`;
   });
 }

@@ -71,6 +71,11 @@ export class ClusterTaskError extends RingbookError {
     this.failures = failures;
     this.results = results;
     if (failures.length === 1 && first?.error.stack) this.stack = first.error.stack;
+    else {
+      // Every failed rank's own frames, each prefixed with its rank (see RemoteTaskError).
+      const frames = failures.flatMap(({ error }) => (error.stack ?? "").split("\n").filter((line) => /^\s+\[rank \d+\]/.test(line)));
+      this.stack = [`${this.name}: ${this.message}`, ...frames].join("\n");
+    }
   }
 }
 

@@ -10,6 +10,7 @@ import { serialize, deserialize } from "node:v8";
 import type * as tf from "@tensorflow/tfjs";
 import type { Collectives } from "../collectives/index.js";
 import { RingbookError } from "../errors.js";
+import { threadCellSources } from "../script/cell-sources.js";
 import { parseTrainOptions, type TrainOptions } from "../training/train-spec.js";
 import type { ExportedModel, WorkerTrainResult } from "../training/worker-train.js";
 import { ClusterClosedError, RemoteTaskError, WorkerDiedError, type WorkerExit } from "./cluster-errors.js";
@@ -167,7 +168,10 @@ export class Cluster {
    */
   async runCell(code: string, options: { ranks?: readonly number[]; signal?: AbortSignal } = {}): Promise<unknown[]> {
     if (typeof code !== "string") throw new RingbookError("ERR_BAD_TASK", `runCell expects source text, got ${typeof code}`);
-    return collectResults(await this.#execute({ kind: "cell", code, name: `workers-cell-${++this.#cellCount}` }, options));
+    const name = `workers-cell-${++this.#cellCount}`;
+    // The workers compile it with the default options: its frames in a worker's error map back here.
+    threadCellSources.record(name, code, {});
+    return collectResults(await this.#execute({ kind: "cell", code, name }, options));
   }
 
   /**

@@ -1,11 +1,19 @@
 /**
- * The sources of the cells a thread ran, by name (`In[3]`), so that stack frames of compiled cells
- * can be written with the TypeScript source's line and column, also for errors that come long after
- * the cell ran (a timer, a training callback).
+ * The sources of the cells a thread ran, by name (`In[3]`, or `workers-cell-2` for a `%%workers`
+ * cell sent to a cluster), so that stack frames of compiled cells can be written with the
+ * TypeScript source's line and column, also for errors that come long after the cell ran (a timer,
+ * a training callback) or from a worker.
  */
-import { cellPositionMapper, type CompileCellOptions } from "./compile-cell.js";
+import type { CompileCellOptions } from "./compile-cell.js";
 
-type PositionMapper = ReturnType<typeof cellPositionMapper>;
+/** Maps a compiled cell's (line, column) to its source's (see compile-cell's cellPositionMapper). */
+export type PositionMapper = (line: number, column: number) => { line: number; column: number };
+
+/**
+ * Makes a cell's position mapper: compile-cell's `cellPositionMapper`, passed by whoever maps, so
+ * that recording a cell (a cluster sending one) does not load the cell compiler.
+ */
+export type MapperFactory = (source: string, options: CompileCellOptions) => PositionMapper;
 
 /** Cells whose sources are kept (a few hundred bytes each; the oldest go first). */
 const DEFAULT_MAX_CELLS = 10_000;
@@ -29,11 +37,11 @@ export class CellSources {
   }
 
   /** The source position of a compiled cell's position, or undefined for an unknown cell. */
-  originalPosition(name: string, line: number, column: number): { line: number; column: number } | undefined {
+  originalPosition(name: string, line: number, column: number, mapperFor: MapperFactory): { line: number; column: number } | undefined {
     const entry = this.#sources.get(name);
     if (entry === undefined) return undefined;
     try {
-      entry.mapper ??= cellPositionMapper(entry.source, entry.options);
+      entry.mapper ??= mapperFor(entry.source, entry.options);
       return entry.mapper(line, column);
     } catch {
       // The source compiled once; if mapping fails anyway, the compiled position is the best left.
@@ -41,3 +49,6 @@ export class CellSources {
     }
   }
 }
+
+/** This thread's cells: the kernel's cell thread records its cells, and a cluster the cells it sends. */
+export const threadCellSources = new CellSources();

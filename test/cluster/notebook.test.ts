@@ -35,6 +35,18 @@ describe("clusters in notebook cells", () => {
     assert.match(nb.streamOf(ran.cellId, "stderr"), /\[rank 0\] err 0\n/);
   });
 
+  it("an error in a %%workers cell or a task shows each failed rank's frames, with the cell's line and column", async () => {
+    const failed = await nb.run("%%workers\nconst fine: number = 1;\nconst broken = (undefined as any).boom;");
+    assert.ok(failed.status === "error");
+    const traceback = failed.traceback.join("\n");
+    assert.match(traceback, /\[rank 0\]\s+at workers-cell-\d+ line 2:35/);
+    assert.match(traceback, /\[rank 1\]\s+at workers-cell-\d+ line 2:35/);
+    assert.doesNotMatch(traceback, /dist\/lib\//, "no frame inside ringbook");
+    const task = await nb.run("await cluster.run(({ rank }) => { if (rank === 1) throw new RangeError('only rank 1'); return rank; })");
+    assert.ok(task.status === "error");
+    assert.match(task.traceback.join("\n"), /\[rank 1\]\s+at .*\[rank 1\] task:1:\d+/);
+  });
+
   it("trains from a cell, brings the model back, and importing ringbook leaves the notebook's tfjs usable", async () => {
     const plain = await nb.run('import * as tf from "@tensorflow/tfjs";\ntf.tensor([1, 2, 3]).sum().dataSync()[0]');
     assert.equal(resultText(plain), "6", JSON.stringify(plain));
