@@ -58,6 +58,9 @@ export async function saveCheckpoint(options: {
     };
   });
   const optimizerBytes = concatenate(slots.map(({ tensor }) => tensor.dataSync() as Float32Array | Int32Array));
+  // tfjs's optimizers return their own slot variables (kept) and a fresh `iter` scalar; ringbook's
+  // fused optimizer returns fresh tensors only: free what is not a variable.
+  tf.dispose(slots.flatMap(({ tensor }) => (tensor instanceof tf.Variable ? [] : [tensor])));
   const manifest: CheckpointManifest = {
     format: "ringbook-checkpoint/1",
     position,

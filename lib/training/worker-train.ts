@@ -102,7 +102,7 @@ export async function runWorkerTraining(env: WorkerTrainEnv, spec: WorkerTrainSp
   }
   const { model, trainable, dataset } = setup;
   const exchange = new GradientExchange(trainable.variables);
-  const optimizer = createOptimizer(spec.optimizer);
+  const optimizer = createOptimizer(spec.optimizer, trainable.variables);
   const start = spec.resumeFrom === undefined ? undefined : await loadCheckpoint({ dir: spec.resumeFrom, variables: trainable.variables, optimizer });
   if (start === undefined) {
     // One source of truth for the initial weights, whatever each rank's initialisers drew.

@@ -296,6 +296,54 @@ static napi_value conv2d_backprop_input(napi_env env, napi_callback_info cb) { r
 static napi_value conv2d_backprop_filter(napi_env env, napi_callback_info cb) { return conv_call(env, cb, CONV_FILTER_GRAD); }
 static napi_value max_pool_grad(napi_env env, napi_callback_info cb) { return conv_call(env, cb, MAX_POOL_GRAD); }
 
+/* optimizerStep(kind, heap, segments: Float64Array [value byte, new value byte, count]*,
+ *               grads: Float32Array, scalars: Float32Array, ...slots: Float32Array) */
+static napi_value optimizer_step(napi_env env, napi_callback_info cb) {
+  call_t call;
+  if (!begin(&call, env, cb, 5)) return NULL;
+  const int64_t kind = count_arg(&call, 0, RB_ADADELTA);
+  const heap_t heap = heap_arg(&call, 1);
+  size_t segment_length, grad_length, scalar_length;
+  const double *segments = typed_arg(&call, 2, napi_float64_array, &segment_length, "segments");
+  const float *grads = typed_arg(&call, 3, napi_float32_array, &grad_length, "gradients");
+  const float *scalars = typed_arg(&call, 4, napi_float32_array, &scalar_length, "scalars");
+  if (call.failed) return NULL;
+  if ((int)scalar_length != rb_optimizer_scalar_count((rb_optimizer)kind)) return fail(&call, "wrong number of optimizer scalars"), NULL;
+  const int slot_count = (int)call.count - 5;
+  if (slot_count < rb_optimizer_slot_count((rb_optimizer)kind) - (kind == RB_RMSPROP ? 1 : 0) || slot_count > 3) {
+    return fail(&call, "wrong number of optimizer slots"), NULL;
+  }
+  if (kind == RB_RMSPROP && scalars[5] != 0.0f && slot_count < 3) return fail(&call, "centered rmsprop needs three slots"), NULL;
+  float *slots[3] = {NULL, NULL, NULL};
+  for (int s = 0; s < slot_count; s++) {
+    size_t length;
+    slots[s] = typed_arg(&call, 5 + (size_t)s, napi_float32_array, &length, "optimizer slot");
+    if (call.failed) return NULL;
+    if (length != grad_length) return fail(&call, "every optimizer slot is as long as the gradients"), NULL;
+  }
+  if (segment_length % 3 != 0) return fail(&call, "segments are (value byte, new value byte, count) triples"), NULL;
+  int64_t total = 0;
+  for (size_t i = 0; i < segment_length; i += 3) {
+    if (segments[i + 2] < 0 || segments[i + 2] != floor(segments[i + 2])) return fail(&call, "a segment's count must be a non-negative integer"), NULL;
+    total += (int64_t)segments[i + 2];
+  }
+  if (total != (int64_t)grad_length) return fail(&call, "the segments do not add up to the gradients' length"), NULL;
+  int64_t at = 0;
+  for (size_t i = 0; i < segment_length; i += 3) {
+    const int64_t count = (int64_t)segments[i + 2];
+    const float *value = floats_at(&call, heap, segments[i], count, "optimizer parameters");
+    float *out = floats_at(&call, heap, segments[i + 1], count, "optimizer new parameters");
+    if (call.failed) return NULL;
+    if (count > 0 && (const float *)out < value + count && value < (const float *)out + count) {
+      return fail(&call, "the new parameters must not overlap the old ones"), NULL;
+    }
+    rb_optimizer_step((rb_optimizer)kind, value, out, grads + at, slots[0] ? slots[0] + at : NULL, slots[1] ? slots[1] + at : NULL,
+                      slots[2] ? slots[2] + at : NULL, count, scalars);
+    at += count;
+  }
+  return undefined_value(env);
+}
+
 /* setThreads(n): the number of BLAS threads (ringbook keeps 1). */
 static napi_value set_threads(napi_env env, napi_callback_info cb) {
   call_t call;
@@ -320,6 +368,7 @@ NAPI_MODULE_INIT() {
       {"conv2dBackpropInput", NULL, conv2d_backprop_input, NULL, NULL, NULL, napi_enumerable, NULL},
       {"conv2dBackpropFilter", NULL, conv2d_backprop_filter, NULL, NULL, NULL, napi_enumerable, NULL},
       {"maxPoolGrad", NULL, max_pool_grad, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"optimizerStep", NULL, optimizer_step, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);
   return exports;

@@ -76,4 +76,30 @@ int rb_conv2d_backprop_filter(const float *x, const float *dy, float *dw, const 
 /** dx of max pooling: each window's dy goes to its first maximum (row-major), as tfjs's cpu backend. */
 void rb_max_pool_grad(const float *dy, const float *x, float *dx, const rb_conv_geometry *g);
 
+/* ---- optimizers.c ---- */
+
+/** The optimizers of tfjs 4.22, each reproduced operation by operation in float32. */
+typedef enum {
+  RB_SGD = 0,
+  RB_MOMENTUM = 1,
+  RB_ADAM = 2,
+  RB_ADAMAX = 3,
+  RB_RMSPROP = 4,
+  RB_ADAGRAD = 5,
+  RB_ADADELTA = 6,
+} rb_optimizer;
+
+/** Number of float32 scalars each optimizer's step reads (see optimizers.c for their order). */
+int rb_optimizer_scalar_count(rb_optimizer kind);
+/** Number of state slots (arrays the size of the parameters) each optimizer keeps. */
+int rb_optimizer_slot_count(rb_optimizer kind);
+
+/**
+ * One step over `count` parameters: new values from `value` and `grad` into `out` (another
+ * array), the slots (each `count` long, NULL past the optimizer's slot count) updated in place.
+ * `scalars` as documented per kind in optimizers.c.
+ */
+void rb_optimizer_step(rb_optimizer kind, const float *value, float *out, const float *grad, float *slot0, float *slot1,
+                       float *slot2, int64_t count, const float *scalars);
+
 #endif

@@ -40,6 +40,8 @@ export interface BlasAddon {
   conv2dBackpropInput(heap: ArrayBuffer, dyByte: number, filterByte: number, dxByte: number, geometry: Int32Array): void;
   conv2dBackpropFilter(heap: ArrayBuffer, xByte: number, dyByte: number, dwByte: number, geometry: Int32Array): void;
   maxPoolGrad(heap: ArrayBuffer, dyByte: number, xByte: number, dxByte: number, geometry: Int32Array): void;
+  /** One optimizer step over parameters at (byte offset, count) pairs of `heap`. */
+  optimizerStep(kind: number, heap: ArrayBuffer, segments: Float64Array, grads: Float32Array, scalars: Float32Array, ...slots: Float32Array[]): void;
 }
 
 /** The outcome of looking for the addon. */
@@ -48,7 +50,7 @@ export type BlasAddonLoad =
   | { readonly loaded: false; readonly reason: string };
 
 const functionNames = [
-  "info", "setThreads", "matmul", "epilogue", "sumRows", "conv2d", "conv2dBackpropInput", "conv2dBackpropFilter", "maxPoolGrad",
+  "info", "setThreads", "matmul", "epilogue", "sumRows", "conv2d", "conv2dBackpropInput", "conv2dBackpropFilter", "maxPoolGrad", "optimizerStep",
 ] as const;
 
 /** The repository (or installed package) root, from dist/lib/backend/native/. */
