@@ -220,6 +220,20 @@ static napi_value sum_rows(napi_env env, napi_callback_info cb) {
   return undefined_value(env);
 }
 
+/* addRows(heap, x byte, row byte, out byte, rows, cols) */
+static napi_value add_rows(napi_env env, napi_callback_info cb) {
+  call_t call;
+  if (!begin(&call, env, cb, 6)) return NULL;
+  const heap_t heap = heap_arg(&call, 0);
+  const int64_t rows = count_arg(&call, 4, INT32_MAX), cols = count_arg(&call, 5, INT32_MAX);
+  const float *x = floats_at(&call, heap, number_arg(&call, 1), rows * cols, "addRows input");
+  const float *row = floats_at(&call, heap, number_arg(&call, 2), cols, "addRows row");
+  float *out = floats_at(&call, heap, number_arg(&call, 3), rows * cols, "addRows output");
+  if (call.failed) return NULL;
+  rb_add_rows(x, row, out, rows, cols);
+  return undefined_value(env);
+}
+
 /** The geometry from an Int32Array of 15 numbers (the rb_conv_geometry fields in order). */
 static int geometry_arg(call_t *call, size_t i, rb_conv_geometry *g) {
   size_t length;
@@ -283,11 +297,11 @@ static napi_value conv_call(napi_env env, napi_callback_info cb, conv_kind kind)
       const float *x = floats_at(&call, heap, second, image_floats(&g), "max pool x");
       float *dx = floats_at(&call, heap, output, image_floats(&g), "max pool dx");
       if (call.failed) return NULL;
-      rb_max_pool_grad(dy, x, dx, &g);
+      status = rb_max_pool_grad(dy, x, dx, &g);
       break;
     }
   }
-  if (status != 0) return fail(&call, "out of memory for a convolution's patch matrix"), NULL;
+  if (status != 0) return fail(&call, "out of memory for a convolution's or pooling's scratch space"), NULL;
   return undefined_value(env);
 }
 
@@ -364,6 +378,7 @@ NAPI_MODULE_INIT() {
       {"matmul", NULL, matmul, NULL, NULL, NULL, napi_enumerable, NULL},
       {"epilogue", NULL, epilogue, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sumRows", NULL, sum_rows, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"addRows", NULL, add_rows, NULL, NULL, NULL, napi_enumerable, NULL},
       {"conv2d", NULL, conv2d, NULL, NULL, NULL, napi_enumerable, NULL},
       {"conv2dBackpropInput", NULL, conv2d_backprop_input, NULL, NULL, NULL, napi_enumerable, NULL},
       {"conv2dBackpropFilter", NULL, conv2d_backprop_filter, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -17,6 +17,12 @@
 
 #include "kernels.h"
 
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define RB_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define RB_VECTOR_CLONES
+#endif
+
 /** Upper bound of one chunk's patch matrix, in floats (4 MiB). */
 #define RB_COL_CHUNK_FLOATS (1 << 20)
 
@@ -171,45 +177,100 @@ int rb_conv2d_backprop_filter(const float *x, const float *dy, float *dw, const 
   return 0;
 }
 
-void rb_max_pool_grad(const float *dy, const float *x, float *dx, const rb_conv_geometry *g) {
-  enum { CHANNEL_BLOCK = 256 };
-  float best[CHANNEL_BLOCK];
-  int64_t best_at[CHANNEL_BLOCK];
+/** Windows that tile the image without overlap: each input pixel is in at most one window. */
+static int pool_windows_tile(const rb_conv_geometry *g) {
+  return g->dilation_h == 1 && g->dilation_w == 1 && g->pad_top == 0 && g->pad_left == 0 && g->stride_h == g->filter_h &&
+         g->stride_w == g->filter_w && (int64_t)g->out_h * g->stride_h <= g->in_h && (int64_t)g->out_w * g->stride_w <= g->in_w;
+}
+
+/** Per channel: the first strict maximum of a window (as tfjs's maxPoolPositions: starting below
+ * every number, so a NaN is never chosen), as its position in the window (-1: none). */
+RB_VECTOR_CLONES
+static void window_argmax(const float *restrict image, const rb_conv_geometry *g, int oh, int ow, float *restrict best,
+                          int32_t *restrict best_at) {
   const int c = g->in_c;
-  memset(dx, 0, (size_t)g->batch * (size_t)g->in_h * (size_t)g->in_w * (size_t)c * sizeof(float));
-  for (int n = 0; n < g->batch; n++) {
-    const float *image = x + (int64_t)n * g->in_h * g->in_w * c;
-    float *grad = dx + (int64_t)n * g->in_h * g->in_w * c;
-    for (int oh = 0; oh < g->out_h; oh++) {
-      for (int ow = 0; ow < g->out_w; ow++) {
-        const float *dy_pixel = dy + (((int64_t)n * g->out_h + oh) * g->out_w + ow) * c;
-        for (int c0 = 0; c0 < c; c0 += CHANNEL_BLOCK) {
-          const int width = c - c0 < CHANNEL_BLOCK ? c - c0 : CHANNEL_BLOCK;
-          for (int ch = 0; ch < width; ch++) {
-            best[ch] = -INFINITY;
-            best_at[ch] = -1;
-          }
-          /* The first strict maximum in row-major window order, as tfjs's maxPoolPositions. */
-          for (int kh = 0; kh < g->filter_h; kh++) {
-            const int ih = oh * g->stride_h - g->pad_top + kh * g->dilation_h;
-            if (ih < 0 || ih >= g->in_h) continue;
-            for (int kw = 0; kw < g->filter_w; kw++) {
-              const int iw = ow * g->stride_w - g->pad_left + kw * g->dilation_w;
-              if (iw < 0 || iw >= g->in_w) continue;
-              const int64_t pixel = ((int64_t)ih * g->in_w + iw) * c + c0;
-              for (int ch = 0; ch < width; ch++) {
-                if (image[pixel + ch] > best[ch]) {
-                  best[ch] = image[pixel + ch];
-                  best_at[ch] = pixel + ch;
-                }
-              }
-            }
-          }
-          for (int ch = 0; ch < width; ch++) {
-            if (best_at[ch] >= 0) grad[best_at[ch]] += dy_pixel[c0 + ch];
-          }
-        }
+  for (int ch = 0; ch < c; ch++) {
+    best[ch] = -INFINITY;
+    best_at[ch] = -1;
+  }
+  for (int kh = 0; kh < g->filter_h; kh++) {
+    const int ih = oh * g->stride_h - g->pad_top + kh * g->dilation_h;
+    if (ih < 0 || ih >= g->in_h) continue;
+    for (int kw = 0; kw < g->filter_w; kw++) {
+      const int iw = ow * g->stride_w - g->pad_left + kw * g->dilation_w;
+      if (iw < 0 || iw >= g->in_w) continue;
+      const float *pixel = image + ((int64_t)ih * g->in_w + iw) * c;
+      const int32_t position = kh * g->filter_w + kw;
+      for (int ch = 0; ch < c; ch++) {
+        const int greater = pixel[ch] > best[ch];
+        best[ch] = greater ? pixel[ch] : best[ch];
+        best_at[ch] = greater ? position : best_at[ch];
       }
     }
   }
+}
+
+/** dx of one window: dy where the window's maximum is, 0 (tiling windows) or nothing (overlapping) elsewhere. */
+RB_VECTOR_CLONES
+static void window_scatter(float *restrict grad, const float *restrict dy_pixel, const int32_t *restrict best_at,
+                           const rb_conv_geometry *g, int oh, int ow, int tiles) {
+  const int c = g->in_c;
+  for (int kh = 0; kh < g->filter_h; kh++) {
+    const int ih = oh * g->stride_h - g->pad_top + kh * g->dilation_h;
+    if (ih < 0 || ih >= g->in_h) continue;
+    for (int kw = 0; kw < g->filter_w; kw++) {
+      const int iw = ow * g->stride_w - g->pad_left + kw * g->dilation_w;
+      if (iw < 0 || iw >= g->in_w) continue;
+      float *target = grad + ((int64_t)ih * g->in_w + iw) * c;
+      const int32_t position = kh * g->filter_w + kw;
+      if (tiles) {
+        for (int ch = 0; ch < c; ch++) target[ch] = best_at[ch] == position ? dy_pixel[ch] : 0.0f;
+      } else {
+        for (int ch = 0; ch < c; ch++) target[ch] += best_at[ch] == position ? dy_pixel[ch] : 0.0f;
+      }
+    }
+  }
+}
+
+int rb_max_pool_grad(const float *dy, const float *x, float *dx, const rb_conv_geometry *g) {
+  const int c = g->in_c;
+  const int tiles = pool_windows_tile(g);
+  const int64_t image_floats = (int64_t)g->in_h * g->in_w * c;
+  /* A row of windows' maxima first, then their gradients: reading x and writing dx at the same
+   * offsets in one loop stalled on 4K aliasing (false store-to-load dependencies), 10x slower. */
+  float *best = malloc((size_t)c * sizeof(float));
+  int32_t *best_at = malloc((size_t)g->out_w * (size_t)c * sizeof(int32_t));
+  if ((best == NULL || best_at == NULL) && c > 0 && g->out_w > 0) {
+    free(best);
+    free(best_at);
+    return -1;
+  }
+  for (int n = 0; n < g->batch; n++) {
+    const float *image = x + (int64_t)n * image_floats;
+    float *grad = dx + (int64_t)n * image_floats;
+    if (tiles) {
+      /* Every covered pixel is written once below; only the rows and columns no window covers
+       * (when the size is not a multiple of the stride) need zeros. */
+      const int covered_h = g->out_h * g->stride_h;
+      const int covered_w = g->out_w * g->stride_w;
+      if (covered_h < g->in_h) memset(grad + (int64_t)covered_h * g->in_w * c, 0, (size_t)(g->in_h - covered_h) * g->in_w * c * sizeof(float));
+      if (covered_w < g->in_w) {
+        for (int ih = 0; ih < covered_h; ih++) {
+          memset(grad + ((int64_t)ih * g->in_w + covered_w) * c, 0, (size_t)(g->in_w - covered_w) * c * sizeof(float));
+        }
+      }
+    } else {
+      memset(grad, 0, (size_t)image_floats * sizeof(float));
+    }
+    for (int oh = 0; oh < g->out_h; oh++) {
+      for (int ow = 0; ow < g->out_w; ow++) window_argmax(image, g, oh, ow, best, best_at + (int64_t)ow * c);
+      for (int ow = 0; ow < g->out_w; ow++) {
+        const float *dy_pixel = dy + (((int64_t)n * g->out_h + oh) * g->out_w + ow) * c;
+        window_scatter(grad, dy_pixel, best_at + (int64_t)ow * c, g, oh, ow, tiles);
+      }
+    }
+  }
+  free(best);
+  free(best_at);
+  return 0;
 }

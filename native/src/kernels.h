@@ -51,6 +51,9 @@ typedef struct {
 void rb_epilogue(float *out, int64_t outer, int64_t rows, int64_t cols, rb_broadcast bias, rb_activation activation,
                  float leaky_alpha, rb_broadcast prelu);
 
+/** out[r, c] = x[r, c] + row[c] for x of [rows, cols] (a bias added in training, unfused). */
+void rb_add_rows(const float *x, const float *row, float *out, int64_t rows, int64_t cols);
+
 /** out[c] = Σ_r x[r, c] for x of [rows, cols] (the bias gradient: a sum over all leading axes). */
 void rb_sum_rows(const float *x, float *out, int64_t rows, int64_t cols);
 
@@ -73,8 +76,9 @@ int rb_conv2d_backprop_input(const float *dy, const float *w, float *dx, const r
 /** dw = the gradient of conv2d with respect to w; 0 or -1 (no memory). */
 int rb_conv2d_backprop_filter(const float *x, const float *dy, float *dw, const rb_conv_geometry *g);
 
-/** dx of max pooling: each window's dy goes to its first maximum (row-major), as tfjs's cpu backend. */
-void rb_max_pool_grad(const float *dy, const float *x, float *dx, const rb_conv_geometry *g);
+/** dx of max pooling: each window's dy goes to its first maximum (row-major), as tfjs's cpu
+ * backend; 0 or -1 (no memory). */
+int rb_max_pool_grad(const float *dy, const float *x, float *dx, const rb_conv_geometry *g);
 
 /* ---- optimizers.c ---- */
 

@@ -216,6 +216,33 @@ describe("wasm-blas kernels match the cpu backend", { skip: unavailable }, () =>
     await assertMatchesCpu("Sum", { x: ints }, { axis: [0], keepDims: false }, "int32");
   });
 
+  test("Add: a bias row natively (either operand), every other broadcast and int32 through wasm", async () => {
+    const cases: Array<[number[], number[]]> = [
+      [[16, 26, 26, 32], [32]],
+      [[32], [4, 32]],
+      [[2, 3, 4], [1, 4]],
+      [[2, 3, 4], [1, 1, 4]],
+      [[4, 5], [4, 5]],
+      [[4, 1], [1, 5]],
+      [[3, 4], [1]],
+    ];
+    for (const [i, [a, b]] of cases.entries()) await assertMatchesCpu("Add", { a: floats(i, a), b: floats(i + 50, b) }, {}, `[${a.join(",")}] + [${b.join(",")}]`);
+    const ints = (shape: number[]): InputSpec => ({ values: Int32Array.from({ length: tf.util.sizeFromShape(shape) }, (_, i) => i - 3), shape, dtype: "int32" });
+    await assertMatchesCpu("Add", { a: ints([3, 4]), b: ints([4]) }, {}, "int32");
+  });
+
+  test("Identity shares the input's memory: same values, and the output outlives the input", async () => {
+    await tf.setBackend("wasm");
+    const buffersBefore = tf.backend().numDataIds();
+    const x = tf.tensor([1, 2, 3]);
+    const y = tf.engine().runKernel("Identity", { x }, {}) as tf.Tensor;
+    assert.equal(tf.backend().numDataIds(), buffersBefore + 1, "no copy was made");
+    x.dispose();
+    assert.deepEqual([...y.dataSync()], [1, 2, 3]);
+    y.dispose();
+    assert.equal(tf.backend().numDataIds(), buffersBefore);
+  });
+
   test("kernels leave no tensors or backend buffers behind, also through the composed epilogue", async () => {
     await tf.setBackend("wasm");
     const backend = tf.backend();

@@ -34,6 +34,8 @@ export interface BlasAddon {
   matmul(heap: ArrayBuffer, m: number, n: number, k: number, transposeA: 0 | 1, transposeB: 0 | 1, offsets: Float64Array): void;
   /** Bias and activation in place; see native/src/addon.c for the 16 numbers of `descriptor`. */
   epilogue(heap: ArrayBuffer, descriptor: Float64Array): void;
+  /** out[r, c] = x[r, c] + row[c]. */
+  addRows(heap: ArrayBuffer, xByte: number, rowByte: number, outByte: number, rows: number, cols: number): void;
   /** out[c] = Σ_r x[r, c]. */
   sumRows(heap: ArrayBuffer, xByte: number, outByte: number, rows: number, cols: number): void;
   conv2d(heap: ArrayBuffer, xByte: number, filterByte: number, outByte: number, geometry: Int32Array): void;
@@ -50,7 +52,7 @@ export type BlasAddonLoad =
   | { readonly loaded: false; readonly reason: string };
 
 const functionNames = [
-  "info", "setThreads", "matmul", "epilogue", "sumRows", "conv2d", "conv2dBackpropInput", "conv2dBackpropFilter", "maxPoolGrad", "optimizerStep",
+  "info", "setThreads", "matmul", "epilogue", "addRows", "sumRows", "conv2d", "conv2dBackpropInput", "conv2dBackpropFilter", "maxPoolGrad", "optimizerStep",
 ] as const;
 
 /** The repository (or installed package) root, from dist/lib/backend/native/. */

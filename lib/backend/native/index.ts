@@ -1,8 +1,9 @@
 /**
  * Installs ringbook's native kernels over the wasm backend's (and takes them off again): the
  * `wasm-blas` backend is tfjs's wasm backend with its matrix products, convolutions, max-pool
- * gradient and bias gradient replaced by the native addon's, working in place in the wasm heap.
- * Everything else (elementwise kernels, pooling forward, softmax, ...) stays wasm's.
+ * gradient, bias and bias gradient replaced by the native addon's, working in the wasm heap, and
+ * an Identity that shares memory instead of copying it. Everything else (elementwise kernels,
+ * pooling forward, softmax, ...) stays wasm's.
  */
 import * as tf from "@tensorflow/tfjs";
 import type { KernelConfig, KernelFunc } from "@tensorflow/tfjs";
@@ -15,6 +16,7 @@ import {
   nativeFusedConv2DConfig,
   nativeMaxPoolGradConfig,
 } from "./conv-kernels.js";
+import { nativeAddConfig, sharingIdentityConfig } from "./elementwise-kernels.js";
 import { nativeBatchMatMulConfig, nativeFusedMatMulConfig } from "./matmul-kernels.js";
 import { nativeSumConfig } from "./sum-kernel.js";
 
@@ -28,6 +30,8 @@ const nativeKernels: ReadonlyArray<{ kernelName: string; create: (addon: BlasAdd
   { kernelName: tf.Conv2DBackpropFilter, create: nativeConv2DBackpropFilterConfig },
   { kernelName: tf.MaxPoolGrad, create: (addon) => nativeMaxPoolGradConfig(addon) },
   { kernelName: tf.Sum, create: nativeSumConfig },
+  { kernelName: tf.Add, create: nativeAddConfig },
+  { kernelName: tf.Identity, create: (_addon, replaced) => sharingIdentityConfig(replaced) },
 ];
 
 /** The kernels the native ones replaced, to put back on {@link uninstallNativeKernels}. */
