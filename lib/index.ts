@@ -19,4 +19,6 @@ export { trainingFigure, type TrainingFigureOptions } from "./plots/training-fig
 export type { Figure, Trace, Layout } from "./plots/figure.js";
 export { selectBackend, type BackendPreference, type BackendChoice } from "./backend/select-backend.js";
 export { useWasmBackend } from "./backend/load-wasm.js";
+export { useBlasBackend, activeBackendName, BlasBackendError, type BlasBackendInfo } from "./backend/load-blas.js";
+export { FusedOptimizer } from "./training/fused-optimizer.js";
 export { RingbookError } from "./errors.js";

@@ -234,6 +234,20 @@ static napi_value add_rows(napi_env env, napi_callback_info cb) {
   return undefined_value(env);
 }
 
+/* reluGrad(heap, dy byte, x byte, out byte, count) */
+static napi_value relu_grad(napi_env env, napi_callback_info cb) {
+  call_t call;
+  if (!begin(&call, env, cb, 5)) return NULL;
+  const heap_t heap = heap_arg(&call, 0);
+  const int64_t count = count_arg(&call, 4, INT32_MAX);
+  const float *dy = floats_at(&call, heap, number_arg(&call, 1), count, "reluGrad dy");
+  const float *x = floats_at(&call, heap, number_arg(&call, 2), count, "reluGrad x");
+  float *out = floats_at(&call, heap, number_arg(&call, 3), count, "reluGrad output");
+  if (call.failed) return NULL;
+  rb_relu_grad(dy, x, out, count);
+  return undefined_value(env);
+}
+
 /** The geometry from an Int32Array of 15 numbers (the rb_conv_geometry fields in order). */
 static int geometry_arg(call_t *call, size_t i, rb_conv_geometry *g) {
   size_t length;
@@ -379,6 +393,7 @@ NAPI_MODULE_INIT() {
       {"epilogue", NULL, epilogue, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sumRows", NULL, sum_rows, NULL, NULL, NULL, napi_enumerable, NULL},
       {"addRows", NULL, add_rows, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"reluGrad", NULL, relu_grad, NULL, NULL, NULL, napi_enumerable, NULL},
       {"conv2d", NULL, conv2d, NULL, NULL, NULL, napi_enumerable, NULL},
       {"conv2dBackpropInput", NULL, conv2d_backprop_input, NULL, NULL, NULL, napi_enumerable, NULL},
       {"conv2dBackpropFilter", NULL, conv2d_backprop_filter, NULL, NULL, NULL, napi_enumerable, NULL},

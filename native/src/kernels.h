@@ -51,11 +51,16 @@ typedef struct {
 void rb_epilogue(float *out, int64_t outer, int64_t rows, int64_t cols, rb_broadcast bias, rb_activation activation,
                  float leaky_alpha, rb_broadcast prelu);
 
-/** out[r, c] = x[r, c] + row[c] for x of [rows, cols] (a bias added in training, unfused). */
-void rb_add_rows(const float *x, const float *row, float *out, int64_t rows, int64_t cols);
 
 /** out[c] = Σ_r x[r, c] for x of [rows, cols] (the bias gradient: a sum over all leading axes). */
 void rb_sum_rows(const float *x, float *out, int64_t rows, int64_t cols);
+
+/* ---- elementwise.c ---- */
+
+/** out[r, c] = x[r, c] + row[c] for x of [rows, cols] (a bias added in training, unfused). */
+void rb_add_rows(const float *x, const float *row, float *out, int64_t rows, int64_t cols);
+/** out = dy · step(x): ReLU's gradient, with tfjs's step (NaN stays NaN). */
+void rb_relu_grad(const float *dy, const float *x, float *out, int64_t count);
 
 /* ---- conv.c ---- */
 

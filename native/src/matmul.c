@@ -1,6 +1,6 @@
 /*
- * Matrix products through OpenBLAS, the epilogue of tfjs's fused kernels (bias, activation), the
- * bias itself (a row added to every row) and its gradient (a sum over all leading axes).
+ * Matrix products through OpenBLAS, the epilogue of tfjs's fused kernels (bias, activation) and
+ * the bias gradient (a sum over all leading axes).
  */
 #include <math.h>
 #include <string.h>
@@ -71,15 +71,6 @@ void rb_epilogue(float *out, int64_t outer, int64_t rows, int64_t cols, rb_broad
         row[c] = activate(row[c], activation, leaky_alpha, p == NULL ? 0.0f : p[c * prelu.col_stride]);
       }
     }
-  }
-}
-
-RB_VECTOR_CLONES
-void rb_add_rows(const float *restrict x, const float *restrict row, float *restrict out, int64_t rows, int64_t cols) {
-  for (int64_t r = 0; r < rows; r++) {
-    const float *in = x + r * cols;
-    float *o = out + r * cols;
-    for (int64_t c = 0; c < cols; c++) o[c] = in[c] + row[c];
   }
 }
 

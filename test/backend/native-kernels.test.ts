@@ -243,6 +243,40 @@ describe("wasm-blas kernels match the cpu backend", { skip: unavailable }, () =>
     assert.equal(tf.backend().numDataIds(), buffersBefore);
   });
 
+  test("Cast to the same dtype shares memory; real conversions still convert", async () => {
+    await tf.setBackend("wasm");
+    const buffersBefore = tf.backend().numDataIds();
+    const x = tf.tensor([1.5, -2.5, 3]);
+    const same = tf.cast(x, "float32");
+    assert.equal(tf.backend().numDataIds(), buffersBefore + 1, "no copy was made");
+    const ints = tf.cast(x, "int32");
+    assert.deepEqual([...ints.dataSync()], [1, -2, 3]);
+    tf.dispose([x, same, ints]);
+    assert.equal(tf.backend().numDataIds(), buffersBefore);
+  });
+
+  test("ReLU's gradient in one native pass equals tfjs's composition, NaN and zeros included, and second derivatives still work", async () => {
+    const values = Float32Array.from([...floats(3, [6, 37]).values.slice(0, 220), 0, -0, Number.NaN, 1e-30, -1e-30]);
+    const dyValues = Float32Array.from(values, (_, i) => (i % 7) - 3.5);
+    const gradientOn = async (backend: "cpu" | "wasm"): Promise<{ first: Float32Array; second: Float32Array }> => {
+      await tf.setBackend(backend);
+      const x = tf.tensor(values);
+      const dy = tf.tensor(dyValues);
+      const first = tf.grad((v: tf.Tensor) => tf.relu(v))(x, dy);
+      // d/dx Σ relu'(x)·x² through tfjs's differentiable composition (a tape records the inner gradient).
+      const finite = tf.tensor(values.filter((v) => !Number.isNaN(v)));
+      const second = tf.grad((v: tf.Tensor) => tf.grad((w: tf.Tensor) => tf.relu(w).square().sum())(v).sum())(finite);
+      finite.dispose();
+      const result = { first: Float32Array.from(first.dataSync()), second: Float32Array.from(second.dataSync()) };
+      tf.dispose([x, dy, first, second]);
+      return result;
+    };
+    const expected = await gradientOn("cpu");
+    const actual = await gradientOn("wasm");
+    assert.deepEqual([...actual.first].map(String), [...expected.first].map(String), "the same values, NaN where tfjs gives NaN");
+    assert.ok(scaledMaxError(actual.second, expected.second) <= TOLERANCE);
+  });
+
   test("kernels leave no tensors or backend buffers behind, also through the composed epilogue", async () => {
     await tf.setBackend("wasm");
     const backend = tf.backend();

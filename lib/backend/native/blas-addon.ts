@@ -36,6 +36,8 @@ export interface BlasAddon {
   epilogue(heap: ArrayBuffer, descriptor: Float64Array): void;
   /** out[r, c] = x[r, c] + row[c]. */
   addRows(heap: ArrayBuffer, xByte: number, rowByte: number, outByte: number, rows: number, cols: number): void;
+  /** out = dy · step(x), ReLU's gradient. */
+  reluGrad(heap: ArrayBuffer, dyByte: number, xByte: number, outByte: number, count: number): void;
   /** out[c] = Σ_r x[r, c]. */
   sumRows(heap: ArrayBuffer, xByte: number, outByte: number, rows: number, cols: number): void;
   conv2d(heap: ArrayBuffer, xByte: number, filterByte: number, outByte: number, geometry: Int32Array): void;
@@ -52,7 +54,7 @@ export type BlasAddonLoad =
   | { readonly loaded: false; readonly reason: string };
 
 const functionNames = [
-  "info", "setThreads", "matmul", "epilogue", "addRows", "sumRows", "conv2d", "conv2dBackpropInput", "conv2dBackpropFilter", "maxPoolGrad", "optimizerStep",
+  "info", "setThreads", "matmul", "epilogue", "addRows", "reluGrad", "sumRows", "conv2d", "conv2dBackpropInput", "conv2dBackpropFilter", "maxPoolGrad", "optimizerStep",
 ] as const;
 
 /** The repository (or installed package) root, from dist/lib/backend/native/. */

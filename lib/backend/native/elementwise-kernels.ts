@@ -1,12 +1,15 @@
 /**
- * Two small kernels that training runs on every layer, done without wasm's extra work:
+ * Small kernels that training runs on every layer, done without wasm's extra work:
  * - `Add` of a bias: a [..., C] tensor plus a [C] vector (tfjs adds the bias unfused while it
  *   records gradients). wasm's XNNPACK broadcast add took about 6x a plain elementwise pass on
  *   the CNN's first activations; other additions go to the kernel registered before.
  * - `Identity`: the output shares the input's memory (a reference count), as tfjs's cpu backend
  *   does, where wasm copies it. tfjs never writes a tensor's memory in place, and neither does
  *   ringbook (the fused optimizer writes new tensors), so the copy bought nothing; tfjs-layers
- *   calls it on every weight and many activations in every step.
+ *   saves every tensor a gradient needs through it, in every step. `Cast` to the same dtype
+ *   likewise (wasm copied there too; tfjs casts every ReLU input before its gradient).
+ * - ReLU's gradient as one pass (`RingbookReluGrad`), where tfjs runs step, cast and multiply:
+ *   see relu-gradient.ts for when tfjs's gradient uses it.
  */
 import * as tf from "@tensorflow/tfjs";
 import type { KernelConfig, KernelFunc, TensorInfo } from "@tensorflow/tfjs";
@@ -47,6 +50,14 @@ export function nativeAddConfig(addon: BlasAddon, replaced: KernelFunc | undefin
   return { kernelName: tf.Add, backendName: "wasm", kernelFunc };
 }
 
+/** The input itself, its reference count raised: what `Identity` and a same-dtype `Cast` return. */
+function shared(x: TensorInfo, backend: unknown): TensorInfo {
+  const incRef = (backend as { incRef?: unknown }).incRef;
+  if (typeof incRef !== "function") throw new WasmKernelError("the wasm backend has no incRef: tfjs-backend-wasm's internals changed");
+  incRef.call(backend, x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+}
+
 /** `Identity` sharing the input's memory (string tensors to `replaced`). */
 export function sharingIdentityConfig(replaced: KernelFunc | undefined): KernelConfig {
   const kernelFunc: KernelFunc = (args) => {
@@ -56,10 +67,43 @@ export function sharingIdentityConfig(replaced: KernelFunc | undefined): KernelC
       if (replaced === undefined) throw new WasmKernelError("Identity of a string tensor has no kernel");
       return replaced(args);
     }
-    const backend = args.backend as { incRef?: unknown };
-    if (typeof backend.incRef !== "function") throw new WasmKernelError("the wasm backend has no incRef: tfjs-backend-wasm's internals changed");
-    (backend.incRef as (dataId: object) => void)(x.dataId);
-    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+    return shared(x, args.backend);
   };
   return { kernelName: tf.Identity, backendName: "wasm", kernelFunc };
+}
+
+/** `Cast` to the dtype the tensor has: shares its memory (real conversions to `replaced`). */
+export function sharingCastConfig(replaced: KernelFunc | undefined): KernelConfig {
+  const kernelFunc: KernelFunc = (args) => {
+    const { x } = args.inputs;
+    if (x === undefined) throw new WasmKernelError("Cast needs input 'x'");
+    if (x.dtype === args.attrs?.["dtype"] && x.dtype !== "string" && x.dtype !== "complex64") return shared(x, args.backend);
+    if (replaced === undefined) throw new WasmKernelError(`Cast from ${x.dtype} to ${String(args.attrs?.["dtype"])} has no kernel`);
+    return replaced(args);
+  };
+  return { kernelName: tf.Cast, backendName: "wasm", kernelFunc };
+}
+
+/** The name of the native ReLU gradient kernel (wasm only). */
+export const reluGradKernelName = "RingbookReluGrad";
+
+/** `RingbookReluGrad`: dy · step(x) in one pass, float32. */
+export function nativeReluGradConfig(addon: BlasAddon): KernelConfig {
+  const kernelFunc: KernelFunc = ({ inputs, backend }) => {
+    const { dy, x } = inputs;
+    if (dy === undefined || x === undefined) throw new WasmKernelError(`${reluGradKernelName} needs inputs 'dy' and 'x'`);
+    if (dy.dtype !== "float32" || x.dtype !== "float32" || dy.shape.join() !== x.shape.join()) {
+      throw new WasmKernelError(`${reluGradKernelName}: dy [${dy.shape.join(",")}] ${dy.dtype} and x [${x.shape.join(",")}] ${x.dtype} must be float32 of one shape`);
+    }
+    const heap = wasmHeapOf(backend);
+    const out = heap.makeOutput(x.shape);
+    try {
+      addon.reluGrad(heap.buffer, heap.byteOffset(dy), heap.byteOffset(x), heap.byteOffset(out), tf.util.sizeFromShape(x.shape));
+    } catch (error) {
+      heap.dispose(out);
+      throw error;
+    }
+    return out;
+  };
+  return { kernelName: reluGradKernelName, backendName: "wasm", kernelFunc };
 }

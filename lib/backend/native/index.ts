@@ -1,9 +1,9 @@
 /**
  * Installs ringbook's native kernels over the wasm backend's (and takes them off again): the
  * `wasm-blas` backend is tfjs's wasm backend with its matrix products, convolutions, max-pool
- * gradient, bias and bias gradient replaced by the native addon's, working in the wasm heap, and
- * an Identity that shares memory instead of copying it. Everything else (elementwise kernels,
- * pooling forward, softmax, ...) stays wasm's.
+ * gradient, bias and bias gradient replaced by the native addon's, working in the wasm heap, an
+ * Identity and same-dtype Cast that share memory instead of copying it, and ReLU's gradient in one
+ * pass. Everything else (elementwise kernels, pooling forward, softmax, ...) stays wasm's.
  */
 import * as tf from "@tensorflow/tfjs";
 import type { KernelConfig, KernelFunc } from "@tensorflow/tfjs";
@@ -16,8 +16,9 @@ import {
   nativeFusedConv2DConfig,
   nativeMaxPoolGradConfig,
 } from "./conv-kernels.js";
-import { nativeAddConfig, sharingIdentityConfig } from "./elementwise-kernels.js";
+import { nativeAddConfig, nativeReluGradConfig, reluGradKernelName, sharingCastConfig, sharingIdentityConfig } from "./elementwise-kernels.js";
 import { nativeBatchMatMulConfig, nativeFusedMatMulConfig } from "./matmul-kernels.js";
+import { installReluGradient, uninstallReluGradient } from "./relu-gradient.js";
 import { nativeSumConfig } from "./sum-kernel.js";
 
 /** Each native kernel, made from the addon and the kernel it replaces (its fallback, if any). */
@@ -32,6 +33,8 @@ const nativeKernels: ReadonlyArray<{ kernelName: string; create: (addon: BlasAdd
   { kernelName: tf.Sum, create: nativeSumConfig },
   { kernelName: tf.Add, create: nativeAddConfig },
   { kernelName: tf.Identity, create: (_addon, replaced) => sharingIdentityConfig(replaced) },
+  { kernelName: tf.Cast, create: (_addon, replaced) => sharingCastConfig(replaced) },
+  { kernelName: reluGradKernelName, create: (addon) => nativeReluGradConfig(addon) },
 ];
 
 /** The kernels the native ones replaced, to put back on {@link uninstallNativeKernels}. */
@@ -60,11 +63,13 @@ export function installNativeKernels(addon: BlasAddon): void {
     tf.registerKernel({ ...config, setupFunc: current?.setupFunc, disposeFunc: current?.disposeFunc });
   }
   replacedKernels = replaced;
+  installReluGradient(() => replacedKernels !== undefined && tf.getBackend() === "wasm");
 }
 
 /** Puts back the kernels {@link installNativeKernels} replaced (plain wasm again). Idempotent. */
 export function uninstallNativeKernels(): void {
   if (replacedKernels === undefined) return;
+  uninstallReluGradient();
   for (const [kernelName, previous] of replacedKernels) {
     tf.unregisterKernel(kernelName, "wasm");
     if (previous !== undefined) tf.registerKernel(previous);
