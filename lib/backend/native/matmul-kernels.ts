@@ -24,6 +24,9 @@ interface MatMulPlan {
   pairs: Array<[number, number]>;
 }
 
+/** The plan of a single product (both operands of rank 2): the common case, built once. */
+const singlePair: Array<[number, number]> = [[0, 0]];
+
 /** Plans `op(a) · op(b)` as tfjs's matMul defines it: batch dimensions broadcast like `add`. */
 export function planMatMul(kernelName: string, aShape: readonly number[], bShape: readonly number[], transposeA: boolean, transposeB: boolean): MatMulPlan {
   if (aShape.length < 2 || bShape.length < 2) {
@@ -39,6 +42,7 @@ export function planMatMul(kernelName: string, aShape: readonly number[], bShape
       `${kernelName}: inner shapes (${k}) and (${kB}) of [${aShape.join(",")}] and [${bShape.join(",")}] with transposeA=${transposeA}, transposeB=${transposeB} must match`,
     );
   }
+  if (aShape.length === 2 && bShape.length === 2) return { m, n, k, outShape: [m, n], pairs: singlePair };
   const aBatch = aShape.slice(0, -2);
   const bBatch = bShape.slice(0, -2);
   const outBatch = tf.backend_util.assertAndGetBroadcastShape(aBatch, bBatch);
