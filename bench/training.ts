@@ -17,6 +17,7 @@
  *          [--backends wasm-blas,wasm] [--ceilings]
  */
 import { spawn } from "node:child_process";
+import { cpus, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { loadBlasAddon } from "../lib/backend/native/blas-addon.js";
@@ -124,6 +125,8 @@ if (!blas.loaded) console.log(`wasm-blas is not measured: ${blas.reason}`);
 const torchMissing = await pytorchUnavailable();
 if (torchMissing !== undefined) console.log(`PyTorch is not measured: ${torchMissing}`);
 
+/** The machine's 1-minute load average at each repeat: the benchmark's own processes add 1-2. */
+const loads: number[] = [];
 const clusters = new Map<string, Cluster>();
 const results = new Map<string, number[]>();
 const record = (key: string, value: number): void => {
@@ -143,6 +146,7 @@ try {
       await trainOnCluster(cluster(backend, 2), model);
     }
     for (let i = 0; i < repeats; i++) {
+      loads.push(loadavg()[0] ?? Number.NaN);
       for (const backend of backends) {
         // In a child process: training here would hold this process's event loop for seconds,
         // and the clusters' heartbeats (answered here) would time out under load.
@@ -170,6 +174,7 @@ try {
 const cell = (value: number, width: number): string => formatNumber(value).padStart(width);
 const ratio = (value: number, baseline: number): string => (Number.isFinite(value / baseline) ? `${formatNumber(value / baseline)}x` : "-");
 console.log(`\ntraining throughput, samples/s: medians of ${repeats} interleaved repeats, steady state after warm-up; Adam, batch 128 (MLP) / 64 (CNN) per process`);
+console.log(`${cpus().length} cores; 1-minute load average at the repeats' starts: ${loads.map((load) => load.toFixed(1)).join(", ")} (the machine is shared: ratios are of medians from the same run)`);
 console.log(`${"model".padEnd(6)}${"backend".padEnd(12)}${"in-process".padStart(11)}${"1 worker".padStart(10)}${"2 workers".padStart(11)}   ${"1w/torch1".padStart(9)}${"2w/ddp".padStart(8)}${"1w/in-proc".padStart(11)}`);
 for (const model of models) {
   const torch1 = m(model, "pytorch 1 thread");
