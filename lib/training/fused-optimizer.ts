@@ -146,11 +146,13 @@ export class FusedOptimizer extends tf.Optimizer {
     const all = indices.length === this.#variables.length;
     // One pass over every variable; with some left out, one per variable on its part of the arrays.
     const groups = all ? [indices] : indices.map((i) => [i]);
+    // The SIMD loops read the gradients from the heap: copied in once.
+    if (implementation === "wasm-simd" && memory.kind === "wasm") this.#slots.gradientBuffer(memory).set(gradients);
     for (const group of groups) {
       const update = new ParameterUpdate(memory, group.map((i) => this.#variables[i]!));
       try {
         if (implementation === "native" && memory.kind === "wasm") this.#runNative(memory, update, group, all, gradients, scalars);
-        else if (implementation === "wasm-simd" && memory.kind === "wasm") this.#runSimd(memory, update, group, gradients, scalars);
+        else if (implementation === "wasm-simd" && memory.kind === "wasm") this.#runSimd(memory, update, group, scalars);
         else this.#runJavaScript(memory, update, group, gradients, scalars, 0);
       } catch (error) {
         update.abandon();
@@ -173,10 +175,9 @@ export class FusedOptimizer extends tf.Optimizer {
     addon.optimizerStep(optimizerCodes[this.#spec.name], heap, segments, part(gradients), scalars, ...slots.map(part));
   }
 
-  /** The SIMD loops over the heap (gradients copied in), the last few values of each variable in JavaScript. */
-  #runSimd(memory: ParameterMemory & { kind: "wasm" }, update: ParameterUpdate, group: readonly number[], gradients: Float32Array, scalars: Float32Array): void {
+  /** The SIMD loops over the heap (gradients already copied in), the last few values of each variable in JavaScript. */
+  #runSimd(memory: ParameterMemory & { kind: "wasm" }, update: ParameterUpdate, group: readonly number[], scalars: Float32Array): void {
     const loops = simdLoopsFor(memory)!;
-    this.#slots.gradientBuffer(memory).set(gradients);
     const offsets = this.#slots.heapOffsets(memory);
     const { segments } = update.segments();
     const done = group.map((i, j) => {

@@ -35,14 +35,9 @@ function float32(kernelName: string, name: string, info: TensorInfo | undefined)
   return info;
 }
 
-/** The forward convolution attributes (the gradient kernels' parser, with dilations, no shape). */
-function parseForwardAttrs(kernelName: string, attrs: NamedAttrMap | undefined, filterShape: readonly number[]) {
-  const parsed = parseConvGradientAttrs(kernelName, { ...attrs, filterShape: [...filterShape] }, "filterShape");
-  return parsed;
-}
-
+/** The forward convolution's geometry (the gradient kernels' attribute parser, with dilations); undefined for NCHW. */
 function forwardInfo(kernelName: string, x: TensorInfo, filter: TensorInfo, attrs: NamedAttrMap | undefined): Conv2DInfo | undefined {
-  const parsed = parseForwardAttrs(kernelName, attrs, filter.shape);
+  const parsed = parseConvGradientAttrs(kernelName, { ...attrs, filterShape: [...filter.shape] }, "filterShape");
   if (parsed.dataFormat !== "NHWC") return undefined;
   return tf.backend_util.computeConv2DInfo(shape4(x), parsed.shape, parsed.strides, parsed.dilations as Pair, parsed.pad, parsed.dimRoundingMode, false, "channelsLast");
 }
