@@ -60,7 +60,7 @@ const attempts: readonly Attempt[] = [
 
 function firstLine(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
-  return text.split("\n")[0]?.slice(0, 200) ?? "";
+  return text.split("\n")[0]?.slice(0, 400) ?? "";
 }
 
 /**
