@@ -1,5 +1,5 @@
 // Training throughput of tfjs's wasm backend with ringbook's composed gradient kernels, against the
-// cpu backend, all in one process. Usage (after `npx tsc -p tsconfig.json`):
+// cpu backend, all in one process. Usage (after `npm run build`):
 //   node dist/bench/wasm-kernels.js [--cpu-cnn-steps N] [--skip-cpu-cnn]
 import { parseArgs } from "node:util";
 

@@ -17,7 +17,8 @@ export { linePlot, type Series, type LinePlotOptions } from "./plots/line-plot.j
 export { LivePlot, plotStream, type LivePlotOptions } from "./plots/live-plot.js";
 export { trainingFigure, type TrainingFigureOptions } from "./plots/training-figure.js";
 export type { Figure, Trace, Layout } from "./plots/figure.js";
-export { selectBackend, type BackendPreference, type BackendChoice } from "./backend/select-backend.js";
+export { selectBackend, type BackendChoice } from "./backend/select-backend.js";
+export type { BackendPreference } from "./backend/backend-preference.js";
 export { useWasmBackend } from "./backend/load-wasm.js";
 export { useBlasBackend, activeBackendName, BlasBackendError, type BlasBackendInfo } from "./backend/load-blas.js";
 export { FusedOptimizer } from "./training/fused-optimizer.js";

@@ -18,7 +18,7 @@ plotly.js for the classic notebook and the JupyterLab extension ringbook-plotly 
   --name NAME            kernelspec directory name (default: ringbook)
   --display-name NAME    name shown in front ends (default: "TypeScript (ringbook)")
   --kernel-entry FILE    kernel script to run (default: this package's dist/kernel/main.js)
-  --type-check MODE      off, auto, warn or error: passed to the kernel (see ringbook kernel --help)`;
+  --type-check MODE      warn, error or off: passed to the kernel (see ringbook kernel --help)`;
 
 /** Jupyter's rule for kernelspec names. */
 const KERNEL_NAME = /^[a-zA-Z0-9._-]+$/;
@@ -35,8 +35,8 @@ export const installCommand: Command = {
     const name = values.name ?? "ringbook";
     if (!KERNEL_NAME.test(name)) throw new UsageError(`--name must match ${KERNEL_NAME.source}, got ${JSON.stringify(name)}`);
     const typeCheck = values["type-check"];
-    if (typeCheck !== undefined && !["off", "auto", "warn", "error"].includes(typeCheck)) {
-      throw new UsageError(`--type-check must be off, auto, warn or error, got ${JSON.stringify(typeCheck)}`);
+    if (typeCheck !== undefined && !["off", "warn", "error", "auto"].includes(typeCheck)) {
+      throw new UsageError(`--type-check must be warn, error or off, got ${JSON.stringify(typeCheck)}`);
     }
     const kernelsDir =
       values.prefix !== undefined

@@ -1,23 +1,20 @@
 import { parseArgs } from "node:util";
 import { UsageError, type Command } from "./command.js";
 
-const TYPE_CHECK_MODES = ["off", "auto", "warn", "error"] as const;
+const TYPE_CHECK_MODES = ["off", "warn", "error", "auto"] as const;
 type TypeCheckMode = (typeof TYPE_CHECK_MODES)[number];
 
-const usage = `Usage: ringbook kernel --connection-file FILE [--type-check off|auto|warn|error]
+const usage = `Usage: ringbook kernel --connection-file FILE [--type-check warn|error|off]
 
 Runs the kernel (Jupyter starts it this way through the kernelspec).
   -f, --connection-file FILE  the connection file written by the front end
   --type-check MODE           type errors in cells (also $RINGBOOK_TYPE_CHECK):
-                              warn   a cell's type errors go to its stderr once no cell has
-                                     started for 0.5 s (a long cell: while it runs); a run of
-                                     cells is checked when it is over, never slowed down
-                              auto   (default) as warn while the TypeScript language service
-                                     runs: the first completion or inspection starts it (~1 s,
-                                     ~120 MiB, more than the rest of the kernel); until then, and
-                                     in headless runs, cells are not checked
+                              warn   (default) each cell is checked while it runs, by
+                                     TypeScript 7's native compiler (about a millisecond a
+                                     cell), and its type errors go to its stderr before it ends
                               error  a cell with type errors does not run
-                              off    no checks (completions and inspection still work)`;
+                              off    no checks (completions and inspection still work)
+                              auto   a former name of warn`;
 
 /** `ringbook kernel`: the kernel process itself (also what dist/kernel/main.js runs). */
 export const kernelCommand: Command = {
@@ -27,7 +24,7 @@ export const kernelCommand: Command = {
   async run(args) {
     const { values } = parseCommandArgs(args);
     if (values["connection-file"] === undefined) throw new UsageError("--connection-file is required");
-    const typeCheck = parseTypeCheck(values["type-check"] ?? process.env["RINGBOOK_TYPE_CHECK"] ?? "auto");
+    const typeCheck = parseTypeCheck(values["type-check"] ?? process.env["RINGBOOK_TYPE_CHECK"] ?? "warn");
     // Loaded only here, so that `ringbook install` loads neither ZeroMQ nor the executor; the
     // executor only once the sockets are bound (see runKernelProcess).
     const { runKernelProcess } = await loadKernelProcess();

@@ -11,6 +11,9 @@ import { newRequest } from "./request.js";
 /** An iopub message for a request, as the client hands it to that request's listener. */
 export type IopubListener = (message: WireMessage) => void;
 
+/** How many completed requests keep their iopub listener (a notebook's cells, as a rule). */
+const maxListeningAfterDone = 10_000;
+
 /** The outcome of one request: its reply, and every iopub message up to the idle status. */
 export interface CompletedRequest {
   reply: WireMessage;
@@ -27,7 +30,9 @@ export class KernelClient {
   readonly #shell: zmq.Dealer;
   readonly #control: zmq.Dealer;
   readonly #iopub: zmq.Subscriber;
-  readonly #pending = new Map<string, { onIopub: IopubListener; reply?: WireMessage; idle: boolean; done: (r: CompletedRequest) => void }>();
+  readonly #pending = new Map<string, { onIopub: IopubListener; reply?: WireMessage; idle: boolean; keepListening: boolean; done: (r: CompletedRequest) => void }>();
+  /** Completed requests whose later iopub messages still go to their listener (see `keepListening`). */
+  readonly #finished = new Map<string, IopubListener>();
   readonly #loops: Promise<void>[];
   #sendChain: Record<"shell" | "control", Promise<void>> = { shell: Promise.resolve(), control: Promise.resolve() };
   #closed = false;
@@ -48,9 +53,16 @@ export class KernelClient {
 
   /**
    * Sends a request and resolves when its reply and its idle status have both arrived.
-   * `onIopub` sees every iopub message whose parent is this request, in order.
+   * `onIopub` sees every iopub message whose parent is this request, in order; with
+   * `keepListening`, also those that come after it completed (output of a timer or of a training
+   * run the request started), for the last {@link maxListeningAfterDone} such requests.
    */
-  async request(channel: "shell" | "control", msgType: string, content: object, options: { onIopub?: IopubListener; signal?: AbortSignal } = {}): Promise<CompletedRequest> {
+  async request(
+    channel: "shell" | "control",
+    msgType: string,
+    content: object,
+    options: { onIopub?: IopubListener; signal?: AbortSignal; keepListening?: boolean } = {},
+  ): Promise<CompletedRequest> {
     if (this.#closed) throw new RingbookError("ERR_CLIENT_CLOSED", `cannot send ${msgType}: the kernel client is closed`);
     const message = newRequest(msgType, content, this.session);
     const id = message.header.msg_id;
@@ -64,6 +76,7 @@ export class KernelClient {
       this.#pending.set(id, {
         onIopub: options.onIopub ?? (() => undefined),
         idle: false,
+        keepListening: options.keepListening === true,
         done: (result) => {
           options.signal?.removeEventListener("abort", onAbort);
           resolve(result);
@@ -102,7 +115,9 @@ export class KernelClient {
     const pending = parentId === undefined ? undefined : this.#pending.get(parentId);
     if (channel === "iopub") {
       if (pending === undefined) {
-        this.onUnclaimedIopub(message);
+        const listener = parentId === undefined ? undefined : this.#finished.get(parentId);
+        if (listener !== undefined) listener(message);
+        else this.onUnclaimedIopub(message);
         return;
       }
       pending.onIopub(message);
@@ -112,6 +127,13 @@ export class KernelClient {
     }
     if (pending !== undefined && pending.idle && pending.reply !== undefined && parentId !== undefined) {
       this.#pending.delete(parentId);
+      if (pending.keepListening) {
+        this.#finished.set(parentId, pending.onIopub);
+        if (this.#finished.size > maxListeningAfterDone) {
+          const oldest = this.#finished.keys().next();
+          if (oldest.done !== true) this.#finished.delete(oldest.value);
+        }
+      }
       pending.done({ reply: pending.reply });
     }
   }

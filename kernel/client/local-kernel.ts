@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { RingbookError } from "../../lib/errors.js";
 import { parseConnectionInfo, type ConnectionInfo } from "../protocol/connection-info.js";
 import { KernelClient } from "./kernel-client.js";
-import { descendantsOf, reapProcesses } from "./process-tree.js";
+import { descendantsOf, reapProcesses } from "../../lib/process/process-tree.js";
 
 const kernelMain = fileURLToPath(new URL("../main.js", import.meta.url));
 

@@ -10,7 +10,7 @@
 import { randomUUID } from "node:crypto";
 import { currentSink } from "./sink.js";
 import { plotlyMetadata } from "./plotly-bundle.js";
-import { isPlotlyFigure, plotlyBundle, toBase64, toMimeBundle, type MimeData, type PlotlyBundleOptions, type PlotlyFigure } from "./mime-bundle.js";
+import { plotlyFigureProblem, plotlyBundle, toBase64, toMimeBundle, type MimeData, type PlotlyBundleOptions, type PlotlyFigure } from "./mime-bundle.js";
 
 export { mimeBundleSymbol, toMimeBundle, type MimeData, type PlotlyFigure, type CustomMimeBundle } from "./mime-bundle.js";
 
@@ -71,7 +71,8 @@ export function displayMethods(emit: (data: MimeData, metadata: Record<string, u
     latex: (latex) => emit({ "text/latex": latex }, {}),
     javascript: (code) => emit({ "application/javascript": code }, {}),
     plotly: (figure, options) => {
-      if (!isPlotlyFigure(figure)) throw new TypeError(`display.plotly expects { data: [...], layout: {...} }, got ${typeof figure}`);
+      const problem = plotlyFigureProblem(figure);
+      if (problem !== undefined) throw new TypeError(`display.plotly expects a Plotly figure { data: [...traces], layout?: {...} }: ${problem}`);
       emit(plotlyBundle(figure, options), plotlyMetadata(options));
     },
     bundle: (data, metadata = {}) => emit(data, metadata),

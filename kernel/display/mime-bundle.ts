@@ -22,15 +22,34 @@ export function inspectPlain(value: unknown): string {
   return inspect(value, { colors: false, depth: 4, maxArrayLength: 100, breakLength: 100 });
 }
 
-/** True for plain objects shaped like a Plotly figure. */
-export function isPlotlyFigure(value: unknown): value is PlotlyFigure {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
+/**
+ * Why `value` is not a Plotly figure (a plain object with a `data` array of trace objects, and
+ * optionally `layout`, `config` and `frames`, as Plotly itself accepts), or undefined when it is one.
+ */
+export function plotlyFigureProblem(value: unknown): string | undefined {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return `got ${value === null ? "null" : Array.isArray(value) ? "an array" : typeof value}`;
   const prototype: unknown = Object.getPrototypeOf(value);
-  if (prototype !== Object.prototype && prototype !== null) return false;
+  if (prototype !== Object.prototype && prototype !== null) return "got an instance of a class, not a plain object";
   const record = value as Record<string, unknown>;
-  if (!Array.isArray(record["data"]) || typeof record["layout"] !== "object" || record["layout"] === null) return false;
-  const allowed = new Set(["data", "layout", "config", "frames"]);
-  return Object.keys(record).every((key) => allowed.has(key)) && record["data"].every((trace) => typeof trace === "object" && trace !== null);
+  const data = record["data"];
+  if (!Array.isArray(data)) return "`data` must be an array of traces";
+  const badTrace = data.findIndex((trace) => typeof trace !== "object" || trace === null || Array.isArray(trace));
+  if (badTrace >= 0) return `data[${badTrace}] must be a trace object, got ${JSON.stringify(data[badTrace]) ?? String(data[badTrace])}`;
+  for (const key of ["layout", "config"]) {
+    const part = record[key];
+    if (part !== undefined && (typeof part !== "object" || part === null || Array.isArray(part))) return `\`${key}\` must be an object when given`;
+  }
+  if (record["frames"] !== undefined && !Array.isArray(record["frames"])) return "`frames` must be an array when given";
+  const unknownKey = Object.keys(record).find((key) => !plotlyFigureKeys.has(key));
+  if (unknownKey !== undefined) return `unknown key ${JSON.stringify(unknownKey)} (a figure has data, layout, config and frames)`;
+  return undefined;
+}
+
+const plotlyFigureKeys = new Set(["data", "layout", "config", "frames"]);
+
+/** True for plain objects shaped like a Plotly figure (see {@link plotlyFigureProblem}). */
+export function isPlotlyFigure(value: unknown): value is PlotlyFigure {
+  return plotlyFigureProblem(value) === undefined;
 }
 
 /** The bundle for any value; `text/plain` is always present. */
@@ -47,7 +66,8 @@ export function toMimeBundle(value: unknown): { data: MimeData; metadata: Record
         return { data: { "text/plain": inspectPlain(value), ...data }, metadata };
       }
     }
-    if (isPlotlyFigure(value)) return { data: plotlyBundle(value), metadata: {} };
+    // A result shows as a plot only with a layout too: `{ data: [{...}] }` is common API data.
+    if (isPlotlyFigure(value) && value.layout !== undefined) return { data: plotlyBundle(value), metadata: {} };
   }
   return { data: { "text/plain": inspectPlain(value) }, metadata: {} };
 }

@@ -5,9 +5,9 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { createRequire } from "node:module";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { randomUUID } from "node:crypto";
-import { compileCell, compileScript, runCompiledCell, type CompileCellOptions, type CellCompletion } from "../../lib/script/index.js";
+import { CellSources, compileCell, compileScript, runCompiledCell, type CompileCellOptions, type CellCompletion } from "../../lib/script/index.js";
 import { RingbookError } from "../../lib/errors.js";
 import type { CellEvent, ExecuteOutcome, ExecuteRequest, UserExpressionResult } from "./executor.js";
 import { CellContext } from "./cell-context.js";
@@ -101,6 +101,8 @@ globals["comms"] = comms;
 globals["require"] = createRequire(join(config.cwd, "__ringbook_cell__.js"));
 
 const compileOptions: CompileCellOptions = { moduleAliases: config.moduleAliases };
+/** What cells ran, for tracebacks with their TypeScript lines and columns. */
+const cellSources = new CellSources();
 if (config.jsx) compileOptions.jsx = config.jsx;
 if (config.experimentalDecorators) {
   compileOptions.fallbackTranspile = (source) => transpileWithDecorators(source, config.emitDecoratorMetadata);
@@ -118,7 +120,7 @@ process.on("unhandledRejection", (reason, promise) => reportAsyncError(CellConte
 /** An error thrown by a callback or an unhandled rejection: fails its cell if still running. */
 function reportAsyncError(cellId: string | undefined, error: unknown): void {
   const owner = cellId ?? lastCellId;
-  const formatted = formatError(error, "cell");
+  const formatted = formatError(error, "cell", cellSources);
   if (runningCells.has(owner)) {
     finishCell(owner, { status: "error", ...formatted });
   } else {
@@ -151,7 +153,9 @@ function startCell(code: string, filename: string): Promise<CellCompletion> {
     }
     return Promise.resolve(handler(args.trim(), body)).then((value) => ({ value }));
   }
-  return runCompiledCell(compileCell(code, compileOptions), { filename });
+  const compiled = compileCell(code, compileOptions);
+  cellSources.record(basename(filename), code, compileOptions);
+  return runCompiledCell(compiled, { filename });
 }
 
 async function execute(request: ExecuteRequest): Promise<void> {
@@ -171,7 +175,7 @@ async function execute(request: ExecuteRequest): Promise<void> {
       outcome.result = context.run(cellId, () => toMimeBundle(completion.value));
     }
   } catch (error) {
-    outcome = { status: "error", ...formatError(error, cellName) };
+    outcome = { status: "error", ...formatError(error, cellName, cellSources) };
   }
   finishCell(cellId, outcome);
 }
@@ -182,7 +186,7 @@ async function evaluateUserExpression(cellId: string, expression: string, execut
     const { data, metadata } = toMimeBundle(completion?.value);
     return { status: "ok", data, metadata };
   } catch (error) {
-    return { status: "error", ...formatError(error, `In[${executionCount}]`) };
+    return { status: "error", ...formatError(error, `In[${executionCount}]`, cellSources) };
   }
 }
 
@@ -217,7 +221,7 @@ globals[Symbol.for(interruptProbeSymbolKey)] = (seq: number, runHooks: boolean):
       try {
         hook();
       } catch (error) {
-        outbox.stream(lastCellId, "stderr", `interrupt hook failed: ${formatError(error, "hook").traceback.join("\n")}\n`);
+        outbox.stream(lastCellId, "stderr", `interrupt hook failed: ${formatError(error, "hook", cellSources).traceback.join("\n")}\n`);
       }
     }
   }
@@ -252,7 +256,7 @@ port.on("message", (message: ToWorker) => {
         const value = context.run(lastCellId, () => answerCall(call));
         outbox.post({ type: "reply", callId, ok: true, value });
       } catch (error) {
-        outbox.post({ type: "reply", callId, ok: false, message: formatError(error, "comm").traceback.join("\n") });
+        outbox.post({ type: "reply", callId, ok: false, message: formatError(error, "comm", cellSources).traceback.join("\n") });
       }
       return;
     }
@@ -275,7 +279,7 @@ async function runShutdownHooks(): Promise<void> {
   const hooks = [...shutdownHooks];
   shutdownHooks.clear();
   const results = await Promise.allSettled(hooks.map(async (hook) => hook()));
-  const failures = results.flatMap((result) => (result.status === "rejected" ? [formatError(result.reason, "shutdown hook").traceback.join("\n")] : []));
+  const failures = results.flatMap((result) => (result.status === "rejected" ? [formatError(result.reason, "shutdown hook", cellSources).traceback.join("\n")] : []));
   outbox.post({ type: "shutdownDone", failures });
 }
 

@@ -15,6 +15,7 @@ import { LanguageClient } from "../language/language-client.js";
 import { NotebookExecutor, type TypeCheckMode } from "./notebook-executor.js";
 import { readRuntimeTsconfig } from "./tsconfig-options.js";
 import { RingbookError } from "../../lib/errors.js";
+import type { TypeChecker } from "../language/protocol.js";
 
 export type * from "./executor.js";
 export { formatDiagnostics, type TypeCheckMode } from "./notebook-executor.js";
@@ -24,33 +25,34 @@ export interface ExecutorOptions {
   /** The notebook's folder: imports, tsconfig.json and `In[n]` file names are relative to it. */
   cwd: string;
   /**
-   * `"warn"`: type errors are printed to the cell's stderr once no cell has started for
-   * `typeCheckIdleDelayMs` (never delaying a cell; a long cell is checked while it runs); `"auto"`:
-   * the same while the language service runs, which only a completion or inspection starts;
-   * `"error"`: a cell with type errors fails without running; `"off"`: no checking.
-   * @default "auto" (the server's default; this option itself is required)
+   * `"warn"`: each cell is checked while it runs and its type errors are printed on its stderr
+   * before it ends; `"error"`: a cell with type errors fails without running; `"off"`: no checking.
+   * `"auto"` is a former name of `"warn"`.
+   * @default "warn" (the server's default; this option itself is required)
    */
   typeCheck: TypeCheckMode;
   /**
-   * Warn and auto mode: quiet time after the last cell started before checks run (see DeferredTypeChecks).
-   * @default 500
+   * How long a finished cell waits for its check before ending without it (see TypeCheckTiming).
+   * @default 10000
    */
-  typeCheckIdleDelayMs?: number;
+  typeCheckWaitMs?: number;
+  /**
+   * What checks cells: `"native"`, TypeScript 7's compiler (about a millisecond a cell; classic
+   * TypeScript where it cannot start), or `"classic"` TypeScript 6.
+   * @default $RINGBOOK_TYPE_CHECKER, else "native"
+   */
+  typeChecker?: TypeChecker;
   /** Receives the executor's diagnostic lines (for the kernel log). */
   log: (line: string) => void;
 }
 
-/** Error mode: delay before the language service starts loading, so that the first cell runs first. */
-const languageWarmupDelayMs = 200;
-
 /**
- * Starts the cell worker (ready when this resolves). The language service (TypeScript, ~120 MiB
- * and ~1 s of CPU) starts when first needed: a completion or inspection, a warn-mode check (run
- * when the kernel is idle), or, in error mode, at once in the background since every cell waits
- * for a check.
+ * Starts the cell worker (ready when this resolves), and the language worker in the background
+ * unless checks are off: its native checker takes about half a second to start, which the first
+ * cell waits for; the classic language service for completions starts with the first of them.
  */
 export async function startExecutor(options: ExecutorOptions): Promise<Executor> {
-  if (!["off", "auto", "warn", "error"].includes(options.typeCheck)) {
+  if (!["off", "warn", "error", "auto"].includes(options.typeCheck)) {
     throw new RingbookError("EXECUTOR_OPTIONS", `typeCheck must be "off", "auto", "warn" or "error", got ${JSON.stringify(options.typeCheck)}`);
   }
   const cwd = resolve(options.cwd);
@@ -63,11 +65,16 @@ export async function startExecutor(options: ExecutorOptions): Promise<Executor>
   };
   const tsconfig = readRuntimeTsconfig(cwd, options.log);
   const host = await CellWorkerHost.start({ cwd, moduleAliases, ...tsconfig }, options.log);
-  const language = new LanguageClient({ cwd, packageRoot }, options.log);
-  if (options.typeCheck === "error") {
-    const warmup = setTimeout(() => void language.start().catch(() => undefined), languageWarmupDelayMs);
-    warmup.unref();
-  }
-  const timing = options.typeCheckIdleDelayMs === undefined ? {} : { idleDelayMs: options.typeCheckIdleDelayMs };
+  const checker = options.typeChecker ?? parseTypeChecker(process.env["RINGBOOK_TYPE_CHECKER"] ?? "native");
+  const language = new LanguageClient({ cwd, packageRoot, checker }, options.log);
+  // Failures are reported to each check and logged by the client.
+  if (options.typeCheck !== "off") language.start().catch(() => undefined);
+  const timing = options.typeCheckWaitMs === undefined ? {} : { waitMs: options.typeCheckWaitMs };
   return new NotebookExecutor(host, language, options.typeCheck, options.log, timing);
+}
+
+/** `native` or `classic`, as RINGBOOK_TYPE_CHECKER may say. */
+function parseTypeChecker(value: string): TypeChecker {
+  if (value === "native" || value === "classic") return value;
+  throw new RingbookError("EXECUTOR_OPTIONS", `RINGBOOK_TYPE_CHECKER must be "native" or "classic", got ${JSON.stringify(value)}`);
 }

@@ -8,14 +8,14 @@ import type { CellWorkerHost } from "./worker-host.js";
 import type { LanguageClient } from "../language/language-client.js";
 import type { CellDiagnostic } from "../language/protocol.js";
 import { isCellComplete } from "./is-complete.js";
-import { DeferredTypeChecks, type PendingCheck } from "./deferred-type-checks.js";
+import { figureStreamTarget } from "../../lib/plots/figure-stream.js";
 
 /**
- * How type errors affect cells: `off` never checks; `auto` checks like `warn` while the language
- * service runs, which a completion or inspection starts (never a check); `warn` starts it for
- * the first check; `error` checks before each cell and fails cells with type errors.
+ * How type errors affect cells: `off` never checks; `warn` (the default) checks each cell while it
+ * runs and prints its type errors on the cell's stderr before the cell ends; `error` checks before
+ * each cell and fails a cell with type errors without running it. `auto` is a former name of `warn`.
  */
-export type TypeCheckMode = "off" | "auto" | "warn" | "error";
+export type TypeCheckMode = "off" | "warn" | "error" | "auto";
 
 type CompileCell = (source: string) => unknown;
 
@@ -28,16 +28,15 @@ function isMagic(code: string): boolean {
   return /^\s*%%/.test(code);
 }
 
-/** When warn- and auto-mode checks run (see {@link DeferredTypeChecks}). */
+/** Options of the checks that run beside cells. */
 export interface TypeCheckTiming {
   /**
-   * Quiet time after the last cell started before checks run: longer than the gaps within a run
-   * of cells sent by a program, shorter than a person takes to read a result.
-   * @default 500
+   * How long a finished cell waits for its check (the first cells of a kernel also wait for the
+   * checker to start, about a second). A check that takes longer is printed when it is done,
+   * after the cell's end, where front ends may no longer show it.
+   * @default 10000
    */
-  idleDelayMs?: number;
-  /** @default 1000 */
-  maxPending?: number;
+  waitMs?: number;
 }
 
 /** Runs cells for one kernel. */
@@ -47,7 +46,7 @@ export class NotebookExecutor implements Executor {
   readonly #typeCheck: TypeCheckMode;
   readonly #log: (line: string) => void;
   #listener: (cellId: string, event: CellEvent) => void = () => {};
-  readonly #checks: DeferredTypeChecks;
+  readonly #checkWaitMs: number;
   /** Cells committed to the language model (it numbers them the same way). */
   #committedCells = 0;
   #compile: CompileCell | undefined;
@@ -58,12 +57,7 @@ export class NotebookExecutor implements Executor {
     this.#language = language;
     this.#typeCheck = typeCheck;
     this.#log = log;
-    this.#checks = new DeferredTypeChecks({
-      idleDelayMs: timing.idleDelayMs ?? 500,
-      maxPending: timing.maxPending ?? 1000,
-      check: (pending) => this.#warn(pending),
-      log,
-    });
+    this.#checkWaitMs = timing.waitMs ?? 10_000;
     host.onEvent((cellId, event) => this.#listener(cellId, event));
   }
 
@@ -72,7 +66,9 @@ export class NotebookExecutor implements Executor {
   }
 
   async execute(request: ExecuteRequest): Promise<ExecuteOutcome> {
-    const checked = !isMagic(request.code) && request.code.trim() !== "";
+    // Every TypeScript cell joins the model (completions need it); silent ones are not checked.
+    const recorded = !isMagic(request.code) && request.code.trim() !== "";
+    const checked = recorded && !request.silent && this.#typeCheck !== "off";
     const contextCells = this.#committedCells;
     if (checked && this.#typeCheck === "error") {
       const diagnostics = await this.#language.diagnose(request.code, contextCells).catch((error: unknown) => {
@@ -84,13 +80,14 @@ export class NotebookExecutor implements Executor {
         return { status: "error", ename: "TypeScriptError", evalue: `${diagnostics.length} type error(s) in In[${request.executionCount}]; the cell did not run`, traceback: lines };
       }
     }
-    // auto: no check is queued (nor its timer armed) while the language service does not run.
-    const background = checked && (this.#typeCheck === "warn" || (this.#typeCheck === "auto" && this.#language.started));
-    const pending: PendingCheck = { cellId: request.cellId, code: request.code, executionCount: request.executionCount, contextCells };
-    this.#checks.cellStarted(background ? pending : undefined);
+    // warn: the check runs on the language worker while the cell runs on the cell worker.
+    const check = checked && this.#typeCheck !== "error" ? this.#language.diagnose(request.code, contextCells) : undefined;
     const outcome = await this.#host.execute(request);
-    if (checked && outcome.status === "ok") {
-      // Cheap until the language service runs: the client only keeps the code until then.
+    // An interrupted cell ends at once: its type errors, if any, follow.
+    if (check !== undefined) await this.#reportCheck(check, request, outcome.status === "interrupted" || outcome.status === "restarted" ? 0 : this.#checkWaitMs);
+    // What a cell declared before it failed or was interrupted exists, and later cells use it; a
+    // restarted environment has lost everything anyway.
+    if (recorded && outcome.status !== "restarted") {
       this.#committedCells++;
       this.#language.commit(request.code);
     }
@@ -132,6 +129,9 @@ export class NotebookExecutor implements Executor {
   }
 
   async commOpen(commId: string, targetName: string, data: Record<string, unknown>, metadata: Record<string, unknown>): Promise<boolean> {
+    // ringbook's JupyterLab extension opens this comm for every notebook it shows: someone who
+    // will press Tab soon. Headless runs never open it, and never pay the service's memory.
+    if (targetName === figureStreamTarget) this.#language.prepareCompletions();
     return (await this.#host.call({ kind: "commOpen", commId, targetName, data, metadata })) === true;
   }
 
@@ -150,21 +150,35 @@ export class NotebookExecutor implements Executor {
   }
 
   close(): Promise<void> {
-    this.#closed ??= (async () => {
-      await this.#checks.close();
-      await Promise.all([this.#host.close(), this.#language.close()]);
-    })();
+    this.#closed ??= Promise.all([this.#host.close(), this.#language.close()]).then(() => undefined);
     return this.#closed;
   }
 
-  /** A deferred check (warn, auto): type errors go to the cell's stderr, however late. */
-  async #warn(pending: PendingCheck): Promise<void> {
-    // auto: the language service costs ~120 MiB and ~1 s of CPU to start, more than the rest of
-    // the kernel; only a user asking for completions or inspection starts it, and with it checks.
-    if (this.#typeCheck === "auto" && !this.#language.started) return;
-    const diagnostics = await this.#language.diagnose(pending.code, pending.contextCells);
-    if (diagnostics.length === 0) return;
-    const text = formatDiagnostics(diagnostics, pending.executionCount).join("\n") + "\n";
-    this.#listener(pending.cellId, { kind: "stream", name: "stderr", text });
+  /**
+   * Prints a cell's type errors on its stderr once its check is done: before the cell's end when
+   * the check takes at most `waitMs` after the cell, later otherwise.
+   */
+  async #reportCheck(check: Promise<CellDiagnostic[]>, request: ExecuteRequest, waitMs: number): Promise<void> {
+    const report = (diagnostics: CellDiagnostic[]): void => {
+      if (diagnostics.length === 0) return;
+      const text = formatDiagnostics(diagnostics, request.executionCount).join("\n") + "\n";
+      this.#listener(request.cellId, { kind: "stream", name: "stderr", text });
+    };
+    const failed = (error: unknown): void => this.#log(`type check of In[${request.executionCount}] failed: ${error instanceof Error ? error.message : String(error)}`);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), waitMs)));
+    try {
+      const first = await Promise.race([check, late]);
+      if (first !== "late") {
+        report(first);
+        return;
+      }
+      if (waitMs > 0) this.#log(`type check of In[${request.executionCount}] took over ${waitMs} ms; its errors will follow the cell`);
+      check.then(report, failed);
+    } catch (error) {
+      failed(error);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }

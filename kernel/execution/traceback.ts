@@ -4,7 +4,7 @@
  */
 import { fileURLToPath } from "node:url";
 import { inspectPlain } from "../display/mime-bundle.js";
-import { CellSyntaxError } from "../../lib/script/index.js";
+import { CellSyntaxError, type CellSources } from "../../lib/script/index.js";
 
 /** The error part of an execute outcome. */
 export interface FormattedError {
@@ -17,8 +17,11 @@ const kernelRoot = fileURLToPath(new URL("../../", import.meta.url));
 const libScriptRoot = fileURLToPath(new URL("../../lib/script/", import.meta.url));
 const cellFrame = /(?:file:\/\/)?\/[^\s()]*?\/(In\[\d+\]):(\d+):(\d+)/g;
 
-/** Formats a thrown value; `cellName` (e.g. `In[5]`) names the cell for syntax errors. */
-export function formatError(error: unknown, cellName: string): FormattedError {
+/**
+ * Formats a thrown value; `cellName` (e.g. `In[5]`) names the cell for syntax errors, and frames in
+ * cells recorded in `sources` get their TypeScript line and column.
+ */
+export function formatError(error: unknown, cellName: string, sources?: CellSources): FormattedError {
   if (error instanceof CellSyntaxError) {
     return {
       ename: "SyntaxError",
@@ -33,7 +36,7 @@ export function formatError(error: unknown, cellName: string): FormattedError {
   const ename = error.name || error.constructor.name || "Error";
   const evalue = error.message;
   const stackLines = typeof error.stack === "string" ? error.stack.split("\n") : [];
-  const frames = stackLines.filter((line) => /^\s+at /.test(line)).filter(isUserFrame).map(renameCellFrames);
+  const frames = stackLines.filter((line) => /^\s+at /.test(line)).filter(isUserFrame).map((line) => renameCellFrames(line, sources));
   const header = `${ename}: ${evalue}`;
   const traceback = [header, ...frames];
   const code = (error as { code?: unknown }).code;
@@ -48,6 +51,9 @@ function isUserFrame(line: string): boolean {
   return !line.includes(kernelRoot + "kernel/") && !line.includes(libScriptRoot);
 }
 
-function renameCellFrames(line: string): string {
-  return line.replace(cellFrame, (_match, name: string, row: string, column: string) => `${name} line ${row}:${column}`);
+function renameCellFrames(line: string, sources: CellSources | undefined): string {
+  return line.replace(cellFrame, (_match, name: string, row: string, column: string) => {
+    const position = sources?.originalPosition(name, Number(row), Number(column)) ?? { line: Number(row), column: Number(column) };
+    return `${name} line ${position.line}:${position.column}`;
+  });
 }

@@ -53,8 +53,13 @@ export class LanguageClient {
     const startedAt = performance.now();
     this.#ready = new Promise<void>((resolve, reject) => {
       worker.on("message", (message: FromLanguageWorker) => {
-        if (message.id === 0) {
-          this.#log(`language service ready in ${Math.round(performance.now() - startedAt)} ms`);
+        if (message.id <= 0) {
+          const line = message.ok && message.reply.kind === "log" ? message.reply.line : "";
+          if (message.id === -1) {
+            this.#log(line);
+            return;
+          }
+          this.#log(`language service ready in ${Math.round(performance.now() - startedAt)} ms: ${line}`);
           resolve();
           return;
         }
@@ -97,6 +102,14 @@ export class LanguageClient {
     return reply.kind === "diagnose" ? reply.diagnostics : [];
   }
 
+  /**
+   * Starts the classic language service in the background: JupyterLab drops a first completion
+   * that takes over a second, and the service takes about that to start. A failure is logged.
+   */
+  prepareCompletions(): void {
+    this.#request({ kind: "prepareCompletions" }).catch((error: unknown) => this.#log(`language service start failed: ${error instanceof Error ? error.message : String(error)}`));
+  }
+
   async complete(code: string, cursor: number): Promise<CompleteResult> {
     const reply = await this.#request({ kind: "complete", code, cursor });
     if (reply.kind !== "complete") throw new RingbookError("LANGUAGE_REPLY", `expected a complete reply, got ${reply.kind}`);
@@ -109,11 +122,17 @@ export class LanguageClient {
     return reply.result;
   }
 
-  /** Idempotent. */
+  /** Stops the native compiler's process, then the worker. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
-    this.#closed = true;
     const worker = this.#worker;
+    if (worker) {
+      // Only a worker that started can close what it started; one still starting is terminated,
+      // and the compiler's process sees its pipes close and exits.
+      const ready = await Promise.race([this.#ready?.then(() => true, () => false), new Promise<false>((resolve) => setImmediate(() => resolve(false)))]);
+      if (ready) await this.#request({ kind: "close" }).catch((error: unknown) => this.#log(`language close failed: ${error instanceof Error ? error.message : String(error)}`));
+    }
+    this.#closed = true;
     this.#worker = undefined;
     if (worker) await worker.terminate();
   }

@@ -1,25 +1,18 @@
 /**
- * TypeScript's in-process LanguageService (TypeScript 6.0, classic API) over the notebook model:
- * completions, quick info and type errors for the cell being edited, with the kernel's globals
- * (`display`, `input`, `comms`) and modules (`ringbook`, `ringbook/display`, `tslab`) declared.
+ * TypeScript's in-process LanguageService (TypeScript 6.0, classic API) over the notebook module:
+ * completions, quick info, and the type errors of the cell being edited where the native checker
+ * cannot run, with the kernel's globals (`display`, `input`, `comms`) and modules (`ringbook`,
+ * `ringbook/display`, `tslab`) declared.
  */
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import type * as ts from "typescript";
 import type { CompleteResult, InspectResult } from "../execution/executor.js";
-import { NotebookModel } from "./notebook-model.js";
+import { NotebookModule } from "./notebook-module.js";
 import { TextSnapshot } from "./text-snapshot.js";
 import type { CellDiagnostic, LanguageWorkerConfig } from "./protocol.js";
-
-/** Diagnostics that the notebook's execution model makes wrong. */
-const ignoredDiagnostics = new Set([
-  2451, // redeclare block-scoped variable: later cells may redeclare
-  2300, // duplicate identifier: same reason
-  1375, // top-level await outside a module
-  1378, // top-level await target
-  1208, // isolatedModules: file is not a module
-  2393, // duplicate function implementation
-]);
+import { ignoredDiagnostics, lineColumn } from "./diagnostic-filter.js";
+import { globalsDeclarations, ringbookTypePaths } from "./notebook-globals.js";
 
 /** TypeScript's internal region check (5.6+; not in its .d.ts): only the nodes in `ranges`. */
 type RegionDiagnostics = (fileName: string, ranges: ts.TextRange[]) => { diagnostics: ts.Diagnostic[] } | undefined;
@@ -28,7 +21,7 @@ type RegionDiagnostics = (fileName: string, ranges: ts.TextRange[]) => { diagnos
 export class NotebookLanguageService {
   readonly #ts: typeof ts;
   readonly #service: ts.LanguageService;
-  readonly #model: NotebookModel;
+  readonly #model: NotebookModule;
   readonly #notebookFile: string;
   readonly #globalsFile: string;
   readonly #globalsText: string;
@@ -43,18 +36,10 @@ export class NotebookLanguageService {
     this.#ts = typescript;
     const options = compilerOptions(typescript, config);
     const jsx = options.jsx !== undefined && options.jsx !== typescript.JsxEmit.None;
-    this.#model = new NotebookModel(typescript, jsx ? typescript.ScriptKind.TSX : typescript.ScriptKind.TS);
+    this.#model = new NotebookModule(typescript, jsx ? typescript.ScriptKind.TSX : typescript.ScriptKind.TS);
     this.#notebookFile = join(config.cwd, jsx ? "__ringbook_notebook__.tsx" : "__ringbook_notebook__.ts");
     this.#globalsFile = join(config.cwd, "__ringbook_globals__.d.ts");
-    const displayTypes = join(config.packageRoot, "dist/kernel/display/index.js");
-    const commsTypes = join(config.packageRoot, "dist/kernel/execution/worker-comms.js");
-    this.#globalsText = [
-      `declare const display: import(${JSON.stringify(displayTypes)}).Display;`,
-      `/** Reads a line from the front end; rejects when the front end does not accept input. */`,
-      `declare const input: { (prompt?: string, options?: { password?: boolean }): Promise<string>; password(prompt?: string): Promise<string> };`,
-      `/** Jupyter comms: targets the front end opens, and comms the kernel opens. */`,
-      `declare const comms: import(${JSON.stringify(commsTypes)}).Comms;`,
-    ].join("\n");
+    this.#globalsText = globalsDeclarations(config.packageRoot);
     const host: ts.LanguageServiceHost = {
       getScriptFileNames: () => [this.#notebookFile, this.#globalsFile],
       getScriptVersion: (file) => (file === this.#notebookFile ? String(this.#version) : "1"),
@@ -169,12 +154,7 @@ export class NotebookLanguageService {
 
 /** tsconfig.json beside the notebook, adjusted to the notebook's one-module model. */
 function compilerOptions(typescript: typeof ts, config: LanguageWorkerConfig): ts.CompilerOptions {
-  const packageTypes = join(config.packageRoot, "dist");
-  const paths: ts.MapLike<string[]> = {
-    ringbook: [join(packageTypes, "lib/index.d.ts")],
-    "ringbook/display": [join(packageTypes, "kernel/display/index.d.ts")],
-    tslab: [join(packageTypes, "kernel/display/tslab.d.ts")],
-  };
+  const paths = ringbookTypePaths(config.packageRoot);
   let options: ts.CompilerOptions = { strict: true, target: typescript.ScriptTarget.ES2022, lib: ["lib.es2023.d.ts"], types: ["node"] };
   const configPath = typescript.findConfigFile(config.cwd, typescript.sys.fileExists, "tsconfig.json");
   if (configPath && configPath.startsWith(config.cwd)) {
@@ -199,10 +179,4 @@ function compilerOptions(typescript: typeof ts, config: LanguageWorkerConfig): t
     paths: { ...options.paths, ...paths },
     typeRoots: [join(config.cwd, "node_modules/@types"), join(config.packageRoot, "node_modules/@types")],
   };
-}
-
-function lineColumn(text: string, offset: number): { line: number; column: number } {
-  const before = text.slice(0, offset);
-  const line = before.split("\n").length;
-  return { line, column: offset - (before.lastIndexOf("\n") + 1) + 1 };
 }

@@ -1,114 +1,159 @@
 /**
- * The language service's view of a notebook: one virtual module made of the executed cells in
- * order, then the cell being edited. A later cell may declare a name again (it runs fine), so
- * earlier top-level statements that declare a name declared later are blanked out (spaces, same
- * length) to keep TypeScript from reporting a redeclaration and to give the newest type.
+ * The type checker's view of a notebook: every executed cell is a module file of its own that
+ * exports what it declares; a cell refers to an earlier cell's name through an import alias
+ * (`import x = __rb0.s3.c51.x;`) to the cell that declared it last, and the cell being checked or
+ * edited is one more such file. A later cell that declares a name again shadows the earlier one,
+ * as it does when it runs.
+ *
+ * Why aliases through fixed namespaces: a checker rebuilds the program's whole structure (module
+ * resolution for every file: tens of milliseconds) whenever a file's imports change or a file is
+ * added, but only re-reads a file whose imports stay the same. So the files exist before cells
+ * fill them: a generation of 256 empty cell files behind a scope file and 16 group files (a tree,
+ * so that resolving a path costs 16 + 16 entries, not 256), and every cell file imports only the
+ * scope files. Executing a cell changes the contents of one file; a new generation (every 256
+ * cells) is the only structural change.
  */
-import type * as ts from "typescript";
+import { cellNames, type CellNames } from "./cell-names.js";
 
-interface ModelCell {
-  text: string;
-  /** Top-level statements with the names they declare. */
-  statements: Array<{ start: number; end: number; names: string[] }>;
-}
-
-/** A notebook text plus where the edited cell starts in it. */
-export interface NotebookText {
+/** One virtual file, relative to the notebook folder, and where the cell's own text is in it. */
+export interface CellFile {
+  fileName: string;
   text: string;
   cellStart: number;
   cellEnd: number;
 }
 
-/** The executed cells, kept for building the virtual module. */
+/** Which earlier names the edited cell refers to: those it uses (checks) or all (completions). */
+export type CellScope = "used" | "all";
+
+/** Files that changed since the last {@link NotebookModel.takeChanges}. */
+export interface ModelChanges {
+  /** Files whose text changed. */
+  changed: string[];
+  /** Files that did not exist before. */
+  created: string[];
+}
+
+const fanOut = 16;
+const cellsPerGeneration = fanOut * fanOut;
+
+/** The executed cells, as virtual module files. */
 export class NotebookModel {
-  readonly #ts: typeof ts;
-  readonly #cells: ModelCell[] = [];
-  readonly #scriptKind: ts.ScriptKind;
+  readonly #jsx: boolean;
+  readonly #extension: string;
+  /** Every virtual file by name (placeholders included). */
+  readonly #files = new Map<string, string>();
+  #committed = 0;
+  #generations = 0;
+  /** For each name, the indexes of the cells that declared it, in order. */
+  readonly #declarers = new Map<string, number[]>();
+  #changes: ModelChanges = { changed: [], created: [] };
 
-  constructor(typescript: typeof ts, scriptKind: ts.ScriptKind) {
-    this.#ts = typescript;
-    this.#scriptKind = scriptKind;
-  }
-
-  /** Records an executed cell. */
-  commit(text: string): void {
-    this.#cells.push(this.#analyse(text));
+  constructor(options: { jsx: boolean }) {
+    this.#jsx = options.jsx;
+    this.#extension = options.jsx ? ".tsx" : ".ts";
+    this.#startGeneration();
   }
 
   /** Cells committed so far. */
   get size(): number {
-    return this.#cells.length;
+    return this.#committed;
+  }
+
+  /** The name of the edited cell's file (its text changes with every request). */
+  get cellFileName(): string {
+    return `__ringbook_cell__${this.#extension}`;
+  }
+
+  /** Every file of the model as it is now (the edited cell's excepted). */
+  get files(): ReadonlyMap<string, string> {
+    return this.#files;
+  }
+
+  /** The files changed or created since the last call. */
+  takeChanges(): ModelChanges {
+    const changes = this.#changes;
+    this.#changes = { changed: [], created: [] };
+    return changes;
+  }
+
+  /** Records an executed cell: its file gets the cell's text and exports. */
+  commit(code: string): void {
+    const index = this.#committed;
+    if (index === this.#generations * cellsPerGeneration) this.#startGeneration();
+    const names = cellNames(code, this.#jsx);
+    const header = this.#header(names, index, "used");
+    const exports = names.declared.length === 0 ? "" : `export { ${names.declared.join(", ")} };\n`;
+    const fileName = this.#cellFileName(index);
+    this.#files.set(fileName, `${header}\n${code}\n;${exports}export {};\n`);
+    this.#changes.changed.push(fileName);
+    this.#committed++;
+    for (const name of names.declared) {
+      const declarers = this.#declarers.get(name) ?? [];
+      declarers.push(index);
+      this.#declarers.set(name, declarers);
+    }
   }
 
   /**
-   * The module text with `current` as the last cell, after the first `contextCells` committed
-   * cells (all by default): a check that runs later than its cell sees what that cell saw.
+   * The file of `code` run after the first `contextCells` committed cells (all by default): a check
+   * that runs later than its cell sees what that cell saw.
    */
-  build(current: string, contextCells = this.#cells.length): NotebookText {
-    const currentCell = this.#analyse(current);
-    const declaredLater = new Set(currentCell.statements.flatMap((statement) => statement.names));
+  cellFile(code: string, contextCells = this.#committed, scope: CellScope = "used"): CellFile {
+    const header = `${this.#header(cellNames(code, this.#jsx), Math.min(contextCells, this.#committed), scope)}\n`;
+    return { fileName: this.cellFileName, text: `${header}${code}\n;export {};\n`, cellStart: header.length, cellEnd: header.length + code.length };
+  }
+
+  /** One line: the scope imports, then an alias for each earlier name the cell uses (or every one) to its latest declarer before `before`. */
+  #header(names: CellNames, before: number, scope: CellScope): string {
     const parts: string[] = [];
-    for (let index = Math.min(contextCells, this.#cells.length) - 1; index >= 0; index--) {
-      const cell = this.#cells[index];
-      if (!cell) continue;
-      let text = cell.text;
-      for (const statement of cell.statements) {
-        if (statement.names.some((name) => declaredLater.has(name))) {
-          text = text.slice(0, statement.start) + text.slice(statement.start, statement.end).replace(/[^\n]/g, " ") + text.slice(statement.end);
-        }
+    for (let generation = 0; generation < this.#generations; generation++) parts.push(`import * as __rb${generation} from "./${this.#scopeFileName(generation)}";`);
+    const ownNames = new Set(names.declared);
+    for (const name of scope === "used" ? names.used : this.#declarers.keys()) {
+      if (ownNames.has(name)) continue;
+      let source: number | undefined;
+      for (const index of this.#declarers.get(name) ?? []) if (index < before) source = index;
+      if (source !== undefined) parts.push(`import ${name} = ${this.#pathOf(source)}.${name};`);
+    }
+    return parts.join(" ");
+  }
+
+  /** Adds a generation's empty cell files, group files and scope file. */
+  #startGeneration(): void {
+    const generation = this.#generations;
+    const create = (fileName: string, text: string): void => {
+      this.#files.set(fileName, text);
+      this.#changes.created.push(fileName);
+    };
+    const groups: string[] = [];
+    // An empty cell file already imports what it will when a cell fills it: then its imports do not change.
+    const scopes = Array.from({ length: generation + 1 }, (_, earlier) => `import * as __rb${earlier} from "./${this.#scopeFileName(earlier)}";`).join(" ");
+    for (let group = 0; group < fanOut; group++) {
+      const cells: string[] = [];
+      for (let slot = 0; slot < fanOut; slot++) {
+        const index = generation * cellsPerGeneration + group * fanOut + slot;
+        create(this.#cellFileName(index), `${scopes}\nexport {};\n`);
+        cells.push(`export * as c${slot} from "./${this.#cellFileName(index)}";`);
       }
-      for (const statement of cell.statements) for (const name of statement.names) declaredLater.add(name);
-      parts.push(text);
+      const groupFile = `__ringbook_g${generation}_s${group}__${this.#extension}`;
+      create(groupFile, `${cells.join("\n")}\n`);
+      groups.push(`export * as s${group} from "./${groupFile}";`);
     }
-    parts.reverse();
-    const prefix = parts.map((text) => `${text}\n;\n`).join("");
-    // `export {}` makes it a module, so that top-level await type-checks.
-    return { text: `${prefix}${current}\n;export {};\n`, cellStart: prefix.length, cellEnd: prefix.length + current.length };
+    create(this.#scopeFileName(generation), `${groups.join("\n")}\n`);
+    this.#generations++;
   }
 
-  #analyse(text: string): ModelCell {
-    const typescript = this.#ts;
-    const source = typescript.createSourceFile("cell.ts", text, typescript.ScriptTarget.Latest, false, this.#scriptKind);
-    const statements: ModelCell["statements"] = [];
-    for (const statement of source.statements) {
-      const names = declaredNames(typescript, statement);
-      if (names.length > 0) statements.push({ start: statement.getStart(source), end: statement.end, names });
-    }
-    return { text, statements };
+  #scopeFileName(generation: number): string {
+    return `__ringbook_g${generation}__${this.#extension}`;
   }
-}
 
-function declaredNames(typescript: typeof ts, statement: ts.Statement): string[] {
-  const names: string[] = [];
-  const addBinding = (name: ts.BindingName): void => {
-    if (typescript.isIdentifier(name)) {
-      names.push(name.text);
-      return;
-    }
-    for (const element of name.elements) {
-      if (typescript.isBindingElement(element)) addBinding(element.name);
-    }
-  };
-  if (typescript.isVariableStatement(statement)) {
-    for (const declaration of statement.declarationList.declarations) addBinding(declaration.name);
-  } else if (
-    typescript.isFunctionDeclaration(statement) ||
-    typescript.isClassDeclaration(statement) ||
-    typescript.isInterfaceDeclaration(statement) ||
-    typescript.isTypeAliasDeclaration(statement) ||
-    typescript.isEnumDeclaration(statement)
-  ) {
-    if (statement.name) names.push(statement.name.text);
-  } else if (typescript.isModuleDeclaration(statement) && typescript.isIdentifier(statement.name)) {
-    names.push(statement.name.text);
-  } else if (typescript.isImportDeclaration(statement) && statement.importClause) {
-    const clause = statement.importClause;
-    if (clause.name) names.push(clause.name.text);
-    const bindings = clause.namedBindings;
-    if (bindings && typescript.isNamespaceImport(bindings)) names.push(bindings.name.text);
-    else if (bindings) for (const element of bindings.elements) names.push(element.name.text);
-  } else if (typescript.isImportEqualsDeclaration(statement)) {
-    names.push(statement.name.text);
+  #cellFileName(index: number): string {
+    return `__ringbook_g${Math.floor(index / cellsPerGeneration)}_c${index % cellsPerGeneration}__${this.#extension}`;
   }
-  return names;
+
+  /** The namespace path of cell `index` (`__rb0.s3.c5`). */
+  #pathOf(index: number): string {
+    const within = index % cellsPerGeneration;
+    return `__rb${Math.floor(index / cellsPerGeneration)}.s${Math.floor(within / fanOut)}.c${within % fanOut}`;
+  }
 }

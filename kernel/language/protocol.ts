@@ -7,7 +7,12 @@ export interface LanguageWorkerConfig {
   cwd: string;
   /** ringbook's package root (for `ringbook`, `ringbook/display`, `tslab` types). */
   packageRoot: string;
+  /** What checks cells: TypeScript 7's native compiler (falling back to classic where it cannot start), or classic TypeScript. */
+  checker: TypeChecker;
 }
+
+/** The type checker of cells; completions and inspection always use classic TypeScript's language service. */
+export type TypeChecker = "native" | "classic";
 
 /** A type error of the checked cell, positions 1-based within that cell. */
 export interface CellDiagnostic {
@@ -22,10 +27,18 @@ export type LanguageRequest =
   /** Checks `code` as if only the first `contextCells` committed cells had run before it. */
   | { kind: "diagnose"; code: string; contextCells: number }
   | { kind: "complete"; code: string; cursor: number }
-  | { kind: "inspect"; code: string; cursor: number; detailLevel: 0 | 1 };
+  | { kind: "inspect"; code: string; cursor: number; detailLevel: 0 | 1 }
+  /** Starts the classic language service now, before the first completion needs it. */
+  | { kind: "prepareCompletions" }
+  /** Stops what the worker owns outside its thread (the native compiler's process). */
+  | { kind: "close" };
 
 export type LanguageReply =
   | { kind: "commit" }
+  | { kind: "close" }
+  | { kind: "prepareCompletions" }
+  /** Sent unasked: a line for the kernel log (id -1), or the worker being ready (id 0). */
+  | { kind: "log"; line: string }
   | { kind: "diagnose"; diagnostics: CellDiagnostic[] }
   | { kind: "complete"; result: CompleteResult }
   | { kind: "inspect"; result: InspectResult };

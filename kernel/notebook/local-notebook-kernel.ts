@@ -13,7 +13,8 @@ export async function startLocalNotebookKernel(options: { cwd: string; onStderr?
         "shell",
         "execute_request",
         { code, silent: false, store_history: true, user_expressions: {}, allow_stdin: false, stop_on_error: true },
-        { onIopub, signal },
+        // Output the cell causes after it ended (a timer, a training run) still reaches its cell.
+        { onIopub, signal, keepListening: true },
       );
       const status = reply.content["status"];
       return { status: status === "ok" || status === "aborted" ? status : "error", content: reply.content };

@@ -93,6 +93,10 @@ export async function runNotebook(options: RunNotebookOptions): Promise<RunNoteb
           cell.execution_count = message.content["execution_count"];
         }
         if (collector.apply(cell, message as WireMessage)) writer.changed();
+        // Type errors are saved with the cell and printed, as a compiler would.
+        if (message.header.msg_type === "stream" && message.content["name"] === "stderr" && typeof message.content["text"] === "string") {
+          for (const line of message.content["text"].split("\n")) if (typeErrorLine.test(line)) options.progress(`cell ${cellNumber}: ${line}`);
+        }
       };
       const execution = kernel.execute(cell.source, onIopub, { signal: controller.signal });
       const timedOut = timeout === undefined ? new Promise<never>(() => undefined) : new Promise<"timeout">((resolve) => timeout.addEventListener("abort", () => resolve("timeout"), { once: true }));
@@ -134,6 +138,9 @@ export async function runNotebook(options: RunNotebookOptions): Promise<RunNoteb
     await writer.flush();
   }
 }
+
+/** A type error as the kernel prints it: `In[3] line 1:7 - error TS2322: ...`. */
+const typeErrorLine = /^In\[\d+\] line \d+:\d+ - error TS\d+: /;
 
 /** Resolves with "stopped" once `signal` aborts; never without one. */
 function abortedPromise(signal: AbortSignal | undefined): Promise<"stopped"> {

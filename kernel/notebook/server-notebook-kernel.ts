@@ -43,11 +43,14 @@ export async function startServerNotebookKernel(options: { baseUrl: string; toke
   kernel.statusChanged.connect((_, status) => {
     if (status === "dead") markDead(`the server reports the kernel dead`);
   });
+  /** Every cell's future stays until the run ends, so that output a cell causes after it ended still reaches it. */
+  const futures = new Set<{ dispose(): void }>();
   return {
     info: info as unknown as JsonObject,
     died,
     async execute(code, onIopub, { signal }) {
-      const future = kernel.requestExecute({ code, stop_on_error: true, allow_stdin: false, store_history: true, silent: false });
+      const future = kernel.requestExecute({ code, stop_on_error: true, allow_stdin: false, store_history: true, silent: false }, false);
+      futures.add(future);
       future.onIOPub = (message: KernelMessage.IIOPubMessage) => onIopub({ header: { ...message.header }, content: message.content as unknown as JsonObject });
       const abort = (): void => future.dispose();
       signal.addEventListener("abort", abort, { once: true });
@@ -65,6 +68,8 @@ export async function startServerNotebookKernel(options: { baseUrl: string; toke
       try {
         await session.shutdown();
       } finally {
+        for (const future of futures) future.dispose();
+        futures.clear();
         dispose();
       }
     },

@@ -140,7 +140,10 @@ function cursorPosition(read: ContentReader, code: string): number {
   const raw = read.content["cursor_pos"];
   // Some clients send null to mean "end of code".
   const position = raw === undefined || raw === null ? code.length : read.integer("cursor_pos");
-  if (position < 0 || position > code.length) read.fail("cursor_pos", `between 0 and ${code.length}`, position);
+  if (position < 0) read.fail("cursor_pos", `between 0 and ${code.length}`, position);
+  // JupyterLab's completer asks for the docs of an item at one past the end of the code; ipykernel
+  // takes any position past the end as the end, and so does this kernel.
+  if (position > code.length) return code.length;
   return position;
 }
 

@@ -4,7 +4,7 @@
  * its heap. tfjs still calls it "wasm" (`tf.getBackend()`); ringbook names it `wasm-blas`
  * ({@link activeBackendName}).
  */
-import * as tf from "@tensorflow/tfjs";
+import tf from "../tfjs.cjs";
 
 import { RingbookError } from "../errors.js";
 import { useWasmBackend } from "./load-wasm.js";

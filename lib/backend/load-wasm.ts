@@ -1,7 +1,7 @@
 import { createRequire } from "node:module";
 import { dirname } from "node:path";
 
-import * as tf from "@tensorflow/tfjs";
+import tf from "../tfjs.cjs";
 
 import { RingbookError } from "../errors.js";
 import { uninstallNativeKernels } from "./native/index.js";
@@ -37,7 +37,7 @@ export async function useWasmBackend(options: RegisterWasmKernelsOptions = {}): 
   // Imported here, not at the top: importing the package registers the wasm backend with a higher
   // priority than cpu, uninitialised, and every tfjs call in the process that did not await
   // tf.ready() would then fail. Importing ringbook must not change a notebook's tfjs.
-  const { setWasmPaths } = await import("@tensorflow/tfjs-backend-wasm");
+  const { setWasmPaths } = (await import("./tfjs-backend-wasm.cjs")).default;
   // The binary path is read when the backend first initialises; setting it later is an error.
   if (tf.findBackend("wasm") === null) setWasmPaths(wasmBinaryDirectory());
   let selected: boolean;

@@ -6,15 +6,11 @@
  * pure-JavaScript `cpu`. Each failed attempt is kept with its reason so the cluster can say why a
  * faster backend was not used.
  */
-import * as tf from "@tensorflow/tfjs";
+import tf from "../tfjs.cjs";
 import { RingbookError } from "../errors.js";
+import type { BackendPreference } from "./backend-preference.js";
 import { useBlasBackend } from "./load-blas.js";
 import { useWasmBackend } from "./load-wasm.js";
-
-/** A backend to ask for; `auto` tries them fastest first. */
-export type BackendPreference = "auto" | "tensorflow-gpu" | "tensorflow" | "wasm-blas" | "wasm" | "cpu";
-
-export const backendPreferences: readonly BackendPreference[] = ["auto", "tensorflow-gpu", "tensorflow", "wasm-blas", "wasm", "cpu"];
 
 /** What was chosen and why. */
 export interface BackendChoice {
@@ -26,12 +22,6 @@ export interface BackendChoice {
   device: string;
   /** One line per backend that was tried and not used. */
   notes: string[];
-}
-
-/** Parses a backend preference, quoting a bad value. */
-export function parseBackendPreference(value: unknown): BackendPreference {
-  if (typeof value === "string" && (backendPreferences as readonly string[]).includes(value)) return value as BackendPreference;
-  throw new RingbookError("ERR_BAD_OPTION", `backend must be one of ${backendPreferences.join(", ")}, got ${JSON.stringify(value)}`);
 }
 
 /** Loads one backend; resolves with its summary line. */

@@ -1,5 +1,5 @@
 /** What a cluster is launched with (checked by parseLaunchOptions). */
-import type { BackendPreference } from "../backend/select-backend.js";
+import type { BackendPreference } from "../backend/backend-preference.js";
 import type { DeviceOption } from "./devices.js";
 
 /** Settings fixed at launch. */

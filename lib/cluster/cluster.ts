@@ -67,6 +67,8 @@ export class Cluster {
   readonly #settings: ClusterSettings;
   readonly #pool: WorkerPool;
   readonly #tasks = new Map<string, PendingTask>();
+  /** A task failed on one rank while others waited on it: their mesh is broken (see #onTaskMessage). */
+  #meshStale = false;
   #cellCount = 0;
   #closing: Promise<void> | undefined;
   readonly #onClose: Array<() => void> = [];
@@ -264,6 +266,10 @@ export class Cluster {
   async #execute(task: TaskSpec, options: ExecuteOptions): Promise<Array<{ rank: number; outcome: RankOutcome }>> {
     this.#assertOpen("run a task");
     options.signal?.throwIfAborted();
+    if (this.#meshStale) {
+      this.#meshStale = false;
+      await this.#pool.buildMesh();
+    }
     const targets = options.ranks === undefined ? Array.from({ length: this.worldSize }, (_, rank) => rank) : this.#checkRanks(options.ranks);
     for (const rank of targets) {
       const worker = this.#pool.worker(rank);
@@ -331,9 +337,20 @@ export class Cluster {
       case "event":
         this.#tasks.get(message.taskId)?.push({ kind: "event", rank: worker.rank, payload: message.payload });
         return;
-      case "result":
-        this.#tasks.get(message.taskId)?.settle(worker.rank, this.#outcomeOf(worker.rank, message));
+      case "result": {
+        const task = this.#tasks.get(message.taskId);
+        const outcome = this.#outcomeOf(worker.rank, message);
+        task?.settle(worker.rank, outcome);
+        // A rank whose part failed (a checkpoint that could not be written, an exception) leaves
+        // the others waiting for it in a collective: they fail now, naming it, and the mesh is
+        // built anew before the next task.
+        if (task !== undefined && outcome.status === "error" && task.unsettledRanks.length > 0) {
+          const reason = `rank ${worker.rank} failed its part of the task: ${(outcome.error.message.split("\n")[0] ?? "").replace(/^\[rank \d+\] /, "")}`;
+          this.#pool.abandonPeer(worker.rank, task.unsettledRanks, reason);
+          this.#meshStale = true;
+        }
         return;
+      }
       default: {
         const impossible: never = message;
         this.#settings.log(`cluster ${this.id}: unhandled task message ${JSON.stringify(impossible)}`);

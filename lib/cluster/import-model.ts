@@ -1,5 +1,5 @@
 /** Rebuilds a model exported by a worker (see training/worker-train's exportTrainedModel) in this process. */
-import * as tf from "@tensorflow/tfjs";
+import tf from "../tfjs.cjs";
 import type { ExportedModel } from "../training/worker-train.js";
 
 /** A `tf.LayersModel` for a layers model; the named variables (as tensors) for a custom model. */

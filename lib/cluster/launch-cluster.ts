@@ -4,7 +4,7 @@
  * interrupt and `%%workers` cell magic.
  */
 import { resolve } from "node:path";
-import { parseBackendPreference, type BackendPreference } from "../backend/select-backend.js";
+import { parseBackendPreference, type BackendPreference } from "../backend/backend-preference.js";
 import { RingbookError } from "../errors.js";
 import { Cluster, type ClusterSettings } from "./cluster.js";
 import { parseDeviceOption, type DeviceOption } from "./devices.js";

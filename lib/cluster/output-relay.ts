@@ -7,9 +7,6 @@
 import { redirectOutput } from "../threads/redirect-output.js";
 import type { FromExecution } from "./thread-protocol.js";
 
-/** Lines tfjs prints when it loads without its native binding: noise for every worker. */
-const bannerLines = /^={5,}\s*$|^Hi, looks like you are running TensorFlow\.js in Node\.js\. To speed things up dramatically, install our node backend/;
-
 /** Upper bound of buffered text before an early flush. */
 const maxBufferedChars = 64 * 1024;
 
@@ -22,7 +19,6 @@ export class OutputRelay {
   #buffered: Array<{ taskId: string | null; stream: Stream; text: string }> = [];
   #bufferedChars = 0;
   #scheduled = false;
-  #loading = true;
 
   constructor(post: (message: FromExecution) => void, schedule: (callback: () => void) => void) {
     this.#post = post;
@@ -34,11 +30,6 @@ export class OutputRelay {
     this.#taskId = taskId;
   }
 
-  /** Ends start-up: from now on nothing is filtered (tfjs's banner is only dropped while it loads). */
-  loaded(): void {
-    this.#loading = false;
-  }
-
   /** Captures this thread's console and process streams (see threads/redirect-output). */
   install(): void {
     redirectOutput((stream, text) => this.write(stream, text));
@@ -46,17 +37,10 @@ export class OutputRelay {
 
   write(stream: Stream, text: string): void {
     if (text.length === 0) return;
-    const kept = this.#loading
-      ? text
-          .split(/(?<=\n)/)
-          .filter((line) => !bannerLines.test(line) && line.trim() !== "")
-          .join("")
-      : text;
-    if (kept.length === 0) return;
     const last = this.#buffered.at(-1);
-    if (last && last.taskId === this.#taskId && last.stream === stream) last.text += kept;
-    else this.#buffered.push({ taskId: this.#taskId, stream, text: kept });
-    this.#bufferedChars += kept.length;
+    if (last && last.taskId === this.#taskId && last.stream === stream) last.text += text;
+    else this.#buffered.push({ taskId: this.#taskId, stream, text });
+    this.#bufferedChars += text.length;
     if (this.#bufferedChars >= maxBufferedChars) {
       this.flush();
     } else if (!this.#scheduled) {

@@ -2,7 +2,7 @@
  * What a worker process is told at start, on its stdin (one JSON line, so the secret never shows
  * in argv or the environment). Parsed and checked like any input from outside.
  */
-import { parseBackendPreference, type BackendPreference } from "../backend/select-backend.js";
+import { parseBackendPreference, type BackendPreference } from "../backend/backend-preference.js";
 import { RingbookError } from "../errors.js";
 import { isJsonObject, quote } from "../json-guards.js";
 

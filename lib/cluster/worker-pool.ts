@@ -283,6 +283,19 @@ export class WorkerPool {
     }
   }
 
+  /**
+   * Tells the workers in `ranks` that `failedRank` takes no further part in the current mesh's
+   * collectives (its task failed): theirs that wait on it fail with `reason` instead of waiting
+   * forever. The mesh is then broken for collectives with that rank; build a new one before the
+   * next task ({@link buildMesh}).
+   */
+  abandonPeer(failedRank: number, ranks: readonly number[], reason: string): void {
+    for (const rank of ranks) {
+      const worker = this.#workers.get(rank);
+      if (worker?.alive === true) this.send(worker, { type: "peerDied", generation: this.#generation, rank: failedRank, reason });
+    }
+  }
+
   #onExit(worker: WorkerHandle, exit: WorkerExit): void {
     this.#byIncarnation.delete(`${worker.rank}.${worker.incarnation}`);
     if (this.#workers.get(worker.rank) !== worker || worker.state === "closed") return;

@@ -7,6 +7,7 @@
  * worker outlives its notebook, whatever killed it.
  */
 import { hostname } from "node:os";
+import { getHeapStatistics } from "node:v8";
 import { Worker } from "node:worker_threads";
 import * as zmq from "zeromq";
 import { RingbookError } from "../errors.js";
@@ -86,7 +87,13 @@ class Supervisor {
 
   async run(): Promise<void> {
     this.send({ type: "hello", pid: process.pid, host: hostname() });
-    const execution = startInterruptibleThread(new URL("./worker-runtime.js", import.meta.url), { workerData: this.#bootstrap });
+    const execution = startInterruptibleThread(new URL("./worker-runtime.js", import.meta.url), {
+      workerData: this.#bootstrap,
+      // The process's own heap limit, stated for the thread: a thread over its limit is stopped
+      // with ERR_WORKER_OUT_OF_MEMORY, which is logged and says what happened, where a process
+      // over the same limit aborted in whichever native allocation failed first.
+      resourceLimits: { maxOldGenerationSizeMb: Math.floor(getHeapStatistics().heap_size_limit / 2 ** 20) },
+    });
     this.#execution = execution;
     execution.on("message", (message: FromExecution) => this.#fromExecution(message));
     execution.on("error", (error) => {

@@ -11,7 +11,6 @@ import vm from "node:vm";
 import { selectBackend, type BackendChoice } from "../backend/select-backend.js";
 import { RingbookError } from "../errors.js";
 import type { Collectives } from "../collectives/index.js";
-import { compileCell, runCompiledCell } from "../script/index.js";
 import { exportTrainedModel, runWorkerTraining } from "../training/worker-train.js";
 import type { WorkerTrainSpec } from "../training/train-spec.js";
 import { ClusterSecret } from "../transport/cluster-secret.js";
@@ -55,7 +54,7 @@ interface TaskContext {
 let tfModule: typeof import("@tensorflow/tfjs");
 let choice: BackendChoice;
 try {
-  tfModule = await import("@tensorflow/tfjs");
+  tfModule = (await import("../tfjs.cjs")).default;
   choice = await selectBackend(bootstrap.backend, { gpu: bootstrap.gpu });
 } catch (error) {
   relay.flush();
@@ -64,7 +63,6 @@ try {
   await new Promise(() => undefined);
   throw error;
 }
-relay.loaded();
 // Tasks are compiled with vm's USE_MAIN_CONTEXT_DEFAULT_LOADER so that they can import; Node warns
 // that it is experimental the first time a task imports. That is ringbook's choice, not the
 // task's: drop that one warning, print the others as Node would.
@@ -101,6 +99,13 @@ const stopRequests = new Set<string>();
 /** Mesh changes run one after another, in the order the owner sent them. */
 let meshChanges: Promise<void> = Promise.resolve();
 
+/** The TypeScript cell compiler (sucrase: ~100 ms to load), loaded for the first `%%workers` cell rather than at start. */
+let cellCompiler: Promise<typeof import("../script/index.js")> | undefined;
+function loadCellCompiler(): Promise<typeof import("../script/index.js")> {
+  cellCompiler ??= import("../script/index.js");
+  return cellCompiler;
+}
+
 /** Compiled task functions by source: a loop calling `run` with the same function compiles once. */
 const compiledFunctions = new Map<string, (context: TaskContext) => unknown>();
 const maxCompiledFunctions = 256;
@@ -136,10 +141,11 @@ function startTask(taskId: string, task: TaskSpec, args: unknown): Promise<unkno
       };
       return Promise.resolve(fn(context));
     }
-    case "cell": {
-      const compiled = compileCell(task.code);
-      return runCompiledCell(compiled, { filename: join(bootstrap.cwd, task.name) }).then((completion) => completion?.value);
-    }
+    case "cell":
+      return loadCellCompiler().then(async ({ compileCell, runCompiledCell }) => {
+        const completion = await runCompiledCell(compileCell(task.code), { filename: join(bootstrap.cwd, task.name) });
+        return completion?.value;
+      });
     case "train":
       return runWorkerTraining(
         {

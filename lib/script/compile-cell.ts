@@ -9,6 +9,7 @@
  */
 import { transform, type Options as SucraseOptions } from "sucrase";
 import * as acorn from "acorn";
+import { decode } from "@jridgewell/sourcemap-codec";
 import { RingbookError } from "../errors.js";
 
 /** How to compile a cell. */
@@ -67,7 +68,66 @@ const WRAPPER_END = "\n})";
  * const { value } = await runCompiledCell(compiled, { filename: "/notebooks/In[1]" });
  */
 export function compileCell(source: string, options: CompileCellOptions = {}): CompiledCell {
-  const javascript = stripTypes(source, options);
+  return compileWithEdits(stripTypes(source, options).javascript, options).compiled;
+}
+
+/**
+ * Maps positions in a compiled cell (as V8 reports them for its script: 1-based line and column,
+ * lines counted from the cell's first line) back to the TypeScript source: sucrase's token map
+ * undoes the type stripping, the recorded edits undo the rewrites. Computed again from the source
+ * only when an error needs it, so that running a cell pays nothing for it.
+ *
+ * @example
+ * const positionIn = cellPositionMapper("const n: number = 1;\nnope", {});
+ * positionIn(2, 1); // { line: 2, column: 1 }
+ */
+export function cellPositionMapper(source: string, options: CompileCellOptions = {}): (line: number, column: number) => { line: number; column: number } {
+  const { javascript, lineMaps } = stripTypes(source, options, true);
+  const { body, edits } = compileWithEdits(javascript, options);
+  const bodyLines = lineStarts(body);
+  const declarationPositions = initializerPositions(javascript);
+  return (line, column) => {
+    const bodyOffset = (bodyLines[line - 1] ?? body.length) + column - 1;
+    const edited = undoEdits(bodyOffset, edits);
+    const javascriptOffset = declarationPositions.get(edited) ?? edited;
+    const position = lineColumnAt(javascript, javascriptOffset);
+    const segments = lineMaps?.[position.line - 1];
+    if (segments === undefined || segments.length === 0) return position;
+    // The last token starting at or before the column; offsets within a token are unchanged.
+    let segment = segments[0];
+    for (const candidate of segments) if ((candidate[0] ?? 0) <= position.column - 1) segment = candidate;
+    const generatedColumn = segment?.[0] ?? 0;
+    const sourceLine = segment?.[2] ?? position.line - 1;
+    const sourceColumn = segment?.[3] ?? generatedColumn;
+    return { line: sourceLine + 1, column: sourceColumn + (position.column - 1 - generatedColumn) + 1 };
+  };
+}
+
+/**
+ * Top-level declarations run as assignments (`const a = f(x)` as `;(    a = f(x))`), for which V8
+ * reports an error in the initializer's first operand at the assignment (the statement, or the `=`
+ * of a later declarator); for the declaration as written it reports the initializer. Maps the
+ * former to the latter.
+ */
+function initializerPositions(javascript: string): Map<number, number> {
+  const positions = new Map<number, number>();
+  const program = acorn.parse(javascript, { ecmaVersion: "latest", sourceType: "module", allowAwaitOutsideFunction: true, allowHashBang: true });
+  for (const node of program.body) {
+    const statement = node.type === "ExportNamedDeclaration" && node.declaration ? node.declaration : node;
+    if (statement.type !== "VariableDeclaration") continue;
+    statement.declarations.forEach((declarator, index) => {
+      if (!declarator.init) return;
+      // The first is reported at the statement, later ones at their `=` (or name).
+      if (index === 0) positions.set(statement.start, declarator.init.start);
+      positions.set(declarator.start, declarator.init.start);
+      const equals = javascript.indexOf("=", declarator.id.end);
+      if (equals >= 0 && equals < declarator.init.start) positions.set(equals, declarator.init.start);
+    });
+  }
+  return positions;
+}
+
+function compileWithEdits(javascript: string, options: CompileCellOptions): { compiled: CompiledCell; body: string; edits: Edit[] } {
   let program: acorn.Program;
   try {
     program = acorn.parse(javascript, {
@@ -84,18 +144,22 @@ export function compileCell(source: string, options: CompileCellOptions = {}): C
   const declared = new Set<string>();
   const hoistedFunctions: string[] = [];
   const aliases = options.moduleAliases ?? {};
-  const body = program.body;
-  body.forEach((statement, index) => {
-    rewriteStatement(statement, javascript, edits, declared, hoistedFunctions, aliases, index === body.length - 1);
+  const statements = program.body;
+  statements.forEach((statement, index) => {
+    rewriteStatement(statement, javascript, edits, declared, hoistedFunctions, aliases, index === statements.length - 1);
   });
   const prelude = hoistedFunctions.map((name) => `globalThis[${JSON.stringify(name)}] = ${name};`).join("");
   // The wrapper and the exports of hoisted functions take a line of their own, so that the
-  // cell's lines and columns stay exact in stack traces.
-  const code = WRAPPER_START + prelude + "\n" + applyEdits(javascript, edits) + WRAPPER_END;
-  return { code, declaredNames: [...declared], lineOffset: 1 };
+  // cell's lines stay exact in stack traces (columns: see cellPositionMapper).
+  const body = applyEdits(javascript, edits);
+  const code = WRAPPER_START + prelude + "\n" + body + WRAPPER_END;
+  return { compiled: { code, declaredNames: [...declared], lineOffset: 1 }, body, edits };
 }
 
-function stripTypes(source: string, options: CompileCellOptions): string {
+/** Per line of the stripped JavaScript: [generated column, source index, source line, source column] segments. */
+type LineMaps = number[][][];
+
+function stripTypes(source: string, options: CompileCellOptions, withMap = false): { javascript: string; lineMaps?: LineMaps } {
   const sucraseOptions: SucraseOptions = {
     transforms: options.jsx ? ["typescript", "jsx"] : ["typescript"],
     disableESTransforms: true,
@@ -108,14 +172,19 @@ function stripTypes(source: string, options: CompileCellOptions): string {
     if (options.jsx.fragmentFactory) sucraseOptions.jsxFragmentPragma = options.jsx.fragmentFactory;
     if (options.jsx.importSource) sucraseOptions.jsxImportSource = options.jsx.importSource;
   }
+  if (withMap) {
+    sucraseOptions.sourceMapOptions = { compiledFilename: "cell.js" };
+    sucraseOptions.filePath = "cell.ts";
+  }
   try {
-    const output = transform(source, sucraseOptions).code;
-    if (options.fallbackTranspile && /^\s*@[A-Za-z_$]/m.test(source)) return options.fallbackTranspile(source);
-    return output;
+    const output = transform(source, sucraseOptions);
+    // The fallback keeps lines but not columns: positions then map through the edits only.
+    if (options.fallbackTranspile && /^\s*@[A-Za-z_$]/m.test(source)) return { javascript: options.fallbackTranspile(source) };
+    return output.sourceMap === undefined ? { javascript: output.code } : { javascript: output.code, lineMaps: decode(output.sourceMap.mappings) };
   } catch (error) {
     if (options.fallbackTranspile) {
       try {
-        return options.fallbackTranspile(source);
+        return { javascript: options.fallbackTranspile(source) };
       } catch {
         // Report sucrase's error below: it names the position.
       }
@@ -312,12 +381,41 @@ function replaceKeepingLines(edits: Edit[], text: string, start: number, end: nu
   edits.push({ start, end, text: replacement + "\n".repeat(newlines) });
 }
 
-function applyEdits(text: string, edits: Edit[]): string {
+/** Offsets where each line starts. */
+function lineStarts(text: string): number[] {
+  const starts = [0];
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 10) starts.push(i + 1);
+  return starts;
+}
+
+/** The offset in the text before {@link applyEdits} of an offset after it (inserted text maps to its edit's start). */
+function undoEdits(offset: number, edits: Edit[]): number {
+  let input = 0;
+  let output = 0;
+  for (const edit of sortedEdits(edits)) {
+    if (edit.start < input) continue;
+    const kept = edit.start - input;
+    if (offset < output + kept) return input + (offset - output);
+    output += kept;
+    if (offset < output + edit.text.length) return edit.start;
+    output += edit.text.length;
+    input = edit.end;
+  }
+  return input + (offset - output);
+}
+
+function sortedEdits(edits: Edit[]): Edit[] {
   // Stable sort keeps insertion order for edits at the same offset.
-  const sorted = edits.map((edit, order) => ({ edit, order })).sort((a, b) => a.edit.start - b.edit.start || a.order - b.order);
+  return edits
+    .map((edit, order) => ({ edit, order }))
+    .sort((a, b) => a.edit.start - b.edit.start || a.order - b.order)
+    .map(({ edit }) => edit);
+}
+
+function applyEdits(text: string, edits: Edit[]): string {
   let out = "";
   let cursor = 0;
-  for (const { edit } of sorted) {
+  for (const edit of sortedEdits(edits)) {
     if (edit.start < cursor) continue;
     out += text.slice(cursor, edit.start) + edit.text;
     cursor = edit.end;

@@ -7,14 +7,24 @@ import { Console } from "node:console";
 
 type WriteCallback = (error?: Error | null) => void;
 
-/** Replaces `console` and the process streams' `write` with ones that call `write(name, text)`. */
+/**
+ * What tfjs's cpu backend prints (one `console.warn`) the first time it holds data in Node without
+ * tfjs-node: advice about a backend that ringbook chooses itself (see select-backend), in the
+ * output of whichever cell or task first used tfjs.
+ */
+const tfjsNodeBanner = /^\n={5,}\nHi, looks like you are running TensorFlow\.js in Node\.js\. To speed things up dramatically, install our node backend, visit \S+ for more details\. ?\n={5,}\n$/;
+
+/**
+ * Replaces `console` and the process streams' `write` with ones that call `write(name, text)`,
+ * leaving out tfjs's banner about its Node backend.
+ */
 export function redirectOutput(write: (name: "stdout" | "stderr", text: string) => void): void {
   const streamFor = (name: "stdout" | "stderr") => {
     const stream = name === "stdout" ? process.stdout : process.stderr;
     const writeChunk = (chunk: unknown, encodingOrCallback?: BufferEncoding | WriteCallback, callback?: WriteCallback): boolean => {
       const encoding = typeof encodingOrCallback === "string" ? encodingOrCallback : "utf8";
       const text = typeof chunk === "string" ? chunk : chunk instanceof Uint8Array ? Buffer.from(chunk).toString(encoding) : String(chunk);
-      write(name, text);
+      if (!tfjsNodeBanner.test(text)) write(name, text);
       const done = typeof encodingOrCallback === "function" ? encodingOrCallback : callback;
       if (done) process.nextTick(done);
       return true;

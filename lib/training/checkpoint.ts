@@ -1,6 +1,6 @@
-import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import * as tf from "@tensorflow/tfjs";
+import tf from "../tfjs.cjs";
 import { RingbookError } from "../errors.js";
 
 /** Where a run stood when its checkpoint was written. */
@@ -29,7 +29,7 @@ interface CheckpointManifest {
  * Writes a checkpoint directory: the model in tfjs format (`model.json` + `weights.bin`, loadable
  * with `tf.loadLayersModel`) when it is a layers model, the trainable variables and the optimizer
  * state by position, and the training position. Written into a temporary sibling and renamed into
- * place, so a crash mid-write leaves the previous checkpoint intact.
+ * place, so a crash or a failure mid-write leaves the previous checkpoint readable.
  */
 export async function saveCheckpoint(options: {
   dir: string;
@@ -38,8 +38,19 @@ export async function saveCheckpoint(options: {
   optimizer: tf.Optimizer;
   position: TrainingPosition;
 }): Promise<void> {
+  const temporary = `${options.dir}.writing-${process.pid}`;
+  try {
+    await writeCheckpoint(options, temporary);
+  } catch (error) {
+    // A full disk may refuse even this; the next save removes it first anyway.
+    await rm(temporary, { recursive: true, force: true }).catch(() => undefined);
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new RingbookError("ERR_CHECKPOINT", `writing the checkpoint to ${options.dir} failed (the previous one, if any, is intact): ${reason}`, { cause: error });
+  }
+}
+
+async function writeCheckpoint(options: Parameters<typeof saveCheckpoint>[0], temporary: string): Promise<void> {
   const { dir, variables, optimizer, position } = options;
-  const temporary = `${dir}.writing-${process.pid}`;
   await rm(temporary, { recursive: true, force: true });
   await mkdir(temporary, { recursive: true });
   if (options.model instanceof tf.LayersModel) {
@@ -58,9 +69,10 @@ export async function saveCheckpoint(options: {
     };
   });
   const optimizerBytes = concatenate(slots.map(({ tensor }) => tensor.dataSync() as Float32Array | Int32Array));
-  // tfjs's optimizers return their own slot variables (kept) and a fresh `iter` scalar; ringbook's
-  // fused optimizer returns fresh tensors only: free what is not a variable.
-  tf.dispose(slots.flatMap(({ tensor }) => (tensor instanceof tf.Variable ? [] : [tensor])));
+  // The slots are the optimizer's own variables, except what getWeights() makes for the occasion
+  // (the iteration count, a new scalar every call; every slot, from ringbook's fused optimizer):
+  // those are this function's to dispose.
+  tf.dispose(slots.map(({ tensor }) => tensor).filter((tensor) => !(tensor instanceof tf.Variable)));
   const manifest: CheckpointManifest = {
     format: "ringbook-checkpoint/1",
     position,
@@ -70,8 +82,33 @@ export async function saveCheckpoint(options: {
   await writeFile(join(temporary, weightsFile), variableBytes);
   await writeFile(join(temporary, optimizerFile), optimizerBytes);
   await writeFile(join(temporary, stateFile), JSON.stringify(manifest, null, 1));
-  await rm(dir, { recursive: true, force: true });
-  await rename(temporary, dir);
+  // Two renames, the old checkpoint kept until the new one is in place: a failure or a crash
+  // between them leaves `<dir>.previous`, which the loaders read when `dir` is missing.
+  const previous = previousOf(dir);
+  await rm(previous, { recursive: true, force: true });
+  await rename(dir, previous).catch((error: unknown) => {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+  });
+  try {
+    await rename(temporary, dir);
+  } catch (error) {
+    await rename(previous, dir).catch(() => undefined);
+    throw error;
+  }
+  await rm(previous, { recursive: true, force: true });
+}
+
+/** Where the checkpoint before the last one waits while the last is renamed into place. */
+function previousOf(dir: string): string {
+  return `${dir}.previous`;
+}
+
+/** The checkpoint directory to read: `dir`, or the previous checkpoint when a save was cut between its renames. */
+async function readableCheckpoint(dir: string): Promise<string> {
+  const hasState = async (candidate: string): Promise<boolean> => stat(join(candidate, stateFile)).then(() => true, () => false);
+  if (await hasState(dir)) return dir;
+  const previous = previousOf(dir);
+  return (await hasState(previous)) ? previous : dir;
 }
 
 /**
@@ -83,7 +120,8 @@ export async function loadCheckpoint(options: {
   variables: readonly tf.Variable[];
   optimizer: tf.Optimizer;
 }): Promise<TrainingPosition> {
-  const { dir, variables, optimizer } = options;
+  const { variables, optimizer } = options;
+  const dir = await readableCheckpoint(options.dir);
   const manifest = parseManifest(JSON.parse(await readFile(join(dir, stateFile), "utf8")), dir);
   if (manifest.variables.length !== variables.length ||
       manifest.variables.some((spec, i) => spec.shape.join("x") !== variables[i]!.shape.join("x"))) {
@@ -132,7 +170,8 @@ async function writeLayersModel(dir: string, artifacts: tf.io.ModelArtifacts): P
 }
 
 /** Loads a layers model saved in a checkpoint directory (tfjs format) without tfjs-node. */
-export async function loadLayersModelFromDir(dir: string): Promise<tf.LayersModel> {
+export async function loadLayersModelFromDir(checkpointDir: string): Promise<tf.LayersModel> {
+  const dir = await readableCheckpoint(checkpointDir);
   const modelJson: unknown = JSON.parse(await readFile(join(dir, "model.json"), "utf8"));
   if (typeof modelJson !== "object" || modelJson === null || !("modelTopology" in modelJson) || !("weightsManifest" in modelJson)) {
     throw new RingbookError("ERR_BAD_CHECKPOINT", `${dir}/model.json is not a tfjs layers model (no modelTopology/weightsManifest)`);

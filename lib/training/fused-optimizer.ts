@@ -11,7 +11,7 @@
  * order, so checkpoints move between it and tfjs's), and also takes the flat gradient array the
  * all-reduce produced ({@link FusedOptimizer.applyFlatGradients}), without making a tensor.
  */
-import * as tf from "@tensorflow/tfjs";
+import tf from "../tfjs.cjs";
 
 import { loadBlasAddon, type BlasAddon } from "../backend/native/blas-addon.js";
 import { nativeKernelsInstalled } from "../backend/native/index.js";

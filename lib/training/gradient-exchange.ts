@@ -1,4 +1,4 @@
-import * as tf from "@tensorflow/tfjs";
+import tf from "../tfjs.cjs";
 import { RingbookError } from "../errors.js";
 
 /** The wasm backend's view of a tensor in its memory (tfjs-backend-wasm's BackendWasm). */

@@ -1,4 +1,4 @@
-import * as tf from "@tensorflow/tfjs";
+import tf from "../tfjs.cjs";
 import { RingbookError } from "../errors.js";
 import { FusedOptimizer, fusedOptimizerAvailable } from "./fused-optimizer.js";
 

@@ -9,7 +9,7 @@
  * keeps packed weights keyed by tensor id: writing a variable in place made the next steps
  * multiply with the previous weights.
  */
-import * as tf from "@tensorflow/tfjs";
+import tf from "../tfjs.cjs";
 import type { DataId, TensorInfo } from "@tensorflow/tfjs";
 
 import { RingbookError } from "../errors.js";

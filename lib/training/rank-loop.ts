@@ -1,4 +1,4 @@
-import * as tf from "@tensorflow/tfjs";
+import tf from "../tfjs.cjs";
 import type { Dataset } from "../data/dataset.js";
 import { saveCheckpoint, type TrainingPosition } from "./checkpoint.js";
 import { GradientExchange } from "./gradient-exchange.js";

@@ -1,4 +1,4 @@
-import * as tf from "@tensorflow/tfjs";
+import tf from "../tfjs.cjs";
 import { activeBackendName } from "../backend/load-blas.js";
 import { RingbookError } from "../errors.js";
 import type { Dataset } from "../data/dataset.js";

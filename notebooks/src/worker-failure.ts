@@ -66,8 +66,10 @@ try {
   failure = error as Error;
 }
 if (failure === undefined) throw new Error(`the run finished before step ${killAtStep}; raise epochs or lower killAtStep`);
+// A later cell is checked against `failure`'s declared type, not this cell's narrowing: keep the message.
+const failureMessage = failure.message;
 console.log(`killed rank 1 (pid ${victim.pid}) when the notebook saw step ${killedAtStep}; the run failed with:`);
-console.log(failure.message);
+console.log(failureMessage);
 
 // %% [markdown]
 // ## The cluster after the failure
@@ -105,7 +107,7 @@ console.log(JSON.stringify({
   killedPid: victim.pid,
   killedAtStep,
   lastStepSeen,
-  error: failure.message,
+  error: failureMessage,
   replacementPid: replacement.pid,
   resumedFromStep,
   steps: resumed.steps,

@@ -71,6 +71,24 @@ describe("executor cells", () => {
     assert.match(referenceError.traceback.join("\n"), /line 3:1/);
   });
 
+  it("reports the TypeScript source's column, through type annotations and rewritten declarations, also for late errors", async () => {
+    const frameOf = (outcome: { status: string; traceback?: string[] }): string => (outcome.status === "error" ? (outcome.traceback?.[1] ?? "") : `<${outcome.status}>`);
+    const declared = await nb.run("const total = 1;\nconst a: number = 2;\nconst sum: number = totl + 1;");
+    assert.match(frameOf(declared), /In\[\d+\] line 3:21$/);
+    const second = await nb.run("let first = 1, second: number = missing2;");
+    assert.match(frameOf(second), /In\[\d+\] line 1:33$/);
+    const typed = await nb.run("type T = { a: number };\nfunction g(t: T): number { return (t.a as any).b.c }\ng({ a: 1 })");
+    assert.ok(typed.status === "error");
+    assert.match(typed.traceback.join("\n"), /at g \(In\[\d+\] line 2:50\)\n\s+at In\[\d+\] line 3:1$/);
+    const argument = await nb.run("let x: number = 1\nfunction f(a: number): number { return a }\nconsole.log(f(x), totl)");
+    assert.match(frameOf(argument), /In\[\d+\] line 3:19$/);
+    const late = await nb.run("setTimeout(() => { const q: number = 1; (undefined as any).boom }, 5)");
+    await nb.waitFor(() => nb.eventsOf(late.cellId).some((event) => event.kind === "lateError"));
+    const lateError = nb.eventsOf(late.cellId).find((event) => event.kind === "lateError");
+    assert.ok(lateError?.kind === "lateError");
+    assert.match(lateError.traceback[1] ?? "", /In\[\d+\] line 1:60\)$/);
+  });
+
   it("evaluates user expressions after the cell", async () => {
     const outcome = await nb.run("const ue = 21", { userExpressions: { double: "ue * 2", broken: "nope.nope" } });
     assert.ok(outcome.status === "ok");

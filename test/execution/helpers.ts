@@ -27,7 +27,7 @@ export interface TestNotebook {
 
 /** Starts an executor in a fresh folder; `files` are written there; node_modules links to ours. */
 export async function openNotebook(
-  options: { typeCheck?: "off" | "auto" | "warn" | "error"; typeCheckIdleDelayMs?: number; files?: Record<string, string>; nodeModules?: boolean } = {},
+  options: { typeCheck?: "off" | "auto" | "warn" | "error"; typeCheckWaitMs?: number; files?: Record<string, string>; nodeModules?: boolean; typeChecker?: "native" | "classic" } = {},
 ): Promise<TestNotebook> {
   const dir = mkdtempSync(join(tmpdir(), "ringbook-exec-"));
   if (options.nodeModules !== false) symlinkSync(join(repoRoot, "node_modules"), join(dir, "node_modules"));
@@ -36,7 +36,8 @@ export async function openNotebook(
   const executor = await startExecutor({
     cwd: dir,
     typeCheck: options.typeCheck ?? "off",
-    ...(options.typeCheckIdleDelayMs === undefined ? {} : { typeCheckIdleDelayMs: options.typeCheckIdleDelayMs }),
+    ...(options.typeCheckWaitMs === undefined ? {} : { typeCheckWaitMs: options.typeCheckWaitMs }),
+    ...(options.typeChecker === undefined ? {} : { typeChecker: options.typeChecker }),
     log: (line) => logs.push(line),
   });
   const events: TestNotebook["events"] = [];

@@ -1,40 +1,11 @@
-/** The language worker's manners as background work: low thread priority, garbage collected when idle. */
+/** The language worker gives its memory back: garbage is collected when it is idle. */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { getHeapStatistics } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { Worker } from "node:worker_threads";
 import { IdleCollector } from "../../kernel/language/idle-gc.js";
 
-/** Field 19 of /proc/<pid>/task/<tid>/stat: the thread's nice value. */
-function niceOf(tid: number): number {
-  const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
-  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]);
-}
-
-describe("language worker as background work", () => {
-  it("lowers the priority of its own thread only (Linux)", async () => {
-    const mainNice = niceOf(process.pid);
-    const module = new URL("../../kernel/language/thread-priority.js", import.meta.url).href;
-    const worker = new Worker(
-      `import(${JSON.stringify(module)}).then(({ lowerThisThreadPriority }) => {
-         const lowered = lowerThisThreadPriority();
-         const tid = Number(require("node:fs").readlinkSync("/proc/thread-self").split("/").pop());
-         require("node:worker_threads").parentPort.postMessage({ lowered, tid });
-       });`,
-      { eval: true },
-    );
-    try {
-      const { lowered, tid } = await new Promise<{ lowered: boolean; tid: number }>((resolve) => worker.once("message", resolve));
-      assert.equal(lowered, true);
-      assert.equal(niceOf(tid), 19);
-      assert.equal(niceOf(process.pid), mainNice, "the main thread keeps its priority");
-    } finally {
-      await worker.terminate();
-    }
-  });
-
+describe("language worker memory", () => {
   it("collects garbage after an idle time without exposing gc to any context", async () => {
     const collector = new IdleCollector(30);
     assert.equal(runInNewContext("typeof gc"), "undefined");

@@ -1,6 +1,7 @@
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { openNotebook, resultText, type TestNotebook } from "./helpers.js";
+import { descendantsOf, isRunning } from "../../lib/process/process-tree.js";
 
 describe("executor language features", () => {
   let warn: TestNotebook;
@@ -53,66 +54,97 @@ describe("executor language features", () => {
     assert.deepEqual(nested, { status: "incomplete", indent: "    " });
   });
 
-  it("warn mode runs the cell and reports type errors on its stderr afterwards", async () => {
+  it("warn mode runs the cell and reports its type errors on its stderr before the cell ends", async () => {
     const outcome = await warn.run("const typed: number = 'text'\ntyped");
     assert.equal(resultText(outcome), "'text'");
-    await warn.waitFor(() => warn.streamOf(outcome.cellId, "stderr").includes("TS2322"), 30_000);
-    assert.match(warn.streamOf(outcome.cellId, "stderr"), new RegExp(`In\\[${outcome.cellId.slice(1)}\\] line 1:7 - error TS2322: Type 'string' is not assignable to type 'number'`));
+    assert.match(warn.streamOf(outcome.cellId, "stderr"), new RegExp(`^In\\[${outcome.cellId.slice(1)}\\] line 1:7 - error TS2322: Type 'string' is not assignable to type 'number'\\.\\n$`));
     const redeclared = await warn.run("const typed = 'redeclared is fine'\ntyped.length");
     assert.equal(resultText(redeclared), "18");
-    const clean = await warn.run("const fine: string = typed");
-    // Checks run in order: once this cell's warning is out, the two before it were checked.
-    const marker = await warn.run("const marker: boolean = 1");
-    await warn.waitFor(() => warn.streamOf(marker.cellId, "stderr").includes("TS2322"), 30_000);
-    assert.equal(warn.streamOf(clean.cellId, "stderr"), "");
     assert.equal(warn.streamOf(redeclared.cellId, "stderr"), "");
+    const clean = await warn.run("const fine: string = typed");
+    assert.equal(warn.streamOf(clean.cellId, "stderr"), "");
+    assert.ok(warn.logs.some((line) => /language service ready in \d+ ms: type checks by the native TypeScript 7 compiler/.test(line)), warn.logs.join("\n"));
   });
 
-  it("warn mode checks a run of cells only once it is over, each cell against the cells before it", async () => {
-    const burst = await openNotebook({ typeCheck: "warn", typeCheckIdleDelayMs: 400 });
+  for (const typeChecker of ["native", "classic"] as const) {
+    it(`checks each cell against the cells before it, with the ${typeChecker} checker`, async () => {
+      const notebook = await openNotebook({ typeCheck: "warn", typeChecker });
+      try {
+        const cells: Array<[string, RegExp | ""]> = [
+          ["let count = 1\nimport * as fs from 'node:fs'", ""],
+          ["count = 2; count++; const label: string = count", /^In\[2\] line 1:27 - error TS2322: Type 'number' is not assignable to type 'string'\.\n$/],
+          ["const count = 'now a string'", ""],
+          ["const n: number = count", /^In\[4\] line 1:7 - error TS2322: Type 'string' is not assignable to type 'number'\.\n$/],
+          ["fs.existsSync('/').valueOf()", ""],
+          ["interface Point { x: number }\ntype Named = Point & { name: string }\nfunction make(): Named { return { x: 1, name: 'a' } }", ""],
+          ["const made: Named = make(); const bad: Point = { x: 'no' }", /^In\[7\] line 1:50 - error TS2322: Type 'string' is not assignable to type 'number'\.\n$/],
+          ["const { p1, p2: [p3] } = { p1: 1, p2: ['s'] }", ""],
+          ["const fromPattern: number = p3", /TS2322: Type 'string' is not assignable to type 'number'/],
+          ["class Box { open() { return 1 } }\nconst closeIt = (box: Box) => box.close()", /TS2339: Property 'close' does not exist on type 'Box'/],
+          ["import { launchCluster } from 'ringbook'\ntypeof launchCluster", ""],
+          ["const wrongOption = () => launchCluster({ workers: 'two' })", /TS2322: Type 'string' is not assignable to type 'number'/],
+          ["const é: number = 'ü'", /^In\[13\] line 1:7 - error TS2322/],
+        ];
+        for (const [code, expected] of cells) {
+          const outcome = await notebook.run(code);
+          assert.equal(outcome.status, "ok", `${code}: ${JSON.stringify(outcome)}`);
+          const stderr = notebook.streamOf(outcome.cellId, "stderr");
+          if (expected === "") assert.equal(stderr, "", code);
+          else assert.match(stderr, expected, code);
+        }
+      } finally {
+        await notebook.close();
+      }
+    });
+  }
+
+  it("starts the classic language service for completions when JupyterLab's extension opens its comm, before the first Tab", async () => {
+    const notebook = await openNotebook({ typeCheck: "warn" });
     try {
-      const first = await burst.run("let count = 1");
-      const misuse = await burst.run("const label: string = count");
-      // Redeclared later with another type: the check of `misuse`, run after this cell, must still
-      // see `count` as the number it was when `misuse` ran.
-      await burst.run("const count = 'now a string'");
-      for (let index = 0; index < 30; index++) await burst.run(`const filler${index} = ${index}`);
-      assert.ok(!burst.logs.some((line) => line.includes("language service ready")), "the language service did not start during the run");
-      assert.equal(burst.streamOf(misuse.cellId, "stderr"), "");
-      await burst.waitFor(() => burst.streamOf(misuse.cellId, "stderr").includes("TS2322"), 30_000);
-      assert.match(burst.streamOf(misuse.cellId, "stderr"), /Type 'number' is not assignable to type 'string'/);
-      assert.equal(burst.streamOf(first.cellId, "stderr"), "");
+      await notebook.run("const preparedName = 1");
+      assert.ok(!notebook.logs.some((line) => line.includes("classic language service")), "not started by cells");
+      await notebook.executor.commOpen("comm-1", "ringbook.plotly", { protocol: 1 }, {});
+      await notebook.waitFor(() => notebook.logs.some((line) => line.includes("classic language service (completions, inspection) ready")), 30_000);
+      const names = await notebook.executor.complete("prepared", 8);
+      assert.equal(names.matches[0], "preparedName");
     } finally {
-      await burst.close();
+      await notebook.close();
     }
   });
 
-  it("warn mode checks a long cell while it runs, so its warning comes before its reply", async () => {
-    const long = await openNotebook({ typeCheck: "warn", typeCheckIdleDelayMs: 100 });
+  it("runs the native compiler as a child process that close() stops, also while it is starting", async () => {
+    const before = new Set(descendantsOf(process.pid).map((child) => child.pid));
+    const notebook = await openNotebook({ typeCheck: "warn" });
+    await notebook.run("const started: number = 1");
+    const compilers = descendantsOf(process.pid).filter((child) => !before.has(child.pid));
+    assert.equal(compilers.length, 1, "one native compiler process");
+    await notebook.close();
+    assert.deepEqual(compilers.filter(isRunning), []);
+    const starting = await openNotebook({ typeCheck: "warn" });
+    await starting.close();
+    const deadline = Date.now() + 5000;
+    while (descendantsOf(process.pid).some((child) => !before.has(child.pid)) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.deepEqual(descendantsOf(process.pid).filter((child) => !before.has(child.pid)), [], "nothing left after closing while the checker started");
+  });
+
+  it("warn mode checks a long cell while it runs, and a late check still reaches its cell", async () => {
+    const long = await openNotebook({ typeCheck: "warn" });
     try {
-      await long.executor.complete("Mat", 3); // the language service is up before the cell
-      const outcome = await long.run("const slow: number = 'late'\nawait new Promise((resolve) => setTimeout(resolve, 5000))");
+      const outcome = await long.run("const slow: number = 'late'\nawait new Promise((resolve) => setTimeout(resolve, 300))");
       assert.equal(outcome.status, "ok");
-      assert.match(long.streamOf(outcome.cellId, "stderr"), /TS2322/, "the warning arrived while the cell ran");
+      assert.match(long.streamOf(outcome.cellId, "stderr"), /TS2322/);
     } finally {
       await long.close();
     }
-  });
-
-  it("auto mode checks cells only while the language service runs, which a completion starts", async () => {
-    const auto = await openNotebook({ typeCheck: "auto", typeCheckIdleDelayMs: 100 });
+    const impatient = await openNotebook({ typeCheck: "warn", typeCheckWaitMs: 1 });
     try {
-      const early = await auto.run("const early: number = 'not checked'");
-      await new Promise((resolve) => setTimeout(resolve, 600));
-      assert.ok(!auto.logs.some((line) => line.includes("language service ready")), "no check starts the language service");
-      assert.equal(auto.streamOf(early.cellId, "stderr"), "");
-      const names = await auto.executor.complete("ear", 3);
-      assert.equal(names.matches[0], "early");
-      const later = await auto.run("const later: number = 'checked'");
-      await auto.waitFor(() => auto.streamOf(later.cellId, "stderr").includes("TS2322"), 30_000);
-      assert.equal(auto.streamOf(early.cellId, "stderr"), "");
+      // The first cell ends before the checker has started; its errors follow.
+      const outcome = await impatient.run("const early: number = 'checked anyway'");
+      assert.equal(impatient.streamOf(outcome.cellId, "stderr"), "");
+      await impatient.waitFor(() => impatient.streamOf(outcome.cellId, "stderr").includes("TS2322"), 30_000);
+      assert.ok(impatient.logs.some((line) => line.includes("its errors will follow the cell")));
     } finally {
-      await auto.close();
+      await impatient.close();
     }
   });
 

@@ -65,6 +65,26 @@ describe("executor outputs", () => {
     ]);
   });
 
+  it("displays a Plotly figure without layout, as Plotly accepts, and names what is wrong with a bad one", async () => {
+    const outcome = await nb.run("display.plotly({ data: [{ y: [1, 3, 2] }] })");
+    assert.equal(outcome.status, "ok", JSON.stringify(outcome));
+    const [shown] = displays(nb.eventsOf(outcome.cellId));
+    assert.deepEqual(shown?.data["application/vnd.plotly.v1+json"], { data: [{ y: [1, 3, 2] }], layout: {}, config: {} });
+    const bad = await nb.run("display.plotly({ data: [{ y: [1] }], layot: {} } as never)");
+    assert.ok(bad.status === "error");
+    assert.equal(bad.evalue, 'display.plotly expects a Plotly figure { data: [...traces], layout?: {...} }: unknown key "layot" (a figure has data, layout, config and frames)');
+    const notTraces = await nb.run("display.plotly({ data: [1, 2] } as never)");
+    assert.ok(notTraces.status === "error");
+    assert.match(notTraces.evalue, /data\[0\] must be a trace object, got 1$/);
+  });
+
+  it("leaves out tfjs's banner about its Node backend and keeps the cell's own warnings", async () => {
+    const outcome = await nb.run("import * as tfjs from '@tensorflow/tfjs';\nconsole.warn('own warning');\ntfjs.tensor([1, 2]).sum().dataSync()[0]");
+    assert.equal(resultText(outcome), "3");
+    assert.equal(nb.streamOf(outcome.cellId, "stderr"), "own warning\n");
+    assert.equal(nb.streamOf(outcome.cellId), "");
+  });
+
   it("supports tslab's display API unchanged", async () => {
     const outcome = await nb.run("import * as tslab from 'tslab'\ntslab.display.markdown('**md**')\nconst d = tslab.newDisplay()\nd.html('<p>1</p>')\nd.html('<p>2</p>')\ntslab.display.raw('text/csv', 'a,b')");
     assert.equal(outcome.status, "ok");

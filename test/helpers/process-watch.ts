@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { descendantsOf, isRunning, type ProcessIdentity } from "../../kernel/client/process-tree.js";
+import { descendantsOf, isRunning, type ProcessIdentity } from "../../lib/process/process-tree.js";
 
 /**
  * Records every process that appears below `rootPid` while it runs (sampled every `intervalMs`),

@@ -54,11 +54,11 @@ describe("ringbook CLI", () => {
     }
   });
 
-  test("kernel --help documents the type-check modes, auto being the default", () => {
+  test("kernel --help documents the type-check modes, warn being the default", () => {
     const result = ringbook(["kernel", "--help"]);
     assert.equal(result.status, 0, result.stderr);
-    assert.match(result.stdout, /--type-check off\|auto\|warn\|error/);
-    assert.match(result.stdout, /auto +\(default\) as warn while the TypeScript language service/);
+    assert.match(result.stdout, /--type-check warn\|error\|off/);
+    assert.match(result.stdout, /warn +\(default\) each cell is checked while it runs/);
   });
 
   test("install --prefix --name --display-name goes to PREFIX/share/jupyter/kernels/NAME", async () => {

@@ -136,7 +136,9 @@ describe("parseRequest", () => {
   test("validates every field it reads, quoting the bad value", () => {
     assert.match(codeOf(() => parseRequest("execute_request", { code: 1 })), /^PROTOCOL_CONTENT: execute_request: code must be a string, got 1/);
     assert.match(codeOf(() => parseRequest("execute_request", { code: "", user_expressions: { a: 1 } })), /user_expressions.a must be a string, got 1/);
-    assert.match(codeOf(() => parseRequest("complete_request", { code: "ab", cursor_pos: 5 })), /cursor_pos must be between 0 and 2, got 5/);
+    assert.match(codeOf(() => parseRequest("complete_request", { code: "ab", cursor_pos: -1 })), /cursor_pos must be between 0 and 2, got -1/);
+    // Past the end is the end, as ipykernel takes it (JupyterLab's completer sends one past it).
+    assert.deepEqual(parseRequest("inspect_request", { code: "ab", cursor_pos: 3 }), { msg_type: "inspect_request", content: { code: "ab", cursor_pos: 2, detail_level: 0 } });
     assert.match(codeOf(() => parseRequest("inspect_request", { code: "a", cursor_pos: 1, detail_level: 2 })), /detail_level must be 0 or 1, got 2/);
     assert.match(codeOf(() => parseRequest("history_request", { hist_access_type: "all" })), /hist_access_type must be "tail", "range" or "search", got "all"/);
     assert.match(codeOf(() => parseRequest("comm_open", { comm_id: "c", target_name: "t", data: [] })), /comm_open: data must be an object, got \[\]/);

@@ -42,6 +42,27 @@ test("parameters of every type are injected after the parameters cell; the input
   });
 });
 
+test("output a cell causes after it ended is saved in that cell, and type errors are printed and saved with their cell", async () => {
+  await withDir(async (dir) => {
+    const input = join(dir, "late.ipynb");
+    await writeFile(
+      input,
+      makeNotebook([
+        "setTimeout(() => console.log('late from the first cell'), 300);\n'started'",
+        "const typed: string = 5;",
+        "await new Promise((resolve) => setTimeout(resolve, 600));\nconsole.log('second waited')",
+      ]),
+    );
+    const result = await runProcess(process.execPath, [cli, "run", input]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stderr, /In\[2\] line 1:7 - error TS2322: Type 'number' is not assignable to type 'string'\./);
+    const texts = outputTexts(await readFile(join(dir, "late.out.ipynb"), "utf8"));
+    assert.ok(texts[0]?.includes("late from the first cell\n"), JSON.stringify(texts));
+    assert.ok(texts[1]?.some((text) => text.includes("error TS2322")), JSON.stringify(texts));
+    assert.deepEqual(texts[2], ["second waited\n"]);
+  });
+});
+
 test("a failing cell stops the run with its number, line and traceback; earlier outputs are saved", async () => {
   await withDir(async (dir) => {
     const input = join(dir, "fails.ipynb");

@@ -22,7 +22,7 @@ function loadPlotly(): Promise<PlotlyApi> {
  * stream: each appends points to the traces of the revision drawn, in order; one that does not
  * follow (a missed delta, an older revision) is ignored until the kernel shows the whole figure
  * again. Draws never overlap: figures that arrive while one is being drawn are coalesced into the
- * newest.
+ * newest, and deltas are drawn at a bounded rate.
  */
 export class PlotlyRenderer extends Widget implements IRenderMime.IRenderer, LiveFigure {
   readonly #mimeType: string;
@@ -36,6 +36,10 @@ export class PlotlyRenderer extends Widget implements IRenderMime.IRenderer, Liv
   #queue: Promise<void> = Promise.resolve();
   #drawnWidthPx = 0;
   #resizeFrame = 0;
+  /** A draw of the deltas applied since the last draw, waiting for its turn (see #scheduleDeltaDraw). */
+  #deltaTimer: ReturnType<typeof setTimeout> | undefined;
+  #lastDrawEndMs = 0;
+  #lastDrawMs = 0;
 
   constructor(options: IRenderMime.IRendererOptions) {
     super();
@@ -83,7 +87,25 @@ export class PlotlyRenderer extends Widget implements IRenderMime.IRenderer, Liv
     });
     const revision = typeof figure.layout["datarevision"] === "number" ? figure.layout["datarevision"] : 0;
     this.#figure = { data, layout: { ...figure.layout, datarevision: revision + 1 }, config: figure.config };
-    void this.#draw(this.#figure).catch((error: unknown) => console.warn("ringbook-plotly: could not draw a live figure update:", error));
+    this.#scheduleDeltaDraw();
+  }
+
+  /**
+   * Draws the deltas applied so far, no sooner than a gap after the last draw: at least 250 ms,
+   * and four times as long as the last draw took, so that a live plot takes at most a fifth of the
+   * page's time. Drawn at every delta (about ten a second), a plot of a few thousand points kept
+   * the page too busy to answer clicks (the interrupt button) for seconds on a loaded machine.
+   */
+  #scheduleDeltaDraw(): void {
+    if (this.#deltaTimer !== undefined) return;
+    const gapMs = Math.max(250, 4 * this.#lastDrawMs);
+    const waitMs = Math.max(0, this.#lastDrawEndMs + gapMs - performance.now());
+    this.#deltaTimer = setTimeout(() => {
+      this.#deltaTimer = undefined;
+      const figure = this.#figure;
+      if (figure === undefined || this.isDisposed) return;
+      void this.#draw(figure).catch((error: unknown) => console.warn("ringbook-plotly: could not draw a live figure update:", error));
+    }, waitMs);
   }
 
   /** Draws `figure` after the draw in progress, if it is still the newest by then. */
@@ -99,6 +121,7 @@ export class PlotlyRenderer extends Widget implements IRenderMime.IRenderer, Liv
     this.#resizeObserver.disconnect();
     this.#unfollow?.();
     this.#unfollow = undefined;
+    clearTimeout(this.#deltaTimer);
     cancelAnimationFrame(this.#resizeFrame);
     this.#pending = undefined;
     const node = this.node;
@@ -118,7 +141,10 @@ export class PlotlyRenderer extends Widget implements IRenderMime.IRenderer, Liv
     this.#pending = undefined;
     const api = await loadPlotly();
     if (this.isDisposed) return;
+    const started = performance.now();
     await api.react(this.node, figure.data, figure.layout, figure.config);
+    this.#lastDrawEndMs = performance.now();
+    this.#lastDrawMs = this.#lastDrawEndMs - started;
     this.#drawnWidthPx = this.node.clientWidth;
   }
 

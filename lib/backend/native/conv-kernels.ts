@@ -5,7 +5,7 @@
  * tfjs's layers use; NCHW goes to the kernel that was registered before (wasm's own, or
  * ringbook's composition).
  */
-import * as tf from "@tensorflow/tfjs";
+import tf from "../../tfjs.cjs";
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from "@tensorflow/tfjs";
 
 import { parseConvGradientAttrs } from "../wasm-kernels/conv-attrs.js";

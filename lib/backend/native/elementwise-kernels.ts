@@ -11,7 +11,7 @@
  * - ReLU's gradient as one pass (`RingbookReluGrad`), where tfjs runs step, cast and multiply:
  *   see relu-gradient.ts for when tfjs's gradient uses it.
  */
-import * as tf from "@tensorflow/tfjs";
+import tf from "../../tfjs.cjs";
 import type { KernelConfig, KernelFunc, TensorInfo } from "@tensorflow/tfjs";
 
 import { WasmKernelError } from "../wasm-kernels/wasm-kernel-scope.js";

@@ -5,7 +5,7 @@
  * Identity and same-dtype Cast that share memory instead of copying it, and ReLU's gradient in one
  * pass. Everything else (elementwise kernels, pooling forward, softmax, ...) stays wasm's.
  */
-import * as tf from "@tensorflow/tfjs";
+import tf from "../../tfjs.cjs";
 import type { KernelConfig, KernelFunc } from "@tensorflow/tfjs";
 
 import type { BlasAddon } from "./blas-addon.js";

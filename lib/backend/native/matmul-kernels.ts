@@ -6,7 +6,7 @@
  * elementwise kernels, so they come here too). Never routed to wasm's own `_FusedMatMul`, which
  * gives wrong results with a transpose plus bias or relu in 4.22.
  */
-import * as tf from "@tensorflow/tfjs";
+import tf from "../../tfjs.cjs";
 import type { KernelConfig, KernelFunc, TensorInfo } from "@tensorflow/tfjs";
 
 import { composeWasmKernel, WasmKernelError } from "../wasm-kernels/wasm-kernel-scope.js";

@@ -6,7 +6,7 @@
  * tape is recording (a gradient of this gradient needs tfjs's differentiable composition), and
  * tfjs's own gradient otherwise. Results are the same products (dy · 1, dy · 0 or NaN).
  */
-import * as tf from "@tensorflow/tfjs";
+import tf from "../../tfjs.cjs";
 import type { GradConfig } from "@tensorflow/tfjs";
 
 import { reluGradKernelName } from "./elementwise-kernels.js";

@@ -4,7 +4,7 @@
  * first (the reduced axes must be innermost there), a full copy of dy for nothing. Other
  * reductions, and int32, go to the kernel that was registered before.
  */
-import * as tf from "@tensorflow/tfjs";
+import tf from "../../tfjs.cjs";
 import type { KernelConfig, KernelFunc } from "@tensorflow/tfjs";
 
 import { WasmKernelError } from "../wasm-kernels/wasm-kernel-scope.js";

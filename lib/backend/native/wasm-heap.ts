@@ -19,7 +19,7 @@
  * - `backend.wasm.asm.memory`: the WebAssembly.Memory itself (optional: without it the fused
  *   optimizer's SIMD loops are not used).
  */
-import * as tf from "@tensorflow/tfjs";
+import tf from "../../tfjs.cjs";
 import type { DataId, TensorInfo } from "@tensorflow/tfjs";
 
 import { RingbookError } from "../../errors.js";

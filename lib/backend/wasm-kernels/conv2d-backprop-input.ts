@@ -1,4 +1,4 @@
-import * as tf from "@tensorflow/tfjs";
+import tf from "../../tfjs.cjs";
 import type { KernelConfig, KernelFunc, TensorInfo } from "@tensorflow/tfjs";
 
 import { parseConvGradientAttrs, transposedConvPadding } from "./conv-attrs.js";

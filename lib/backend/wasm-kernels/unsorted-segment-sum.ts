@@ -1,4 +1,4 @@
-import * as tf from "@tensorflow/tfjs";
+import tf from "../../tfjs.cjs";
 import type { KernelConfig, KernelFunc } from "@tensorflow/tfjs";
 
 import { composeWasmKernel, WasmKernelError } from "./wasm-kernel-scope.js";

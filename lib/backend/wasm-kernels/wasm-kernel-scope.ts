@@ -1,4 +1,4 @@
-import * as tf from "@tensorflow/tfjs";
+import tf from "../../tfjs.cjs";
 import type { KernelBackend, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from "@tensorflow/tfjs";
 
 import { RingbookError } from "../../errors.js";

@@ -110,7 +110,8 @@ def scenario_outputs(k):
     update = [m for m in iopub if m["msg_type"] == "update_display_data"][0]
     check(update["content"]["transient"]["display_id"] == display_id, update["content"])
     cell_id = reply["parent_header"]["msg_id"]
-    late = None
+    # Before or after the cell's idle (the first cell of a kernel waits for its type check).
+    late = next((m for m in iopub if m["msg_type"] == "stream"), None)
     deadline = time.monotonic() + 5
     while late is None and time.monotonic() < deadline:
         m = k.kc.get_iopub_msg(timeout=5)

@@ -38,6 +38,12 @@ function readStat(pid: number): StatLine | undefined {
   return { pid, ppid, startTicks, state };
 }
 
+/** The identity of a running process, or undefined where it does not run (or /proc is missing). */
+export function identityOf(pid: number): ProcessIdentity | undefined {
+  const stat = readStat(pid);
+  return stat === undefined || stat.state === "Z" ? undefined : { pid, startTicks: stat.startTicks };
+}
+
 /** Every live process below `pid` (children, their children, ...), at this moment. */
 export function descendantsOf(pid: number): ProcessIdentity[] {
   let names: string[];
