@@ -20,4 +20,6 @@ export type { Figure, Trace, Layout } from "./plots/figure.js";
 export { selectBackend, type BackendChoice } from "./backend/select-backend.js";
 export type { BackendPreference } from "./backend/backend-preference.js";
 export { useWasmBackend } from "./backend/load-wasm.js";
+export { useBlasBackend, activeBackendName, BlasBackendError, type BlasBackendInfo } from "./backend/load-blas.js";
+export { FusedOptimizer } from "./training/fused-optimizer.js";
 export { RingbookError } from "./errors.js";

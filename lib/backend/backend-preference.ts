@@ -5,9 +5,9 @@
 import { RingbookError } from "../errors.js";
 
 /** A backend to ask for; `auto` tries them fastest first. */
-export type BackendPreference = "auto" | "tensorflow-gpu" | "tensorflow" | "wasm" | "cpu";
+export type BackendPreference = "auto" | "tensorflow-gpu" | "tensorflow" | "wasm-blas" | "wasm" | "cpu";
 
-export const backendPreferences: readonly BackendPreference[] = ["auto", "tensorflow-gpu", "tensorflow", "wasm", "cpu"];
+export const backendPreferences: readonly BackendPreference[] = ["auto", "tensorflow-gpu", "tensorflow", "wasm-blas", "wasm", "cpu"];
 
 /** Parses a backend preference, quoting a bad value. */
 export function parseBackendPreference(value: unknown): BackendPreference {

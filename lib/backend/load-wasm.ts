@@ -4,6 +4,7 @@ import { dirname } from "node:path";
 import tf from "../tfjs.cjs";
 
 import { RingbookError } from "../errors.js";
+import { uninstallNativeKernels } from "./native/index.js";
 import { registerMissingWasmKernels, type RegisterWasmKernelsOptions } from "./wasm-kernels/index.js";
 
 /** Raised when the wasm backend cannot be loaded or selected. */
@@ -25,7 +26,8 @@ export function wasmBinaryDirectory(): string {
 /**
  * Makes tfjs use the wasm backend (SIMD, one thread: wasm threads cannot start in Node) and
  * registers the kernels it lacks for training (see {@link registerMissingWasmKernels}).
- * Safe to call more than once.
+ * Safe to call more than once; after `useBlasBackend` it takes the native kernels off again
+ * (plain wasm).
  *
  * @example
  * await useWasmBackend();
@@ -47,5 +49,6 @@ export async function useWasmBackend(options: RegisterWasmKernelsOptions = {}): 
   if (!selected) {
     throw new WasmBackendError(`tf.setBackend("wasm") returned false (binaries in ${wasmBinaryDirectory()}); the backend is ${tf.getBackend()}`);
   }
+  uninstallNativeKernels();
   registerMissingWasmKernels(options);
 }

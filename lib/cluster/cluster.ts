@@ -137,6 +137,8 @@ export class Cluster {
         pid: worker?.pid ?? null,
         host: worker?.host ?? "",
         backend: worker?.info?.backend ?? "",
+        backendSummary: worker?.info?.backendSummary ?? "",
+        backendNotes: worker?.info?.notes ?? [],
         device: worker?.info?.device ?? "",
         state: worker === undefined ? "closed" : worker.state === "ready" && busy ? "busy" : worker.state,
         incarnation: worker?.incarnation ?? -1,

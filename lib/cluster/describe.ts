@@ -11,7 +11,12 @@ export interface WorkerDescription {
   rank: number;
   pid: number | null;
   host: string;
+  /** ringbook's backend name: tensorflow, wasm-blas, wasm or cpu. */
   backend: string;
+  /** What that backend is, e.g. "OpenBLAS 0.3.21 (Haswell kernels, 1 thread) zero-copy in the wasm heap". */
+  backendSummary: string;
+  /** Why each faster backend was not taken, one line each (e.g. "tensorflow: Cannot find module ..."). */
+  backendNotes: string[];
   device: string;
   state: DescribedState;
   /** Counts restarts: a restarted rank gets a new incarnation. */
@@ -30,7 +35,28 @@ function escapeHtml(text: string): string {
 function textTable(rows: readonly WorkerDescription[]): string {
   const cells = [columns.map(String), ...rows.map((row) => columns.map((column) => String(row[column] ?? "")))];
   const widths = columns.map((_, i) => Math.max(...cells.map((line) => line[i]!.length)));
-  return cells.map((line) => line.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n");
+  const table = cells.map((line) => line.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n");
+  const notes = backendLines(rows);
+  return notes.length === 0 ? table : `${table}\n\n${notes.join("\n")}`;
+}
+
+/**
+ * Below the table, once per distinct backend: what it is and why faster ones were not taken
+ * (every rank usually says the same; ranks that differ are named).
+ */
+function backendLines(rows: readonly WorkerDescription[]): string[] {
+  const groups = new Map<string, { row: WorkerDescription; ranks: number[] }>();
+  for (const row of rows) {
+    if (row.backend === "") continue;
+    const key = [row.backend, row.backendSummary, ...row.backendNotes].join("\n");
+    const group = groups.get(key);
+    if (group === undefined) groups.set(key, { row, ranks: [row.rank] });
+    else group.ranks.push(row.rank);
+  }
+  return [...groups.values()].flatMap(({ row, ranks }) => {
+    const who = groups.size === 1 ? "" : ` (rank${ranks.length === 1 ? "" : "s"} ${ranks.join(", ")})`;
+    return [`backend ${row.backend}${who}: ${row.backendSummary || "-"}`, ...row.backendNotes.map((note) => `  not ${note}`)];
+  });
 }
 
 /** Wraps rows so that notebooks show them as a table. */
@@ -41,7 +67,7 @@ export function describeCluster(rows: WorkerDescription[]): ClusterDescription {
       "text/plain": textTable(rows),
       "text/html": `<table><thead><tr>${columns.map((column) => `<th>${column}</th>`).join("")}</tr></thead><tbody>${rows
         .map((row) => `<tr>${columns.map((column) => `<td>${escapeHtml(String(row[column] ?? ""))}</td>`).join("")}</tr>`)
-        .join("")}</tbody></table>`,
+        .join("")}</tbody></table>${backendLines(rows).map((line) => `<div>${escapeHtml(line)}</div>`).join("")}`,
     }),
   });
   return rows;

@@ -40,7 +40,7 @@ export interface RemoteErrorInfo {
 /** Worker → owner. */
 export type FromWorker =
   | { type: "hello"; pid: number; host: string }
-  | { type: "ready"; backend: string; device: string; tfjsVersion: string; startMs: number; notes: string[] }
+  | { type: "ready"; backend: string; backendSummary: string; device: string; tfjsVersion: string; startMs: number; notes: string[] }
   | { type: "startFailed"; error: RemoteErrorInfo }
   | { type: "meshBound"; generation: number; endpoint: string }
   | { type: "peersReady"; generation: number }
@@ -187,6 +187,7 @@ export function parseFromWorker(text: Buffer | string): FromWorker & WorkerIdent
         return {
           type,
           backend: str(value, "backend"),
+          backendSummary: str(value, "backendSummary"),
           device: str(value, "device"),
           tfjsVersion: str(value, "tfjsVersion"),
           startMs: num(value, "startMs"),

@@ -23,6 +23,8 @@ export interface WorkerInfo {
   pid: number;
   host: string;
   backend: string;
+  /** What the backend is, in a few words (e.g. the BLAS inside wasm-blas). */
+  backendSummary: string;
   device: string;
   tfjsVersion: string;
   startMs: number;

@@ -267,6 +267,7 @@ post({
   message: {
     type: "ready",
     backend: choice.backend,
+    backendSummary: choice.summary,
     device: choice.device,
     tfjsVersion: tfModule.version.tfjs ?? "unknown",
     startMs: Math.round(performance.now() - startedAt),

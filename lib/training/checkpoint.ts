@@ -70,7 +70,8 @@ async function writeCheckpoint(options: Parameters<typeof saveCheckpoint>[0], te
   });
   const optimizerBytes = concatenate(slots.map(({ tensor }) => tensor.dataSync() as Float32Array | Int32Array));
   // The slots are the optimizer's own variables, except what getWeights() makes for the occasion
-  // (the iteration count, a new scalar every call): those are this function's to dispose.
+  // (the iteration count, a new scalar every call; every slot, from ringbook's fused optimizer):
+  // those are this function's to dispose.
   tf.dispose(slots.map(({ tensor }) => tensor).filter((tensor) => !(tensor instanceof tf.Variable)));
   const manifest: CheckpointManifest = {
     format: "ringbook-checkpoint/1",

@@ -119,6 +119,17 @@ export class GradientExchange {
     return named;
   }
 
+  /**
+   * The reduced gradients of all variables, flat in variable order: a view of `reduced` (no
+   * copy), for an optimizer that takes them as they are.
+   */
+  gradientsOf(reduced: Float32Array): Float32Array {
+    if (reduced.length !== this.payloadLength) {
+      throw new RingbookError("ERR_BAD_PAYLOAD", `reduced gradient payload has ${reduced.length} values, expected ${this.payloadLength}`);
+    }
+    return reduced.subarray(0, this.gradientLength);
+  }
+
   /** The global mean loss, the summed weight and whether any rank voted to stop. */
   summary(reduced: Float32Array): { loss: number; weight: number; stop: boolean } {
     return { loss: reduced[this.gradientLength]!, weight: reduced[this.gradientLength + 1]!, stop: reduced[this.gradientLength + 2]! > 0 };

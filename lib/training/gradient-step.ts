@@ -1,5 +1,6 @@
 import tf from "../tfjs.cjs";
 import { RingbookError } from "../errors.js";
+import { isFusedOptimizer } from "./fused-optimizer.js";
 import type { GradientExchange } from "./gradient-exchange.js";
 import type { Trainable } from "./trainable.js";
 
@@ -79,7 +80,8 @@ export async function dataParallelStep(args: {
       `sample weights summed to ${weight} across ranks instead of 1: the ranks disagree on the global batch of this step`,
     );
   }
-  tf.tidy(() => optimizer.applyGradients(exchange.unpack(reduced)));
+  if (isFusedOptimizer(optimizer)) optimizer.applyFlatGradients(exchange.gradientsOf(reduced));
+  else tf.tidy(() => optimizer.applyGradients(exchange.unpack(reduced)));
   const end = performance.now();
   return {
     globalLoss,

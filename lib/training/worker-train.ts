@@ -1,4 +1,5 @@
 import tf from "../tfjs.cjs";
+import { activeBackendName } from "../backend/load-blas.js";
 import { RingbookError } from "../errors.js";
 import type { Dataset } from "../data/dataset.js";
 import { mnistDigits } from "../data/mnist-digits.js";
@@ -101,7 +102,7 @@ export async function runWorkerTraining(env: WorkerTrainEnv, spec: WorkerTrainSp
   }
   const { model, trainable, dataset } = setup;
   const exchange = new GradientExchange(trainable.variables);
-  const optimizer = createOptimizer(spec.optimizer);
+  const optimizer = createOptimizer(spec.optimizer, trainable.variables);
   const start = spec.resumeFrom === undefined ? undefined : await loadCheckpoint({ dir: spec.resumeFrom, variables: trainable.variables, optimizer });
   if (start === undefined) {
     // One source of truth for the initial weights, whatever each rank's initialisers drew.
@@ -111,7 +112,7 @@ export async function runWorkerTraining(env: WorkerTrainEnv, spec: WorkerTrainSp
   const previous = lastTrained().get(rank);
   if (previous !== undefined && previous.model !== model) disposeModel(previous.model, previous.trainable);
   lastTrained().set(rank, { model, trainable });
-  env.emit({ kind: "ready", rank, parameterCount: exchange.gradientLength, datasetSize: dataset.size, backend: tf.getBackend() });
+  env.emit({ kind: "ready", rank, parameterCount: exchange.gradientLength, datasetSize: dataset.size, backend: activeBackendName() });
 
   let buffered: StepRecord[] = [];
   const flush = (): void => {

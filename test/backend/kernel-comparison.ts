@@ -2,6 +2,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { NamedAttrMap } from "@tensorflow/tfjs";
 
+import { useBlasBackend } from "../../lib/backend/load-blas.js";
 import { useWasmBackend } from "../../lib/backend/load-wasm.js";
 
 /** Deterministic uniform numbers in [-1, 1) (mulberry32), so a failing case can be rerun. */
@@ -29,6 +30,20 @@ export interface InputSpec {
 export async function prepareBackends(): Promise<void> {
   await tf.setBackend("cpu");
   await useWasmBackend();
+}
+
+/**
+ * Loads the cpu backend and wasm with ringbook's native kernels (wasm-blas); resolves with the
+ * reason when the native addon cannot be used here (the caller skips, saying why).
+ */
+export async function prepareNativeBackends(): Promise<string | undefined> {
+  await tf.setBackend("cpu");
+  try {
+    await useBlasBackend();
+    return undefined;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
 }
 
 /** Runs `kernelName` on `backend` and returns its output values and shape; frees what it made. */

@@ -3,7 +3,7 @@ import { before, describe, test } from "node:test";
 
 import * as tf from "@tensorflow/tfjs";
 
-import { prepareBackends, scaledMaxError, seededValues } from "./kernel-comparison.js";
+import { prepareBackends, prepareNativeBackends, scaledMaxError, seededValues } from "./kernel-comparison.js";
 
 /** Largest accepted |wasm − cpu| per weight gradient, relative to max(1, max |cpu|). */
 const GRADIENT_TOLERANCE = 1e-4;
@@ -77,8 +77,15 @@ async function assertGradientsMatch(model: tf.LayersModel, data: Batch): Promise
   }
 }
 
-describe("whole-model gradients on wasm match the cpu backend", () => {
-  before(prepareBackends);
+/** Plain wasm, and wasm with the native kernels (skipped, saying why, where the addon is missing). */
+const nativeUnavailable = await prepareNativeBackends();
+const variants = [
+  { name: "wasm", prepare: prepareBackends, skip: undefined },
+  { name: "wasm-blas", prepare: async () => void (await prepareNativeBackends()), skip: nativeUnavailable },
+];
+
+for (const variant of variants) describe(`whole-model gradients on ${variant.name} match the cpu backend`, { skip: variant.skip }, () => {
+  before(variant.prepare);
 
   test("a CNN with conv, pooling, batch norm, depthwise and separable layers", async () => {
     await tf.setBackend("cpu");
@@ -95,7 +102,7 @@ describe("whole-model gradients on wasm match the cpu backend", () => {
     model.dispose();
   });
 
-  test("training with dropout and Adam on wasm keeps the tensor count unchanged", async () => {
+  test(`training with dropout and Adam on ${variant.name} keeps the tensor count unchanged`, async () => {
     await tf.setBackend("wasm");
     const model = buildConvModel();
     const withDropout = tf.sequential({ layers: [model, tf.layers.dropout({ rate: 0.3 })] });

@@ -1,5 +1,16 @@
-/** Helpers for cluster tests: output capture, process liveness, timing. */
+/** Helpers for cluster tests: output capture, process liveness, timing, the backends to test on. */
 import { existsSync, readFileSync } from "node:fs";
+import { loadBlasAddon } from "../../lib/backend/native/blas-addon.js";
+
+/**
+ * The CPU backends cluster tests run on, best first: wasm-blas where the native addon loads here
+ * (it is built by `npm run build` where gcc and libopenblas.a exist; .ci/run installs them), and
+ * plain wasm. The workers load the same addon, so `auto` gives them the first.
+ */
+export const cpuBackends: ReadonlyArray<"wasm-blas" | "wasm"> = loadBlasAddon().loaded ? ["wasm-blas", "wasm"] : ["wasm"];
+
+/** What `auto` picks on this machine's workers (no libtensorflow here). */
+export const bestCpuBackend: "wasm-blas" | "wasm" = cpuBackends[0]!;
 
 /** True while `pid` is a live (not zombie) process. */
 export function isAlive(pid: number): boolean {

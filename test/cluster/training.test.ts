@@ -1,9 +1,10 @@
 /**
  * Data-parallel training on real worker processes, checked against an oracle: the weights after
  * N-worker training equal single-process training on the same global batches (computed here, in
- * this process, on the same wasm backend), also with an uneven last batch; the same seed gives the
+ * this process, on the same backend), also with an uneven last batch; the same seed gives the
  * same weights twice; no tensor leaks; stop and resume leave consistent weights; a dying worker
- * ends the run with an error naming it; bad options fail before any worker computes.
+ * ends the run with an error naming it; bad options fail before any worker computes. On each CPU
+ * backend: wasm with the native kernels (wasm-blas) and plain wasm.
  */
 import assert from "node:assert/strict";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
@@ -11,12 +12,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import * as tf from "@tensorflow/tfjs";
+import { useBlasBackend } from "../../lib/backend/load-blas.js";
 import { useWasmBackend } from "../../lib/backend/load-wasm.js";
 import { ClusterTaskError, launchCluster, WorkerDiedError, type Cluster, type TrainOptions } from "../../lib/index.js";
 import { trainSingleProcess } from "../../lib/training/train-single-process.js";
-import { timed } from "./helpers.js";
+import { cpuBackends, timed } from "./helpers.js";
 
-await useWasmBackend();
+/** Makes this process's tfjs use `backend`, for the single-process oracle. */
+async function useInProcess(backend: "wasm-blas" | "wasm"): Promise<void> {
+  if (backend === "wasm-blas") await useBlasBackend();
+  else await useWasmBackend();
+}
 
 /** Weights of a model exported by exportTrainedModel or returned by cluster.model(), flat per variable. */
 async function weightsOf(model: tf.LayersModel | Record<string, tf.Tensor>): Promise<Float32Array[]> {
@@ -65,15 +71,17 @@ const mlpOptions = (overrides: Partial<TrainOptions> = {}): TrainOptions => ({
  */
 const tolerance = 2e-4;
 
-describe("data-parallel training on a cluster", () => {
+for (const backend of cpuBackends) describe(`data-parallel training on a ${backend} cluster`, () => {
+  before(() => useInProcess(backend));
+
   for (const workers of [2, 4]) {
     it(`${workers} workers give the weights of single-process training on the same global batches, with an uneven last batch`, async () => {
-      const cluster = await launchCluster({ workers });
+      const cluster = await launchCluster({ workers, backend });
       try {
         const result = await cluster.train(mlpOptions());
         assert.equal(result.steps, 12, "6 steps per epoch (the last one uneven) × 2 epochs");
         assert.equal(result.stopped, false);
-        assert.equal(result.backend, "wasm");
+        assert.equal(result.backend, backend);
         const distributed = await weightsOf(await cluster.model());
         const alone = await trainAlone(mlpOptions());
         const difference = maxAbsDifference(distributed, alone.weights);
@@ -91,7 +99,7 @@ describe("data-parallel training on a cluster", () => {
     let cluster: Cluster;
     let checkpoints: string;
     before(async () => {
-      cluster = await launchCluster({ workers: 2 });
+      cluster = await launchCluster({ workers: 2, backend });
       checkpoints = await mkdtemp(join(tmpdir(), "ringbook-ckpt-"));
     });
     after(async () => {
@@ -234,7 +242,7 @@ describe("data-parallel training on a cluster", () => {
   });
 
   it("ends the run within 1 s with an error naming the rank when a worker dies, leaving the last checkpoint intact", async () => {
-    const cluster = await launchCluster({ workers: 2 });
+    const cluster = await launchCluster({ workers: 2, backend });
     const dir = await mkdtemp(join(tmpdir(), "ringbook-ckpt-"));
     try {
       const run = cluster.train(mlpOptions({ epochs: 1000, checkpoint: { dir, everySteps: 2 } }));
