@@ -57,6 +57,7 @@ export class WorkerPool {
   #generation = 0;
   #worldSize = 0;
   #nextPing = 0;
+  #lastBeatAt = performance.now();
   #gpus: number[] | undefined;
   #closing = false;
 
@@ -213,6 +214,15 @@ export class WorkerPool {
   #beat(): void {
     const now = performance.now();
     const seq = this.#nextPing++;
+    const sinceLastBeat = now - this.#lastBeatAt;
+    this.#lastBeatAt = now;
+    if (sinceLastBeat > this.#settings.heartbeatTimeoutMs / 2) {
+      // This thread did not run for that long (a long synchronous cell, a suspended machine):
+      // timers run before the pongs that waited are read, so silence now says nothing about the
+      // workers. They get a fresh window.
+      this.#settings.log(`cluster ${this.id}: the owner did not check heartbeats for ${Math.round(sinceLastBeat / 1000)} s; every worker gets a fresh ${Math.round(this.#settings.heartbeatTimeoutMs / 1000)} s`);
+      for (const worker of this.#workers.values()) worker.lastPongAt = now;
+    }
     for (const worker of this.#workers.values()) {
       if (worker.state !== "ready") continue;
       if (now - worker.lastPongAt > this.#settings.heartbeatTimeoutMs) {
