@@ -123,7 +123,7 @@ export class WorkerPool {
     this.#worldSize = worldSize;
     const started = ranks.map((rank) => this.#spawn(rank, worldSize));
     const timeoutMs = this.#settings.launchTimeoutMs;
-    await Promise.all(started.map((worker) => this.#replies.wait(worker, "ready", timeoutMs, "load tfjs and become ready")));
+    await Promise.all(started.map((worker) => this.#expectReply(worker, "ready", timeoutMs, "load tfjs and become ready")));
     await this.buildMesh();
   }
 
@@ -140,18 +140,34 @@ export class WorkerPool {
     const endpoints = await Promise.all(
       workers.map((worker) => {
         const bindAddress = this.#settings.transport === "ipc" ? this.#dir.endpoint(`peer-${worker.rank}-${generation}`) : `tcp://${this.#settings.host}:*`;
-        const bound = this.#replies.wait<string>(worker, `meshBound:${generation}`, timeoutMs, "bind its peer socket");
+        const bound = this.#expectReply<string>(worker, `meshBound:${generation}`, timeoutMs, "bind its peer socket");
         this.#control.send(worker, { type: "mesh", generation, worldSize, bindAddress });
         return bound;
       }),
     );
     await Promise.all(
       workers.map((worker) => {
-        const connected = this.#replies.wait(worker, `peersReady:${generation}`, timeoutMs, "connect to its peers");
+        const connected = this.#expectReply(worker, `peersReady:${generation}`, timeoutMs, "connect to its peers");
         this.#control.send(worker, { type: "peers", generation, endpoints });
         return connected;
       }),
     );
+  }
+
+  /**
+   * Waits for `worker`'s reply `kind`. A worker that already died fails at once: its death was
+   * reported before anyone waited, and the wait would otherwise run into its timeout.
+   */
+  #expectReply<T>(worker: WorkerHandle, kind: string, timeoutMs: number, what: string): Promise<T> {
+    if (!worker.alive) {
+      const exit = this.#lastExit.get(worker.rank);
+      return Promise.reject(
+        exit === undefined
+          ? new RingbookError("ERR_WORKER_GONE", `worker rank ${worker.rank} is ${worker.state} and cannot ${what}`)
+          : new WorkerDiedError(exit, "start-up or a change of the cluster's membership"),
+      );
+    }
+    return this.#replies.wait<T>(worker, kind, timeoutMs, what);
   }
 
   /** Stops ranks `from` and above and shrinks the world to `from` ranks. */
@@ -257,6 +273,8 @@ export class WorkerPool {
       case "ready":
         worker.info = { ...message, pid: worker.pid ?? 0, host: worker.host };
         worker.state = "ready";
+        // Pings start now; the time it took to load tfjs is not silence.
+        worker.lastPongAt = performance.now();
         this.#replies.resolve(worker, "ready");
         return;
       case "startFailed":
