@@ -221,7 +221,8 @@ export class Cluster {
    * The model the workers trained last, copied into this process from one rank's weights (all
    * ranks hold the same after a step) and ready to use: a `tf.LayersModel` compiled with the
    * run's loss and optimizer, or a {@link CustomModel} rebuilt by the run's model function.
-   * `predict`, `evaluate`, `countParams` and `dispose` work on either; `saveModel` saves either.
+   * `predict`, `evaluate`, `getWeights`, `countParams` and `dispose` work on either; `saveModel`
+   * saves either.
    * @example
    * const model = await cluster.model();
    * const loss = model.evaluate(xs, ys) as tf.Scalar;

@@ -34,7 +34,8 @@ export function recipeOf(options: TrainOptions, optimizer: OptimizerSpec, worldS
 /**
  * A custom model (`{ variables, loss, predict }`) trained by ringbook, rebuilt in this process by
  * its own model function with the trained values. `predict`, `evaluate` (the mean of the model's
- * loss over the samples), `countParams` and `dispose` work as on a `tf.LayersModel`.
+ * loss over the samples), `getWeights`, `countParams` and `dispose` work as on a
+ * `tf.LayersModel`.
  */
 export class CustomModel {
   readonly variables: readonly tf.Variable[];
@@ -78,6 +79,11 @@ export class CustomModel {
     });
   }
 
+  /** The variables themselves, in order (as `tf.LayersModel.getWeights` gives its weights). */
+  getWeights(): tf.Tensor[] {
+    return [...this.variables];
+  }
+
   /** Number of values in the variables. */
   countParams(): number {
     return this.variables.reduce((sum, variable) => sum + variable.size, 0);
@@ -91,8 +97,8 @@ export class CustomModel {
 
 /**
  * What `cluster.model()` gives: a `tf.LayersModel` compiled with the run's loss and optimizer, or
- * a {@link CustomModel}; `predict`, `evaluate`, `countParams` and `dispose` work on both without
- * narrowing, and `saveModel` takes both.
+ * a {@link CustomModel}; `predict`, `evaluate`, `getWeights`, `countParams` and `dispose` work on
+ * both without narrowing, and `saveModel` takes both.
  */
 export type TrainedModel = tf.LayersModel | CustomModel;
 
