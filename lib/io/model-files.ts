@@ -32,6 +32,10 @@ export async function writeModelFiles(dir: string, artifacts: tf.io.ModelArtifac
     throw new RingbookError("ERR_BAD_OPTION", `shardBytes must be a positive integer, got ${quote(shardBytes)}`);
   }
   const weights = concatenate(artifacts.weightData);
+  const expected = expectedWeightBytes(artifacts.weightSpecs ?? []);
+  if (expected !== undefined && expected !== weights.byteLength) {
+    throw new RingbookError("ERR_MODEL_SAVE", `the model's weightSpecs describe ${expected} bytes of weights, its weightData holds ${weights.byteLength}: nothing was written`);
+  }
   const shardCount = shardBytes === undefined ? 1 : Math.max(1, Math.ceil(weights.byteLength / shardBytes));
   const paths = shardCount === 1 ? [options.weightsName ?? "weights.bin"] : Array.from({ length: shardCount }, (_, i) => `group1-shard${i + 1}of${shardCount}.bin`);
   const manifest: tf.io.WeightsManifestConfig = [{ paths, weights: artifacts.weightSpecs ?? [] }];

@@ -55,7 +55,7 @@ export interface NamedArray {
  */
 export async function saveModel(model: SavableModel, dir: string, options: FileSystemOptions = {}): Promise<SavedModelInfo> {
   const path = checkDir(dir, "saveModel");
-  if (model instanceof tf.LayersModel) {
+  if (isLayersModel(model)) {
     const compiled = hasSerializableTrainingConfig(model);
     const result = await model.save(fileSystem(path, options), { includeOptimizer: compiled });
     return { dir: path, kind: "layers", compiled, weightBytes: result.modelArtifactsInfo.weightDataBytes ?? 0 };
@@ -135,6 +135,17 @@ export async function loadVariables(dir: string): Promise<NamedArray[]> {
   const { weightSpecs, weightData } = await readWeightFiles(path, variablesJsonName, manifest);
   const tensors = tf.io.decodeWeights(weightData, weightSpecs);
   return weightSpecs.map((spec) => ({ name: spec.name, tensor: tensors[spec.name]! }));
+}
+
+/**
+ * A layers model of this tfjs, or of another copy of tfjs in the process (a notebook may resolve
+ * its own): `save` takes any IO handler, whichever tfjs made the model.
+ */
+function isLayersModel(model: unknown): model is tf.LayersModel {
+  if (model instanceof tf.LayersModel) return true;
+  if (typeof model !== "object" || model === null) return false;
+  const candidate = model as Partial<Record<"save" | "getWeights" | "toJSON", unknown>>;
+  return typeof candidate.save === "function" && typeof candidate.getWeights === "function" && typeof candidate.toJSON === "function";
 }
 
 /** The `format` of a custom model's `variables.json`. */

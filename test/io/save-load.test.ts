@@ -85,6 +85,28 @@ test("file:// URLs work for model.save and tf.loadLayersModel once ringbook is i
   });
 });
 
+test("the file:// router steps aside where another handler takes the URL (tfjs-node registers one), so tfjs never sees two", async () => {
+  const other: tf.io.IOHandler = { load: async () => ({ modelTopology: {} }) };
+  tf.io.registerLoadRouter(((url: string | string[]) => (typeof url === "string" && url.startsWith("file:///other-handler/") ? other : null)) as (url: string | string[]) => tf.io.IOHandler);
+  assert.deepEqual(tf.io.getLoadHandlers("file:///other-handler/model.json"), [other]);
+  assert.equal(tf.io.getLoadHandlers("file:///tmp/x/model.json").length, 1, "ringbook's, elsewhere");
+  assert.equal(tf.io.getLoadHandlers("s3://bucket/model.json").length, 0, "only file:// URLs");
+});
+
+test("a model compiled with a loss function is saved without its training configuration and loads uncompiled", async () => {
+  await withDir(async (dir) => {
+    const model = smallModel();
+    model.compile({ loss: (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.losses.meanSquaredError(yTrue, yPred), optimizer: tf.train.sgd(0.1) });
+    const info = await saveModel(model, dir + "/fn-loss");
+    assert.equal(info.compiled, false);
+    const loaded = await loadModel(dir + "/fn-loss");
+    assert.equal(loaded.optimizer, undefined);
+    assert.deepEqual(await values(loaded.getWeights()), await values(model.getWeights()));
+    loaded.dispose();
+    model.dispose();
+  });
+});
+
 test("sharded weights are written in order and read back", async () => {
   await withDir(async (dir) => {
     const model = smallModel(5);
@@ -153,6 +175,11 @@ test("a save refuses a directory of other files and leaves them, and a failed sa
     await assert.rejects(fileSystem(target).save!({ modelTopology: circular, weightSpecs: [], weightData: new ArrayBuffer(0) }), {
       code: "ERR_MODEL_SAVE",
       message: /writing the model to .*model failed \(the model that was there, if any, is intact\): .*circular/i,
+    });
+    // Weights that do not match their specs are refused before anything is written.
+    await assert.rejects(fileSystem(target).save!({ modelTopology: {}, weightSpecs: [{ name: "w", shape: [2], dtype: "float32" }], weightData: new ArrayBuffer(4) }), {
+      code: "ERR_MODEL_SAVE",
+      message: /weightSpecs describe 8 bytes of weights, its weightData holds 4: nothing was written/,
     });
     assert.deepEqual((await readdir(dir)).sort(), ["model", "notes"], "no temporary sibling left");
     const loaded = await loadModel(target);
