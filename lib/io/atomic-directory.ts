@@ -5,7 +5,7 @@
  * `<dir>.previous` when the crash fell between the two renames ({@link readableDirectory}).
  */
 import { mkdir, open, readdir, rename, rm, stat } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { RingbookError } from "../errors.js";
 
 /** Where the directory before the last one waits while the last is renamed into place. */
@@ -87,6 +87,10 @@ async function swapIn(temporary: string, dir: string): Promise<void> {
 }
 
 async function checkReplaceable(dir: string, options: { owns: (entries: readonly string[]) => boolean; what: string }): Promise<void> {
+  const absolute = resolve(dir);
+  if (absolute === process.cwd() || dirname(absolute) === absolute) {
+    throw new RingbookError("ERR_SAVE_TARGET", `cannot write ${options.what} to ${JSON.stringify(dir)} (${absolute}): saving replaces the whole directory; give it a directory of its own, e.g. "runs/exp1"`);
+  }
   let entries: string[];
   try {
     const info = await stat(dir);

@@ -3,14 +3,14 @@
  * dir)` and `loadModel(dir)`, in tfjs's format for layers models, and as named arrays for custom
  * models (their code cannot be saved, only their variables).
  */
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import tf from "../tfjs.cjs";
 import { RingbookError } from "../errors.js";
 import { isJsonObject, quote } from "../json-guards.js";
 import { readableDirectory, replaceDirectory, writeFileDurably } from "./atomic-directory.js";
 import { fileSystem, isModelDirectory, type FileSystemOptions } from "./file-system.js";
 import { missingModelError, parseWeightsManifest, readWeightFiles, variablesJsonName } from "./model-files.js";
-import { join } from "node:path";
-import { readFile } from "node:fs/promises";
 
 /** What {@link saveModel} wrote. */
 export interface SavedModelInfo {

@@ -166,6 +166,7 @@ test("a save refuses a directory of other files and leaves them, and a failed sa
     const model = smallModel();
     await assert.rejects(saveModel(model, notes), { code: "ERR_SAVE_TARGET", message: /refusing to replace .*notes with a model: it holds files that are not one \(readme.txt\)/ });
     assert.equal(await readFile(join(notes, "readme.txt"), "utf8"), "keep me");
+    await assert.rejects(model.save("file://model.json"), { code: "ERR_SAVE_TARGET", message: /saving replaces the whole directory; give it a directory of its own/ });
 
     const target = join(dir, "model");
     await saveModel(model, target);
