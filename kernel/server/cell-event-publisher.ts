@@ -4,6 +4,9 @@ import type { MessageHeader, ReplyContents } from "../protocol/wire-types.js";
 import type { CellRegistry } from "./cell-registry.js";
 import type { Outbox } from "./outbox.js";
 
+/** What the publisher sends through: the kernel's {@link Outbox}. */
+export type CellOutbox = Pick<Outbox, "publish" | "sendStdin">;
+
 interface PendingInput {
   cellId: string;
   requestId: string;
@@ -30,7 +33,7 @@ const MAX_LATE_DISPLAYS = 64;
  * the later cell awaited the run). Clients that have no such display ignore it.
  */
 export class CellEventPublisher {
-  readonly #outbox: Outbox;
+  readonly #outbox: CellOutbox;
   readonly #cells: CellRegistry;
   readonly #log: (line: string) => void;
   /** input_request msg_id → the executor's request; insertion order = age. */
@@ -40,7 +43,7 @@ export class CellEventPublisher {
   /** display id → the latest update_display_data content a cell sent after it ended; oldest first. */
   readonly #lateUpdates = new Map<string, ReplyContents["update_display_data"]>();
 
-  constructor(outbox: Outbox, cells: CellRegistry, log: (line: string) => void) {
+  constructor(outbox: CellOutbox, cells: CellRegistry, log: (line: string) => void) {
     this.#outbox = outbox;
     this.#cells = cells;
     this.#log = log;
