@@ -18,8 +18,9 @@ Runs every cell of a notebook on a fresh ringbook kernel, headless, and writes t
   --server URL --token T      run on a Jupyter Server's ringbook kernel instead of a local one
   -q, --quiet                 no progress on stderr
 
-SIGINT (Ctrl-C) or SIGTERM stops the run: the running cell is interrupted, the executed copy is
-written up to there, and the kernel and every worker cluster it started are closed.
+SIGINT (Ctrl-C) or SIGTERM stops the run: the running cell is interrupted (a training run stops
+after the step its ranks agree on), the executed copy is written up to there with the run's final
+state, and the kernel and every worker cluster it started are closed.
 
 Exit status: 0 when every cell ran, 1 when a cell failed or the kernel died, 124 on a timeout,
 130 or 143 when stopped by SIGINT or SIGTERM, 2 on bad arguments or a notebook that is not

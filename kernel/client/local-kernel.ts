@@ -16,6 +16,10 @@ const kernelMain = fileURLToPath(new URL("../main.js", import.meta.url));
  * open (worker clusters; see the executor's shutdown hooks), then its sockets.
  */
 const shutdownGraceMs = 8000;
+/** The {@link shutdownGraceMs} to exit count from the shutdown_reply, or from this long after the request when the reply comes later. */
+const replyWaitMs = 2000;
+/** How long the shutdown's reply and idle status may come after the kernel exited. */
+const lastMessagesGraceMs = 1000;
 /** How long processes the kernel started may take to exit after it (they see their stdin end). */
 const descendantGraceMs = 3000;
 
@@ -117,11 +121,18 @@ export class LocalKernel {
       if (running) {
         // Taken now: once the kernel exits, what it started is no longer below it.
         const started = this.#process.pid === undefined ? [] : descendantsOf(this.#process.pid);
-        const graceful = this.client.request("control", "shutdown_request", { restart: false }, { signal: AbortSignal.timeout(2000) }).catch(() => undefined);
+        // Completes on its reply and its idle status: what the kernel published while it shut down
+        // (a training run's final state, in the cell that started it) comes before that idle.
+        const answered = this.client.request("control", "shutdown_request", { restart: false }, { signal: AbortSignal.timeout(shutdownGraceMs) }).then(
+          () => true,
+          () => false,
+        );
         const exitedInTime = await Promise.race([
           this.exited.then(() => true),
-          graceful.then(() => new Promise<boolean>((resolve) => setTimeout(() => resolve(false), shutdownGraceMs).unref())),
+          Promise.race([answered, delay(replyWaitMs)]).then(() => delay(shutdownGraceMs).then(() => false)),
         ]);
+        // The process may be gone while its last iopub messages are still on their way.
+        if (exitedInTime) await Promise.race([answered, delay(lastMessagesGraceMs)]);
         if (!exitedInTime && this.#process.pid !== undefined) {
           this.#log(`the kernel (pid ${this.#process.pid}) did not exit within ${shutdownGraceMs} ms of its shutdown; killing it`);
           this.#process.kill("SIGKILL");
@@ -139,4 +150,9 @@ export class LocalKernel {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
+}
+
+/** Resolves after `ms`, without keeping the process alive. */
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

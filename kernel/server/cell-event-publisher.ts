@@ -1,8 +1,11 @@
 import type { CellEvent } from "../execution/executor.js";
 import type { JsonObject } from "../protocol/json-guards.js";
-import type { MessageHeader } from "../protocol/wire-types.js";
+import type { MessageHeader, ReplyContents } from "../protocol/wire-types.js";
 import type { CellRegistry } from "./cell-registry.js";
 import type { Outbox } from "./outbox.js";
+
+/** What the publisher sends through: the kernel's {@link Outbox}. */
+export type CellOutbox = Pick<Outbox, "publish" | "sendStdin">;
 
 interface PendingInput {
   cellId: string;
@@ -12,19 +15,35 @@ interface PendingInput {
 /** Most input requests that may wait for a reply at once (a cell waits on one at a time). */
 const MAX_PENDING_INPUTS = 64;
 
+/** Most displays whose latest late update is kept for the next cell's end (the newest are kept). */
+const MAX_LATE_DISPLAYS = 64;
+
 /**
  * Turns executor events into iopub (and stdin) messages under the parent header of the cell that
  * produced them, even when they arrive after that cell's reply. Keeps the input requests waiting
  * for an input_reply.
+ *
+ * A display updated by a cell that has ended (a training run started in one cell and awaited in
+ * a later one) is updated under that cell's request, where JupyterLab and `ringbook run`, which
+ * keep listening to it, apply it. Clients that follow a request only until its idle (nbclient and
+ * `nbconvert --execute`, the classic notebook) would drop it, so the latest such update of each
+ * display is sent once more under the next cell that ends, before its reply: they apply an
+ * `update_display_data` to every output with its display id, in whichever cell it is, so the
+ * saved notebook ends on the state the display had when that cell ended (the final state, when
+ * the later cell awaited the run). Clients that have no such display ignore it.
  */
 export class CellEventPublisher {
-  readonly #outbox: Outbox;
+  readonly #outbox: CellOutbox;
   readonly #cells: CellRegistry;
   readonly #log: (line: string) => void;
   /** input_request msg_id → the executor's request; insertion order = age. */
   readonly #pendingInputs = new Map<string, PendingInput>();
+  /** The cell executing now (shell requests run one at a time). */
+  #running: string | undefined;
+  /** display id → the latest update_display_data content a cell sent after it ended; oldest first. */
+  readonly #lateUpdates = new Map<string, ReplyContents["update_display_data"]>();
 
-  constructor(outbox: Outbox, cells: CellRegistry, log: (line: string) => void) {
+  constructor(outbox: CellOutbox, cells: CellRegistry, log: (line: string) => void) {
     this.#outbox = outbox;
     this.#cells = cells;
     this.#log = log;
@@ -42,8 +61,12 @@ export class CellEventPublisher {
       case "display": {
         const transient: JsonObject = event.displayId === undefined ? {} : { display_id: event.displayId };
         const content = { data: event.data, metadata: event.metadata, transient };
-        if (event.update && event.displayId !== undefined) this.#outbox.publish(parent, "update_display_data", content);
-        else this.#outbox.publish(parent, "display_data", content);
+        if (event.update && event.displayId !== undefined) {
+          this.#outbox.publish(parent, "update_display_data", content);
+          if (cellId !== this.#running) this.#keepLateUpdate(event.displayId, content);
+        } else {
+          this.#outbox.publish(parent, "display_data", content);
+        }
         return;
       }
       case "clearOutput":
@@ -95,6 +118,32 @@ export class CellEventPublisher {
     const pending = this.#pendingInputs.get(key);
     this.#pendingInputs.delete(key);
     return pending?.requestId;
+  }
+
+  /** A cell starts executing: updates it sends are its own, not late. */
+  cellStarted(cellId: string): void {
+    this.#running = cellId;
+  }
+
+  /**
+   * The executing cell has its outcome; called before its result and reply. Unless it is
+   * `silent` (a front end's own request, whose output nobody shows), the latest late update of
+   * each display is sent again under it (see the class comment).
+   */
+  cellEnded(cellId: string, parent: MessageHeader, silent: boolean): void {
+    if (this.#running === cellId) this.#running = undefined;
+    if (silent) return;
+    for (const content of this.#lateUpdates.values()) this.#outbox.publish(parent, "update_display_data", content);
+    this.#lateUpdates.clear();
+  }
+
+  #keepLateUpdate(displayId: string, content: ReplyContents["update_display_data"]): void {
+    this.#lateUpdates.delete(displayId);
+    this.#lateUpdates.set(displayId, content);
+    if (this.#lateUpdates.size > MAX_LATE_DISPLAYS) {
+      const oldest = this.#lateUpdates.keys().next();
+      if (oldest.done !== true) this.#lateUpdates.delete(oldest.value);
+    }
   }
 
   /** Forgets input requests of a finished cell (interrupted while waiting for input). */

@@ -39,6 +39,7 @@ export async function executeCell(context: ExecuteContext, request: RequestEnvel
   const count = context.counter.value;
   const cellId = context.nextCellId();
   context.cells.add(cellId, { header: request.message.header, ids: request.ids });
+  context.events.cellStarted(cellId);
   if (!content.silent) outbox.publish(request.message.header, "execute_input", { code: content.code, execution_count: count });
   const historyEntry = stored ? context.history.recordInput(count, content.code) : undefined;
 
@@ -64,6 +65,7 @@ export async function executeCell(context: ExecuteContext, request: RequestEnvel
   } finally {
     context.events.forgetCell(cellId);
   }
+  context.events.cellEnded(cellId, request.message.header, content.silent);
 
   const fail = (error: ErrorContent): true => {
     outbox.publish(request.message.header, "error", error);

@@ -67,6 +67,8 @@ export class Cluster {
   readonly #settings: ClusterSettings;
   readonly #pool: WorkerPool;
   readonly #tasks = new Map<string, PendingTask>();
+  /** Training runs in flight → settles once the run ended and its live view shows the final state. */
+  readonly #runs = new Map<TrainRun, Promise<void>>();
   /** A task failed on one rank while others waited on it: their mesh is broken (see #onTaskMessage). */
   #meshStale = false;
   #cellCount = 0;
@@ -207,14 +209,52 @@ export class Cluster {
       return collectResults(outcomes) as WorkerTrainResult[];
     });
     const host = options.live === false ? undefined : findDisplayHost();
-    if (host !== undefined) {
-      const view = new LiveTrainingView(run, host, typeof options.live === "object" ? options.live : {});
-      run.then(
-        (result) => view.finish(result.stopped ? "stopped" : "done"),
-        () => view.finish("failed"),
-      );
-    }
+    // The view shows its displays now, before this cell can end (see LiveTrainingView).
+    const view = host === undefined ? undefined : new LiveTrainingView(run, host, typeof options.live === "object" ? options.live : {});
+    // Settles once the run ended and its final state is shown: what stopTraining waits for.
+    const ended = run.then(
+      (result) => view?.finish(result.stopped ? "stopped" : "done"),
+      (error: unknown) => view?.finish("failed", error instanceof Error ? error.message : String(error)),
+    );
+    const settled = ended.then(
+      () => undefined,
+      (error: unknown) => this.#settings.log(`cluster ${this.id}: the live view's final state failed: ${error instanceof Error ? error.message : String(error)}`),
+    );
+    this.#runs.set(run, settled);
+    void settled.then(() => this.#runs.delete(run));
     return run;
+  }
+
+  /**
+   * Asks every training run in flight on this cluster to stop after the step its ranks agree on,
+   * and resolves once each has ended and its live view shows the final state (`stopped:` with the
+   * static image), or as soon as `signal` aborts. A notebook host does this before it closes the
+   * cluster at shutdown, so a run cut short by a closed notebook or a stopped `ringbook run`
+   * still saves how far it got.
+   * @example
+   * await cluster.stopTraining({ signal: AbortSignal.timeout(2000) });
+   */
+  async stopTraining(options: { signal?: AbortSignal } = {}): Promise<void> {
+    const endings = [...this.#runs].map(([run, ended]) => {
+      run.stop();
+      return ended;
+    });
+    if (endings.length === 0) return;
+    const signal = options.signal;
+    if (signal === undefined) {
+      await Promise.all(endings);
+      return;
+    }
+    let onAbort: (() => void) | undefined;
+    try {
+      await Promise.race([Promise.all(endings), new Promise<void>((resolve) => {
+        onAbort = resolve;
+        if (signal.aborted) resolve();
+        else signal.addEventListener("abort", onAbort, { once: true });
+      })]);
+    } finally {
+      if (onAbort !== undefined) signal.removeEventListener("abort", onAbort);
+    }
   }
 
   /**

@@ -66,7 +66,11 @@ export class LiveTrainingView {
     this.#title = options.title ?? "training";
     this.#progress = host.create();
     this.#figure = host.create();
-    this.#showProgress("starting");
+    // Both displays are shown now, while the cell that started the run still runs: a front end
+    // that follows a cell only until its idle (nbclient, the classic notebook) has them too, and
+    // every later update finds them by display id, also when the run is awaited in a later cell.
+    // The empty figure is whole (with its static image): it is what is saved if nothing follows.
+    this.#showFigure(this.#showProgress("starting"), false);
     this.#unsubscribe = run.onStep(() => this.#schedule());
   }
 
@@ -83,14 +87,17 @@ export class LiveTrainingView {
     return { renders: this.#figureRenders, deltas: this.#stream.deltas, totalMs: this.#figureMs };
   }
 
-  /** Shows the final state at once and stops updating. Idempotent. */
-  finish(state: "done" | "stopped" | "failed"): void {
+  /**
+   * Shows the final state at once (the progress line, and the whole figure with its static image)
+   * and stops updating. `reason`: why a run failed, shown after `failed:`. Idempotent.
+   */
+  finish(state: "done" | "stopped" | "failed", reason?: string): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#unsubscribe();
     this.#progressUpdate.cancel();
     this.#figureUpdate.cancel();
-    const line = this.#showProgress(state);
+    const line = this.#showProgress(state, reason);
     this.#showFigure(line, false);
   }
 
@@ -100,22 +107,21 @@ export class LiveTrainingView {
     this.#figureUpdate.request();
   }
 
-  #line(state: string): string {
+  #line(state: string, detail?: string): string {
     const plan = { epochs: this.#run.schedule.epochs, ...(this.#run.totalSteps === undefined ? {} : { totalSteps: this.#run.totalSteps }) };
-    return progressText(this.#run.history, plan, state);
+    return progressText(this.#run.history, plan, state, detail);
   }
 
-  #showProgress(state: string): string {
+  #showProgress(state: string, detail?: string): string {
     this.#progressUpdate.dueAt = performance.now() + this.#minIntervalMs;
     this.#renders++;
-    const line = this.#line(state);
+    const line = this.#line(state, detail);
     this.#progress.bundle({ "text/plain": line, "text/html": `<pre class="ringbook-progress" style="margin:0">${escapeHtml(line)}</pre>` });
     return line;
   }
 
   #showFigure(line: string, interim: boolean): void {
     const history = this.#run.history;
-    if (history.length === 0) return;
     const startedAt = performance.now();
     const delta = interim && this.#sendDelta(history, startedAt);
     if (!delta) {
@@ -156,6 +162,7 @@ export class LiveTrainingView {
 function numbersText(history: TrainingHistory): string {
   const c = history.columns;
   const i = history.length - 1;
+  if (i < 0) return "no step yet";
   const at = (column: readonly number[]): string => (Number.isFinite(column[i]) ? Number(column[i]!.toPrecision(4)).toString() : "-");
   return `step ${c.step[i]}: loss ${at(c.loss)}, ${at(c.samplesPerSecond)} samples/s; ms per step: data ${at(c.dataMs)}, compute ${at(c.computeMs)}, communication ${at(c.communicationMs)}, apply ${at(c.applyMs)}`;
 }

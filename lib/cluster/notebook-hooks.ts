@@ -8,7 +8,8 @@
  *   workers of the most recently launched open cluster.
  * - `ringbook.shutdownHooks` (Set of async functions): the host awaits them before it ends the
  *   thread that runs cells (kernel shutdown or restart), so a cluster a notebook left open is
- *   closed: its workers stopped and its socket directory removed.
+ *   closed: its training runs stopped (their final state shown), its workers stopped and its
+ *   socket directory removed.
  */
 import { RingbookError } from "../errors.js";
 import type { Cluster } from "./cluster.js";
@@ -43,11 +44,25 @@ const interruptAll = (): void => {
   for (const cluster of openClusters) cluster.interrupt();
 };
 
-/** Has the host close the cluster when it shuts down (until the cluster closes by itself). */
+/**
+ * How long a training run in flight may take to stop at the host's shutdown before its cluster is
+ * closed under it (it then ends as `failed:`). ringbook's kernel gives all its shutdown hooks 3.5 s,
+ * and closing the workers needs the rest.
+ */
+const stopOnShutdownMs = 1500;
+
+/**
+ * Has the host close the cluster when it shuts down (until the cluster closes by itself). Training
+ * runs in flight are stopped first, so that their live view ends on `stopped:` with its static
+ * image before the host's last messages (see {@link Cluster.stopTraining}).
+ */
 export function closeOnHostShutdown(cluster: Cluster): void {
   const shutdownHooks = registry<Set<() => Promise<void>>>("ringbook.shutdownHooks");
   if (shutdownHooks === undefined) return;
-  const closeOnShutdown = (): Promise<void> => cluster.close();
+  const closeOnShutdown = async (): Promise<void> => {
+    await cluster.stopTraining({ signal: AbortSignal.timeout(stopOnShutdownMs) });
+    await cluster.close();
+  };
   shutdownHooks.add(closeOnShutdown);
   cluster.onClose(() => shutdownHooks.delete(closeOnShutdown));
 }

@@ -3,14 +3,22 @@ import type { TrainingHistory } from "../metrics/training-history.js";
 /** Made once: `Number.prototype.toLocaleString` builds a formatter on every call (~10 µs). */
 const thousands = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
 
+/** Longest `detail` shown (a failure's first line): the line stays one line. */
+const maxDetailChars = 200;
+
 /**
  * The one-line progress of a run: step, epoch, loss, throughput and ETA, e.g.
- * `step 120/600 · epoch 1/3 · loss 0.4213 · 12,400 samples/s · ETA 0:42`.
+ * `training: step 120/600 · epoch 1/3 · loss 0.4213 · 12,400 samples/s · ETA 0:42`. `detail`
+ * (why a run failed) comes right after the state: `failed: rank 1 died · step 12/600 · ...`.
  */
-export function progressText(history: TrainingHistory, plan: { totalSteps?: number; epochs?: number }, state = "training"): string {
+export function progressText(history: TrainingHistory, plan: { totalSteps?: number; epochs?: number }, state = "training", detail?: string): string {
   const c = history.columns;
   const n = history.length;
-  if (n === 0) return `${state}: waiting for the first step`;
+  const shown = detail === undefined ? undefined : oneLine(detail);
+  if (n === 0) {
+    const when = state === "starting" || state === "training" ? "waiting for the first step" : "before the first step";
+    return `${state}: ${shown === undefined ? when : `${shown} · ${when}`}`;
+  }
   const step = c.step[n - 1]!;
   const parts = [`step ${step}${plan.totalSteps === undefined ? "" : `/${plan.totalSteps}`}`];
   if (plan.epochs !== undefined) parts.push(`epoch ${c.epoch[n - 1]! + 1}/${plan.epochs}`);
@@ -19,7 +27,13 @@ export function progressText(history: TrainingHistory, plan: { totalSteps?: numb
   if (plan.totalSteps !== undefined && state === "training") {
     parts.push(`ETA ${formatDuration(Math.max(plan.totalSteps - step, 0) * history.wallMsPerStep)}`);
   }
+  if (shown !== undefined) parts.unshift(shown);
   return `${state}: ${parts.join(" · ")}`;
+}
+
+function oneLine(text: string): string {
+  const line = (text.split("\n").find((part) => part.trim() !== "") ?? "").trim();
+  return line.length > maxDetailChars ? `${line.slice(0, maxDetailChars - 1)}…` : line;
 }
 
 function formatLoss(loss: number): string {

@@ -5,8 +5,14 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import type { CellEvent } from "../../kernel/execution/executor.js";
 import { openNotebook, resultText, type TestNotebook } from "../execution/helpers.js";
 import { bestCpuBackend, waitForExit } from "./helpers.js";
+
+/** The display events of one cell, in order. */
+function displaysOf(nb: TestNotebook, cellId: string): Array<CellEvent & { kind: "display" }> {
+  return nb.eventsOf(cellId).filter((event): event is CellEvent & { kind: "display" } => event.kind === "display");
+}
 
 describe("clusters in notebook cells", () => {
   let nb: TestNotebook;
@@ -58,6 +64,30 @@ describe("clusters in notebook cells", () => {
     assert.ok(kinds.some((kind) => kind.includes("application/vnd.plotly.v1+json")), `the live plot is shown in the training cell: ${kinds.join(" | ")}`);
   });
 
+  it("a run started without await shows its progress line and figure before its cell ends; awaited in the next cell, it ends on done: with the static image", async () => {
+    const started = await nb.run(
+      "const later = cluster.train({ model: ({ tf }) => tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 3, activation: 'softmax' })] }), data: { builtin: 'synthetic', size: 64, features: 4, classes: 3 }, batchSize: 16, epochs: 2 });",
+    );
+    assert.equal(started.status, "ok", JSON.stringify(started));
+    // Taken as the cell's outcome arrives: the two displays train() showed before its cell ended
+    // (steps may have updated them since).
+    const beforeEnd = displaysOf(nb, started.cellId).slice(0, 2);
+    assert.deepEqual(beforeEnd.map((display) => display.update), [false, false], `two displays shown before the cell ended: ${JSON.stringify(beforeEnd).slice(0, 500)}`);
+    assert.match(String(beforeEnd[0]!.data["text/plain"]), /^starting: waiting for the first step$/);
+    assert.ok(beforeEnd[1]!.data["application/vnd.plotly.v1+json"] !== undefined && String(beforeEnd[1]!.data["image/svg+xml"]).startsWith("<svg "), "the figure, with its static image");
+
+    const awaited = await nb.run("(await later).steps");
+    assert.equal(resultText(awaited), "8", JSON.stringify(awaited));
+    assert.deepEqual(displaysOf(nb, awaited.cellId), [], "the awaiting cell shows nothing of the run");
+    const all = displaysOf(nb, started.cellId);
+    const last = (id: string | undefined) => all.filter((display) => display.displayId === id).at(-1)!;
+    assert.match(String(last(beforeEnd[0]!.displayId).data["text/plain"]), /^done: step 8\/8 · epoch 2\/2 · loss /, "the final state goes to the starting cell's progress line");
+    const figure = last(beforeEnd[1]!.displayId);
+    assert.ok(figure.update, "in place");
+    assert.match(String(figure.data["image/svg+xml"]), /^<svg /, "the final figure has its static image");
+    assert.equal((figure.data["application/vnd.plotly.v1+json"] as { data: Array<{ x: number[] }> }).data[0]!.x.at(-1), 8);
+  });
+
   it("interrupting a training cell stops every rank after the same step; the next run starts at once", async () => {
     const running = nb.run(
       "const long = cluster.train({ model: ({ tf }) => tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 3, activation: 'softmax' })] }), data: { builtin: 'synthetic', size: 64, features: 4, classes: 3 }, batchSize: 16, epochs: 100000, metricsIntervalMs: 20 });\nawait long",
@@ -97,5 +127,26 @@ describe("clusters in notebook cells", () => {
     assert.deepEqual(await waitForExit(list, 100), []);
     const none = await nb.run("%%workers\n1");
     assert.match(none.status === "error" ? none.evalue : "", /unknown cell magic %%workers|%%workers needs a cluster/);
+  });
+});
+
+describe("a training run in flight when the notebook closes", () => {
+  it("is stopped by the shutdown, and its cell gets the final state (stopped: with the static image) before the close ends", async () => {
+    const nb = await openNotebook();
+    let started: Awaited<ReturnType<TestNotebook["run"]>>;
+    try {
+      started = await nb.run(
+        "import { launchCluster } from \"ringbook\";\nconst cluster = await launchCluster({ workers: 2 });\nconst run = cluster.train({ model: ({ tf }) => tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 3, activation: 'softmax' })] }), data: { builtin: 'synthetic', size: 64, features: 4, classes: 3 }, batchSize: 16, epochs: 100000, metricsIntervalMs: 20 });",
+      );
+      assert.equal(started.status, "ok", JSON.stringify(started));
+      await nb.waitFor(() => displaysOf(nb, started.cellId).some((display) => /^training: step [1-9]/.test(String(display.data["text/plain"]))), 60_000);
+    } finally {
+      await nb.close();
+    }
+    const displays = displaysOf(nb, started.cellId);
+    const progress = displays.filter((display) => display.data["application/vnd.plotly.v1+json"] === undefined).at(-1)!;
+    const figure = displays.filter((display) => display.data["application/vnd.plotly.v1+json"] !== undefined).at(-1)!;
+    assert.match(String(progress.data["text/plain"]), /^stopped: step \d+\/400000 · epoch \d+\/100000 · loss /, JSON.stringify(nb.logs));
+    assert.match(String(figure.data["image/svg+xml"]), /^<svg /, "the final figure has its static image");
   });
 });

@@ -7,6 +7,8 @@
  * until a completion or inspection has started the language service) and so did the figure without
  * a layout (the kernel throws a TypeError); late output already showed, since JupyterLab 4.6 keeps
  * a cell's request open after its reply, and the kernel sends the line with the cell as parent.
+ * A fourth, added with issue 13: a training run started in one cell and awaited in the next shows
+ * its live view, and ends on its final state, in the cell that started it.
  */
 import assert from "node:assert/strict";
 import { describe } from "node:test";
@@ -52,6 +54,24 @@ describe("JupyterLab: type errors, late output and a figure without a layout sho
     const idle = ofCell((frame) => frame.msgType === "status" && frame.content["execution_state"] === "idle");
     const line = ofCell((frame) => frame.msgType === "stream" && frame.content["text"] === "late output\n");
     assert.ok(reply >= 0 && idle >= 0 && line > reply && line > idle, `the line (message ${line}) came after the execute_reply (${reply}) and the idle status (${idle})`);
+  });
+
+  notebookTest("a training run started in one cell (`const run = cluster.train(...)`) and awaited in the next shows in the first cell and ends there on done: with its plot", { timeout: 300_000 }, lab, async (notebook) => {
+    await notebook.runToEnd(0, "1");
+    const start = [
+      'import { launchCluster } from "ringbook";',
+      "const cluster = await launchCluster({ workers: 2 });",
+      'const run = cluster.train({ model: ({ tf }) => tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 3, activation: "softmax" })] }), data: { builtin: "synthetic", size: 64, features: 4, classes: 3 }, batchSize: 16, epochs: 3 });',
+    ].join("\n");
+    await notebook.runToEnd(1, start, 180_000);
+    await notebook.runToEnd(2, "const result = await run;\nawait cluster.close();\nresult.steps", 180_000);
+    await expectOutput(notebook, 1, /done: step 12\/12/);
+    await notebook.cells.nth(1).locator(".ringbook-plotly.js-plotly-plot").waitFor({ timeout: stepTimeoutMs });
+    await notebook.screenshot("run-awaited-later");
+    const steps: unknown = await notebook.page.evaluate(`window.jupyterapp.shell.currentWidget.content.widgets[1].node.querySelector(".ringbook-plotly.js-plotly-plot")?.data?.[0]?.x`);
+    assert.ok(Array.isArray(steps) && steps.at(-1) === 12, `the plot in the first cell ends on the last step: ${JSON.stringify(steps)}`);
+    const awaiting = await notebook.outputText(2);
+    assert.equal(awaiting.trim(), "12", "the awaiting cell shows only its result");
   });
 
   notebookTest("display.plotly({ data: [{ y: [1, 3, 2] }] }) without a layout draws the plot", { timeout: 120_000 }, lab, async (notebook) => {

@@ -82,7 +82,12 @@ test("a long fast run updates two displays in place at most 4 times a second (th
   const figureUpdates = messages.filter((message) => message.data["application/vnd.plotly.v1+json"] !== undefined);
   assert.ok(figureUpdates.length >= 3, `the figure is live: ${figureUpdates.length} updates (at least one a second while steps arrive, and the final one)`);
   assert.ok(figureUpdates.length <= progressUpdates.length, `${figureUpdates.length} figure updates, ${progressUpdates.length} progress updates: the figure never updates more often`);
-  for (const interim of figureUpdates.slice(0, -1)) {
+  const first = figureUpdates[0]!;
+  assert.equal(first.update, false, "the figure is shown when the view starts, before any step");
+  assert.deepEqual((first.data["application/vnd.plotly.v1+json"] as { data: Array<{ x: number[] }> }).data[0]!.x, [], "empty at first");
+  assert.match(String(first.data["image/svg+xml"]), /^<svg /, "with its static image: what is saved if nothing follows");
+  assert.match(String(messages[0]!.data["text/plain"]), /^starting: waiting for the first step$/, "the progress line is shown first");
+  for (const interim of figureUpdates.slice(1, -1)) {
     assert.equal(interim.data["image/svg+xml"], undefined, "interim figure updates leave out the image only saved notebooks use");
     assert.match(String(interim.data["text/html"]), /class="ringbook-plot"><svg /, "but their HTML still holds the static drawing");
   }
@@ -193,7 +198,8 @@ test("with a front end on the figure stream comm, updates between whole figures 
     }
     // Right after a whole figure, the first delta starts at the next step (no gap while rows are few).
     const firstDelta = deltas.find((delta) => delta.seq === 1 && delta.revision === 1)!;
-    assert.equal(firstDelta.traces[0]!.x[0], wholes[0]!.figure.data[0]!.x.at(-1)! + 1);
+    assert.deepEqual(wholes[0]!.figure.data[0]!.x, [], "the first whole figure is the empty one the view starts with");
+    assert.equal(firstDelta.traces[0]!.x[0], 1, "the first delta starts at the first step");
     assert.equal(wholes.at(-1)!.figure.data[0]!.x.at(-1), 6000, "the final whole figure ends on the last step");
     assert.ok(wholes.length >= 3, `the drawn figure outgrew its bound, so whole figures came back (${wholes.length})`);
 
