@@ -122,7 +122,8 @@ function assertLossFell(first: number, last: number, what: string): void {
 
 /** The live view's final progress line (training templates). */
 function assertProgress(executed: ExecutedNotebook, state: "done" | "failed", count: number): void {
-  const lines = executed.text.match(new RegExp(`^${state}: step \\d+/\\d+ · epoch \\d+/\\d+ · loss [\\d.]+ · [\\d,]+ samples/s$`, "gm")) ?? [];
+  // A failed run names why first: `failed: worker rank 1 ... · step 12/33 · ...`.
+  const lines = executed.text.match(new RegExp(`^${state}: (?:.+ · )?step \\d+/\\d+ · epoch \\d+/\\d+ · loss [\\d.]+ · [\\d,]+ samples/s$`, "gm")) ?? [];
   // Each live view shows the line twice: the progress display and the figure's text/plain.
   assert.ok(lines.length >= count, `${count} progress line(s) "${state}: step ..." (found ${lines.length})`);
 }
