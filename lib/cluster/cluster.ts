@@ -12,6 +12,7 @@ import type { Collectives } from "../collectives/index.js";
 import { RingbookError } from "../errors.js";
 import { threadCellSources } from "../script/cell-sources.js";
 import { parseTrainOptions, type TrainOptions } from "../training/train-spec.js";
+import { parseCallbackOptions } from "../training/callback-options.js";
 import type { ExportedModel, WorkerTrainResult } from "../training/worker-train.js";
 import { ClusterClosedError, RemoteTaskError, WorkerDiedError, type WorkerExit } from "./cluster-errors.js";
 import type { ClusterSettings } from "./cluster-settings.js";
@@ -191,7 +192,7 @@ export class Cluster {
     const run = new TrainRun(this.worldSize, spec.schedule, async (onEvent, onStart) => {
       const outcomes = await this.#execute({ kind: "train" }, { args: spec, stoppable: true, onStart: (task) => onStart(() => this.#stopTask(task)), onEvent });
       return collectResults(outcomes) as WorkerTrainResult[];
-    });
+    }, trainRunOptions(options));
     const host = options.live === false ? undefined : findDisplayHost();
     if (host !== undefined) {
       const view = new LiveTrainingView(run, host, typeof options.live === "object" ? options.live : {});
@@ -426,4 +427,9 @@ function printStray(rank: number, stream: "stdout" | "stderr", text: string): vo
   const prefixed = prefixLines(rank, text);
   if (stream === "stdout") process.stdout.write(prefixed);
   else process.stderr.write(prefixed);
+}
+
+/** The owner-side options of a run (callbacks run here, in the notebook; they never travel). */
+function trainRunOptions(options: TrainOptions): ConstructorParameters<typeof TrainRun>[3] {
+  return options.callbacks === undefined ? {} : { callbacks: parseCallbackOptions(options.callbacks) };
 }
