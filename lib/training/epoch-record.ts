@@ -26,10 +26,10 @@ export interface EpochRecord {
 }
 
 /**
- * The names an epoch's logs will have in a run, for checking `earlyStopping.monitor` before any
- * worker computes.
+ * The names an epoch's logs will have in a run with these (raw) train options, for checking
+ * `earlyStopping.monitor` before any worker computes.
  */
-export function epochLogNames(): string[] {
+export function epochLogNames(_options: Record<string, unknown>): string[] {
   // TODO(#13): with validationData, also "val_loss" and a "val_" name per metric.
   return ["loss"];
 }

@@ -163,6 +163,7 @@ export async function trainOnRank(args: {
 
   /** Reports the epoch's end; true when early stopping ends training here. */
   function epochEnded(epoch: number, step: number, loss: EpochLossMean, learningRate: number | undefined): boolean {
+    // TODO(#13): validation metrics (val_loss, ...) join these logs here, before early stopping reads them.
     const logs = { loss: loss.mean, ...(learningRate === undefined ? {} : { learningRate }) };
     args.onEpochEnd?.({ epoch, step, steps: loss.steps, samples: loss.samples, logs, endedAtMs: performance.timeOrigin + performance.now() });
     return controls?.epochEnd(epoch, logs) ?? false;

@@ -44,7 +44,7 @@ export function parseTrainingControls(o: Record<string, unknown>): { optimizer: 
   if (typeof steps !== "number" || !Number.isInteger(steps) || steps < 1) {
     throw new RingbookError("ERR_BAD_TRAIN_OPTIONS", `accumulationSteps must be a positive integer (micro-batches per optimizer step), got ${JSON.stringify(o.accumulationSteps)}`);
   }
-  const earlyStopping = o.earlyStopping === undefined || o.earlyStopping === false ? undefined : parseEarlyStopping(o.earlyStopping, epochLogNames());
+  const earlyStopping = o.earlyStopping === undefined || o.earlyStopping === false ? undefined : parseEarlyStopping(o.earlyStopping, epochLogNames(o));
   if (o.callbacks !== undefined) parseCallbackOptions(o.callbacks);
   return {
     optimizer,
