@@ -25,8 +25,12 @@ export interface LearningRateContext {
   totalSteps: number;
 }
 
-/** A learning rate computed from the step: `({ step, epoch, stepsPerEpoch, totalSteps }) => number`. */
-export type LearningRateFunction = (context: LearningRateContext) => number;
+/**
+ * A learning rate computed from the step: `({ step, epoch, stepsPerEpoch, totalSteps, args }) =>
+ * number`, with the run's `args` (a function travels as source text: values from the notebook
+ * reach it through `args`).
+ */
+export type LearningRateFunction<Args = any> = (context: LearningRateContext & { args: Args }) => number;
 
 /** A built-in schedule (plain data: it travels to the workers as it is). Made by the helpers below. */
 export type LearningRateSchedule =
@@ -37,7 +41,7 @@ export type LearningRateSchedule =
   | { schedule: "cosineDecay"; initialLearningRate: number; decaySteps: number; alpha?: number; warmupSteps?: number; warmupTarget?: number };
 
 /** What `optimizer.learningRate` accepts. */
-export type LearningRate = number | LearningRateSchedule | LearningRateFunction;
+export type LearningRate<Args = any> = number | LearningRateSchedule | LearningRateFunction<Args>;
 
 /** A learning rate as it travels to the workers. */
 export type LearningRateSpec = { kind: "builtin"; schedule: LearningRateSchedule } | { kind: "function"; source: string };
@@ -194,7 +198,7 @@ export function parseLearningRate(value: unknown, where = "optimizer.learningRat
  * The learning rate of each step on a worker: the built-in's formula, or the user's function
  * compiled from its source. Every value is checked (finite, ≥ 0), naming the step.
  */
-export function compileLearningRate(spec: LearningRateSpec, tfModule: unknown): LearningRateFunction {
+export function compileLearningRate(spec: LearningRateSpec, tfModule: unknown, args: unknown): (context: LearningRateContext) => number {
   let evaluate: LearningRateFunction;
   if (spec.kind === "builtin") {
     evaluate = (context) => learningRateAt(spec.schedule, context);
@@ -209,7 +213,14 @@ export function compileLearningRate(spec: LearningRateSpec, tfModule: unknown): 
     evaluate = compiled as LearningRateFunction;
   }
   return (context) => {
-    const value: unknown = evaluate(Object.freeze({ ...context }));
+    let value: unknown;
+    try {
+      value = evaluate(Object.freeze({ ...context, args }));
+    } catch (error) {
+      const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      const hint = error instanceof ReferenceError ? " (the function runs on the workers from its source text: pass notebook values in args and read them as ({ step, args }) => ...)" : "";
+      throw new RingbookError("ERR_BAD_LEARNING_RATE", `the learning-rate function threw at step ${context.step} (epoch ${context.epoch}): ${reason}${hint}`, { cause: error });
+    }
     if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
       throw new RingbookError("ERR_BAD_LEARNING_RATE", `the learning rate at step ${context.step} (epoch ${context.epoch}) is ${typeof value === "number" ? String(value) : JSON.stringify(value) ?? typeof value}; it must be a finite number ≥ 0`);
     }

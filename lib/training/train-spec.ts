@@ -60,10 +60,11 @@ export interface TrainOptions<Args = any> {
    * `tf.train.<name>` (sgd, momentum, adam, adamax, rmsprop, adagrad, adadelta); an unknown one is
    * refused with the closest name. `learningRate` may be a number, a built-in schedule
    * (`cosineDecay(...)`, `linearWarmup(...)`, ...) or a function `({ step, epoch, stepsPerEpoch,
-   * totalSteps }) => number` evaluated on every rank before each optimizer step (`step` from 0).
+   * totalSteps, args }) => number` evaluated on every rank before each optimizer step (`step` from
+   * 0; like the model function it travels as source text, so notebook values come through `args`).
    * @default { name: "adam", learningRate: 0.001 }
    */
-  optimizer?: (Omit<OptimizerSpec, "learningRate"> & { learningRate?: LearningRate }) | OptimizerSpec["name"];
+  optimizer?: (Omit<OptimizerSpec, "learningRate"> & { learningRate?: LearningRate<Args> }) | OptimizerSpec["name"];
   /**
    * Global batch size (all ranks together); must be divisible by the number of workers. With
    * `accumulationSteps: k`, this is the global size of one micro-batch, and each optimizer step

@@ -10,7 +10,7 @@ import { parseCallbackOptions } from "./callback-options.js";
 import { EarlyStopping, parseEarlyStopping, type EarlyStoppingOutcome, type EarlyStoppingSpec, type WeightStore } from "./early-stopping.js";
 import { epochLogNames, type EpochLogs } from "./epoch-record.js";
 import { parseGradientClipping, type GradientClipping } from "./gradient-clipping.js";
-import { compileLearningRate, parseLearningRate, setLearningRate, type LearningRateContext, type LearningRateFunction, type LearningRateSpec } from "./learning-rate-schedule.js";
+import { compileLearningRate, parseLearningRate, setLearningRate, type LearningRateContext, type LearningRateSpec } from "./learning-rate-schedule.js";
 import { parseOptimizerSpec, resolveOptimizerSpec, type OptimizerSpec } from "./optimizers.js";
 import type * as tf from "@tensorflow/tfjs";
 
@@ -62,14 +62,14 @@ export class RankControls {
   /** How the all-reduced gradients are clipped, if at all. */
   readonly clipping: GradientClipping | undefined;
   readonly #optimizer: tf.Optimizer;
-  readonly #schedule: LearningRateFunction | undefined;
+  readonly #schedule: ((context: LearningRateContext) => number) | undefined;
   readonly #earlyStopping: EarlyStopping | undefined;
   #learningRate: number;
 
-  constructor(spec: TrainingControlsSpec, options: { optimizer: tf.Optimizer; optimizerSpec: OptimizerSpec; weights: WeightStore; tf: unknown }) {
+  constructor(spec: TrainingControlsSpec, options: { optimizer: tf.Optimizer; optimizerSpec: OptimizerSpec; weights: WeightStore; tf: unknown; args: unknown }) {
     this.clipping = spec.clipping;
     this.#optimizer = options.optimizer;
-    this.#schedule = spec.learningRate === undefined ? undefined : compileLearningRate(spec.learningRate, options.tf);
+    this.#schedule = spec.learningRate === undefined ? undefined : compileLearningRate(spec.learningRate, options.tf, options.args);
     this.#earlyStopping = spec.earlyStopping === undefined ? undefined : new EarlyStopping(spec.earlyStopping, options.weights);
     this.#learningRate = resolveOptimizerSpec(options.optimizerSpec).learningRate;
   }

@@ -131,7 +131,7 @@ export async function runWorkerTraining(env: WorkerTrainEnv, spec: WorkerTrainSp
   };
   const timer = setInterval(flush, spec.metricsIntervalMs);
   try {
-    const controls = new RankControls(spec.controls, { optimizer, optimizerSpec: spec.optimizer, weights: exchange, tf });
+    const controls = new RankControls(spec.controls, { optimizer, optimizerSpec: spec.optimizer, weights: exchange, tf, args: spec.args });
     const outcome = await trainOnRank({
       rank,
       worldSize,

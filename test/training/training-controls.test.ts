@@ -261,6 +261,16 @@ test("a learning-rate function that gives no valid rate fails the run, naming th
   );
 });
 
+test("a learning-rate function reads notebook values through args; one that closes over them fails, saying to pass them in args", async () => {
+  const { records } = await trainSingleProcess(mlpOptions({ args: { peak: 0.05 }, epochs: 1, optimizer: { name: "sgd", learningRate: ({ step, args }: { step: number; args: { peak: number } }) => args.peak / (step + 1) } }));
+  assert.deepEqual(records.map((r) => r.learningRate), [0.05, 0.025, 0.05 / 3, 0.0125, 0.01]);
+  const peak = 0.05;
+  await assert.rejects(
+    trainSingleProcess(mlpOptions({ optimizer: { name: "sgd", learningRate: () => peak } })),
+    /the learning-rate function threw at step 0 \(epoch 0\): ReferenceError: peak is not defined \(the function runs on the workers from its source text: pass notebook values in args/,
+  );
+});
+
 test("controls leak no tensors over a run", async () => {
   // tfjs's own SGD: its learning rate is a scalar tensor, replaced when the schedule changes it.
   const options = mlpOptions({ optimizer: { name: "sgd", fused: false, learningRate: exponentialDecay({ initialLearningRate: 0.1, decaySteps: 2, decayRate: 0.5 }) }, clipNorm: 0.5, accumulationSteps: 2, earlyStopping: { restoreBestWeights: true, patience: 5 } });
