@@ -85,6 +85,13 @@ export async function trainOnRank(args: {
     await saveCheckpoint({ dir: schedule.checkpoint.dir, model: args.model, variables: trainable.variables, optimizer, position });
     stepsSinceCheckpoint = 0;
   };
+  /** Reports an epoch's end; true when early stopping ends training here. */
+  const epochEnded = (epoch: number, step: number, loss: EpochLossMean, learningRate: number | undefined): boolean => {
+    // TODO(#13): validation metrics (val_loss, ...) join these logs here, before early stopping reads them.
+    const logs = { loss: loss.mean, ...(learningRate === undefined ? {} : { learningRate }) };
+    args.onEpochEnd?.({ epoch, step, steps: loss.steps, samples: loss.samples, logs, endedAtMs: performance.timeOrigin + performance.now() });
+    return controls?.epochEnd(epoch, logs) ?? false;
+  };
   for (let epoch = position.epoch; epoch < schedule.epochs; epoch++) {
     const allBatches = planEpoch({
       datasetSize: dataset.size,
@@ -160,12 +167,4 @@ export async function trainOnRank(args: {
   controls?.trainEnd();
   if (stepsSinceCheckpoint > 0 || controls?.earlyStopping?.restoredBestWeights === true) await checkpointNow();
   return { position, stopped: false, earlyStopped: false };
-
-  /** Reports the epoch's end; true when early stopping ends training here. */
-  function epochEnded(epoch: number, step: number, loss: EpochLossMean, learningRate: number | undefined): boolean {
-    // TODO(#13): validation metrics (val_loss, ...) join these logs here, before early stopping reads them.
-    const logs = { loss: loss.mean, ...(learningRate === undefined ? {} : { learningRate }) };
-    args.onEpochEnd?.({ epoch, step, steps: loss.steps, samples: loss.samples, logs, endedAtMs: performance.timeOrigin + performance.now() });
-    return controls?.epochEnd(epoch, logs) ?? false;
-  }
 }
