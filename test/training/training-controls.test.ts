@@ -7,6 +7,9 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { runWorkerTraining, exportTrainedModel, type WorkerTrainEvent, type WorkerTrainResult, type ExportedModel } from "../../lib/training/worker-train.js";
 import { parseTrainOptions, type TrainOptions } from "../../lib/training/train-spec.js";
@@ -269,6 +272,20 @@ test("a learning-rate function reads notebook values through args; one that clos
     trainSingleProcess(mlpOptions({ optimizer: { name: "sgd", learningRate: () => peak } })),
     /the learning-rate function threw at step 0 \(epoch 0\): ReferenceError: peak is not defined \(the function runs on the workers from its source text: pass notebook values in args/,
   );
+});
+
+test("a run resumed from a checkpoint continues the schedule and the accumulation groups where an uninterrupted run would be", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "ringbook-controls-"));
+  try {
+    const options = (epochs: number) => mlpOptions({ epochs, accumulationSteps: 2, clipNorm: 0.5, optimizer: { name: "adam", learningRate: cosineDecay({ initialLearningRate: 0.05, decaySteps: 6 }) } });
+    const straight = await alone(options(2));
+    await trainSingleProcess({ ...options(1), checkpoint: join(dir, "ckpt") });
+    const resumed = await alone({ ...options(2), resumeFrom: join(dir, "ckpt") });
+    assert.deepEqual(resumed.records.map((r) => [r.step, r.learningRate]), straight.records.slice(3).map((r) => [r.step, r.learningRate]));
+    assert.ok(maxAbsDifference(resumed.weights, straight.weights) < 1e-6, `resumed vs straight: ${maxAbsDifference(resumed.weights, straight.weights)}`);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 test("controls leak no tensors over a run", async () => {
