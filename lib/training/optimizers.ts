@@ -9,7 +9,11 @@ import { didYouMean } from "./nearest-name.js";
  */
 export interface OptimizerSpec {
   name: OptimizerName;
-  /** @default 0.001 for adam/rmsprop/adadelta, 0.002 for adamax, 0.01 otherwise */
+  /**
+   * In `cluster.train`'s options also a schedule or a function of the step (see
+   * `TrainOptions.optimizer`), evaluated before every step.
+   * @default 0.001 for adam/rmsprop/adadelta, 0.002 for adamax, 0.01 otherwise
+   */
   learningRate?: number;
   /** momentum (default 0.9), rmsprop (default 0). */
   momentum?: number;
