@@ -9,13 +9,28 @@ import { registerFileSystemRouter } from "./io/file-system.js";
 registerFileSystemRouter();
 
 export * from "./cluster/index.js";
-export { TrainRun, type TrainResult, type StepListener } from "./cluster/train-run.js";
+export { TrainRun, type TrainResult, type StepListener, type EpochListener } from "./cluster/train-run.js";
 export { trainSingleProcess, type SingleProcessRun } from "./training/train-single-process.js";
 export { CustomModel, type TrainedModel } from "./training/trained-model.js";
 export { saveModel, loadModel, loadVariables, type SavedModelInfo, type SavableModel, type NamedArray } from "./io/save-model.js";
 export { fileSystem, registerFileSystemRouter, type FileSystemOptions } from "./io/file-system.js";
 export type { TrainOptions, TrainContext, BuiltinData } from "./training/train-spec.js";
 export type { OptimizerSpec } from "./training/optimizers.js";
+export {
+  constantLearningRate,
+  linearWarmup,
+  stepDecay,
+  exponentialDecay,
+  cosineDecay,
+  learningRateAt,
+  type LearningRate,
+  type LearningRateSchedule,
+  type LearningRateFunction,
+  type LearningRateContext,
+} from "./training/learning-rate-schedule.js";
+export type { TrainCallbacks, StepLogs, TrainEndLogs, CallbackControl } from "./training/callback-options.js";
+export type { EarlyStoppingOptions, EarlyStoppingOutcome } from "./training/early-stopping.js";
+export type { EpochRecord, EpochLogs } from "./training/epoch-record.js";
 export type { StepSummary, RankStepTimings } from "./metrics/step-summary.js";
 export { TrainingHistory, type HistoryColumns } from "./metrics/training-history.js";
 export { ArrayDataset, type Dataset } from "./data/dataset.js";

@@ -12,6 +12,7 @@ import { RingbookError } from "../errors.js";
 import { threadCellSources } from "../script/cell-sources.js";
 import { parseTrainOptions, type TrainOptions } from "../training/train-spec.js";
 import { rebuildTrainedModel, recipeOf, type TrainedModel, type TrainingRecipe } from "../training/trained-model.js";
+import { parseCallbackOptions } from "../training/callback-options.js";
 import type { ExportedModel, WorkerTrainResult } from "../training/worker-train.js";
 import { ClusterClosedError, RemoteTaskError, WorkerDiedError, type WorkerExit } from "./cluster-errors.js";
 import type { ClusterSettings } from "./cluster-settings.js";
@@ -207,7 +208,7 @@ export class Cluster {
         },
       );
       return collectResults(outcomes) as WorkerTrainResult[];
-    });
+    }, trainRunOptions(options));
     const host = options.live === false ? undefined : findDisplayHost();
     // The view shows its displays now, before this cell can end (see LiveTrainingView).
     const view = host === undefined ? undefined : new LiveTrainingView(run, host, typeof options.live === "object" ? options.live : {});
@@ -486,4 +487,9 @@ function printStray(rank: number, stream: "stdout" | "stderr", text: string): vo
   const prefixed = prefixLines(rank, text);
   if (stream === "stdout") process.stdout.write(prefixed);
   else process.stderr.write(prefixed);
+}
+
+/** The owner-side options of a run (callbacks run here, in the notebook; they never travel). */
+function trainRunOptions(options: TrainOptions): ConstructorParameters<typeof TrainRun>[3] {
+  return options.callbacks === undefined ? {} : { callbacks: parseCallbackOptions(options.callbacks) };
 }

@@ -9,6 +9,10 @@ import { StepAggregator, type StepSummary } from "../metrics/step-summary.js";
 import { TrainingHistory } from "../metrics/training-history.js";
 import type { TrainingSchedule } from "../training/rank-loop.js";
 import type { WorkerTrainEvent, WorkerTrainResult } from "../training/worker-train.js";
+import type { TrainCallbacks } from "../training/callback-options.js";
+import type { EarlyStoppingOutcome } from "../training/early-stopping.js";
+import type { EpochRecord } from "../training/epoch-record.js";
+import { CallbackRunner } from "./callback-runner.js";
 import type { TaskEvent } from "./pending-task.js";
 
 /** What `await run` gives. */
@@ -29,7 +33,14 @@ export interface TrainResult {
   /** The tfjs backend the workers trained on. */
   backend: string;
   history: TrainingHistory;
+  /** Every epoch's end (its mean loss, later validation metrics), in order. */
+  epochs: EpochRecord[];
+  /** Where early stopping ended training (`stoppedEpoch` null when it did not), when it was on. */
+  earlyStopping?: EarlyStoppingOutcome;
 }
+
+/** Something that wants every epoch's end record (callbacks, plots). */
+export type EpochListener = (record: EpochRecord) => void;
 
 /** Limit on summaries buffered for a metrics consumer that reads slower than steps arrive. */
 const maxBufferedSummaries = 100_000;
@@ -49,6 +60,12 @@ export class TrainRun implements PromiseLike<TrainResult> {
   #stopRequested = false;
   #backend = "";
   #finished = false;
+  /** Epoch ends received, in order; those not yet released wait for their last step's summary. */
+  readonly #epochs: EpochRecord[] = [];
+  #epochsReleased = 0;
+  #lastSummaryStep = 0;
+  readonly #epochListeners = new Set<EpochListener>();
+  readonly #callbacks: CallbackRunner | undefined;
 
   /**
    * @param drive starts the run; it reports events through the callback and resolves with each
@@ -58,10 +75,12 @@ export class TrainRun implements PromiseLike<TrainResult> {
     worldSize: number,
     schedule: TrainingSchedule,
     drive: (onEvent: (event: TaskEvent & { kind: "event" }) => void, onStart: (stop: () => void) => void) => Promise<WorkerTrainResult[]>,
+    options: { callbacks?: readonly TrainCallbacks[] } = {},
   ) {
     this.history = new TrainingHistory(worldSize);
     this.schedule = schedule;
     this.#aggregator = new StepAggregator(worldSize);
+    this.#callbacks = options.callbacks === undefined || options.callbacks.length === 0 ? undefined : this.#attachCallbacks(options.callbacks);
     this.#result = drive(
       (event) => this.#onEvent(event),
       (stop) => {
@@ -70,6 +89,7 @@ export class TrainRun implements PromiseLike<TrainResult> {
       },
     )
       .then((ranks) => this.#finish(ranks))
+      .then((result) => this.#endCallbacks(result))
       .finally(() => this.#endSubscribers());
     // The caller may never await the run (a cell that only watches the plot); its failure is
     // still reported through the promise returned by then(), so this one must not be unhandled.
@@ -126,6 +146,17 @@ export class TrainRun implements PromiseLike<TrainResult> {
     return () => this.#listeners.delete(listener);
   }
 
+  /** Calls `listener` for every epoch's end (after the summary of the epoch's last step); returns a function that removes it. */
+  onEpoch(listener: EpochListener): () => void {
+    this.#epochListeners.add(listener);
+    return () => this.#epochListeners.delete(listener);
+  }
+
+  /** The epoch ends received so far (each after its last step's summary), in order. */
+  get epochs(): readonly EpochRecord[] {
+    return this.#epochs.slice(0, this.#epochsReleased);
+  }
+
   then<A = TrainResult, B = never>(onFulfilled?: ((value: TrainResult) => A | PromiseLike<A>) | null, onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null): Promise<A | B> {
     return this.#result.then(onFulfilled, onRejected);
   }
@@ -146,10 +177,16 @@ export class TrainRun implements PromiseLike<TrainResult> {
     } catch {
       return;
     }
+    if (parsed.kind === "epochs") {
+      this.#epochs.push(...parsed.records);
+      this.#releaseEpochs();
+      return;
+    }
     if (parsed.kind === "ready") {
       this.#backend = parsed.backend;
       const { batchSize, epochs, dropRemainder, stepsPerEpoch } = this.schedule;
-      const perEpoch = dropRemainder === true ? Math.floor(parsed.datasetSize / batchSize) : Math.ceil(parsed.datasetSize / batchSize);
+      const microBatches = dropRemainder === true ? Math.floor(parsed.datasetSize / batchSize) : Math.ceil(parsed.datasetSize / batchSize);
+      const perEpoch = Math.ceil(microBatches / (this.schedule.accumulationSteps ?? 1));
       this.#totalSteps = Math.min(perEpoch, stepsPerEpoch ?? Number.POSITIVE_INFINITY) * epochs;
       return;
     }
@@ -158,6 +195,7 @@ export class TrainRun implements PromiseLike<TrainResult> {
       if (summary === undefined) continue;
       this.history.add(summary);
       for (const listener of this.#listeners) listener(summary, this.history);
+      this.#lastSummaryStep = Math.max(this.#lastSummaryStep, summary.step);
       for (const subscriber of this.#subscribers) {
         if (subscriber.queue.length >= maxBufferedSummaries) subscriber.queue.shift();
         subscriber.queue.push(summary);
@@ -165,12 +203,41 @@ export class TrainRun implements PromiseLike<TrainResult> {
         subscriber.wake = undefined;
         wake?.();
       }
+      this.#releaseEpochs();
     }
+  }
+
+  /** Hands on the epoch ends whose last step's summary went out (rank 0's epochs can overtake another rank's steps). */
+  #releaseEpochs(upTo = this.#lastSummaryStep): void {
+    while (this.#epochsReleased < this.#epochs.length && this.#epochs[this.#epochsReleased]!.step <= upTo) {
+      const record = this.#epochs[this.#epochsReleased++]!;
+      for (const listener of this.#epochListeners) listener(record);
+    }
+  }
+
+  #attachCallbacks(callbacks: readonly TrainCallbacks[]): CallbackRunner {
+    const runner = new CallbackRunner(callbacks, { stop: () => this.stop() });
+    this.onStep((summary) => runner.stepEnd(summary));
+    this.onEpoch((record) => runner.epochEnd(record));
+    return runner;
+  }
+
+  /** Runs `onTrainEnd` after every queued callback; a callback's error fails the run. */
+  async #endCallbacks(result: TrainResult): Promise<TrainResult> {
+    const stoppedEpoch = result.earlyStopping?.stoppedEpoch;
+    await this.#callbacks?.trainEnd({
+      loss: result.finalLoss,
+      steps: result.steps,
+      stopped: result.stopped,
+      ...(stoppedEpoch === undefined || stoppedEpoch === null ? {} : { earlyStoppedEpoch: stoppedEpoch }),
+    });
+    return result;
   }
 
   #finish(ranks: WorkerTrainResult[]): TrainResult {
     const first = ranks[0];
     if (!first) throw new RingbookError("ERR_TRAIN_RESULT", "training ended without a result from any rank");
+    this.#releaseEpochs(Number.POSITIVE_INFINITY);
     const c = this.history.columns;
     const n = this.history.length;
     return {
@@ -183,6 +250,8 @@ export class TrainRun implements PromiseLike<TrainResult> {
       parameterCount: first.parameterCount,
       backend: this.#backend,
       history: this.history,
+      epochs: [...this.#epochs],
+      ...(first.earlyStopping === undefined ? {} : { earlyStopping: first.earlyStopping }),
     };
   }
 

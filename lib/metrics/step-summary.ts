@@ -28,6 +28,8 @@ export interface StepSummary {
   samplesPerSecond: number;
   /** When the last rank finished the step (Date.now() milliseconds). */
   endedAtMs: number;
+  /** The learning rate of the step, when the ranks reported it. */
+  learningRate?: number;
   /** Means over ranks, in milliseconds. */
   dataMs: number;
   computeMs: number;
@@ -84,6 +86,7 @@ export function summarizeStep(records: readonly StepRecord[]): StepSummary {
     stepMs,
     samplesPerSecond: stepMs > 0 ? (first.globalSamples * 1000) / stepMs : 0,
     endedAtMs: Math.max(...sorted.map((r) => r.endedAtMs)),
+    ...(first.learningRate === undefined ? {} : { learningRate: first.learningRate }),
     dataMs: mean((r) => r.dataMs),
     computeMs: mean((r) => r.computeMs),
     communicationMs: mean((r) => r.communicationMs),

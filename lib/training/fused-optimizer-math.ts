@@ -48,9 +48,12 @@ export class OptimizerScalars {
   #accBeta1: number;
   #accBeta2: number;
   #iteration = 0;
+  /** The spec's, until a learning-rate schedule sets another ({@link setLearningRate}). */
+  #learningRate: number;
 
   constructor(spec: ResolvedOptimizerSpec) {
     this.#spec = spec;
+    this.#learningRate = spec.learningRate;
     this.#accBeta1 = f(spec.beta1);
     this.#accBeta2 = f(spec.beta2);
   }
@@ -58,7 +61,7 @@ export class OptimizerScalars {
   /** The scalars of the coming step, in native/src/optimizers.c's order for this optimizer. */
   current(): Float32Array {
     const s = this.#spec;
-    const negLr = -s.learningRate;
+    const negLr = -this.#learningRate;
     switch (s.name) {
       case "sgd":
         return Float32Array.of(negLr);
@@ -72,7 +75,7 @@ export class OptimizerScalars {
         return Float32Array.of(s.beta1, 1 - s.beta1, s.beta2, f(lr / f(1 - this.#accBeta1)), s.epsilon);
       }
       case "rmsprop":
-        return Float32Array.of(s.decay, 1 - s.decay, s.momentum, s.learningRate, s.epsilon, s.centered ? 1 : 0);
+        return Float32Array.of(s.decay, 1 - s.decay, s.momentum, this.#learningRate, s.epsilon, s.centered ? 1 : 0);
       case "adagrad":
         return Float32Array.of(s.epsilon, negLr);
       case "adadelta":
@@ -82,6 +85,11 @@ export class OptimizerScalars {
         throw new Error(`unknown optimizer ${String(impossible)}`);
       }
     }
+  }
+
+  /** The learning rate of the coming steps (tfjs's optimizers read theirs at every step too). */
+  setLearningRate(learningRate: number): void {
+    this.#learningRate = learningRate;
   }
 
   /** After a step: tfjs's `accBeta.assign(mul(accBeta, beta))` and `iteration + 1`. */

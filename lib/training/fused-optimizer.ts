@@ -118,6 +118,11 @@ export class FusedOptimizer extends tf.Optimizer {
     this.#step(gradients, this.#variables.map((_, i) => i));
   }
 
+  /** The learning rate of the coming steps (a learning-rate schedule sets it before each). */
+  setLearningRate(learningRate: number): void {
+    this.#scalars.setLearningRate(learningRate);
+  }
+
   /** tfjs's interface: variables without a gradient are left alone (their slots too), as in tfjs. */
   override applyGradients(variableGradients: tf.NamedTensorMap | NamedTensor[]): void {
     const byName = new Map<string, tf.Tensor>(

@@ -83,6 +83,28 @@ export class GradientExchange {
     return payload;
   }
 
+  /**
+   * Adds one more micro-batch's weighted gradients, weighted loss and weight to the payload that
+   * {@link pack} (or {@link emptyPayload}) began: gradient accumulation sums k micro-batches here
+   * before the one all-reduce of the step.
+   */
+  addToPayload(weightedGrads: tf.NamedTensorMap, weightedLoss: number, weight: number): Float32Array {
+    const payload = this.#payload;
+    this.#variables.forEach((variable, i) => {
+      const grad = weightedGrads[variable.name];
+      if (grad === undefined) return;
+      if (grad.size !== variable.size) {
+        throw new RingbookError("ERR_BAD_MODEL", `the gradient of ${variable.name} has ${grad.size} values, the variable ${variable.size}`);
+      }
+      const values = readFloats(grad);
+      const offset = this.#offsets[i]!;
+      for (let j = 0; j < values.length; j++) payload[offset + j]! += values[j]!;
+    });
+    payload[this.gradientLength]! += weightedLoss;
+    payload[this.gradientLength + 1]! += weight;
+    return payload;
+  }
+
   /** A payload for a rank with no samples this step: contributes nothing, weight zero. */
   emptyPayload(stopVote: boolean): Float32Array {
     const payload = this.#payload;

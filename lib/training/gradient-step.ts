@@ -2,6 +2,7 @@ import tf from "../tfjs.cjs";
 import { RingbookError } from "../errors.js";
 import { isFusedOptimizer } from "./fused-optimizer.js";
 import type { GradientExchange } from "./gradient-exchange.js";
+import { clipGradients, type GradientClipping } from "./gradient-clipping.js";
 import type { Trainable } from "./trainable.js";
 
 /**
@@ -29,47 +30,52 @@ export interface StepOutcome {
   timings: StepTimings;
 }
 
+/** One micro-batch of this rank: inputs and targets. */
+export interface MicroBatch {
+  xs: tf.Tensor;
+  ys: tf.Tensor;
+}
+
 /**
  * One synchronous data-parallel step: local gradients of the mean loss over this rank's shard,
  * weighted by `localSamples / globalSamples`, summed across ranks with one all-reduce, then applied
  * by the same optimizer on every rank. The result equals one step of single-process training on the
  * whole global batch: Σ_r (n_r / b) · mean_r(∇ℓ) = mean_b(∇ℓ), also for an uneven last batch.
  * `xs`/`ys` stay owned by the caller.
+ *
+ * With gradient accumulation, `microBatches` replaces `xs`/`ys`: this rank's shards of k
+ * micro-batches, loaded one at a time (and disposed here), each weighted by its share of the
+ * `globalSamples` of all k together; their gradients are summed locally, then exchanged once.
+ * The step equals one step on the k micro-batches as one global batch.
  */
 export async function dataParallelStep(args: {
   trainable: Trainable;
   exchange: GradientExchange;
   optimizer: tf.Optimizer;
-  xs: tf.Tensor;
-  ys: tf.Tensor;
   globalSamples: number;
   allReduceSum: AllReduceSum;
   /** This rank asks all ranks to stop after this step. @default false */
   stopVote?: boolean;
-}): Promise<StepOutcome> {
-  const { trainable, exchange, optimizer, xs, ys, globalSamples, allReduceSum } = args;
+  /** Clips the all-reduced gradients (identically on every rank) before the optimizer step. */
+  clipping?: GradientClipping;
+} & ({ xs: tf.Tensor; ys: tf.Tensor } | { microBatches: ReadonlyArray<() => MicroBatch | Promise<MicroBatch>> })): Promise<StepOutcome> {
+  const { trainable, exchange, optimizer, globalSamples, allReduceSum } = args;
   const stopVote = args.stopVote ?? false;
-  const localSamples = xs.shape[0] ?? 0;
   const computeStart = performance.now();
-  let payload: Float32Array;
-  let localLoss = Number.NaN;
-  if (localSamples === 0) {
-    payload = exchange.emptyPayload(stopVote);
+  const local = new LocalGradients(trainable, exchange, globalSamples, stopVote);
+  if ("xs" in args) {
+    local.add(args);
   } else {
-    const weight = localSamples / globalSamples;
-    // Differentiating weight × loss weights the gradients inside tfjs's backward pass (on its
-    // backend), instead of a pass over a million values in JavaScript afterwards.
-    const weightedLoss = weight === 1 ? () => trainable.loss(xs, ys) : () => tf.mul(trainable.loss(xs, ys), weight) as tf.Scalar;
-    const { value, grads } = tf.variableGrads(weightedLoss, trainable.variables as tf.Variable[]);
-    try {
-      const weighted = value.dataSync()[0]!;
-      localLoss = weighted / weight;
-      payload = exchange.pack(grads, weighted, weight, stopVote);
-    } finally {
-      value.dispose();
-      tf.dispose(grads);
+    for (const load of args.microBatches) {
+      const batch = await load();
+      try {
+        local.add(batch);
+      } finally {
+        tf.dispose([batch.xs, batch.ys]);
+      }
     }
   }
+  const { payload, localLoss, localSamples } = local.result();
   const communicationStart = performance.now();
   const reduced = await allReduceSum(payload, exchange.reducedBuffer);
   const applyStart = performance.now();
@@ -80,6 +86,7 @@ export async function dataParallelStep(args: {
       `sample weights summed to ${weight} across ranks instead of 1: the ranks disagree on the global batch of this step`,
     );
   }
+  if (args.clipping !== undefined) clipGradients(exchange.gradientsOf(reduced), args.clipping);
   if (isFusedOptimizer(optimizer)) optimizer.applyFlatGradients(exchange.gradientsOf(reduced));
   else tf.tidy(() => optimizer.applyGradients(exchange.unpack(reduced)));
   const end = performance.now();
@@ -94,4 +101,51 @@ export async function dataParallelStep(args: {
       applyMs: end - applyStart,
     },
   };
+}
+
+/** Sums this rank's weighted gradients into the exchange's payload, one micro-batch at a time. */
+class LocalGradients {
+  readonly #trainable: Trainable;
+  readonly #exchange: GradientExchange;
+  readonly #globalSamples: number;
+  readonly #stopVote: boolean;
+  #payload: Float32Array;
+  #samples = 0;
+  #weightedLoss = 0;
+
+  constructor(trainable: Trainable, exchange: GradientExchange, globalSamples: number, stopVote: boolean) {
+    this.#trainable = trainable;
+    this.#exchange = exchange;
+    this.#globalSamples = globalSamples;
+    this.#stopVote = stopVote;
+    // A rank with no samples (a tiny last batch) contributes zeros with weight zero.
+    this.#payload = exchange.emptyPayload(stopVote);
+  }
+
+  /** Adds a micro-batch (the caller owns its tensors). */
+  add({ xs, ys }: MicroBatch): void {
+    const samples = xs.shape[0] ?? 0;
+    if (samples === 0) return;
+    const weight = samples / this.#globalSamples;
+    const trainable = this.#trainable;
+    // Differentiating weight × loss weights the gradients inside tfjs's backward pass (on its
+    // backend), instead of a pass over a million values in JavaScript afterwards.
+    const weightedLoss = weight === 1 ? () => trainable.loss(xs, ys) : () => tf.mul(trainable.loss(xs, ys), weight) as tf.Scalar;
+    const { value, grads } = tf.variableGrads(weightedLoss, trainable.variables as tf.Variable[]);
+    try {
+      const weighted = value.dataSync()[0]!;
+      this.#payload = this.#samples === 0 ? this.#exchange.pack(grads, weighted, weight, this.#stopVote) : this.#exchange.addToPayload(grads, weighted, weight);
+      this.#samples += samples;
+      this.#weightedLoss += weighted;
+    } finally {
+      value.dispose();
+      tf.dispose(grads);
+    }
+  }
+
+  /** The payload to all-reduce, and this rank's mean loss (NaN without samples) over its samples. */
+  result(): { payload: Float32Array; localLoss: number; localSamples: number } {
+    const localLoss = this.#samples === 0 ? Number.NaN : (this.#weightedLoss * this.#globalSamples) / this.#samples;
+    return { payload: this.#payload, localLoss, localSamples: this.#samples };
+  }
 }

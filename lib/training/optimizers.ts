@@ -1,6 +1,7 @@
 import tf from "../tfjs.cjs";
 import { RingbookError } from "../errors.js";
 import { FusedOptimizer, fusedOptimizerAvailable } from "./fused-optimizer.js";
+import { didYouMean } from "./nearest-name.js";
 
 /**
  * An optimizer by name with its hyperparameters, e.g. `{ name: "adam", learningRate: 1e-3 }`:
@@ -8,7 +9,11 @@ import { FusedOptimizer, fusedOptimizerAvailable } from "./fused-optimizer.js";
  */
 export interface OptimizerSpec {
   name: OptimizerName;
-  /** @default 0.001 for adam/rmsprop/adadelta, 0.002 for adamax, 0.01 otherwise */
+  /**
+   * In `cluster.train`'s options also a schedule or a function of the step (see
+   * `TrainOptions.optimizer`), evaluated before every step.
+   * @default 0.001 for adam/rmsprop/adadelta, 0.002 for adamax, 0.01 otherwise
+   */
   learningRate?: number;
   /** momentum (default 0.9), rmsprop (default 0). */
   momentum?: number;
@@ -53,6 +58,8 @@ const optionsOf: Record<OptimizerName, ReadonlyArray<NumberKey | FlagKey>> = {
   adadelta: ["learningRate", "rho", "epsilon"],
 };
 const flagKeys: ReadonlySet<string> = new Set<FlagKey>(["useNesterov", "centered", "fused"]);
+/** Decay factors: at 1 nothing decays (adamax's `decay` is a learning-rate decay, any size). */
+const belowOne: ReadonlySet<string> = new Set<NumberKey>(["beta1", "beta2", "rho", "decay"]);
 
 /**
  * Validates an optimizer spec (a name or `{ name, ...hyperparameters }`) into a plain object, with a
@@ -66,13 +73,16 @@ export function parseOptimizerSpec(value: unknown): OptimizerSpec {
   if (typeof name !== "string" || !(optimizerNames as readonly string[]).includes(name)) {
     throw new RingbookError(
       "ERR_UNKNOWN_OPTIMIZER",
-      `unknown optimizer ${JSON.stringify(value)}; use one of ${optimizerNames.join(", ")}, e.g. { name: "adam", learningRate: 1e-3 }`,
+      `unknown optimizer ${JSON.stringify(value)}${typeof name === "string" ? didYouMean(name, optimizerNames) : ""}; use one of ${optimizerNames.join(", ")}, e.g. { name: "adam", learningRate: 1e-3 }`,
     );
   }
   const allowed: ReadonlyArray<string> = [...optionsOf[name as OptimizerName], "fused"];
-  const unknownKeys = Object.keys(spec).filter((key) => key !== "name" && !allowed.includes(key));
-  if (unknownKeys.length > 0) {
-    throw new RingbookError("ERR_BAD_OPTION", `optimizer ${name}: unknown option(s) ${unknownKeys.join(", ")}; it takes ${allowed.join(", ")}`);
+  const unknownKey = Object.keys(spec).find((key) => key !== "name" && !allowed.includes(key));
+  if (unknownKey !== undefined) {
+    // A name another optimizer takes is no typo: say which optimizers take it.
+    const takenBy = optimizerNames.filter((other) => (optionsOf[other] as readonly string[]).includes(unknownKey));
+    const hint = takenBy.length > 0 ? ` (${takenBy.join(", ")} take${takenBy.length === 1 ? "s" : ""} it)` : didYouMean(unknownKey, allowed);
+    throw new RingbookError("ERR_BAD_OPTION", `optimizer ${name}: unknown option ${JSON.stringify(unknownKey)}${hint}; it takes ${allowed.join(", ")}`);
   }
   const parsed: Record<string, unknown> = { name };
   for (const key of allowed) {
@@ -82,6 +92,9 @@ export function parseOptimizerSpec(value: unknown): OptimizerSpec {
       if (typeof v !== "boolean") throw new RingbookError("ERR_BAD_OPTION", `optimizer ${name}: ${key} must be true or false, got ${JSON.stringify(v)}`);
     } else if (typeof v !== "number" || !Number.isFinite(v) || v < 0) {
       throw new RingbookError("ERR_BAD_OPTION", `optimizer ${name}: ${key} must be a finite number ≥ 0, got ${JSON.stringify(v)}`);
+    } else if (belowOne.has(key) && v >= 1 && !(key === "decay" && name === "adamax")) {
+      // β = 1 never forgets (Adam's bias correction divides by 1 - β^t = 0).
+      throw new RingbookError("ERR_BAD_OPTION", `optimizer ${name}: ${key} must be in [0, 1), got ${JSON.stringify(v)}`);
     }
     parsed[key] = v;
   }

@@ -1,9 +1,12 @@
 import tf from "../tfjs.cjs";
 import type { Dataset } from "../data/dataset.js";
 import { saveCheckpoint, type TrainingPosition } from "./checkpoint.js";
+import { EpochLossMean, type EpochRecord } from "./epoch-record.js";
 import { GradientExchange } from "./gradient-exchange.js";
 import { dataParallelStep, type AllReduceSum } from "./gradient-step.js";
+import { groupMicroBatches } from "./gradient-accumulation.js";
 import { planEpoch, shardOf } from "./shard-plan.js";
+import type { RankControls } from "./training-controls.js";
 import type { Trainable } from "./trainable.js";
 
 /** One rank's record of one step: what the live plots and `run.metrics` are made of. */
@@ -29,6 +32,8 @@ export interface StepRecord {
   endedAtMs: number;
   /** This rank's samples divided by the whole step's wall time. */
   samplesPerSecond: number;
+  /** The learning rate of the step (set by a schedule, or the optimizer's). */
+  learningRate?: number;
 }
 
 /** The schedule of a run, identical on every rank. */
@@ -44,6 +49,8 @@ export interface TrainingSchedule {
   stepsPerEpoch?: number;
   /** Rank 0 writes a checkpoint here every `everySteps` steps and at the end. */
   checkpoint?: { dir: string; everySteps: number };
+  /** Micro-batches (of `batchSize`) per optimizer step; steps count optimizer steps. @default 1 */
+  accumulationSteps?: number;
 }
 
 /**
@@ -63,15 +70,27 @@ export async function trainOnRank(args: {
   start?: TrainingPosition;
   shouldStop: () => boolean;
   onStep: (record: StepRecord) => void;
-}): Promise<{ position: TrainingPosition; stopped: boolean }> {
+  /** Learning-rate schedule, clipping and early stopping (issue 13). */
+  controls?: RankControls;
+  /** After each epoch's last step (and before early stopping decides on it). */
+  onEpochEnd?: (record: EpochRecord) => void;
+}): Promise<{ position: TrainingPosition; stopped: boolean; earlyStopped: boolean }> {
   const { rank, worldSize, trainable, optimizer, dataset, schedule } = args;
   const exchange = new GradientExchange(trainable.variables);
   let position: TrainingPosition = args.start ?? { epoch: 0, stepInEpoch: 0, globalStep: 0 };
   let stepsSinceCheckpoint = 0;
+  const controls = args.controls;
   const checkpointNow = async (): Promise<void> => {
     if (rank !== 0 || schedule.checkpoint === undefined) return;
     await saveCheckpoint({ dir: schedule.checkpoint.dir, model: args.model, variables: trainable.variables, optimizer, position });
     stepsSinceCheckpoint = 0;
+  };
+  /** Reports an epoch's end; true when early stopping ends training here. */
+  const epochEnded = (epoch: number, step: number, loss: EpochLossMean, learningRate: number | undefined): boolean => {
+    // TODO(#13): validation metrics (val_loss, ...) join these logs here, before early stopping reads them.
+    const logs = { loss: loss.mean, ...(learningRate === undefined ? {} : { learningRate }) };
+    args.onEpochEnd?.({ epoch, step, steps: loss.steps, samples: loss.samples, logs, endedAtMs: performance.timeOrigin + performance.now() });
+    return controls?.epochEnd(epoch, logs) ?? false;
   };
   for (let epoch = position.epoch; epoch < schedule.epochs; epoch++) {
     const allBatches = planEpoch({
@@ -82,28 +101,32 @@ export async function trainOnRank(args: {
       ...(schedule.shuffle === undefined ? {} : { shuffle: schedule.shuffle }),
       ...(schedule.dropRemainder === undefined ? {} : { dropRemainder: schedule.dropRemainder }),
     });
-    const batches = schedule.stepsPerEpoch === undefined ? allBatches : allBatches.slice(0, schedule.stepsPerEpoch);
+    // One optimizer step per group of `accumulationSteps` micro-batches (one batch without accumulation).
+    const groups = groupMicroBatches(allBatches, schedule.accumulationSteps ?? 1);
+    const batches = schedule.stepsPerEpoch === undefined ? groups : groups.slice(0, schedule.stepsPerEpoch);
     const firstStep = epoch === position.epoch ? position.stepInEpoch : 0;
+    const epochLoss = new EpochLossMean();
     for (let stepInEpoch = firstStep; stepInEpoch < batches.length; stepInEpoch++) {
-      const batch = batches[stepInEpoch]!;
+      const group = batches[stepInEpoch]!;
+      const globalSamples = group.reduce((sum, batch) => sum + batch.indices.length, 0);
       const stepStart = performance.now();
-      const { xs, ys } = dataset.batch(shardOf(batch.indices, rank, worldSize));
-      const dataMs = performance.now() - stepStart;
-      let outcome;
-      try {
-        outcome = await dataParallelStep({
-          trainable,
-          exchange,
-          optimizer,
-          xs,
-          ys,
-          globalSamples: batch.indices.length,
-          allReduceSum: args.allReduceSum,
-          stopVote: args.shouldStop(),
-        });
-      } finally {
-        tf.dispose([xs, ys]);
-      }
+      const learningRate = controls?.beforeStep({ step: position.globalStep, epoch, stepsPerEpoch: batches.length, totalSteps: batches.length * schedule.epochs });
+      let dataMs = 0;
+      const outcome = await dataParallelStep({
+        trainable,
+        exchange,
+        optimizer,
+        microBatches: group.map((batch) => () => {
+          const loadStart = performance.now();
+          const loaded = dataset.batch(shardOf(batch.indices, rank, worldSize));
+          dataMs += performance.now() - loadStart;
+          return loaded;
+        }),
+        globalSamples,
+        allReduceSum: args.allReduceSum,
+        stopVote: args.shouldStop(),
+        ...(controls?.clipping === undefined ? {} : { clipping: controls.clipping }),
+      });
       const stepMs = performance.now() - stepStart;
       const nextInEpoch = stepInEpoch + 1;
       position =
@@ -119,21 +142,29 @@ export async function trainOnRank(args: {
         loss: outcome.globalLoss,
         localLoss: outcome.localLoss,
         samples: outcome.localSamples,
-        globalSamples: batch.indices.length,
+        globalSamples,
         dataMs,
         ...outcome.timings,
+        // The step's compute included loading its micro-batches.
+        computeMs: Math.max(0, outcome.timings.computeMs - dataMs),
         stepMs,
         endedAtMs: performance.timeOrigin + performance.now(),
         samplesPerSecond: stepMs > 0 ? (outcome.localSamples * 1000) / stepMs : 0,
+        ...(learningRate === undefined ? {} : { learningRate }),
       });
+      epochLoss.add(outcome.globalLoss, globalSamples);
       stepsSinceCheckpoint++;
       if (schedule.checkpoint !== undefined && stepsSinceCheckpoint >= schedule.checkpoint.everySteps) await checkpointNow();
-      if (outcome.stop) {
-        if (stepsSinceCheckpoint > 0) await checkpointNow();
-        return { position, stopped: true };
+      // Every rank has the same global losses, so every rank makes the same early-stopping decision.
+      const earlyStop = nextInEpoch === batches.length && epochEnded(epoch, position.globalStep, epochLoss, learningRate);
+      if (outcome.stop || earlyStop) {
+        controls?.trainEnd();
+        if (stepsSinceCheckpoint > 0 || controls?.earlyStopping?.restoredBestWeights === true) await checkpointNow();
+        return { position, stopped: outcome.stop, earlyStopped: earlyStop };
       }
     }
   }
-  if (stepsSinceCheckpoint > 0) await checkpointNow();
-  return { position, stopped: false };
+  controls?.trainEnd();
+  if (stepsSinceCheckpoint > 0 || controls?.earlyStopping?.restoredBestWeights === true) await checkpointNow();
+  return { position, stopped: false, earlyStopped: false };
 }

@@ -1,7 +1,12 @@
 import type * as tf from "@tensorflow/tfjs";
 import { RingbookError } from "../errors.js";
-import { parseOptimizerSpec, type OptimizerSpec } from "./optimizers.js";
+import type { OptimizerSpec } from "./optimizers.js";
 import type { TrainingSchedule } from "./rank-loop.js";
+// Training controls (issue 13): schedules, clipping, accumulation, callbacks, early stopping.
+import type { TrainCallbacks } from "./callback-options.js";
+import type { EarlyStoppingOptions } from "./early-stopping.js";
+import type { LearningRate } from "./learning-rate-schedule.js";
+import { parseTrainingControls, type TrainingControlsSpec } from "./training-controls.js";
 
 /** A built-in data set, built on every worker without shipping data. */
 export type BuiltinData =
@@ -26,6 +31,8 @@ export interface WorkerTrainSpec {
   args: unknown;
   /** How often ranks send their step records to the owner. */
   metricsIntervalMs: number;
+  /** Learning-rate schedule, gradient clipping, early stopping (accumulation is in `schedule`). */
+  controls: TrainingControlsSpec;
 }
 
 /**
@@ -48,9 +55,21 @@ export interface TrainOptions<Args = any> {
   data: ((context: TrainContext<Args>) => unknown) | BuiltinData;
   /** Loss name (as in `model.compile`) or `(yTrue, yPred) => tensor`; ignored for custom models. @default "categoricalCrossentropy" */
   loss?: string | ((yTrue: tf.Tensor, yPred: tf.Tensor) => unknown);
-  /** @default { name: "adam", learningRate: 0.001 } */
-  optimizer?: OptimizerSpec | OptimizerSpec["name"];
-  /** Global batch size; must be divisible by the number of workers. */
+  /**
+   * An optimizer name, or `{ name, ...hyperparameters }` with the hyperparameters of tfjs's
+   * `tf.train.<name>` (sgd, momentum, adam, adamax, rmsprop, adagrad, adadelta); an unknown one is
+   * refused with the closest name. `learningRate` may be a number, a built-in schedule
+   * (`cosineDecay(...)`, `linearWarmup(...)`, ...) or a function `({ step, epoch, stepsPerEpoch,
+   * totalSteps, args }) => number` evaluated on every rank before each optimizer step (`step` from
+   * 0; like the model function it travels as source text, so notebook values come through `args`).
+   * @default { name: "adam", learningRate: 0.001 }
+   */
+  optimizer?: (Omit<OptimizerSpec, "learningRate"> & { learningRate?: LearningRate<Args> }) | OptimizerSpec["name"];
+  /**
+   * Global batch size (all ranks together); must be divisible by the number of workers. With
+   * `accumulationSteps: k`, this is the global size of one micro-batch, and each optimizer step
+   * sees `k × batchSize` samples.
+   */
   batchSize: number;
   /** @default 1 */
   epochs?: number;
@@ -74,6 +93,39 @@ export interface TrainOptions<Args = any> {
   live?: boolean | { maxUpdatesPerSecond?: number; maxPoints?: number; title?: string };
   /** @default 250 */
   metricsIntervalMs?: number;
+
+  // ---- Training controls (issue 13) -------------------------------------------------------
+  /**
+   * Clips the gradients by their global L2 norm (over all variables together, Keras's
+   * `global_clipnorm`): each is scaled by `clipNorm / max(norm, clipNorm)`. Applied to the
+   * all-reduced gradients, so every rank clips identically. Not with `clipValue`.
+   */
+  clipNorm?: number;
+  /** Clamps every gradient value to `[-clipValue, clipValue]` (Keras's `clipvalue`), after the all-reduce. Not with `clipNorm`. */
+  clipValue?: number;
+  /**
+   * Gradient accumulation: each optimizer step sums the gradients of `k` consecutive micro-batches
+   * of `batchSize` samples (locally, then one all-reduce), so it equals one step on a batch of
+   * `k × batchSize` (weighted by samples, also for a short last group). `stepsPerEpoch` and step
+   * numbers count optimizer steps.
+   * @default 1
+   */
+  accumulationSteps?: number;
+  /**
+   * Stops training when the monitored epoch log stops improving (Keras's EarlyStopping), decided on
+   * the workers at each epoch's end; `restoreBestWeights` puts the best epoch's weights back when
+   * training ends. `monitor` is `"loss"` until validation exists.
+   * @example earlyStopping: { monitor: "loss", patience: 2, minDelta: 1e-3, restoreBestWeights: true }
+   */
+  earlyStopping?: EarlyStoppingOptions | boolean;
+  /**
+   * Functions run in the notebook as step and epoch records arrive: `onStepEnd(step, logs, run)`,
+   * `onEpochEnd(epoch, logs, run)`, `onTrainEnd(logs)` (or an array of such objects). Returning
+   * `false` or calling `run.stop()` stops the run at a step all ranks agree on (a few steps after
+   * the callback's, since records arrive in batches). See {@link TrainCallbacks}.
+   */
+  callbacks?: TrainCallbacks | TrainCallbacks[];
+  // ---- end of training controls -----------------------------------------------------------
 }
 
 /**
@@ -101,8 +153,9 @@ export function parseTrainOptions(options: unknown, worldSize: number): WorkerTr
   if (typeof loss !== "string" && typeof loss !== "function") throw bad(`loss must be a name or a function, got ${JSON.stringify(loss)}`);
   const knownLosses = ["categoricalCrossentropy", "binaryCrossentropy", "meanSquaredError", "meanAbsoluteError"];
   if (typeof loss === "string" && !knownLosses.includes(loss)) throw bad(`unknown loss ${JSON.stringify(loss)}; use one of ${knownLosses.join(", ")} or a function`);
-  const optimizer = parseOptimizerSpec(o.optimizer ?? { name: "adam", learningRate: 0.001 });
-  const schedule: TrainingSchedule = { batchSize, epochs, seed };
+  // Training controls (issue 13).
+  const { optimizer, controls, accumulationSteps } = parseTrainingControls(o);
+  const schedule: TrainingSchedule = { batchSize, epochs, seed, ...(accumulationSteps === 1 ? {} : { accumulationSteps }) };
   for (const flag of ["shuffle", "dropRemainder"] as const) {
     const value = o[flag];
     if (value !== undefined) {
@@ -136,6 +189,7 @@ export function parseTrainOptions(options: unknown, worldSize: number): WorkerTr
     ...(typeof o.resumeFrom === "string" ? { resumeFrom: o.resumeFrom } : {}),
     args: o.args,
     metricsIntervalMs,
+    controls,
   };
 }
 

@@ -9,6 +9,9 @@ import { GradientExchange } from "./gradient-exchange.js";
 import type { AllReduceSum } from "./gradient-step.js";
 import { createOptimizer } from "./optimizers.js";
 import { trainOnRank, type StepRecord } from "./rank-loop.js";
+import type { EpochRecord } from "./epoch-record.js";
+import type { EarlyStoppingOutcome } from "./early-stopping.js";
+import { RankControls } from "./training-controls.js";
 import { withSeededMathRandom } from "./seeded-random.js";
 import type { WorkerTrainSpec } from "./train-spec.js";
 import { toTrainable, type Trainable } from "./trainable.js";
@@ -29,7 +32,9 @@ export interface WorkerTrainEnv {
 /** Events a rank sends to the owner while training. */
 export type WorkerTrainEvent =
   | { kind: "ready"; rank: number; parameterCount: number; datasetSize: number; backend: string }
-  | { kind: "steps"; rank: number; records: StepRecord[] };
+  | { kind: "steps"; rank: number; records: StepRecord[] }
+  /** Epoch ends, from rank 0 only (every rank has the same), sent after the steps they follow. */
+  | { kind: "epochs"; rank: number; records: EpochRecord[] };
 
 /** What each rank returns when its training ends. */
 export interface WorkerTrainResult {
@@ -37,6 +42,8 @@ export interface WorkerTrainResult {
   stopped: boolean;
   position: { epoch: number; stepInEpoch: number; globalStep: number };
   parameterCount: number;
+  /** Where early stopping ended training, when it was on. */
+  earlyStopping?: EarlyStoppingOutcome;
 }
 
 /** The model a worker trained last, kept warm for evaluation and `cluster.model()`. */
@@ -115,13 +122,16 @@ export async function runWorkerTraining(env: WorkerTrainEnv, spec: WorkerTrainSp
   env.emit({ kind: "ready", rank, parameterCount: exchange.gradientLength, datasetSize: dataset.size, backend: activeBackendName() });
 
   let buffered: StepRecord[] = [];
+  let bufferedEpochs: EpochRecord[] = [];
   const flush = (): void => {
-    if (buffered.length === 0) return;
-    env.emit({ kind: "steps", rank, records: buffered });
+    if (buffered.length > 0) env.emit({ kind: "steps", rank, records: buffered });
+    if (bufferedEpochs.length > 0) env.emit({ kind: "epochs", rank, records: bufferedEpochs });
     buffered = [];
+    bufferedEpochs = [];
   };
   const timer = setInterval(flush, spec.metricsIntervalMs);
   try {
+    const controls = new RankControls(spec.controls, { optimizer, optimizerSpec: spec.optimizer, weights: exchange, tf, args: spec.args });
     const outcome = await trainOnRank({
       rank,
       worldSize,
@@ -134,8 +144,11 @@ export async function runWorkerTraining(env: WorkerTrainEnv, spec: WorkerTrainSp
       ...(start === undefined ? {} : { start }),
       shouldStop: env.stopRequested,
       onStep: (record) => buffered.push(record),
+      controls,
+      ...(rank === 0 ? { onEpochEnd: (record: EpochRecord) => bufferedEpochs.push(record) } : {}),
     });
-    return { rank, stopped: outcome.stopped, position: outcome.position, parameterCount: exchange.gradientLength };
+    const earlyStopping = controls.earlyStopping;
+    return { rank, stopped: outcome.stopped, position: outcome.position, parameterCount: exchange.gradientLength, ...(earlyStopping === undefined ? {} : { earlyStopping }) };
   } finally {
     clearInterval(timer);
     flush();

@@ -16,6 +16,8 @@ import { useBlasBackend } from "../../lib/backend/load-blas.js";
 import { useWasmBackend } from "../../lib/backend/load-wasm.js";
 import { ClusterTaskError, launchCluster, loadModel, saveModel, syntheticClassification, WorkerDiedError, type Cluster, type TrainedModel, type TrainOptions } from "../../lib/index.js";
 import { trainSingleProcess } from "../../lib/training/train-single-process.js";
+import { cosineDecay, exponentialDecay, learningRateAt } from "../../lib/training/learning-rate-schedule.js";
+import type { EpochRecord } from "../../lib/training/epoch-record.js";
 import { bestCpuBackend, cpuBackends, timed } from "./helpers.js";
 
 /** Makes this process's tfjs use `backend`, for the single-process oracle. */
@@ -287,5 +289,94 @@ for (const backend of cpuBackends) describe(`data-parallel training on a ${backe
       await cluster.close();
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+// Training controls (issue 13): one warm cluster on the best CPU backend, tiny runs.
+describe(`training controls on a 2-worker ${bestCpuBackend} cluster`, () => {
+  let cluster: Cluster;
+  before(async () => {
+    await useInProcess(bestCpuBackend);
+    cluster = await launchCluster({ workers: 2, backend: bestCpuBackend });
+  });
+  after(() => cluster.close());
+
+  it("a learning-rate function, global-norm clipping and gradient accumulation give the weights and losses of single-process training", async () => {
+    // 212 samples in micro-batches of 20: 11 per epoch, so 6 optimizer steps (the last of one short micro-batch of 12).
+    const options = mlpOptions({
+      batchSize: 20,
+      accumulationSteps: 2,
+      clipNorm: 0.5,
+      optimizer: { name: "adam", learningRate: ({ step, totalSteps }: { step: number; totalSteps: number }) => 0.02 * (1 - step / totalSteps) },
+      live: false,
+    });
+    const run = cluster.train(options);
+    const result = await run;
+    assert.equal(result.steps, 12);
+    assert.equal(run.totalSteps, 12);
+    const distributed = await weightsOf(await cluster.model());
+    const { records } = await trainSingleProcess(options);
+    assert.deepEqual(records.map((r) => r.globalSamples), [40, 40, 40, 40, 40, 12, 40, 40, 40, 40, 40, 12]);
+    const alone = await trainAlone(options);
+    const difference = maxAbsDifference(distributed, alone.weights);
+    assert.ok(difference < tolerance, `max |difference| ${difference} ≥ ${tolerance}`);
+    result.history.columns.loss.forEach((loss, i) => assert.ok(Math.abs(loss - alone.losses[i]!) < 1e-4, `step ${i + 1}: loss ${loss} vs ${alone.losses[i]}`));
+    assert.deepEqual(records.map((r) => r.learningRate), Array.from({ length: 12 }, (_, step) => 0.02 * (1 - step / 12)));
+  });
+
+  it("callbacks see every step in order and each epoch's mean loss in the notebook, and returning false stops every rank", async () => {
+    const seen: number[] = [];
+    const epochs: Array<{ epoch: number; loss: number }> = [];
+    let ended: unknown;
+    const run = cluster.train(
+      mlpOptions({
+        optimizer: { name: "adam", learningRate: cosineDecay({ initialLearningRate: 0, warmupTarget: 0.02, warmupSteps: 3, decaySteps: 9 }) },
+        callbacks: {
+          onStepEnd: (step, logs) => {
+            seen.push(step);
+            assert.equal(logs.learningRate, learningRateAt(cosineDecay({ initialLearningRate: 0, warmupTarget: 0.02, warmupSteps: 3, decaySteps: 9 }), { step: step - 1, epoch: logs.epoch, stepsPerEpoch: 6, totalSteps: 12 }));
+          },
+          onEpochEnd: (epoch, logs) => void epochs.push({ epoch, loss: logs.loss }),
+          onTrainEnd: (logs) => void (ended = logs),
+        },
+        live: false,
+      }),
+    );
+    const result = await run;
+    assert.deepEqual(seen, Array.from({ length: 12 }, (_, i) => i + 1));
+    const { loss, samples: sampleCounts } = { loss: result.history.columns.loss, samples: [40, 40, 40, 40, 40, 12] };
+    const mean = (from: number) => sampleCounts.reduce((sum, n, i) => sum + n * loss[from + i]!, 0) / 212;
+    assert.deepEqual(epochs.map((e) => e.epoch), [0, 1]);
+    epochs.forEach((e, i) => assert.ok(Math.abs(e.loss - mean(6 * i)) < 1e-6, `epoch ${i}: ${e.loss} vs ${mean(6 * i)}`));
+    assert.deepEqual(result.epochs.map((e: EpochRecord) => e.logs.loss), epochs.map((e) => e.loss));
+    assert.deepEqual(ended, { loss: result.finalLoss, steps: 12, stopped: false });
+
+    // 240 steps, reported every 10 ms, so that the stop lands early in the run.
+    const stopping = await cluster.train(mlpOptions({ epochs: 40, metricsIntervalMs: 10, callbacks: { onStepEnd: (step) => step < 3 }, live: false }));
+    assert.equal(stopping.stopped, true);
+    assert.ok(stopping.steps >= 3 && stopping.steps < 240, `stopped at ${stopping.steps}`);
+    const onRank0 = await weightsOf(await cluster.model({ rank: 0 }));
+    const onRank1 = await weightsOf(await cluster.model({ rank: 1 }));
+    assert.equal(maxAbsDifference(onRank0, onRank1), 0, "ranks hold identical weights after the stop");
+  });
+
+  it("early stopping ends every rank at the same epoch and restores the best epoch's weights, as single-process training", async () => {
+    // A minDelta no change can beat: epoch 0 is the best, epoch 1 does not improve on it, and patience 1 ends the run there.
+    const options = mlpOptions({
+      epochs: 6,
+      optimizer: { name: "adam", learningRate: exponentialDecay({ initialLearningRate: 0.02, decaySteps: 6, decayRate: 0.5 }) },
+      earlyStopping: { monitor: "loss", minDelta: 1e9, patience: 1, restoreBestWeights: true },
+      live: false,
+    });
+    const result = await cluster.train(options);
+    assert.equal(result.steps, 12, "stopped after epoch 1");
+    assert.equal(result.stopped, false);
+    assert.deepEqual(result.earlyStopping, { stoppedEpoch: 1, bestEpoch: 0, best: result.epochs[0]!.logs.loss, restoredBestWeights: true });
+    const onRank0 = await weightsOf(await cluster.model({ rank: 0 }));
+    const onRank1 = await weightsOf(await cluster.model({ rank: 1 }));
+    assert.equal(maxAbsDifference(onRank0, onRank1), 0, "ranks hold identical weights after the restore");
+    const bestEpoch = await trainAlone({ ...options, epochs: 1, earlyStopping: false });
+    const difference = maxAbsDifference(onRank0, bestEpoch.weights);
+    assert.ok(difference < tolerance, `restored vs a 1-epoch run: ${difference}`);
   });
 });

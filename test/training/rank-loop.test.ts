@@ -65,7 +65,7 @@ async function runRanks(options: {
 
 test("a stop requested on one rank stops every rank after the same step with identical weights", async () => {
   const { weights, records, results } = await runRanks({ worldSize: 3, schedule: { batchSize: 12, epochs: 5, seed: 1 }, stopAt: { rank: 1, step: 3 } });
-  for (const result of results) assert.deepEqual(result, { position: { epoch: 0, stepInEpoch: 3, globalStep: 3 }, stopped: true });
+  for (const result of results) assert.deepEqual(result, { position: { epoch: 0, stepInEpoch: 3, globalStep: 3 }, stopped: true, earlyStopped: false });
   for (const rankWeights of weights) assert.deepEqual(rankWeights, weights[0]);
   assert.equal(records.length, 9, "3 steps × 3 ranks");
   assert.ok(records.every((r) => r.computeMs >= 0 && r.communicationMs >= 0 && r.applyMs >= 0 && r.stepMs >= r.computeMs));

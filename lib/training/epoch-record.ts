@@ -1,0 +1,60 @@
+/**
+ * What every rank knows at the end of an epoch: the epoch's mean loss over its samples (from the
+ * global losses of its steps, identical on every rank, so ranks agree on it without talking). Early
+ * stopping decides on these logs on the workers; the notebook's `onEpochEnd` callbacks get them.
+ */
+
+/**
+ * The logs of an epoch, named as in Keras's `logs`: `loss`, and the learning rate of its last step.
+ * TODO(#13): validation adds `val_loss` and `val_<metric>` here (and to {@link epochLogNames}).
+ */
+export type EpochLogs = { loss: number; learningRate?: number } & Record<string, number>;
+
+/** One epoch's end, sent by rank 0 (all ranks have the same) to the owner. */
+export interface EpochRecord {
+  /** The epoch that ended, from 0. */
+  epoch: number;
+  /** The global step that ended it (counts across resumed runs). */
+  step: number;
+  /** Steps of this epoch trained in this run (fewer than the epoch's when the run resumed inside it). */
+  steps: number;
+  /** Samples of those steps. */
+  samples: number;
+  logs: EpochLogs;
+  /** When the epoch ended, in milliseconds since the epoch (as StepRecord.endedAtMs). */
+  endedAtMs: number;
+}
+
+/**
+ * The names an epoch's logs will have in a run with these (raw) train options, for checking
+ * `earlyStopping.monitor` before any worker computes.
+ */
+export function epochLogNames(_options: Record<string, unknown>): string[] {
+  // TODO(#13): with validationData, also "val_loss" and a "val_" name per metric.
+  return ["loss"];
+}
+
+/** The mean loss of an epoch's steps, each weighted by its samples (Keras's epoch `loss`). */
+export class EpochLossMean {
+  #weightedSum = 0;
+  #samples = 0;
+  #steps = 0;
+
+  add(loss: number, samples: number): void {
+    this.#weightedSum += loss * samples;
+    this.#samples += samples;
+    this.#steps++;
+  }
+
+  get mean(): number {
+    return this.#samples === 0 ? Number.NaN : this.#weightedSum / this.#samples;
+  }
+
+  get samples(): number {
+    return this.#samples;
+  }
+
+  get steps(): number {
+    return this.#steps;
+  }
+}
