@@ -6,11 +6,16 @@
 export * from "./cluster/index.js";
 export { TrainRun, type TrainResult, type StepListener } from "./cluster/train-run.js";
 export { trainSingleProcess, type SingleProcessRun } from "./training/train-single-process.js";
-export type { TrainOptions, TrainContext, BuiltinData } from "./training/train-spec.js";
+export type { TrainOptions, TrainContext, BuiltinData, LossOption } from "./training/train-spec.js";
+export type { RingbookScope } from "./training/function-scope.js";
+export type { LossName, LossFunction } from "./training/losses.js";
 export type { OptimizerSpec } from "./training/optimizers.js";
 export type { StepSummary, RankStepTimings } from "./metrics/step-summary.js";
 export { TrainingHistory, type HistoryColumns } from "./metrics/training-history.js";
 export { ArrayDataset, type Dataset } from "./data/dataset.js";
+export { TensorDataset, type TensorDatasetOptions } from "./data/tensor-dataset.js";
+export type { SampleTree, SampleLeaf, ShapedValues, NestedArray, SampleDtype, SampleTypedArray } from "./data/sample-arrays.js";
+export type { TensorTree, Batch } from "./data/tensor-tree.js";
 export { mnistDigits, type MnistOptions } from "./data/mnist-digits.js";
 export { syntheticClassification, type SyntheticOptions } from "./data/synthetic.js";
 export { linePlot, type Series, type LinePlotOptions } from "./plots/line-plot.js";

@@ -149,8 +149,11 @@ export class TrainRun implements PromiseLike<TrainResult> {
     if (parsed.kind === "ready") {
       this.#backend = parsed.backend;
       const { batchSize, epochs, dropRemainder, stepsPerEpoch } = this.schedule;
-      const perEpoch = dropRemainder === true ? Math.floor(parsed.datasetSize / batchSize) : Math.ceil(parsed.datasetSize / batchSize);
-      this.#totalSteps = Math.min(perEpoch, stepsPerEpoch ?? Number.POSITIVE_INFINITY) * epochs;
+      // A stream of unknown size: the total is known only with stepsPerEpoch.
+      const perEpoch =
+        parsed.datasetSize === null ? Number.POSITIVE_INFINITY : dropRemainder === true ? Math.floor(parsed.datasetSize / batchSize) : Math.ceil(parsed.datasetSize / batchSize);
+      const total = Math.min(perEpoch, stepsPerEpoch ?? Number.POSITIVE_INFINITY) * epochs;
+      this.#totalSteps = Number.isFinite(total) ? total : undefined;
       return;
     }
     for (const record of parsed.records) {

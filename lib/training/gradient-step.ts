@@ -1,5 +1,6 @@
 import tf from "../tfjs.cjs";
 import { RingbookError } from "../errors.js";
+import { sampleCount, type TensorTree } from "../data/tensor-tree.js";
 import { isFusedOptimizer } from "./fused-optimizer.js";
 import type { GradientExchange } from "./gradient-exchange.js";
 import type { Trainable } from "./trainable.js";
@@ -40,8 +41,9 @@ export async function dataParallelStep(args: {
   trainable: Trainable;
   exchange: GradientExchange;
   optimizer: tf.Optimizer;
-  xs: tf.Tensor;
-  ys: tf.Tensor;
+  /** This rank's inputs and targets (a tensor each, or arrays or maps of them: what the trainable takes). */
+  xs: TensorTree;
+  ys: TensorTree;
   globalSamples: number;
   allReduceSum: AllReduceSum;
   /** This rank asks all ranks to stop after this step. @default false */
@@ -49,7 +51,7 @@ export async function dataParallelStep(args: {
 }): Promise<StepOutcome> {
   const { trainable, exchange, optimizer, xs, ys, globalSamples, allReduceSum } = args;
   const stopVote = args.stopVote ?? false;
-  const localSamples = xs.shape[0] ?? 0;
+  const localSamples = sampleCount(xs);
   const computeStart = performance.now();
   let payload: Float32Array;
   let localLoss = Number.NaN;

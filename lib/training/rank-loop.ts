@@ -1,10 +1,10 @@
-import tf from "../tfjs.cjs";
-import type { Dataset } from "../data/dataset.js";
+import type tf from "../tfjs.cjs";
+import { disposeBatch } from "../data/tensor-tree.js";
 import { saveCheckpoint, type TrainingPosition } from "./checkpoint.js";
 import { GradientExchange } from "./gradient-exchange.js";
 import { dataParallelStep, type AllReduceSum } from "./gradient-step.js";
-import { planEpoch, shardOf } from "./shard-plan.js";
 import type { Trainable } from "./trainable.js";
+import type { EpochBatches, RankBatch, TrainingData } from "./training-data.js";
 
 /** One rank's record of one step: what the live plots and `run.metrics` are made of. */
 export interface StepRecord {
@@ -13,6 +13,7 @@ export interface StepRecord {
   /** Global step number, from 1 (counts across resumed runs). */
   step: number;
   stepInEpoch: number;
+  /** Steps in this epoch; NaN while a stream of unknown size has not ended yet. */
   stepsInEpoch: number;
   /** Mean loss over the global batch. */
   loss: number;
@@ -36,7 +37,7 @@ export interface TrainingSchedule {
   batchSize: number;
   epochs: number;
   seed: number;
-  /** @default true */
+  /** Shuffle in-memory data each epoch; unset for a stream (which ringbook reads in order). @default true */
   shuffle?: boolean;
   /** @default false */
   dropRemainder?: boolean;
@@ -46,8 +47,15 @@ export interface TrainingSchedule {
   checkpoint?: { dir: string; everySteps: number };
 }
 
+/** The epoch training starts in, already opened (and its first batch read) by the caller. */
+export interface OpenedEpoch {
+  batches: EpochBatches;
+  /** The batch read from `batches` (the start step's), or `undefined` when the epoch had none. */
+  first: RankBatch | undefined;
+}
+
 /**
- * The training loop of one rank. All ranks run it with the same schedule and data set; they meet
+ * The training loop of one rank. All ranks run it with the same schedule and data; they meet
  * once per step in the all-reduce. A stop request on any rank is voted through that all-reduce, so
  * all ranks stop after the same step with identical weights.
  */
@@ -57,14 +65,17 @@ export async function trainOnRank(args: {
   model: unknown;
   trainable: Trainable;
   optimizer: tf.Optimizer;
-  dataset: Dataset;
+  /** This rank's view of the data (see training-data.ts). */
+  data: TrainingData;
   schedule: TrainingSchedule;
   allReduceSum: AllReduceSum;
   start?: TrainingPosition;
+  /** The start epoch when the caller opened it already (to check its first batch before training). */
+  opened?: OpenedEpoch;
   shouldStop: () => boolean;
   onStep: (record: StepRecord) => void;
 }): Promise<{ position: TrainingPosition; stopped: boolean }> {
-  const { rank, worldSize, trainable, optimizer, dataset, schedule } = args;
+  const { rank, trainable, optimizer, data, schedule } = args;
   const exchange = new GradientExchange(trainable.variables);
   let position: TrainingPosition = args.start ?? { epoch: 0, stepInEpoch: 0, globalStep: 0 };
   let stepsSinceCheckpoint = 0;
@@ -73,53 +84,60 @@ export async function trainOnRank(args: {
     await saveCheckpoint({ dir: schedule.checkpoint.dir, model: args.model, variables: trainable.variables, optimizer, position });
     stepsSinceCheckpoint = 0;
   };
+  let opened = args.opened;
   for (let epoch = position.epoch; epoch < schedule.epochs; epoch++) {
-    const allBatches = planEpoch({
-      datasetSize: dataset.size,
-      batchSize: schedule.batchSize,
-      seed: schedule.seed,
-      epoch,
-      ...(schedule.shuffle === undefined ? {} : { shuffle: schedule.shuffle }),
-      ...(schedule.dropRemainder === undefined ? {} : { dropRemainder: schedule.dropRemainder }),
-    });
-    const batches = schedule.stepsPerEpoch === undefined ? allBatches : allBatches.slice(0, schedule.stepsPerEpoch);
     const firstStep = epoch === position.epoch ? position.stepInEpoch : 0;
-    for (let stepInEpoch = firstStep; stepInEpoch < batches.length; stepInEpoch++) {
-      const batch = batches[stepInEpoch]!;
+    const batches = opened?.batches ?? data.openEpoch(epoch, firstStep);
+    // A batch read ahead: the caller's first, or (in a stream of unknown length) the next one,
+    // read to learn whether the step before it was the epoch's last.
+    let ahead: { batch: RankBatch | undefined; dataMs: number } | undefined = opened === undefined ? undefined : { batch: opened.first, dataMs: 0 };
+    opened = undefined;
+    for (let stepInEpoch = firstStep; ; stepInEpoch++) {
       const stepStart = performance.now();
-      const { xs, ys } = dataset.batch(shardOf(batch.indices, rank, worldSize));
-      const dataMs = performance.now() - stepStart;
+      const batch = ahead === undefined ? await batches.next() : ahead.batch;
+      const dataMs = performance.now() - stepStart + (ahead?.dataMs ?? 0);
+      ahead = undefined;
+      if (batch === undefined) break;
       let outcome;
       try {
         outcome = await dataParallelStep({
           trainable,
           exchange,
           optimizer,
-          xs,
-          ys,
-          globalSamples: batch.indices.length,
+          xs: batch.xs,
+          ys: batch.ys,
+          globalSamples: batch.globalSamples,
           allReduceSum: args.allReduceSum,
           stopVote: args.shouldStop(),
         });
       } finally {
-        tf.dispose([xs, ys]);
+        disposeBatch(batch);
       }
       const stepMs = performance.now() - stepStart;
-      const nextInEpoch = stepInEpoch + 1;
-      position =
-        nextInEpoch < batches.length
-          ? { epoch, stepInEpoch: nextInEpoch, globalStep: position.globalStep + 1 }
-          : { epoch: epoch + 1, stepInEpoch: 0, globalStep: position.globalStep + 1 };
+      let last: boolean;
+      if (batches.steps !== undefined) {
+        last = stepInEpoch + 1 >= batches.steps;
+      } else if (outcome.stop) {
+        last = false; // a resumed run finds the epoch's end by reading
+      } else {
+        const readStart = performance.now();
+        const next = await batches.next();
+        ahead = { batch: next, dataMs: performance.now() - readStart };
+        last = next === undefined;
+      }
+      position = last
+        ? { epoch: epoch + 1, stepInEpoch: 0, globalStep: position.globalStep + 1 }
+        : { epoch, stepInEpoch: stepInEpoch + 1, globalStep: position.globalStep + 1 };
       args.onStep({
         rank,
         epoch,
         step: position.globalStep,
         stepInEpoch,
-        stepsInEpoch: batches.length,
+        stepsInEpoch: batches.steps ?? (last ? stepInEpoch + 1 : Number.NaN),
         loss: outcome.globalLoss,
         localLoss: outcome.localLoss,
         samples: outcome.localSamples,
-        globalSamples: batch.indices.length,
+        globalSamples: batch.globalSamples,
         dataMs,
         ...outcome.timings,
         stepMs,
@@ -129,9 +147,11 @@ export async function trainOnRank(args: {
       stepsSinceCheckpoint++;
       if (schedule.checkpoint !== undefined && stepsSinceCheckpoint >= schedule.checkpoint.everySteps) await checkpointNow();
       if (outcome.stop) {
+        if (ahead?.batch !== undefined) disposeBatch(ahead.batch);
         if (stepsSinceCheckpoint > 0) await checkpointNow();
         return { position, stopped: true };
       }
+      if (last) break;
     }
   }
   if (stepsSinceCheckpoint > 0) await checkpointNow();

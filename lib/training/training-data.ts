@@ -1,0 +1,81 @@
+/**
+ * The seam between the data a user brings and the training loop: every form of data (an
+ * in-memory {@link Dataset} read by index, a streamed tf.data.Dataset) becomes a
+ * {@link TrainingData} that hands each rank its part of every global batch, in the order that
+ * single-process training sees them.
+ */
+import type { Dataset } from "../data/dataset.js";
+import type { Batch } from "../data/tensor-tree.js";
+import type { TrainingSchedule } from "./rank-loop.js";
+import { planEpoch, shardOf } from "./shard-plan.js";
+
+/** This rank's part of one global batch. Its tensors belong to the caller, who disposes them. */
+export interface RankBatch extends Batch {
+  /** Samples in this rank's part (0 is possible in a small last batch). */
+  samples: number;
+  /** Samples in the whole global batch. */
+  globalSamples: number;
+}
+
+/** The batches of one epoch as one rank sees them. */
+export interface EpochBatches {
+  /** Global batches in the epoch, counted from its first (`stepsPerEpoch` applied), when known in advance. */
+  readonly steps: number | undefined;
+  /** This rank's part of the next global batch, or `undefined` after the epoch's last. */
+  next(): Promise<RankBatch | undefined>;
+}
+
+/** Training data as the training loop reads it. */
+export interface TrainingData {
+  readonly kind: "indexed" | "stream";
+  /** Shown in messages. */
+  readonly name: string;
+  /** Samples in one epoch, when known (a stream may not know it). */
+  readonly size: number | undefined;
+  /** The batches of `epoch`, starting at step `startStep` (when resuming); every call reads the data afresh. */
+  openEpoch(epoch: number, startStep: number): EpochBatches;
+}
+
+/** Where the data is read: this rank in a world of `worldSize`, on `schedule`. */
+export interface DataPlacement {
+  rank: number;
+  worldSize: number;
+  schedule: TrainingSchedule;
+}
+
+/**
+ * An in-memory data set read by index: each epoch's global batches come from
+ * {@link planEpoch} (shuffled by the run's seed unless `shuffle: false`), each rank gathers its
+ * contiguous {@link shardOf} them.
+ */
+export function indexedTrainingData(dataset: Dataset, placement: DataPlacement): TrainingData {
+  const { rank, worldSize, schedule } = placement;
+  return {
+    kind: "indexed",
+    name: dataset.name,
+    size: dataset.size,
+    openEpoch(epoch, startStep) {
+      const allBatches = planEpoch({
+        datasetSize: dataset.size,
+        batchSize: schedule.batchSize,
+        seed: schedule.seed,
+        epoch,
+        ...(schedule.shuffle === undefined ? {} : { shuffle: schedule.shuffle }),
+        ...(schedule.dropRemainder === undefined ? {} : { dropRemainder: schedule.dropRemainder }),
+      });
+      const batches = schedule.stepsPerEpoch === undefined ? allBatches : allBatches.slice(0, schedule.stepsPerEpoch);
+      let step = startStep;
+      return {
+        steps: batches.length,
+        next: async () => {
+          const batch = batches[step];
+          if (batch === undefined) return undefined;
+          step++;
+          const shard = shardOf(batch.indices, rank, worldSize);
+          const { xs, ys } = dataset.batch(shard);
+          return { xs, ys, samples: shard.length, globalSamples: batch.indices.length };
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,77 @@
+/**
+ * Every form of `data` trains as single-process training does: 2 and 4 ranks (in this process,
+ * meeting in the in-process all-reduce) give the weights and losses of `trainSingleProcess` on the
+ * same global batches, with an uneven last batch (18 samples in batches of 8: the last has 2, so
+ * with 4 ranks two of them get none). The forms that read the same samples in the same order give
+ * the same run. The real-process version of these runs is test/cluster/data-forms.test.ts.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs";
+import { trainSingleProcess } from "../../lib/training/train-single-process.js";
+import { base, classifier, features, forms, oneHot } from "./data-form-cases.js";
+import { assertAllTrained, flatWeights, maxAbsDifference, trainInProcess, weightsOfRank } from "./train-in-process.js";
+
+await tf.setBackend("cpu");
+
+/**
+ * Float32 sums in another order (per-rank gradients added by the all-reduce, against one batch's
+ * sum) differ in the last bits; SGD over 6 steps keeps that far below this.
+ */
+const tolerance = 1e-5;
+
+for (const { name, options } of forms) {
+  test(`${name}: 2 and 4 ranks give single-process training's weights and losses, with an uneven last batch`, async () => {
+    const alone = await trainSingleProcess(options);
+    assert.equal(alone.records.length, 6, "3 steps per epoch (8, 8, 2 samples) × 2 epochs");
+    const aloneWeights = flatWeights(alone.model);
+    for (const worldSize of [2, 4]) {
+      const run = await trainInProcess(worldSize, options);
+      assertAllTrained(run);
+      assert.equal(run.losses.length, 6);
+      run.losses.forEach((loss, i) => assert.ok(Math.abs(loss - alone.records[i]!.loss) < tolerance, `${worldSize} ranks, step ${i + 1}: loss ${loss} vs ${alone.records[i]!.loss}`));
+      for (let rank = 0; rank < worldSize; rank++) {
+        const difference = maxAbsDifference(await weightsOfRank(rank), aloneWeights);
+        assert.ok(difference < tolerance, `${worldSize} ranks, rank ${rank}: max |weight difference| ${difference}`);
+      }
+      const lastOfEpoch = run.records.filter((r) => r.stepInEpoch === 2);
+      assert.ok(lastOfEpoch.every((r) => r.globalSamples === 2 && r.stepsInEpoch === 3), "the last batch of each epoch holds 2 samples");
+      if (worldSize === 4) assert.deepEqual(lastOfEpoch.filter((r) => r.epoch === 0).sort((a, b) => a.rank - b.rank).map((r) => r.samples), [1, 1, 0, 0]);
+    }
+  });
+}
+
+test("a tf.data.Dataset gives the batches of the same samples in memory read in order (shuffle: false)", async () => {
+  const stream = await trainSingleProcess(forms.find((f) => f.name.startsWith("a tf.data.Dataset of known"))!.options);
+  const inMemory = await trainSingleProcess({ ...base, model: classifier, data: { xs: features, ys: oneHot }, shuffle: false });
+  assert.deepEqual(flatWeights(stream.model), flatWeights(inMemory.model));
+  assert.deepEqual(stream.records.map((r) => r.loss), inMemory.records.map((r) => r.loss));
+});
+
+test("typed arrays, nested arrays, tensors and a TensorDataset of the same samples train identically", async () => {
+  // One after another: this process keeps one trained model per rank, and a run replaces the last.
+  const runs: Float32Array[] = [];
+  for (const { options } of [forms[0]!, forms[1]!, forms[4]!]) runs.push(flatWeights((await trainSingleProcess(options)).model));
+  const flat = await trainSingleProcess({ ...base, model: classifier, data: { xs: Float32Array.from(features.flat()), ys: Float32Array.from(oneHot.flat()) } });
+  for (const weights of runs) assert.deepEqual(weights, flatWeights(flat.model));
+});
+
+test("a stream of unknown size reports NaN steps per epoch until its end, then the count", async () => {
+  const run = await trainInProcess(2, forms.find((f) => f.name.startsWith("a generator"))!.options);
+  assertAllTrained(run);
+  const ofRank0 = run.records.filter((r) => r.rank === 0);
+  assert.deepEqual(ofRank0.map((r) => r.stepsInEpoch), [NaN, NaN, 3, NaN, NaN, 3]);
+  assert.deepEqual(
+    run.events.filter((e) => e.kind === "ready").map((e) => e.kind === "ready" && e.datasetSize),
+    [null, null],
+  );
+});
+
+test("data and model runs leave no tensors behind (tensors a data function makes for { xs, ys } are freed)", async () => {
+  const options = forms[0]!.options;
+  await trainInProcess(2, options);
+  const before = tf.memory().numTensors;
+  for (const { options: formOptions } of [forms[0]!, forms[5]!, forms[6]!, forms[7]!]) await trainInProcess(2, formOptions);
+  await trainInProcess(2, options);
+  assert.equal(tf.memory().numTensors, before);
+});
