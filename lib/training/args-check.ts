@@ -9,10 +9,16 @@ import { RingbookError } from "../errors.js";
 import { describeValue, looksLikeTensor } from "../data/sample-arrays.js";
 import { isTfDataset } from "./stream-data.js";
 
-/** Throws `ERR_ARGS_NOT_CLONEABLE` naming the first value of `args` that cannot reach the workers, and why. */
-export function checkArgsCloneable(args: unknown, path = "args"): void {
+/**
+ * Throws `ERR_ARGS_NOT_CLONEABLE` naming the first value of `args` that cannot reach the workers,
+ * and why. `serialized: false` skips the trial structured clone, for callers that clone `args`
+ * right after anyway (and report its failure).
+ */
+export function checkArgsCloneable(args: unknown, options: { path?: string; serialized?: boolean } = {}): void {
+  const path = options.path ?? "args";
   const reason = findUncloneable(args, path, new Set());
   if (reason !== undefined) throw new RingbookError("ERR_ARGS_NOT_CLONEABLE", reason);
+  if (options.serialized === false) return;
   try {
     serialize(args);
   } catch (error) {
@@ -58,8 +64,18 @@ function findUncloneable(value: unknown, path: string, seen: Set<object>): strin
     }
     return undefined;
   }
-  for (const [key, item] of Object.entries(value)) {
-    const found = findUncloneable(item, Array.isArray(value) ? `${path}[${key}]` : `${path}.${key}`, seen);
+  if (Array.isArray(value)) {
+    // Large arrays of numbers are common in args: look only at the items that could be a problem.
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i];
+      if (item === null || (typeof item !== "object" && typeof item !== "function" && typeof item !== "symbol")) continue;
+      const found = findUncloneable(item, `${path}[${i}]`, seen);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+  for (const key of Object.keys(value)) {
+    const found = findUncloneable((value as Record<string, unknown>)[key], `${path}.${key}`, seen);
     if (found !== undefined) return found;
   }
   return undefined;

@@ -3,7 +3,7 @@
  * the weights and losses of single-process training in this process, on the same backend, with an
  * uneven last batch; data given as values travels to the workers, data functions and losses are
  * compiled there with ringbook's exports in scope, tf.data.Datasets are streamed there. A data
- * error fails every worker before any step; a tensor in args never leaves the notebook.
+ * error fails every worker before any step; a tensor in args (of train or run) never leaves the notebook.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
@@ -85,10 +85,11 @@ describe(`every data form on a ${bestCpuBackend} cluster`, () => {
     assert.deepEqual(steps, []);
   });
 
-  it("a tensor in args is refused in the notebook, before any task is sent", () => {
+  it("a tensor in args is refused in the notebook, before any task is sent", async () => {
     const table = tf.tensor2d([[1, 2]]);
     try {
       assert.throws(() => cluster.train({ ...forms[0]!.options, args: { table } }), /args.table is a tf.Tensor float32 \[1, 2\]: a tensor cannot travel to the workers/);
+      await assert.rejects(cluster.run(() => 1, { args: { rows: [table] } }), /args.rows\[0\] is a tf.Tensor float32 \[1, 2\]: a tensor cannot travel/);
       assert.ok(cluster.describe().every((row) => row.state === "ready"), "no task was sent");
     } finally {
       table.dispose();
