@@ -26,7 +26,8 @@ export type NestedArray = ReadonlyArray<number | boolean | NestedArray>;
 /**
  * Flat values with their shape, as `tf.tensor(values, shape, dtype)` takes them: the samples
  * along the first axis. `dtype` defaults to float32 for floating-point and number arrays, int32
- * for integer typed arrays.
+ * for integer typed arrays. (An object with exactly the keys `values`, `shape` and optionally
+ * `dtype` is read as this, not as a map of inputs of those names.)
  */
 export interface ShapedValues {
   values: SampleTypedArray | readonly number[];

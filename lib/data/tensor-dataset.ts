@@ -24,8 +24,9 @@ export interface TensorDatasetOptions {
  * targets, class indices (for `sparseCategoricalCrossentropy`) or one-hot labels, several inputs
  * or outputs. Each array may be a tf.Tensor, a typed array, nested JavaScript arrays or
  * `{ values, shape, dtype? }`, of dtype float32, int32 or bool, samples along the first axis. The
- * values are copied into host arrays (tensors given here stay yours); batches are gathered from
- * them by index.
+ * values are read into host arrays (tensors are read once and stay yours to dispose; a
+ * Float32Array or Int32Array is used as it is, not copied: do not change it while training);
+ * batches are gathered from them by index.
  *
  * A flat typed array holds its samples one after another: its sample count comes from the other
  * arrays (or `size`), e.g. `xs: Float32Array` of `n × 4` values beside `ys: Int32Array` of `n`

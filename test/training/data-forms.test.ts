@@ -9,6 +9,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { trainSingleProcess } from "../../lib/training/train-single-process.js";
+import type { TrainContext } from "../../lib/training/train-spec.js";
 import { base, classifier, features, forms, oneHot } from "./data-form-cases.js";
 import { assertAllTrained, flatWeights, maxAbsDifference, trainInProcess, weightsOfRank } from "./train-in-process.js";
 
@@ -54,6 +55,15 @@ test("typed arrays, nested arrays, tensors and a TensorDataset of the same sampl
   for (const { options } of [forms[0]!, forms[1]!, forms[4]!]) runs.push(flatWeights((await trainSingleProcess(options)).model));
   const flat = await trainSingleProcess({ ...base, model: classifier, data: { xs: Float32Array.from(features.flat()), ys: Float32Array.from(oneHot.flat()) } });
   for (const weights of runs) assert.deepEqual(weights, flatWeights(flat.model));
+});
+
+test("a flat typed array takes the shape of the model's input it feeds", async () => {
+  const cnn = ({ tf: t }: TrainContext) =>
+    t.sequential({ layers: [t.layers.conv2d({ inputShape: [2, 2, 1], filters: 2, kernelSize: 2 }), t.layers.flatten(), t.layers.dense({ units: 3, activation: "softmax" })] });
+  const images = features.map((row) => [row[0]!, row[1]!, row[2]!, row[0]! * row[1]!]);
+  const nested = await trainSingleProcess({ ...base, model: cnn, data: { xs: images.map((image) => [[[image[0]!], [image[1]!]], [[image[2]!], [image[3]!]]]), ys: oneHot } });
+  const flat = await trainSingleProcess({ ...base, model: cnn, data: { xs: Float32Array.from(images.flat()), ys: oneHot } });
+  assert.deepEqual(flatWeights(flat.model), flatWeights(nested.model));
 });
 
 test("a stream of unknown size reports NaN steps per epoch until its end, then the count", async () => {

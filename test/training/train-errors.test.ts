@@ -94,6 +94,21 @@ test("a function that uses a notebook variable says to pass it through args", as
   failedBeforeTraining(run, /the data function uses `notebookTable`, which does not exist on the workers: functions travel to them as source text, without the notebook's variables. Pass the value in args .*args.notebookTable/);
 });
 
+test("a model or loss function that uses a notebook variable says to pass it through args", async () => {
+  const modelRun = await trainInProcess(2, {
+    ...base,
+    // @ts-expect-error: `hiddenUnits` exists only in the notebook the function came from
+    model: ({ tf: t }: TrainContext) => t.sequential({ layers: [t.layers.dense({ inputShape: [4], units: hiddenUnits })] }),
+  });
+  failedBeforeTraining(modelRun, /the model function uses `hiddenUnits`, which does not exist on the workers: .*Pass the value in args/);
+  const lossRun = await trainInProcess(2, {
+    ...base,
+    // @ts-expect-error: `lossScale` exists only in the notebook the function came from
+    loss: (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.losses.meanSquaredError(yTrue, yPred).mul(lossScale),
+  });
+  failedBeforeTraining(lossRun, /the loss function uses `lossScale`, which does not exist on the workers/);
+});
+
 test("targets of another shape than the model's output are refused, both shapes named", async () => {
   const run = await trainInProcess(2, { ...base, data: { xs, ys: xs.map((row) => [row[0]!, row[1]!]) } });
   failedBeforeTraining(run, /targets \[n, 2\] do not match the model's output \[n, 1\]/);
