@@ -67,6 +67,10 @@ function fromValue(value: unknown, build: DataBuildContext, lastTensorBefore: nu
   }
   if (typeof value === "object" && value !== null && "builtin" in value) return indexedTrainingData(builtinDataset(value as BuiltinData), build.placement);
   if (typeof value === "object" && value !== null && "xs" in value && "ys" in value) {
+    const extra = Object.keys(value).filter((key) => key !== "xs" && key !== "ys");
+    if (extra.length > 0) {
+      throw new RingbookError("ERR_BAD_DATA", `the data function returned { xs, ys } with ${extra.join(", ")} besides; ringbook reads only xs (the inputs) and ys (the targets)`);
+    }
     const dataset = datasetFromArrays(value, build.trainable, "data");
     // Tensors the function created for this are read now: free them (ones it kept from before stay).
     disposeCreatedTensors([value.xs, value.ys], lastTensorBefore);

@@ -134,6 +134,8 @@ function readElement(value: unknown, index: number, epoch: number): Element {
       `${where} is ${describeValue(value)}; ringbook trains on elements { xs, ys } of one sample each (e.g. dataset.map(({ x, y }) => ({ xs: x, ys: y })), and without .batch(): ringbook batches by batchSize)`,
     );
   }
+  const extra = Object.keys(value).filter((key) => key !== "xs" && key !== "ys");
+  if (extra.length > 0) throw new RingbookError("ERR_BAD_DATASET", `${where} has ${extra.join(", ")} besides xs and ys; ringbook reads only xs (the inputs) and ys (the targets)`);
   try {
     return { xs: readSampleTree(value.xs, "xs", { oneSample: true }), ys: readSampleTree(value.ys, "ys", { oneSample: true }) };
   } catch (error) {

@@ -85,6 +85,11 @@ test("a data function that returns something else says what it got and lists the
   failedBeforeTraining(run, /the data function returned an object with keys x, y; return one of: \{ xs, ys \} .*a tf.data.Dataset of single samples \{ xs, ys \} .*a ringbook Dataset .*builtin/);
 });
 
+test("a data function's { xs, ys } with other keys is refused: they would be ignored", async () => {
+  const run = await trainInProcess(2, { ...base, data: () => ({ xs: [[1, 2, 3, 4]], ys: [1], sampleWeights: [1] }) });
+  failedBeforeTraining(run, /the data function returned \{ xs, ys \} with sampleWeights besides; ringbook reads only xs \(the inputs\) and ys \(the targets\)/);
+});
+
 test("a function that uses a notebook variable says to pass it through args", async () => {
   const run = await trainInProcess(2, {
     ...base,
