@@ -9,7 +9,7 @@ import { RingbookError } from "../errors.js";
 import { describeValue, hostLeaves, readSampleTree, type HostLeaf, type HostTree } from "../data/sample-arrays.js";
 import type { TensorTree } from "../data/tensor-tree.js";
 import { shardOf } from "./shard-plan.js";
-import type { DataPlacement, EpochBatches, RankBatch, TrainingData } from "./training-data.js";
+import { fingerprintOf, type DataPlacement, type EpochBatches, type RankBatch, type TrainingData } from "./training-data.js";
 
 /** One element of the stream, read into host memory. */
 interface Element {
@@ -83,6 +83,7 @@ export function streamTrainingData(dataset: tf.data.Dataset<tf.TensorContainer>,
           step++;
           const firstIndex = cursor.consumed - elements.length;
           for (let k = 1; k < elements.length; k++) checkSameLayout(elements[0]!, elements[k]!, firstIndex, firstIndex + k, epoch);
+          const head = elements[0]!;
           const positions = shardOf(Uint32Array.from({ length: elements.length }, (_, i) => i), rank, worldSize);
           const mine = elements.slice(positions[0] ?? 0, (positions[0] ?? 0) + positions.length);
           return {
@@ -90,6 +91,7 @@ export function streamTrainingData(dataset: tf.data.Dataset<tf.TensorContainer>,
             ys: stackTree(elements[0]!.ys, mine.map((e) => e.ys)),
             samples: mine.length,
             globalSamples: elements.length,
+            fingerprint: () => fingerprintOf([...hostLeaves(head.xs, "xs"), ...hostLeaves(head.ys, "ys")].map(({ leaf }) => leaf.values)),
           };
         },
       };

@@ -4,8 +4,9 @@
  * {@link TrainingData} that hands each rank its part of every global batch, in the order that
  * single-process training sees them.
  */
+import type tf from "../tfjs.cjs";
 import type { Dataset } from "../data/dataset.js";
-import type { Batch } from "../data/tensor-tree.js";
+import { disposeBatch, treeLeaves, type Batch } from "../data/tensor-tree.js";
 import type { TrainingSchedule } from "./rank-loop.js";
 import { planEpoch, shardOf } from "./shard-plan.js";
 
@@ -15,6 +16,29 @@ export interface RankBatch extends Batch {
   samples: number;
   /** Samples in the whole global batch. */
   globalSamples: number;
+  /**
+   * A hash of the global batch's first sample: equal on every rank that reads the same data, so
+   * the setup vote can tell ranks that read different data apart (computed only when called).
+   */
+  fingerprint(): number;
+}
+
+/**
+ * A 24-bit hash of float values (exact in a Float32Array slot, so it can ride the setup vote's
+ * all-reduce).
+ */
+export function fingerprintOf(chunks: Iterable<ArrayLike<number>>): number {
+  const float = new Float32Array(1);
+  const bits = new Uint32Array(float.buffer);
+  let hash = 0x811c9dc5;
+  for (const chunk of chunks) {
+    hash = Math.imul(hash ^ chunk.length, 16777619);
+    for (let i = 0; i < chunk.length; i++) {
+      float[0] = chunk[i]!;
+      hash = Math.imul(hash ^ bits[0]!, 16777619);
+    }
+  }
+  return hash >>> 8;
 }
 
 /** The batches of one epoch as one rank sees them. */
@@ -73,7 +97,15 @@ export function indexedTrainingData(dataset: Dataset, placement: DataPlacement):
           step++;
           const shard = shardOf(batch.indices, rank, worldSize);
           const { xs, ys } = dataset.batch(shard);
-          return { xs, ys, samples: shard.length, globalSamples: batch.indices.length };
+          const fingerprint = (): number => {
+            const first = dataset.batch(batch.indices.subarray(0, 1));
+            try {
+              return fingerprintOf([...treeLeaves(first.xs), ...treeLeaves(first.ys)].map((t: tf.Tensor) => t.dataSync() as ArrayLike<number>));
+            } finally {
+              disposeBatch(first);
+            }
+          };
+          return { xs, ys, samples: shard.length, globalSamples: batch.indices.length, fingerprint };
         },
       };
     },

@@ -90,10 +90,12 @@ export async function runWorkerTraining(env: WorkerTrainEnv, spec: WorkerTrainSp
   } catch (error) {
     setupError = error;
   }
-  // Agree on setup: slot r says whether rank r failed; slot worldSize + r is its parameter count.
-  const votes = new Float32Array(2 * worldSize);
+  // Agree on setup: slot r says whether rank r failed; slot worldSize + r is its parameter count;
+  // slot 2 worldSize + r the fingerprint of the first global batch it read (-1: none).
+  const votes = new Float32Array(3 * worldSize);
   votes[rank] = setup === undefined ? 1 : 0;
   votes[worldSize + rank] = setup === undefined ? 0 : new GradientExchange(setup.trainable.variables).gradientLength;
+  votes[2 * worldSize + rank] = setup?.opened?.first?.fingerprint() ?? -1;
   let agreed: Float32Array;
   try {
     agreed = await env.allReduceSum(votes);
@@ -109,10 +111,20 @@ export async function runWorkerTraining(env: WorkerTrainEnv, spec: WorkerTrainSp
     disposeSetup(setup);
     throw new RingbookError("ERR_TRAIN_SETUP", `rank ${rank}: training did not start because rank(s) ${failed.join(", ")} could not build the model or data`);
   }
-  const counts = [...agreed.subarray(worldSize)];
+  const counts = [...agreed.subarray(worldSize, 2 * worldSize)];
   if (counts.some((count) => count !== counts[0])) {
     disposeSetup(setup);
     throw new RingbookError("ERR_TRAIN_SETUP", `ranks built models of different sizes (${counts.join(", ")} parameters); the model function must build the same model everywhere`);
+  }
+  const fingerprints = [...agreed.subarray(2 * worldSize)].flatMap((value, r) => (value >= 0 ? [{ rank: r, value }] : []));
+  const differing = fingerprints.find(({ value }) => value !== fingerprints[0]!.value);
+  if (differing !== undefined) {
+    disposeSetup(setup);
+    throw new RingbookError(
+      "ERR_DATA_DIFFERS",
+      `ranks ${fingerprints[0]!.rank} and ${differing.rank} read different data: the first sample of the first global batch differs between them, so the ranks would train on batches that single-process training never sees. ` +
+        "Every worker must build the same data (ringbook shards it): seed what is random (a tf.data.Dataset's shuffle(bufferSize, seed), random numbers in the data function), or build the data from args",
+    );
   }
   const { model, trainable, data, optimizer, start, opened } = setup;
   const exchange = new GradientExchange(trainable.variables);

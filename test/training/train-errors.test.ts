@@ -163,6 +163,18 @@ test("shuffle: true with a tf.data.Dataset is refused: ringbook reads a stream i
   failedBeforeTraining(run, /shuffle: true cannot be applied to a tf.data.Dataset: .*dataset.shuffle\(bufferSize, seed\)/);
 });
 
+test("ranks that read different data (a stream shuffled without a seed) are refused before any step", async () => {
+  const run = await trainInProcess(2, {
+    ...base,
+    args: { xs },
+    // Each rank shuffles with its own seed: the global batches would differ between ranks.
+    data: ({ tf: t, args, rank }: TrainContext) => t.data.zip({ xs: t.data.array(args.xs), ys: t.data.array(args.xs.map((row: number[]) => [row[0]])) }).shuffle(12, `seed-${rank}`),
+  });
+  const reasons = run.results.map((r) => (r.status === "rejected" ? String(r.reason) : "fulfilled"));
+  for (const reason of reasons) assert.match(reason, /ranks 0 and 1 read different data: .*seed what is random \(a tf.data.Dataset's shuffle\(bufferSize, seed\)/);
+  assert.deepEqual(run.events, []);
+});
+
 test("a loss per output that does not match the model's outputs is refused, naming them", async () => {
   const run = await trainInProcess(2, { ...base, loss: { prise: "meanSquaredError" } });
   failedBeforeTraining(run, /loss names output "prise", which the model does not have; .*its outputs are dense_Dense\d+/);
