@@ -3,9 +3,17 @@
  * notebook cell (`import { launchCluster } from "ringbook"`) or a plain Node script. It knows
  * nothing of Jupyter; plots leave it as plain Plotly figure JSON.
  */
+import { registerFileSystemRouter } from "./io/file-system.js";
+
+// `model.save("file://...")` and `tf.loadLayersModel("file://...")` work wherever ringbook is imported.
+registerFileSystemRouter();
+
 export * from "./cluster/index.js";
 export { TrainRun, type TrainResult, type StepListener } from "./cluster/train-run.js";
 export { trainSingleProcess, type SingleProcessRun } from "./training/train-single-process.js";
+export { CustomModel, type TrainedModel } from "./training/trained-model.js";
+export { saveModel, loadModel, loadVariables, type SavedModelInfo, type SavableModel, type NamedArray } from "./io/save-model.js";
+export { fileSystem, registerFileSystemRouter, type FileSystemOptions } from "./io/file-system.js";
 export type { TrainOptions, TrainContext, BuiltinData, LossOption } from "./training/train-spec.js";
 export type { RingbookScope } from "./training/function-scope.js";
 export type { LossName, LossFunction } from "./training/losses.js";

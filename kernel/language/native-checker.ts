@@ -15,11 +15,9 @@ import { RingbookError } from "../../lib/errors.js";
 import { stripJsonComments } from "../execution/tsconfig-options.js";
 import { ignoredDiagnostics, lineColumn } from "./diagnostic-filter.js";
 import { globalsDeclarations, ringbookTypePaths } from "./notebook-globals.js";
-import { NotebookModel, type CellFile } from "./notebook-model.js";
+import { augmentation, NotebookModel, type CellFile } from "./notebook-model.js";
 import type { CellDiagnostic, LanguageWorkerConfig } from "./protocol.js";
 
-/** Code that can change what other cells' names mean: global and module augmentations, references. */
-const augmentation = /\bdeclare\s+(?:global|module)\b|\/\/\/\s*<reference\b/;
 /** Checks remembered by their cell's file text (a cell run again, or run again unchanged). */
 const maxRemembered = 256;
 
@@ -45,6 +43,8 @@ export class NativeChecker {
    * augments globals or modules (then everything is checked again).
    */
   readonly #remembered = new Map<string, CellDiagnostic[]>();
+  /** Cell files of the model that a check wrote ahead of their commit (see diagnose). */
+  readonly #checkedAhead = new Set<string>();
 
   private constructor(api: API, processes: ChildProcess[], snapshot: Snapshot, files: Map<string, string>, model: NotebookModel, cwd: string, tsconfigPath: string) {
     this.#api = api;
@@ -101,12 +101,25 @@ export class NativeChecker {
   commit(code: string): void {
     this.#model.commit(code);
     this.#applyModelChanges();
+    // A cell checked as the next one whose commit did not write that file (another cell ran):
+    // the compiler gets the model's text back.
+    for (const path of this.#checkedAhead) {
+      if (!this.#files.delete(path)) continue;
+      this.#replaceSnapshot(this.#api.updateSnapshot({ fileChanges: { changed: [path] } }));
+    }
+    this.#checkedAhead.clear();
     if (augmentation.test(code)) this.#remembered.clear();
   }
 
-  /** Type errors of `code` run after the first `contextCells` committed cells (default: all). */
+  /**
+   * Type errors of `code` run after the first `contextCells` committed cells (default: all). A cell
+   * checked as the next one to run is checked in the file its commit will write, so that the
+   * commit that follows has nothing left for the compiler to do (the next cell's check would
+   * otherwise wait for it).
+   */
   diagnose(code: string, contextCells?: number): CellDiagnostic[] {
-    const cell = this.#model.cellFile(code, contextCells, "used");
+    const next = contextCells === undefined || contextCells >= this.#model.size ? this.#model.nextCellFile(code) : undefined;
+    const cell = next ?? this.#model.cellFile(code, contextCells, "used");
     const remembered = this.#remembered.get(cell.text);
     if (remembered !== undefined) return remembered;
     let diagnostics = this.#diagnose(code, cell);
@@ -136,6 +149,7 @@ export class NativeChecker {
   #diagnose(code: string, cell: CellFile): CellDiagnostic[] {
     const path = join(this.#cwd, cell.fileName);
     this.#files.set(path, cell.text);
+    if (cell.fileName !== this.#model.cellFileName) this.#checkedAhead.add(path);
     this.#replaceSnapshot(this.#api.updateSnapshot({ fileChanges: { changed: [path] } }));
     // Semantic only: a cell that does not parse fails with its SyntaxError when it runs, and a
     // request less to the compiler is a tenth of a check.
@@ -158,7 +172,14 @@ export class NativeChecker {
   #applyModelChanges(): void {
     const { changed, created } = this.#model.takeChanges();
     if (created.length > 0) this.#replaceSnapshot(this.#api.updateSnapshot({ fileChanges: { created: created.map((name) => join(this.#cwd, name)) } }));
-    for (const name of changed) this.#replaceSnapshot(this.#api.updateSnapshot({ fileChanges: { changed: [join(this.#cwd, name)] } }));
+    for (const name of changed) {
+      const path = join(this.#cwd, name);
+      const checkedText = this.#files.get(path);
+      // From here on the model holds this file's text.
+      this.#files.delete(path);
+      if (checkedText !== undefined && checkedText === this.#model.files.get(name)) continue;
+      this.#replaceSnapshot(this.#api.updateSnapshot({ fileChanges: { changed: [path] } }));
+    }
   }
 
   #replaceSnapshot(next: Snapshot): void {

@@ -34,6 +34,9 @@ export interface ModelChanges {
   created: string[];
 }
 
+/** Code that can change what other cells' names mean: global and module augmentations, references. */
+export const augmentation = /\bdeclare\s+(?:global|module)\b|\/\/\/\s*<reference\b/;
+
 const fanOut = 16;
 const cellsPerGeneration = fanOut * fanOut;
 
@@ -77,22 +80,46 @@ export class NotebookModel {
     return changes;
   }
 
-  /** Records an executed cell: its file gets the cell's text and exports. */
+  /**
+   * Records an executed cell: its file gets the cell's text and exports. A cell that declares
+   * nothing and augments nothing changes no other cell's types: its file stays empty, and the
+   * compiler has nothing to re-read.
+   */
   commit(code: string): void {
     const index = this.#committed;
     if (index === this.#generations * cellsPerGeneration) this.#startGeneration();
     const names = cellNames(code, this.#jsx);
-    const header = this.#header(names, index, "used");
-    const exports = names.declared.length === 0 ? "" : `export { ${names.declared.join(", ")} };\n`;
-    const fileName = this.#cellFileName(index);
-    this.#files.set(fileName, `${header}\n${code}\n;${exports}export {};\n`);
-    this.#changes.changed.push(fileName);
     this.#committed++;
+    if (names.declared.length === 0 && !augmentation.test(code)) return;
+    const fileName = this.#cellFileName(index);
+    this.#files.set(fileName, this.#committedText(code, names, index));
+    this.#changes.changed.push(fileName);
     for (const name of names.declared) {
       const declarers = this.#declarers.get(name) ?? [];
       declarers.push(index);
       this.#declarers.set(name, declarers);
     }
+  }
+
+  /**
+   * The file that committing `code` next would write, when that is a file the compiler already
+   * has (not in a generation yet to come) and when committing writes one at all: checking a cell
+   * in it leaves nothing for the commit to change.
+   */
+  nextCellFile(code: string): CellFile | undefined {
+    const index = this.#committed;
+    if (index === this.#generations * cellsPerGeneration) return undefined;
+    const names = cellNames(code, this.#jsx);
+    if (names.declared.length === 0 && !augmentation.test(code)) return undefined;
+    const text = this.#committedText(code, names, index);
+    const cellStart = text.indexOf("\n") + 1;
+    return { fileName: this.#cellFileName(index), text, cellStart, cellEnd: cellStart + code.length };
+  }
+
+  #committedText(code: string, names: CellNames, index: number): string {
+    const header = this.#header(names, index, "used");
+    const exports = names.declared.length === 0 ? "" : `export { ${names.declared.join(", ")} };\n`;
+    return `${header}\n${code}\n;${exports}export {};\n`;
   }
 
   /**

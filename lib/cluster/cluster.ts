@@ -7,17 +7,16 @@
  */
 import { randomUUID } from "node:crypto";
 import { serialize, deserialize } from "node:v8";
-import type * as tf from "@tensorflow/tfjs";
 import type { Collectives } from "../collectives/index.js";
 import { RingbookError } from "../errors.js";
 import { threadCellSources } from "../script/cell-sources.js";
 import { checkArgsCloneable } from "../training/args-check.js";
 import { parseTrainOptions, type TrainOptions } from "../training/train-spec.js";
+import { rebuildTrainedModel, recipeOf, type TrainedModel, type TrainingRecipe } from "../training/trained-model.js";
 import type { ExportedModel, WorkerTrainResult } from "../training/worker-train.js";
 import { ClusterClosedError, RemoteTaskError, WorkerDiedError, type WorkerExit } from "./cluster-errors.js";
 import type { ClusterSettings } from "./cluster-settings.js";
 import { describeCluster, type ClusterDescription, type WorkerDescription } from "./describe.js";
-import { importModel } from "./import-model.js";
 import { findDisplayHost } from "../plots/live-display.js";
 import { LiveTrainingView } from "./live-training-view.js";
 import type { TaskSpec } from "./messages.js";
@@ -72,6 +71,8 @@ export class Cluster {
   /** A task failed on one rank while others waited on it: their mesh is broken (see #onTaskMessage). */
   #meshStale = false;
   #cellCount = 0;
+  /** How the model the workers hold was trained: set once a run's ranks built it (their first event). */
+  #trainedWith: TrainingRecipe | undefined;
   #closing: Promise<void> | undefined;
   readonly #onClose: Array<() => void> = [];
 
@@ -191,8 +192,21 @@ export class Cluster {
   train<Args = any>(options: TrainOptions<Args>): TrainRun {
     this.#assertOpen("train");
     const spec = parseTrainOptions(options, this.worldSize);
+    const recipe = recipeOf(options, spec.optimizer, this.worldSize);
     const run = new TrainRun(this.worldSize, spec.schedule, async (onEvent, onStart) => {
-      const outcomes = await this.#execute({ kind: "train" }, { args: spec, stoppable: true, onStart: (task) => onStart(() => this.#stopTask(task)), onEvent });
+      const outcomes = await this.#execute(
+        { kind: "train" },
+        {
+          args: spec,
+          stoppable: true,
+          onStart: (task) => onStart(() => this.#stopTask(task)),
+          // A rank sends events only once every rank built the new model: the workers hold it now.
+          onEvent: (event) => {
+            this.#trainedWith = recipe;
+            onEvent(event);
+          },
+        },
+      );
       return collectResults(outcomes) as WorkerTrainResult[];
     });
     const host = options.live === false ? undefined : findDisplayHost();
@@ -207,13 +221,19 @@ export class Cluster {
   }
 
   /**
-   * The model the workers trained last, rebuilt in this process from one rank's weights (all
-   * ranks hold the same after a step): a `tf.LayersModel` for layers models, or the named
-   * variables of a custom model.
+   * The model the workers trained last, copied into this process from one rank's weights (all
+   * ranks hold the same after a step) and ready to use: a `tf.LayersModel` compiled with the
+   * run's loss and optimizer, or a {@link CustomModel} rebuilt by the run's model function.
+   * `predict`, `evaluate`, `getWeights`, `countParams` and `dispose` work on either; `saveModel`
+   * saves either.
+   * @example
+   * const model = await cluster.model();
+   * const loss = model.evaluate(xs, ys) as tf.Scalar;
+   * await saveModel(model, "runs/exp3");
    */
-  async model(options: { rank?: number } = {}): Promise<tf.LayersModel | Record<string, tf.Tensor>> {
+  async model(options: { rank?: number } = {}): Promise<TrainedModel> {
     const [exported] = collectResults(await this.#execute({ kind: "exportModel" }, { ranks: [options.rank ?? 0] })) as [ExportedModel];
-    return importModel(exported);
+    return rebuildTrainedModel(exported, this.#trainedWith);
   }
 
   /**

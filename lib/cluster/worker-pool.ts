@@ -57,6 +57,7 @@ export class WorkerPool {
   #generation = 0;
   #worldSize = 0;
   #nextPing = 0;
+  #lastBeatAt = performance.now();
   #gpus: number[] | undefined;
   #closing = false;
 
@@ -122,7 +123,7 @@ export class WorkerPool {
     this.#worldSize = worldSize;
     const started = ranks.map((rank) => this.#spawn(rank, worldSize));
     const timeoutMs = this.#settings.launchTimeoutMs;
-    await Promise.all(started.map((worker) => this.#replies.wait(worker, "ready", timeoutMs, "load tfjs and become ready")));
+    await Promise.all(started.map((worker) => this.#expectReply(worker, "ready", timeoutMs, "load tfjs and become ready")));
     await this.buildMesh();
   }
 
@@ -139,18 +140,34 @@ export class WorkerPool {
     const endpoints = await Promise.all(
       workers.map((worker) => {
         const bindAddress = this.#settings.transport === "ipc" ? this.#dir.endpoint(`peer-${worker.rank}-${generation}`) : `tcp://${this.#settings.host}:*`;
-        const bound = this.#replies.wait<string>(worker, `meshBound:${generation}`, timeoutMs, "bind its peer socket");
+        const bound = this.#expectReply<string>(worker, `meshBound:${generation}`, timeoutMs, "bind its peer socket");
         this.#control.send(worker, { type: "mesh", generation, worldSize, bindAddress });
         return bound;
       }),
     );
     await Promise.all(
       workers.map((worker) => {
-        const connected = this.#replies.wait(worker, `peersReady:${generation}`, timeoutMs, "connect to its peers");
+        const connected = this.#expectReply(worker, `peersReady:${generation}`, timeoutMs, "connect to its peers");
         this.#control.send(worker, { type: "peers", generation, endpoints });
         return connected;
       }),
     );
+  }
+
+  /**
+   * Waits for `worker`'s reply `kind`. A worker that already died fails at once: its death was
+   * reported before anyone waited, and the wait would otherwise run into its timeout.
+   */
+  #expectReply<T>(worker: WorkerHandle, kind: string, timeoutMs: number, what: string): Promise<T> {
+    if (!worker.alive) {
+      const exit = this.#lastExit.get(worker.rank);
+      return Promise.reject(
+        exit === undefined
+          ? new RingbookError("ERR_WORKER_GONE", `worker rank ${worker.rank} is ${worker.state} and cannot ${what}`)
+          : new WorkerDiedError(exit, "start-up or a change of the cluster's membership"),
+      );
+    }
+    return this.#replies.wait<T>(worker, kind, timeoutMs, what);
   }
 
   /** Stops ranks `from` and above and shrinks the world to `from` ranks. */
@@ -213,6 +230,15 @@ export class WorkerPool {
   #beat(): void {
     const now = performance.now();
     const seq = this.#nextPing++;
+    const sinceLastBeat = now - this.#lastBeatAt;
+    this.#lastBeatAt = now;
+    if (sinceLastBeat > this.#settings.heartbeatTimeoutMs / 2) {
+      // This thread did not run for that long (a long synchronous cell, a suspended machine):
+      // timers run before the pongs that waited are read, so silence now says nothing about the
+      // workers. They get a fresh window.
+      this.#settings.log(`cluster ${this.id}: the owner did not check heartbeats for ${Math.round(sinceLastBeat / 1000)} s; every worker gets a fresh ${Math.round(this.#settings.heartbeatTimeoutMs / 1000)} s`);
+      for (const worker of this.#workers.values()) worker.lastPongAt = now;
+    }
     for (const worker of this.#workers.values()) {
       if (worker.state !== "ready") continue;
       if (now - worker.lastPongAt > this.#settings.heartbeatTimeoutMs) {
@@ -247,6 +273,8 @@ export class WorkerPool {
       case "ready":
         worker.info = { ...message, pid: worker.pid ?? 0, host: worker.host };
         worker.state = "ready";
+        // Pings start now; the time it took to load tfjs is not silence.
+        worker.lastPongAt = performance.now();
         this.#replies.resolve(worker, "ready");
         return;
       case "startFailed":

@@ -10,6 +10,7 @@ import { deserialize, serialize } from "node:v8";
 import vm from "node:vm";
 import { selectBackend, type BackendChoice } from "../backend/select-backend.js";
 import { RingbookError } from "../errors.js";
+import { registerFileSystemRouter } from "../io/file-system.js";
 import type { Collectives } from "../collectives/index.js";
 import { exportTrainedModel, runWorkerTraining } from "../training/worker-train.js";
 import type { WorkerTrainSpec } from "../training/train-spec.js";
@@ -56,6 +57,8 @@ let choice: BackendChoice;
 try {
   tfModule = (await import("../tfjs.cjs")).default;
   choice = await selectBackend(bootstrap.backend, { gpu: bootstrap.gpu });
+  // Tasks can save and load with "file://" URLs (it defers to tfjs-node's handler where that loaded).
+  registerFileSystemRouter();
 } catch (error) {
   relay.flush();
   post({ type: "forward", message: { type: "startFailed", error: toRemoteError(error) }, payload: null });

@@ -297,8 +297,8 @@ export class PeerMesh {
     // its peers have failed too, or will when they see the goodbye.
     if (wasConnected) await this.#sayGoodbye(healthy);
     for (const peer of this.#peers) {
-      // The monitor first: its pending receive then settles before the socket goes.
-      peer.dealer?.events.close();
+      // Not the monitor first (as closeNow does): closed before its socket, a monitor kept the
+      // socket's descriptors open, a few per mesh rebuild (the soak test saw it).
       peer.dealer?.close();
       peer.stash.length = 0;
     }

@@ -1,7 +1,11 @@
-import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import tf from "../tfjs.cjs";
 import { RingbookError } from "../errors.js";
+import { readableDirectory, replaceDirectory, writeFileDurably } from "../io/atomic-directory.js";
+import { isModelDirectory } from "../io/file-system.js";
+import { writeModelFiles } from "../io/model-files.js";
+import { loadModel } from "../io/save-model.js";
 
 /** Where a run stood when its checkpoint was written. */
 export interface TrainingPosition {
@@ -26,10 +30,11 @@ interface CheckpointManifest {
 }
 
 /**
- * Writes a checkpoint directory: the model in tfjs format (`model.json` + `weights.bin`, loadable
- * with `tf.loadLayersModel`) when it is a layers model, the trainable variables and the optimizer
- * state by position, and the training position. Written into a temporary sibling and renamed into
- * place, so a crash or a failure mid-write leaves the previous checkpoint readable.
+ * Writes a checkpoint directory: the model in tfjs format (`model.json` + `model-weights.bin`,
+ * loadable with `loadModel(dir)` and `tf.loadLayersModel("file://dir/model.json")`) when it is a
+ * layers model, the trainable variables and the optimizer state by position, and the training
+ * position. Written into a temporary sibling and renamed into place (see io/atomic-directory), so
+ * a crash or a failure mid-write leaves the previous checkpoint readable.
  */
 export async function saveCheckpoint(options: {
   dir: string;
@@ -38,23 +43,20 @@ export async function saveCheckpoint(options: {
   optimizer: tf.Optimizer;
   position: TrainingPosition;
 }): Promise<void> {
-  const temporary = `${options.dir}.writing-${process.pid}`;
   try {
-    await writeCheckpoint(options, temporary);
+    await replaceDirectory(options.dir, (temporary) => writeCheckpoint(options, temporary), { owns: isModelDirectory, what: "a checkpoint" });
   } catch (error) {
-    // A full disk may refuse even this; the next save removes it first anyway.
-    await rm(temporary, { recursive: true, force: true }).catch(() => undefined);
     const reason = error instanceof Error ? error.message : String(error);
     throw new RingbookError("ERR_CHECKPOINT", `writing the checkpoint to ${options.dir} failed (the previous one, if any, is intact): ${reason}`, { cause: error });
   }
 }
 
 async function writeCheckpoint(options: Parameters<typeof saveCheckpoint>[0], temporary: string): Promise<void> {
-  const { dir, variables, optimizer, position } = options;
-  await rm(temporary, { recursive: true, force: true });
-  await mkdir(temporary, { recursive: true });
+  const { variables, optimizer, position } = options;
   if (options.model instanceof tf.LayersModel) {
-    await options.model.save(tf.io.withSaveHandler(async (artifacts) => writeLayersModel(temporary, artifacts)));
+    await options.model.save(
+      tf.io.withSaveHandler(async (artifacts) => ({ modelArtifactsInfo: await writeModelFiles(temporary, artifacts, { weightsName: "model-weights.bin" }) })),
+    );
   }
   const variableBytes = concatenate(variables.map((v) => v.dataSync() as Float32Array));
   const slots = await optimizer.getWeights();
@@ -79,36 +81,9 @@ async function writeCheckpoint(options: Parameters<typeof saveCheckpoint>[0], te
     variables: variables.map((v) => ({ shape: v.shape })),
     optimizerSlots,
   };
-  await writeFile(join(temporary, weightsFile), variableBytes);
-  await writeFile(join(temporary, optimizerFile), optimizerBytes);
-  await writeFile(join(temporary, stateFile), JSON.stringify(manifest, null, 1));
-  // Two renames, the old checkpoint kept until the new one is in place: a failure or a crash
-  // between them leaves `<dir>.previous`, which the loaders read when `dir` is missing.
-  const previous = previousOf(dir);
-  await rm(previous, { recursive: true, force: true });
-  await rename(dir, previous).catch((error: unknown) => {
-    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-  });
-  try {
-    await rename(temporary, dir);
-  } catch (error) {
-    await rename(previous, dir).catch(() => undefined);
-    throw error;
-  }
-  await rm(previous, { recursive: true, force: true });
-}
-
-/** Where the checkpoint before the last one waits while the last is renamed into place. */
-function previousOf(dir: string): string {
-  return `${dir}.previous`;
-}
-
-/** The checkpoint directory to read: `dir`, or the previous checkpoint when a save was cut between its renames. */
-async function readableCheckpoint(dir: string): Promise<string> {
-  const hasState = async (candidate: string): Promise<boolean> => stat(join(candidate, stateFile)).then(() => true, () => false);
-  if (await hasState(dir)) return dir;
-  const previous = previousOf(dir);
-  return (await hasState(previous)) ? previous : dir;
+  await writeFileDurably(join(temporary, weightsFile), variableBytes);
+  await writeFileDurably(join(temporary, optimizerFile), optimizerBytes);
+  await writeFileDurably(join(temporary, stateFile), JSON.stringify(manifest, null, 1));
 }
 
 /**
@@ -121,7 +96,8 @@ export async function loadCheckpoint(options: {
   optimizer: tf.Optimizer;
 }): Promise<TrainingPosition> {
   const { variables, optimizer } = options;
-  const dir = await readableCheckpoint(options.dir);
+  // `dir`, or the previous checkpoint when a save was cut between its renames.
+  const dir = await readableDirectory(options.dir, stateFile);
   const manifest = parseManifest(JSON.parse(await readFile(join(dir, stateFile), "utf8")), dir);
   if (manifest.variables.length !== variables.length ||
       manifest.variables.some((spec, i) => spec.shape.join("x") !== variables[i]!.shape.join("x"))) {
@@ -153,34 +129,12 @@ export async function loadCheckpoint(options: {
   return manifest.position;
 }
 
-async function writeLayersModel(dir: string, artifacts: tf.io.ModelArtifacts): Promise<tf.io.SaveResult> {
-  const weightData = artifacts.weightData;
-  const buffers = weightData === undefined ? [] : Array.isArray(weightData) ? weightData : [weightData];
-  await writeFile(join(dir, "model-weights.bin"), Buffer.concat(buffers.map((b) => new Uint8Array(b))));
-  const modelJson = {
-    modelTopology: artifacts.modelTopology,
-    format: artifacts.format,
-    generatedBy: artifacts.generatedBy,
-    convertedBy: artifacts.convertedBy ?? null,
-    trainingConfig: artifacts.trainingConfig,
-    weightsManifest: [{ paths: ["model-weights.bin"], weights: artifacts.weightSpecs ?? [] }],
-  };
-  await writeFile(join(dir, "model.json"), JSON.stringify(modelJson));
-  return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON" } };
-}
-
-/** Loads a layers model saved in a checkpoint directory (tfjs format) without tfjs-node. */
+/**
+ * Loads the layers model of a checkpoint directory (tfjs format) without tfjs-node.
+ * @deprecated use `loadModel(dir)`, which reads checkpoints and saved models alike.
+ */
 export async function loadLayersModelFromDir(checkpointDir: string): Promise<tf.LayersModel> {
-  const dir = await readableCheckpoint(checkpointDir);
-  const modelJson: unknown = JSON.parse(await readFile(join(dir, "model.json"), "utf8"));
-  if (typeof modelJson !== "object" || modelJson === null || !("modelTopology" in modelJson) || !("weightsManifest" in modelJson)) {
-    throw new RingbookError("ERR_BAD_CHECKPOINT", `${dir}/model.json is not a tfjs layers model (no modelTopology/weightsManifest)`);
-  }
-  const manifest = modelJson.weightsManifest as tf.io.WeightsManifestConfig;
-  const weightSpecs = manifest.flatMap((group) => group.weights);
-  const buffers = await Promise.all(manifest.flatMap((group) => group.paths).map((path) => readFile(join(dir, path))));
-  const weightData = new Uint8Array(Buffer.concat(buffers)).buffer;
-  return tf.loadLayersModel(tf.io.fromMemory({ modelTopology: modelJson.modelTopology as object, weightSpecs, weightData }));
+  return loadModel(checkpointDir);
 }
 
 function concatenate(arrays: Array<Float32Array | Int32Array>): Buffer {

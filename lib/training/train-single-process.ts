@@ -5,20 +5,29 @@
  */
 import { parseTrainOptions, type TrainOptions } from "./train-spec.js";
 import type { StepRecord } from "./rank-loop.js";
+import { rebuildTrainedModel, recipeOf, type TrainedModel } from "./trained-model.js";
 import { exportTrainedModel, runWorkerTraining, type ExportedModel, type WorkerTrainResult } from "./worker-train.js";
 
 /** What a single-process run gives: every step's record, the end position and the model. */
 export interface SingleProcessRun {
   records: StepRecord[];
   result: WorkerTrainResult;
+  /** The trained weights, as a worker exports them. */
   model: ExportedModel;
+  /**
+   * A copy of the trained model, compiled with the run's loss and optimizer, as `cluster.model()`
+   * gives it: `predict`, `evaluate`, `saveModel` work on it. Each call makes a new copy (dispose it).
+   */
+  trainedModel(): Promise<TrainedModel>;
 }
 
 /**
  * Trains with `options` in this process, on the current tfjs backend.
  * @example
  * await useWasmBackend();
- * const { records, model } = await trainSingleProcess({ model: ..., data: { builtin: "mnist" }, batchSize: 128 });
+ * const run = await trainSingleProcess({ model: ..., data: { builtin: "mnist" }, batchSize: 128 });
+ * const model = await run.trainedModel();
+ * await saveModel(model, "runs/alone");
  */
 export async function trainSingleProcess(options: TrainOptions): Promise<SingleProcessRun> {
   const spec = parseTrainOptions(options, 1);
@@ -37,5 +46,7 @@ export async function trainSingleProcess(options: TrainOptions): Promise<SingleP
     // One flush at the end: no timer work during the steps.
     { ...spec, metricsIntervalMs: 3_600_000 },
   );
-  return { records, result, model: await exportTrainedModel(0) };
+  const model = await exportTrainedModel(0);
+  const recipe = recipeOf(options, spec.optimizer, 1);
+  return { records, result, model, trainedModel: () => rebuildTrainedModel(model, recipe) };
 }

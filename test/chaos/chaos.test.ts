@@ -44,10 +44,9 @@ const options = (overrides: Partial<TrainOptions> = {}): TrainOptions => ({
 
 async function weightsOf(cluster: Cluster): Promise<Float32Array[]> {
   const model = await cluster.model();
-  const tensors = model instanceof tf.LayersModel ? model.getWeights() : Object.values(model);
+  const tensors = model instanceof tf.LayersModel ? model.getWeights() : model.variables;
   const values = await Promise.all(tensors.map((tensor) => tensor.data() as Promise<Float32Array>));
-  if (model instanceof tf.LayersModel) model.dispose();
-  else tf.dispose(Object.values(model));
+  model.dispose();
   return values;
 }
 

@@ -23,7 +23,7 @@ import { bestCpuBackend } from "./helpers.js";
 const tolerance = 1e-5;
 
 /** The weights of a model from cluster.model(), flat in the model's order. */
-async function weightsOf(model: tf.LayersModel | Record<string, tf.Tensor>): Promise<Float32Array> {
+async function weightsOf(model: unknown): Promise<Float32Array> {
   assert.ok(model instanceof tf.LayersModel);
   const values = await Promise.all(model.getWeights().map((w) => w.data() as Promise<Float32Array>));
   model.dispose();

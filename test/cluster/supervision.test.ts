@@ -159,3 +159,30 @@ describe("cluster supervision", () => {
     }
   });
 });
+
+describe("heartbeats", () => {
+  it("a frozen worker is killed after the heartbeat timeout; an owner that was itself blocked that long keeps its workers", async () => {
+    const logs: string[] = [];
+    const cluster = await launchCluster({ workers: 2, heartbeatIntervalMs: 100, heartbeatTimeoutMs: 1000, log: (line) => logs.push(line) });
+    try {
+      const pids = cluster.describe().map((row) => row.pid);
+      // The owner blocked for 1.5 s: the pongs that waited are read after the timer runs.
+      const blockedUntil = performance.now() + 1500;
+      while (performance.now() < blockedUntil);
+      await sleep(300);
+      assert.deepEqual(cluster.describe().map((row) => [row.pid, row.state]), pids.map((pid) => [pid, "ready"]), logs.join("\n"));
+      assert.ok(logs.some((line) => /the owner did not check heartbeats for \d+ s/.test(line)), logs.join("\n"));
+      assert.deepEqual(await cluster.run(() => 1), [1, 1]);
+      // A worker that stops answering (SIGSTOP) while the owner runs is killed and reported.
+      process.kill(pids[1]!, "SIGSTOP");
+      const { ms, error } = await timed(cluster.run(() => new Promise((resolve) => setTimeout(resolve, 5000))));
+      assert.ok(error instanceof ClusterTaskError, String(error));
+      const died = error.failures.find((failure) => failure.rank === 1)?.error;
+      assert.ok(died instanceof WorkerDiedError, String(died));
+      assert.match(died.message, /no heartbeat for 1 s/);
+      assert.ok(ms < 2500, `the failure took ${ms} ms`);
+    } finally {
+      await cluster.close();
+    }
+  });
+});

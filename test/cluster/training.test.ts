@@ -14,9 +14,9 @@ import { after, before, describe, it } from "node:test";
 import * as tf from "@tensorflow/tfjs";
 import { useBlasBackend } from "../../lib/backend/load-blas.js";
 import { useWasmBackend } from "../../lib/backend/load-wasm.js";
-import { ClusterTaskError, launchCluster, WorkerDiedError, type Cluster, type TrainOptions } from "../../lib/index.js";
+import { ClusterTaskError, launchCluster, loadModel, saveModel, syntheticClassification, WorkerDiedError, type Cluster, type TrainedModel, type TrainOptions } from "../../lib/index.js";
 import { trainSingleProcess } from "../../lib/training/train-single-process.js";
-import { cpuBackends, timed } from "./helpers.js";
+import { bestCpuBackend, cpuBackends, timed } from "./helpers.js";
 
 /** Makes this process's tfjs use `backend`, for the single-process oracle. */
 async function useInProcess(backend: "wasm-blas" | "wasm"): Promise<void> {
@@ -25,11 +25,10 @@ async function useInProcess(backend: "wasm-blas" | "wasm"): Promise<void> {
 }
 
 /** Weights of a model exported by exportTrainedModel or returned by cluster.model(), flat per variable. */
-async function weightsOf(model: tf.LayersModel | Record<string, tf.Tensor>): Promise<Float32Array[]> {
-  const tensors = model instanceof tf.LayersModel ? model.getWeights() : Object.values(model);
+async function weightsOf(model: TrainedModel): Promise<Float32Array[]> {
+  const tensors = model instanceof tf.LayersModel ? model.getWeights() : model.variables;
   const values = await Promise.all(tensors.map((tensor) => tensor.data() as Promise<Float32Array>));
-  if (model instanceof tf.LayersModel) model.dispose();
-  else tf.dispose(Object.values(model));
+  model.dispose();
   return values;
 }
 
@@ -125,6 +124,32 @@ for (const backend of cpuBackends) describe(`data-parallel training on a ${backe
       for (let i = 0; i < 2; i++) await cluster.train(mlpOptions({ epochs: 1, checkpoint: { dir: join(checkpoints, "leak"), everySteps: 2 } }));
       assert.deepEqual(await cluster.run(({ tf: t }) => t.memory().numTensors), tensorsAfterFirst, "tensor count unchanged after runs that write checkpoints");
     });
+
+    // One backend is enough: this checks the notebook side of cluster.model().
+    if (backend === bestCpuBackend) {
+      it("cluster.model() comes back compiled with the run's loss and optimizer: evaluate gives the mean loss of its predictions, and it saves and loads compiled", async () => {
+        await cluster.train(mlpOptions({ epochs: 1, live: false }));
+        const model = await cluster.model();
+        const data = syntheticClassification({ size: 212, features: 12, classes: 4, seed: 3 });
+        const { xs, ys } = data.batch(Uint32Array.from({ length: data.size }, (_, i) => i));
+        // No narrowing needed for predict and evaluate.
+        const predicted = model.predict(xs) as tf.Tensor;
+        const expected = tf.tidy(() => tf.metrics.categoricalCrossentropy(ys, predicted).mean().dataSync()[0]!);
+        const evaluated = model.evaluate(xs, ys) as tf.Scalar;
+        assert.ok(Math.abs(evaluated.dataSync()[0]! - expected) < 1e-5, `evaluate ${evaluated.dataSync()[0]} vs ${expected}`);
+        assert.ok(model instanceof tf.LayersModel);
+        assert.equal(model.loss, "categoricalCrossentropy");
+        assert.equal(model.optimizer.getConfig().learningRate, 0.01);
+        const dir = join(checkpoints, "saved-model");
+        await saveModel(model, dir);
+        const loaded = await loadModel(dir);
+        const reloaded = loaded.evaluate(xs, ys) as tf.Scalar;
+        assert.equal(reloaded.dataSync()[0], evaluated.dataSync()[0]);
+        tf.dispose([xs, ys, predicted, evaluated, reloaded]);
+        loaded.dispose();
+        model.dispose();
+      });
+    }
 
     it("a 150-step MNIST MLP run does not fall into back-to-back full collections on the workers", async () => {
       // The ZeroMQ chunks of every all-reduce count as external memory against V8's old-generation

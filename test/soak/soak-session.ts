@@ -91,7 +91,15 @@ const medianSpeed = (history: { columns: { samplesPerSecond: number[] } }): numb
     for (let iteration = 0; iteration < iterations && Date.now() < deadline; iteration++) {
       // First in the iteration, so that the restarted worker has trained again when it is sampled.
       const restarted = restartEvery > 0 && iteration > 0 && iteration % restartEvery === 0;
-      if (restarted) await must(`process.kill(cluster.describe()[1]!.pid, "SIGKILL");\nawait new Promise((resolve) => setTimeout(resolve, 200));\nawait cluster.restart();`);
+      // restart() replaces the ranks the cluster knows are dead: wait until it has seen the exit
+      // (a fixed 200 ms was not always enough on a loaded machine, and the next run then failed).
+      if (restarted) {
+        await must(
+          `process.kill(cluster.describe()[1]!.pid, "SIGKILL");\n` +
+            `for (const deadline = Date.now() + 10_000; cluster.describe()[1]!.state !== "dead" && Date.now() < deadline; ) await new Promise((resolve) => setTimeout(resolve, 20));\n` +
+            `await cluster.restart();`,
+        );
+      }
       const learningRate = 0.001 * (1 + (iteration % 5));
       const trained = await must(`const result = await cluster.train({
   model: ({ tf }) => tf.sequential({ layers: [tf.layers.dense({ inputShape: [32], units: 64, activation: "relu" }), tf.layers.dense({ units: 4, activation: "softmax" })] }),

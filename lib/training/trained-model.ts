@@ -1,0 +1,193 @@
+/**
+ * A trained model as the notebook (or a Node script) gets it back from training: a copy of one
+ * rank's weights in this process, compiled with the run's loss and optimizer so that `predict`
+ * and `evaluate` work at once, whatever kind of model was trained.
+ */
+import tf from "../tfjs.cjs";
+import { RingbookError } from "../errors.js";
+import type { TensorTree } from "../data/tensor-tree.js";
+import { ringbookScope } from "./function-scope.js";
+import { resolveLoss, type LossFunction } from "./losses.js";
+import { createTfjsOptimizer, type OptimizerSpec } from "./optimizers.js";
+import { trainableFromVariables, type VariablesModel } from "./trainable.js";
+import type { TrainContext, TrainOptions } from "./train-spec.js";
+import type { ExportedModel } from "./worker-train.js";
+
+/**
+ * What a run was trained with, kept by whoever started it (the cluster, `trainSingleProcess`) to
+ * rebuild and compile its model: the user's own functions, which work in this process as they are.
+ */
+export interface TrainingRecipe {
+  model: TrainOptions["model"];
+  /** As given to `train` (a name or a function); undefined: the default. */
+  loss: TrainOptions["loss"];
+  optimizer: OptimizerSpec;
+  args: unknown;
+  worldSize: number;
+  // TODO(issue 13): metrics, once `train` takes them (another part of the issue): pass them to
+  // compile in compileLayersModel and compute them in CustomModel.evaluate.
+}
+
+/** The recipe of a run from its options, as `train` checked them. */
+export function recipeOf(options: TrainOptions, optimizer: OptimizerSpec, worldSize: number): TrainingRecipe {
+  return { model: options.model, loss: options.loss, optimizer, args: options.args, worldSize };
+}
+
+/**
+ * A custom model (`{ variables, loss, predict }`) trained by ringbook, rebuilt in this process by
+ * its own model function with the trained values. `predict`, `evaluate` (the mean of the model's
+ * loss over the samples), `getWeights`, `countParams` and `dispose` work as on a
+ * `tf.LayersModel`.
+ */
+export class CustomModel {
+  readonly variables: readonly tf.Variable[];
+  readonly #model: VariablesModel;
+
+  constructor(model: VariablesModel) {
+    this.#model = model;
+    this.variables = model.variables;
+  }
+
+  /** The model's own `predict` (one tensor, or one per output); its intermediate tensors are freed. */
+  predict(xs: TensorTree): tf.Tensor | tf.Tensor[] {
+    return tf.tidy(() => this.#model.predict(xs));
+  }
+
+  /** The model's own loss of one batch (a mean). */
+  loss(xs: tf.Tensor, ys: tf.Tensor): tf.Scalar {
+    return tf.tidy(() => this.#model.loss(xs, ys));
+  }
+
+  /**
+   * Mean loss over all samples, computed in batches of `batchSize` (a sample-weighted mean of the
+   * batches' mean losses, as `tf.LayersModel.evaluate` computes).
+   * @param options.batchSize @default 32
+   */
+  evaluate(xs: tf.Tensor, ys: tf.Tensor, options: { batchSize?: number } = {}): tf.Scalar {
+    const batchSize = options.batchSize ?? 32;
+    if (!Number.isSafeInteger(batchSize) || batchSize <= 0) throw new RingbookError("ERR_BAD_OPTION", `evaluate: batchSize must be a positive integer, got ${JSON.stringify(options.batchSize)}`);
+    const samples = xs.shape[0] ?? 0;
+    if (samples === 0 || ys.shape[0] !== samples) {
+      throw new RingbookError("ERR_BAD_DATA", `evaluate needs as many targets as inputs (at least one): xs has shape [${xs.shape.join(", ")}], ys [${ys.shape.join(", ")}]`);
+    }
+    return tf.tidy(() => {
+      let total: tf.Tensor = tf.scalar(0);
+      for (let start = 0; start < samples; start += batchSize) {
+        const size = Math.min(batchSize, samples - start);
+        const batchLoss = this.#model.loss(xs.slice(start, size), ys.slice(start, size));
+        total = total.add(batchLoss.mul(size));
+      }
+      return total.div(samples) as tf.Scalar;
+    });
+  }
+
+  /** The variables themselves, in order (as `tf.LayersModel.getWeights` gives its weights). */
+  getWeights(): tf.Tensor[] {
+    return [...this.variables];
+  }
+
+  /** Number of values in the variables. */
+  countParams(): number {
+    return this.variables.reduce((sum, variable) => sum + variable.size, 0);
+  }
+
+  /** Frees the variables. */
+  dispose(): void {
+    for (const variable of this.variables) if (!variable.isDisposed) variable.dispose();
+  }
+}
+
+/**
+ * What `cluster.model()` gives: a `tf.LayersModel` compiled with the run's loss and optimizer, or
+ * a {@link CustomModel}; `predict`, `evaluate`, `getWeights`, `countParams` and `dispose` work on
+ * both without narrowing, and `saveModel` takes both.
+ */
+export type TrainedModel = tf.LayersModel | CustomModel;
+
+/**
+ * Builds the model a worker exported in this process: a layers model from its topology and
+ * weights, compiled with the recipe's loss and optimizer; a custom model by running its function
+ * here and assigning the trained values to its variables (in order; shapes checked).
+ */
+export async function rebuildTrainedModel(exported: ExportedModel, recipe: TrainingRecipe | undefined): Promise<TrainedModel> {
+  // Whatever backend this process uses must be initialised before weights become tensors.
+  await tf.ready();
+  switch (exported.kind) {
+    case "layers": {
+      const model = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: exported.modelTopology, weightSpecs: exported.weightSpecs, weightData: exported.weightData }));
+      if (recipe !== undefined) compileLayersModel(model, recipe);
+      return model;
+    }
+    case "variables":
+      return await rebuildCustomModel(exported.variables, recipe);
+    default: {
+      const impossible: never = exported;
+      throw new RingbookError("ERR_BAD_RESULT", `unknown exported model ${JSON.stringify(impossible)}`);
+    }
+  }
+}
+
+/**
+ * Compiles with the run's loss (by name when it was named, so that `saveModel` keeps it) and a
+ * tfjs optimizer of the run's spec (ringbook's fused optimizers train on workers; `fit` here
+ * needs tfjs's). The model owns that optimizer: its `dispose()` frees it too.
+ */
+function compileLayersModel(model: tf.LayersModel, recipe: TrainingRecipe): void {
+  const optimizer = createTfjsOptimizer(recipe.optimizer);
+  model.compile({ loss: compileLoss(recipe.loss ?? "categoricalCrossentropy"), optimizer });
+  // tfjs frees an optimizer at dispose() only when compile built it from a name; this one is
+  // made for this model alone.
+  const dispose = model.dispose.bind(model);
+  model.dispose = () => {
+    const result = dispose();
+    optimizer.dispose();
+    return result;
+  };
+}
+
+/**
+ * The run's loss as `compile` takes it: names stay names (tfjs knows every loss ringbook names, and
+ * `saveModel` keeps a named one), functions pass through; one per output as an array in output
+ * order or a map by output name, as `train` took it (tfjs sums the outputs' losses, as training did).
+ */
+function compileLoss(loss: NonNullable<TrainOptions["loss"]>): CompileLoss {
+  const one = (entry: unknown): string | LossFunction => (typeof entry === "string" ? entry : resolveLoss(entry));
+  // tfjs looks each entry up by name or takes the function, whatever the mix in an array or map;
+  // its type lists arrays and maps of one kind only.
+  if (Array.isArray(loss)) return loss.map(one) as CompileLoss;
+  if (typeof loss === "object" && loss !== null) return Object.fromEntries(Object.entries(loss).map(([output, entry]) => [output, one(entry)])) as CompileLoss;
+  return one(loss) as CompileLoss;
+}
+
+type CompileLoss = Parameters<tf.LayersModel["compile"]>[0]["loss"];
+
+async function rebuildCustomModel(values: ReadonlyArray<{ name: string; shape: number[]; values: Float32Array }>, recipe: TrainingRecipe | undefined): Promise<CustomModel> {
+  if (recipe === undefined) {
+    throw new RingbookError("ERR_NO_MODEL", "the workers hold a custom model, but this process does not know the function that built it; train it from here first");
+  }
+  // The same module object; its ESM type only adds the synthetic `default` that require's lacks.
+  const context: TrainContext = { tf: tf as unknown as TrainContext["tf"], rank: 0, worldSize: recipe.worldSize, args: recipe.args, ringbook: ringbookScope };
+  let built: unknown;
+  try {
+    built = await recipe.model(context);
+  } catch (error) {
+    // A function that names its variables fails here while an earlier copy of the model lives.
+    throw new RingbookError(
+      "ERR_BAD_MODEL",
+      `the model function failed when rebuilding the custom model in this process (dispose() an earlier copy first if it names its variables): ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+  if (typeof built !== "object" || built === null || !("variables" in built)) {
+    throw new RingbookError("ERR_BAD_MODEL", `the workers trained a custom model, but its function built ${built === null ? "null" : typeof built} in this process`);
+  }
+  const trainable = trainableFromVariables(built as VariablesModel);
+  const variables = trainable.variables;
+  const shapes = (list: ReadonlyArray<{ shape: readonly number[] }>): string => list.map((v) => `[${v.shape.join(", ")}]`).join(", ");
+  if (variables.length !== values.length || variables.some((v, i) => v.shape.join("x") !== values[i]!.shape.join("x"))) {
+    for (const variable of variables) variable.dispose();
+    throw new RingbookError("ERR_MODEL_MISMATCH", `the model function built variables ${shapes(variables)} in this process, the workers trained ${shapes(values)}`);
+  }
+  tf.tidy(() => variables.forEach((variable, i) => variable.assign(tf.tensor(values[i]!.values, values[i]!.shape, variable.dtype))));
+  return new CustomModel({ variables, loss: trainable.loss, predict: trainable.predict });
+}
