@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { trainSingleProcess } from "../../lib/training/train-single-process.js";
 import type { TrainContext } from "../../lib/training/train-spec.js";
-import { base, classifier, features, forms, oneHot } from "./data-form-cases.js";
+import { base, classifier, features, forms, labels, oneHot, samples, targets } from "./data-form-cases.js";
 import { assertAllTrained, flatWeights, maxAbsDifference, trainInProcess, weightsOfRank } from "./train-in-process.js";
 
 await tf.setBackend("cpu");
@@ -64,6 +64,24 @@ test("a flat typed array takes the shape of the model's input it feeds", async (
   const nested = await trainSingleProcess({ ...base, model: cnn, data: { xs: images.map((image) => [[[image[0]!], [image[1]!]], [[image[2]!], [image[3]!]]]), ys: oneHot } });
   const flat = await trainSingleProcess({ ...base, model: cnn, data: { xs: Float32Array.from(images.flat()), ys: oneHot } });
   assert.deepEqual(flatWeights(flat.model), flatWeights(nested.model));
+});
+
+test("a two-output model comes back compiled with its loss per output, by name; evaluate works on it", async () => {
+  const run = await trainSingleProcess(forms[7]!.options);
+  const model = (await run.trainedModel()) as tf.LayersModel;
+  assert.deepEqual(model.loss, { price: "meanSquaredError", kind: "sparseCategoricalCrossentropy" });
+  const xs = [tf.tensor2d(features.map((row) => [row[0]!, row[1]!])), tf.tensor2d(features.map((row) => [row[2]!]))];
+  // Float labels: tfjs's own sparseCategoricalCrossentropy (compiled by name) floors them, which int32 refuses.
+  const ys = [tf.tensor2d(targets.map((t) => [t])), tf.tensor1d(labels)];
+  const expected = tf.tidy(() => {
+    const [price, kind] = model.predict(xs) as tf.Tensor[];
+    return tf.metrics.meanSquaredError(ys[0]!, price!).mean().add(tf.metrics.categoricalCrossentropy(tf.oneHot(tf.tensor1d(labels, "int32"), 3), kind!).mean()).dataSync()[0]!;
+  });
+  // tfjs's evaluate gives the running sum of the outputs' losses (then per-output values): the sum is among them.
+  const evaluated = (model.evaluate(xs, ys, { batchSize: samples }) as tf.Scalar[]).map((s) => s.dataSync()[0]!);
+  assert.ok(evaluated.some((value) => Math.abs(value - expected) < 1e-5), `${expected} in ${evaluated.join(", ")}`);
+  model.dispose();
+  tf.dispose([...xs, ...ys]);
 });
 
 test("a stream of unknown size reports NaN steps per epoch until its end, then the count", async () => {
