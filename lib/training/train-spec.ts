@@ -45,8 +45,12 @@ export type WorkerLossSpec =
   | { kind: "byPosition"; losses: LossEntrySpec[] }
   | { kind: "byName"; losses: Record<string, LossEntrySpec> };
 
-/** A per-output loss as users give it: a name (as in `model.compile`) or `(yTrue, yPred) => tensor`. */
-export type LossOption = LossName | ((yTrue: tf.Tensor, yPred: tf.Tensor) => unknown);
+/**
+ * A per-output loss as users give it: a name (as in `model.compile`; any string type-checks, so
+ * that a name held in a variable does, and an unknown one is refused with the closest name) or
+ * `(yTrue, yPred) => tensor`.
+ */
+export type LossOption = LossName | (string & Record<never, never>) | ((yTrue: tf.Tensor, yPred: tf.Tensor) => unknown);
 
 /**
  * What the model and data functions receive on each worker. Typed so that a cell's
