@@ -14,7 +14,9 @@ export { trainSingleProcess, type SingleProcessRun } from "./training/train-sing
 export { CustomModel, type TrainedModel } from "./training/trained-model.js";
 export { saveModel, loadModel, loadVariables, type SavedModelInfo, type SavableModel, type NamedArray } from "./io/save-model.js";
 export { fileSystem, registerFileSystemRouter, type FileSystemOptions } from "./io/file-system.js";
-export type { TrainOptions, TrainContext, BuiltinData } from "./training/train-spec.js";
+export type { TrainOptions, TrainContext, BuiltinData, LossOption } from "./training/train-spec.js";
+export type { RingbookScope } from "./training/function-scope.js";
+export type { LossName, LossFunction } from "./training/losses.js";
 export type { OptimizerSpec } from "./training/optimizers.js";
 export {
   constantLearningRate,
@@ -34,6 +36,9 @@ export type { EpochRecord, EpochLogs } from "./training/epoch-record.js";
 export type { StepSummary, RankStepTimings } from "./metrics/step-summary.js";
 export { TrainingHistory, type HistoryColumns } from "./metrics/training-history.js";
 export { ArrayDataset, type Dataset } from "./data/dataset.js";
+export { TensorDataset, type TensorDatasetOptions } from "./data/tensor-dataset.js";
+export type { SampleTree, SampleLeaf, ShapedValues, NestedArray, SampleDtype, SampleTypedArray } from "./data/sample-arrays.js";
+export type { TensorTree, Batch } from "./data/tensor-tree.js";
 export { mnistDigits, type MnistOptions } from "./data/mnist-digits.js";
 export { syntheticClassification, type SyntheticOptions } from "./data/synthetic.js";
 export { linePlot, type Series, type LinePlotOptions } from "./plots/line-plot.js";

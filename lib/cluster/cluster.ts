@@ -10,6 +10,7 @@ import { serialize, deserialize } from "node:v8";
 import type { Collectives } from "../collectives/index.js";
 import { RingbookError } from "../errors.js";
 import { threadCellSources } from "../script/cell-sources.js";
+import { checkArgsCloneable } from "../training/args-check.js";
 import { parseTrainOptions, type TrainOptions } from "../training/train-spec.js";
 import { rebuildTrainedModel, recipeOf, type TrainedModel, type TrainingRecipe } from "../training/trained-model.js";
 import { parseCallbackOptions } from "../training/callback-options.js";
@@ -161,6 +162,8 @@ export class Cluster {
   async run<Result, Args = undefined>(fn: (context: WorkerContext<Args>) => Result | Promise<Result>, options: RunOptions<Args> = {}): Promise<Awaited<Result>[]> {
     if (typeof fn !== "function") throw new RingbookError("ERR_BAD_TASK", `cluster.run expects a function, got ${typeof fn}`);
     const source = fn.toString();
+    // A tensor would arrive as an empty shell, a function not at all: say so here, with the path.
+    if (options.args !== undefined) checkArgsCloneable(options.args, { serialized: false });
     if (/^\s*(async\s+)?[\w$]+\s*\([^)]*\)\s*\{/.test(source) && !/^\s*(async\s+)?function\b/.test(source)) {
       throw new RingbookError("ERR_BAD_TASK", "cluster.run cannot send a method shorthand; pass an arrow function or a function expression");
     }

@@ -185,9 +185,12 @@ export class TrainRun implements PromiseLike<TrainResult> {
     if (parsed.kind === "ready") {
       this.#backend = parsed.backend;
       const { batchSize, epochs, dropRemainder, stepsPerEpoch } = this.schedule;
-      const microBatches = dropRemainder === true ? Math.floor(parsed.datasetSize / batchSize) : Math.ceil(parsed.datasetSize / batchSize);
+      // A stream of unknown size: the total is known only with stepsPerEpoch.
+      const microBatches =
+        parsed.datasetSize === null ? Number.POSITIVE_INFINITY : dropRemainder === true ? Math.floor(parsed.datasetSize / batchSize) : Math.ceil(parsed.datasetSize / batchSize);
       const perEpoch = Math.ceil(microBatches / (this.schedule.accumulationSteps ?? 1));
-      this.#totalSteps = Math.min(perEpoch, stepsPerEpoch ?? Number.POSITIVE_INFINITY) * epochs;
+      const total = Math.min(perEpoch, stepsPerEpoch ?? Number.POSITIVE_INFINITY) * epochs;
+      this.#totalSteps = Number.isFinite(total) ? total : undefined;
       return;
     }
     for (const record of parsed.records) {

@@ -1,21 +1,33 @@
 import tf from "../tfjs.cjs";
 import { RingbookError } from "../errors.js";
+import type { Batch } from "./tensor-tree.js";
 
 /**
- * A labelled classification data set held in memory. Training gathers each rank's samples of a
+ * A data set held in memory, read by sample index. Training gathers each rank's samples of a
  * global batch by index, so every rank can hold the whole set and shard it without coordination.
+ * {@link TensorDataset} holds any inputs and targets; {@link ArrayDataset} is its fast special case
+ * for classification (float features, class labels given as one-hot targets).
  */
 export interface Dataset {
   readonly name: string;
   readonly size: number;
-  /** Shape of one sample, e.g. [784] or [28, 28, 1]. */
-  readonly sampleShape: readonly number[];
-  readonly numClasses: number;
-  /** Dense inputs `[n, ...sampleShape]` and one-hot labels `[n, numClasses]` for these samples. */
-  batch(indices: Uint32Array): { xs: tf.Tensor; ys: tf.Tensor };
+  /**
+   * The samples at `indices`, in that order: inputs `xs` and targets `ys` (a tensor each, or an
+   * array or name map of tensors for models with several inputs or outputs), samples along the
+   * first axis. The caller disposes them.
+   */
+  batch(indices: Uint32Array): Batch;
 }
 
-/** A {@link Dataset} over flat feature and label arrays. */
+/**
+ * A classification {@link Dataset} over flat feature and label arrays: float32 inputs
+ * `[n, ...sampleShape]` and one-hot float32 targets `[n, numClasses]` (for
+ * `categoricalCrossentropy`). Any other inputs or targets (regression, sparse labels, several
+ * inputs or outputs): {@link TensorDataset}.
+ *
+ * @example
+ * new ArrayDataset({ name: "xor", features: Float32Array.of(0, 0, 0, 1, 1, 0, 1, 1), labels: Uint8Array.of(0, 1, 1, 0), sampleShape: [2], numClasses: 2 });
+ */
 export class ArrayDataset implements Dataset {
   readonly name: string;
   readonly size: number;

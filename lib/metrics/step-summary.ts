@@ -17,6 +17,7 @@ export interface StepSummary {
   step: number;
   epoch: number;
   stepInEpoch: number;
+  /** Steps in this epoch; NaN while a tf.data.Dataset of unknown size has not ended yet. */
   stepsInEpoch: number;
   /** Mean loss over the global batch. */
   loss: number;

@@ -5,7 +5,7 @@
  */
 import { RingbookError } from "../errors.js";
 import type { EpochLogs } from "./epoch-record.js";
-import { didYouMean } from "./nearest-name.js";
+import { suggestName } from "./option-names.js";
 
 /** The logs of one step, as `onStepEnd` gets them. */
 export interface StepLogs {
@@ -65,7 +65,7 @@ export function parseCallbackOptions(value: unknown): TrainCallbacks[] {
     const where = Array.isArray(value) ? `callbacks[${i}]` : "callbacks";
     if (typeof item !== "object" || item === null) throw bad(`${where} must be an object { onStepEnd, onEpochEnd, onTrainEnd }, got ${JSON.stringify(item) ?? typeof item}`);
     for (const [key, callback] of Object.entries(item)) {
-      if (!callbackNames.includes(key)) throw bad(`${where} has no callback ${JSON.stringify(key)}${didYouMean(key, callbackNames)}; the callbacks are ${callbackNames.join(", ")}`);
+      if (!callbackNames.includes(key)) throw bad(`${where} has no callback ${JSON.stringify(key)}${suggestName(key, callbackNames)}; the callbacks are ${callbackNames.join(", ")}`);
       if (callback !== undefined && typeof callback !== "function") throw bad(`${where}.${key} must be a function, got ${JSON.stringify(callback) ?? typeof callback}`);
     }
     return item as TrainCallbacks;

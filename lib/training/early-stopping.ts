@@ -7,7 +7,7 @@
  */
 import { RingbookError } from "../errors.js";
 import type { EpochLogs } from "./epoch-record.js";
-import { didYouMean } from "./nearest-name.js";
+import { suggestName } from "./option-names.js";
 
 /** `cluster.train`'s `earlyStopping` option (Keras's EarlyStopping arguments). */
 export interface EarlyStoppingOptions {
@@ -51,14 +51,14 @@ export function parseEarlyStopping(value: unknown, logNames: readonly string[]):
   }
   const o = value as Record<string, unknown>;
   for (const key of Object.keys(o)) {
-    if (!optionNames.includes(key)) throw bad(`earlyStopping has no option ${JSON.stringify(key)}${didYouMean(key, optionNames)}; it takes ${optionNames.join(", ")}`);
+    if (!optionNames.includes(key)) throw bad(`earlyStopping has no option ${JSON.stringify(key)}${suggestName(key, optionNames)}; it takes ${optionNames.join(", ")}`);
   }
   const monitor = o.monitor ?? "loss";
   if (typeof monitor !== "string") throw bad(`earlyStopping.monitor must be the name of an epoch log, got ${JSON.stringify(monitor)}`);
   if (!logNames.includes(monitor)) {
     const validation = monitor.startsWith("val_")
       ? "; validation metrics are not computed by cluster.train yet (issue 13), so only the training loss can be monitored"
-      : didYouMean(monitor, logNames);
+      : suggestName(monitor, logNames);
     throw bad(`earlyStopping.monitor ${JSON.stringify(monitor)} is not a log of this run${validation}; it has ${logNames.join(", ")}`);
   }
   const number = (name: string, fallback: number, integer: boolean): number => {

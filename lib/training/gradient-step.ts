@@ -1,5 +1,6 @@
 import tf from "../tfjs.cjs";
 import { RingbookError } from "../errors.js";
+import { disposeBatch, sampleCount, type Batch } from "../data/tensor-tree.js";
 import { isFusedOptimizer } from "./fused-optimizer.js";
 import type { GradientExchange } from "./gradient-exchange.js";
 import { clipGradients, type GradientClipping } from "./gradient-clipping.js";
@@ -30,11 +31,8 @@ export interface StepOutcome {
   timings: StepTimings;
 }
 
-/** One micro-batch of this rank: inputs and targets. */
-export interface MicroBatch {
-  xs: tf.Tensor;
-  ys: tf.Tensor;
-}
+/** One micro-batch of this rank: inputs and targets (a tensor each, or arrays or maps of them: what the trainable takes). */
+export type MicroBatch = Batch;
 
 /**
  * One synchronous data-parallel step: local gradients of the mean loss over this rank's shard,
@@ -58,7 +56,7 @@ export async function dataParallelStep(args: {
   stopVote?: boolean;
   /** Clips the all-reduced gradients (identically on every rank) before the optimizer step. */
   clipping?: GradientClipping;
-} & ({ xs: tf.Tensor; ys: tf.Tensor } | { microBatches: ReadonlyArray<() => MicroBatch | Promise<MicroBatch>> })): Promise<StepOutcome> {
+} & (MicroBatch | { microBatches: ReadonlyArray<() => MicroBatch | Promise<MicroBatch>> })): Promise<StepOutcome> {
   const { trainable, exchange, optimizer, globalSamples, allReduceSum } = args;
   const stopVote = args.stopVote ?? false;
   const computeStart = performance.now();
@@ -71,7 +69,7 @@ export async function dataParallelStep(args: {
       try {
         local.add(batch);
       } finally {
-        tf.dispose([batch.xs, batch.ys]);
+        disposeBatch(batch);
       }
     }
   }
@@ -124,7 +122,7 @@ class LocalGradients {
 
   /** Adds a micro-batch (the caller owns its tensors). */
   add({ xs, ys }: MicroBatch): void {
-    const samples = xs.shape[0] ?? 0;
+    const samples = sampleCount(xs);
     if (samples === 0) return;
     const weight = samples / this.#globalSamples;
     const trainable = this.#trainable;

@@ -11,7 +11,7 @@
 import type * as tf from "@tensorflow/tfjs";
 import { RingbookError } from "../errors.js";
 import { isFusedOptimizer } from "./fused-optimizer.js";
-import { didYouMean } from "./nearest-name.js";
+import { suggestName } from "./option-names.js";
 
 /** What a learning-rate function or schedule is evaluated with, before each optimizer step. */
 export interface LearningRateContext {
@@ -19,9 +19,9 @@ export interface LearningRateContext {
   step: number;
   /** The epoch this step belongs to, from 0. */
   epoch: number;
-  /** Optimizer steps per epoch of this run. */
+  /** Optimizer steps per epoch of this run (NaN for a stream of unknown size). */
   stepsPerEpoch: number;
-  /** Optimizer steps of the whole schedule: `stepsPerEpoch × epochs`. */
+  /** Optimizer steps of the whole schedule: `stepsPerEpoch × epochs` (NaN for a stream of unknown size). */
   totalSteps: number;
 }
 
@@ -154,12 +154,12 @@ export function parseLearningRateSchedule(value: unknown, where = "learningRate"
   const kinds = Object.keys(fieldsOf);
   const kind = o.schedule;
   if (typeof kind !== "string" || !kinds.includes(kind)) {
-    throw bad(`${where}: unknown schedule ${JSON.stringify(kind)}${typeof kind === "string" ? didYouMean(kind, kinds) : ""}; use one of ${kinds.join(", ")} (made by constantLearningRate, linearWarmup, stepDecay, exponentialDecay, cosineDecay)`);
+    throw bad(`${where}: unknown schedule ${JSON.stringify(kind)}${typeof kind === "string" ? suggestName(kind, kinds) : ""}; use one of ${kinds.join(", ")} (made by constantLearningRate, linearWarmup, stepDecay, exponentialDecay, cosineDecay)`);
   }
   const { required, optional } = fieldsOf[kind as LearningRateSchedule["schedule"]];
   const allowed = [...required, ...optional];
   for (const key of Object.keys(o)) {
-    if (key !== "schedule" && !allowed.includes(key)) throw bad(`${where}: ${kind} has no option ${JSON.stringify(key)}${didYouMean(key, allowed)}; it takes ${allowed.join(", ")}`);
+    if (key !== "schedule" && !allowed.includes(key)) throw bad(`${where}: ${kind} has no option ${JSON.stringify(key)}${suggestName(key, allowed)}; it takes ${allowed.join(", ")}`);
   }
   for (const key of required) if (o[key] === undefined) throw bad(`${where}: ${kind} needs ${key}`);
   const parsed: Record<string, unknown> = { schedule: kind };

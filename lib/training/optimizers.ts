@@ -1,7 +1,7 @@
 import tf from "../tfjs.cjs";
 import { RingbookError } from "../errors.js";
 import { FusedOptimizer, fusedOptimizerAvailable } from "./fused-optimizer.js";
-import { didYouMean } from "./nearest-name.js";
+import { closestName, suggestName } from "./option-names.js";
 
 /**
  * An optimizer by name with its hyperparameters, e.g. `{ name: "adam", learningRate: 1e-3 }`:
@@ -73,16 +73,17 @@ export function parseOptimizerSpec(value: unknown): OptimizerSpec {
   if (typeof name !== "string" || !(optimizerNames as readonly string[]).includes(name)) {
     throw new RingbookError(
       "ERR_UNKNOWN_OPTIMIZER",
-      `unknown optimizer ${JSON.stringify(value)}${typeof name === "string" ? didYouMean(name, optimizerNames) : ""}; use one of ${optimizerNames.join(", ")}, e.g. { name: "adam", learningRate: 1e-3 }`,
+      `unknown optimizer ${JSON.stringify(value)}${typeof name === "string" ? suggestName(name, optimizerNames) : ""}; use one of ${optimizerNames.join(", ")}, e.g. { name: "adam", learningRate: 1e-3 }`,
     );
   }
   const allowed: ReadonlyArray<string> = [...optionsOf[name as OptimizerName], "fused"];
-  const unknownKey = Object.keys(spec).find((key) => key !== "name" && !allowed.includes(key));
-  if (unknownKey !== undefined) {
-    // A name another optimizer takes is no typo: say which optimizers take it.
-    const takenBy = optimizerNames.filter((other) => (optionsOf[other] as readonly string[]).includes(unknownKey));
-    const hint = takenBy.length > 0 ? ` (${takenBy.join(", ")} take${takenBy.length === 1 ? "s" : ""} it)` : didYouMean(unknownKey, allowed);
-    throw new RingbookError("ERR_BAD_OPTION", `optimizer ${name}: unknown option ${JSON.stringify(unknownKey)}${hint}; it takes ${allowed.join(", ")}`);
+  const unknownKeys = Object.keys(spec).filter((key) => key !== "name" && !allowed.includes(key));
+  if (unknownKeys.length > 0) {
+    const first = unknownKeys[0]!;
+    const closest = closestName(first, [...new Set([...allowed, ...Object.values(optionsOf).flat()])]);
+    const hint =
+      closest === undefined ? "" : allowed.includes(closest) ? `; did you mean \`${closest}\`?` : ` (\`${closest}\` is an option of other optimizers)`;
+    throw new RingbookError("ERR_BAD_OPTION", `optimizer ${name}: unknown option(s) ${unknownKeys.join(", ")}${hint}; it takes ${allowed.join(", ")}`);
   }
   const parsed: Record<string, unknown> = { name };
   for (const key of allowed) {

@@ -1,13 +1,12 @@
-import tf from "../tfjs.cjs";
-import type { Dataset } from "../data/dataset.js";
+import type tf from "../tfjs.cjs";
+import { disposeBatch } from "../data/tensor-tree.js";
 import { saveCheckpoint, type TrainingPosition } from "./checkpoint.js";
 import { EpochLossMean, type EpochRecord } from "./epoch-record.js";
 import { GradientExchange } from "./gradient-exchange.js";
 import { dataParallelStep, type AllReduceSum } from "./gradient-step.js";
-import { groupMicroBatches } from "./gradient-accumulation.js";
-import { planEpoch, shardOf } from "./shard-plan.js";
 import type { RankControls } from "./training-controls.js";
 import type { Trainable } from "./trainable.js";
+import type { EpochBatches, RankBatch, TrainingData } from "./training-data.js";
 
 /** One rank's record of one step: what the live plots and `run.metrics` are made of. */
 export interface StepRecord {
@@ -41,7 +40,7 @@ export interface TrainingSchedule {
   batchSize: number;
   epochs: number;
   seed: number;
-  /** @default true */
+  /** Shuffle in-memory data each epoch; unset for a stream (which ringbook reads in order). @default true */
   shuffle?: boolean;
   /** @default false */
   dropRemainder?: boolean;
@@ -53,8 +52,15 @@ export interface TrainingSchedule {
   accumulationSteps?: number;
 }
 
+/** The epoch training starts in, already opened (and its first batch read) by the caller. */
+export interface OpenedEpoch {
+  batches: EpochBatches;
+  /** The batch read from `batches` (the start step's), or `undefined` when the epoch had none. */
+  first: RankBatch | undefined;
+}
+
 /**
- * The training loop of one rank. All ranks run it with the same schedule and data set; they meet
+ * The training loop of one rank. All ranks run it with the same schedule and data; they meet
  * once per step in the all-reduce. A stop request on any rank is voted through that all-reduce, so
  * all ranks stop after the same step with identical weights.
  */
@@ -64,22 +70,27 @@ export async function trainOnRank(args: {
   model: unknown;
   trainable: Trainable;
   optimizer: tf.Optimizer;
-  dataset: Dataset;
+  /** This rank's view of the data (see training-data.ts). */
+  data: TrainingData;
   schedule: TrainingSchedule;
   allReduceSum: AllReduceSum;
   start?: TrainingPosition;
+  /** The start epoch when the caller opened it already (to check its first batch before training). */
+  opened?: OpenedEpoch;
   shouldStop: () => boolean;
   onStep: (record: StepRecord) => void;
-  /** Learning-rate schedule, clipping and early stopping (issue 13). */
+  /** Learning-rate schedule, clipping and early stopping. */
   controls?: RankControls;
   /** After each epoch's last step (and before early stopping decides on it). */
   onEpochEnd?: (record: EpochRecord) => void;
 }): Promise<{ position: TrainingPosition; stopped: boolean; earlyStopped: boolean }> {
-  const { rank, worldSize, trainable, optimizer, dataset, schedule } = args;
+  const { rank, trainable, optimizer, data, schedule } = args;
+  const controls = args.controls;
+  // One optimizer step per group of `accumulationSteps` micro-batches; the data counts micro-batches.
+  const perStep = schedule.accumulationSteps ?? 1;
   const exchange = new GradientExchange(trainable.variables);
   let position: TrainingPosition = args.start ?? { epoch: 0, stepInEpoch: 0, globalStep: 0 };
   let stepsSinceCheckpoint = 0;
-  const controls = args.controls;
   const checkpointNow = async (): Promise<void> => {
     if (rank !== 0 || schedule.checkpoint === undefined) return;
     await saveCheckpoint({ dir: schedule.checkpoint.dir, model: args.model, variables: trainable.variables, optimizer, position });
@@ -92,61 +103,88 @@ export async function trainOnRank(args: {
     args.onEpochEnd?.({ epoch, step, steps: loss.steps, samples: loss.samples, logs, endedAtMs: performance.timeOrigin + performance.now() });
     return controls?.epochEnd(epoch, logs) ?? false;
   };
+  const finish = async (stopped: boolean, earlyStopped: boolean): Promise<{ position: TrainingPosition; stopped: boolean; earlyStopped: boolean }> => {
+    controls?.trainEnd();
+    if (stepsSinceCheckpoint > 0 || controls?.earlyStopping?.restoredBestWeights === true) await checkpointNow();
+    return { position, stopped, earlyStopped };
+  };
+  let opened = args.opened;
   for (let epoch = position.epoch; epoch < schedule.epochs; epoch++) {
-    const allBatches = planEpoch({
-      datasetSize: dataset.size,
-      batchSize: schedule.batchSize,
-      seed: schedule.seed,
-      epoch,
-      ...(schedule.shuffle === undefined ? {} : { shuffle: schedule.shuffle }),
-      ...(schedule.dropRemainder === undefined ? {} : { dropRemainder: schedule.dropRemainder }),
-    });
-    // One optimizer step per group of `accumulationSteps` micro-batches (one batch without accumulation).
-    const groups = groupMicroBatches(allBatches, schedule.accumulationSteps ?? 1);
-    const batches = schedule.stepsPerEpoch === undefined ? groups : groups.slice(0, schedule.stepsPerEpoch);
     const firstStep = epoch === position.epoch ? position.stepInEpoch : 0;
+    const batches = opened?.batches ?? data.openEpoch(epoch, firstStep * perStep);
+    // Optimizer steps in the whole epoch, when the data knows its length (a stream may not).
+    const steps = batches.steps === undefined ? undefined : Math.ceil(batches.steps / perStep);
+    // A batch read ahead: the caller's first, or (in a stream of unknown length) the next one,
+    // read to learn whether the step before it was the epoch's last.
+    let ahead: { batch: RankBatch | undefined; dataMs: number } | undefined = opened === undefined ? undefined : { batch: opened.first, dataMs: 0 };
+    opened = undefined;
     const epochLoss = new EpochLossMean();
-    for (let stepInEpoch = firstStep; stepInEpoch < batches.length; stepInEpoch++) {
-      const group = batches[stepInEpoch]!;
-      const globalSamples = group.reduce((sum, batch) => sum + batch.indices.length, 0);
+    for (let stepInEpoch = firstStep; ; stepInEpoch++) {
       const stepStart = performance.now();
-      const learningRate = controls?.beforeStep({ step: position.globalStep, epoch, stepsPerEpoch: batches.length, totalSteps: batches.length * schedule.epochs });
+      // This step's micro-batches: one, or `accumulationSteps` (fewer at the end of an epoch).
+      const group: RankBatch[] = [];
       let dataMs = 0;
-      const outcome = await dataParallelStep({
-        trainable,
-        exchange,
-        optimizer,
-        microBatches: group.map((batch) => () => {
-          const loadStart = performance.now();
-          const loaded = dataset.batch(shardOf(batch.indices, rank, worldSize));
-          dataMs += performance.now() - loadStart;
-          return loaded;
-        }),
-        globalSamples,
-        allReduceSum: args.allReduceSum,
-        stopVote: args.shouldStop(),
-        ...(controls?.clipping === undefined ? {} : { clipping: controls.clipping }),
+      while (group.length < perStep) {
+        const readStart = performance.now();
+        const batch = ahead === undefined ? await batches.next() : ahead.batch;
+        dataMs += performance.now() - readStart + (ahead?.dataMs ?? 0);
+        ahead = undefined;
+        if (batch === undefined) break;
+        group.push(batch);
+      }
+      if (group.length === 0) break;
+      const globalSamples = group.reduce((sum, batch) => sum + batch.globalSamples, 0);
+      const learningRate = controls?.beforeStep({
+        step: position.globalStep,
+        epoch,
+        stepsPerEpoch: steps ?? Number.NaN,
+        totalSteps: steps === undefined ? Number.NaN : steps * schedule.epochs,
       });
+      let outcome;
+      try {
+        const common = {
+          trainable,
+          exchange,
+          optimizer,
+          globalSamples,
+          allReduceSum: args.allReduceSum,
+          stopVote: args.shouldStop(),
+          ...(controls?.clipping === undefined ? {} : { clipping: controls.clipping }),
+        };
+        const [only] = group;
+        outcome = await dataParallelStep(group.length === 1 && only !== undefined ? { ...common, xs: only.xs, ys: only.ys } : { ...common, microBatches: group.map((batch) => () => batch) });
+      } finally {
+        for (const batch of group) disposeBatch(batch);
+      }
       const stepMs = performance.now() - stepStart;
-      const nextInEpoch = stepInEpoch + 1;
-      position =
-        nextInEpoch < batches.length
-          ? { epoch, stepInEpoch: nextInEpoch, globalStep: position.globalStep + 1 }
-          : { epoch: epoch + 1, stepInEpoch: 0, globalStep: position.globalStep + 1 };
+      let last: boolean;
+      if (steps !== undefined) {
+        last = stepInEpoch + 1 >= steps;
+      } else if (group.length < perStep) {
+        last = true; // the stream ended inside this step's group
+      } else if (outcome.stop) {
+        last = false; // a resumed run finds the epoch's end by reading
+      } else {
+        const readStart = performance.now();
+        const next = await batches.next();
+        ahead = { batch: next, dataMs: performance.now() - readStart };
+        last = next === undefined;
+      }
+      position = last
+        ? { epoch: epoch + 1, stepInEpoch: 0, globalStep: position.globalStep + 1 }
+        : { epoch, stepInEpoch: stepInEpoch + 1, globalStep: position.globalStep + 1 };
       args.onStep({
         rank,
         epoch,
         step: position.globalStep,
         stepInEpoch,
-        stepsInEpoch: batches.length,
+        stepsInEpoch: steps ?? (last ? stepInEpoch + 1 : Number.NaN),
         loss: outcome.globalLoss,
         localLoss: outcome.localLoss,
         samples: outcome.localSamples,
         globalSamples,
         dataMs,
         ...outcome.timings,
-        // The step's compute included loading its micro-batches.
-        computeMs: Math.max(0, outcome.timings.computeMs - dataMs),
         stepMs,
         endedAtMs: performance.timeOrigin + performance.now(),
         samplesPerSecond: stepMs > 0 ? (outcome.localSamples * 1000) / stepMs : 0,
@@ -156,15 +194,13 @@ export async function trainOnRank(args: {
       stepsSinceCheckpoint++;
       if (schedule.checkpoint !== undefined && stepsSinceCheckpoint >= schedule.checkpoint.everySteps) await checkpointNow();
       // Every rank has the same global losses, so every rank makes the same early-stopping decision.
-      const earlyStop = nextInEpoch === batches.length && epochEnded(epoch, position.globalStep, epochLoss, learningRate);
+      const earlyStop = last && epochEnded(epoch, position.globalStep, epochLoss, learningRate);
       if (outcome.stop || earlyStop) {
-        controls?.trainEnd();
-        if (stepsSinceCheckpoint > 0 || controls?.earlyStopping?.restoredBestWeights === true) await checkpointNow();
-        return { position, stopped: outcome.stop, earlyStopped: earlyStop };
+        if (ahead?.batch !== undefined) disposeBatch(ahead.batch);
+        return finish(outcome.stop, earlyStop);
       }
+      if (last) break;
     }
   }
-  controls?.trainEnd();
-  if (stepsSinceCheckpoint > 0 || controls?.earlyStopping?.restoredBestWeights === true) await checkpointNow();
-  return { position, stopped: false, earlyStopped: false };
+  return finish(false, false);
 }

@@ -1,7 +1,14 @@
 import type * as tf from "@tensorflow/tfjs";
 import { RingbookError } from "../errors.js";
+import { describeValue, readSampleTree, toSampleTree, type SampleTree } from "../data/sample-arrays.js";
+import { checkArgsCloneable } from "./args-check.js";
+import { acceptedDataForms, isIndexedDataset } from "./data-forms.js";
+import type { RingbookScope } from "./function-scope.js";
+import { isLossName, lossNames, type LossName } from "./losses.js";
+import { checkKnownKeys, suggestName } from "./option-names.js";
 import type { OptimizerSpec } from "./optimizers.js";
 import type { TrainingSchedule } from "./rank-loop.js";
+import { isTfDataset } from "./stream-data.js";
 // Training controls (issue 13): schedules, clipping, accumulation, callbacks, early stopping.
 import type { TrainCallbacks } from "./callback-options.js";
 import type { EarlyStoppingOptions } from "./early-stopping.js";
@@ -20,8 +27,9 @@ export type BuiltinData =
  */
 export interface WorkerTrainSpec {
   modelSource: string;
-  data: { source: string } | BuiltinData;
-  loss: { name: string } | { source: string };
+  /** A data function's source, a built-in data set, or `{ xs, ys }` arrays read on the owner. */
+  data: { source: string } | BuiltinData | { inline: { xs: SampleTree; ys: SampleTree } };
+  loss: WorkerLossSpec;
   optimizer: OptimizerSpec;
   schedule: TrainingSchedule;
   /** Weight initialisation seed (data order uses `schedule.seed`). */
@@ -35,6 +43,22 @@ export interface WorkerTrainSpec {
   controls: TrainingControlsSpec;
 }
 
+/** One output's loss as it travels: a name, or a function's source text. */
+export type LossEntrySpec = { name: LossName } | { source: string };
+
+/** The loss of a run as it travels: one for every output, or one per output by position or by name. */
+export type WorkerLossSpec =
+  | { kind: "all"; loss: LossEntrySpec }
+  | { kind: "byPosition"; losses: LossEntrySpec[] }
+  | { kind: "byName"; losses: Record<string, LossEntrySpec> };
+
+/**
+ * A per-output loss as users give it: a name (as in `model.compile`; any string type-checks, so
+ * that a name held in a variable does, and an unknown one is refused with the closest name) or
+ * `(yTrue, yPred) => tensor`.
+ */
+export type LossOption = LossName | (string & Record<never, never>) | ((yTrue: tf.Tensor, yPred: tf.Tensor) => unknown);
+
 /**
  * What the model and data functions receive on each worker. Typed so that a cell's
  * `({ tf }) => tf.sequential(...)` type-checks without annotations.
@@ -45,16 +69,53 @@ export interface TrainContext<Args = any> {
   worldSize: number;
   /** {@link TrainOptions.args}, structured-cloned to the worker. */
   args: Args;
+  /**
+   * ringbook's data helpers (`TensorDataset`, `ArrayDataset`, `mnistDigits`,
+   * `syntheticClassification`); they are also in scope by name in model, data and loss functions.
+   */
+  ringbook: RingbookScope;
 }
 
 /** What a user passes to `cluster.train`. */
 export interface TrainOptions<Args = any> {
   /** Builds the model on every worker: `({ tf, rank, worldSize, args }) => tf.LayersModel | { variables, loss, predict }`. */
   model: (context: TrainContext<Args>) => unknown;
-  /** A built-in data set, or a function building the (whole) data set on each worker; ringbook shards it. */
-  data: ((context: TrainContext<Args>) => unknown) | BuiltinData;
-  /** Loss name (as in `model.compile`) or `(yTrue, yPred) => tensor`; ignored for custom models. @default "categoricalCrossentropy" */
-  loss?: string | ((yTrue: tf.Tensor, yPred: tf.Tensor) => unknown);
+  /**
+   * The training data, in any of these forms; every one gives each global batch exactly as
+   * single-process training sees it (ringbook shards each global batch by rank):
+   * - `{ xs, ys }`: inputs and targets, each a tf.Tensor, a typed array, nested arrays, or
+   *   `{ values, shape, dtype? }`, of dtype float32, int32 or bool, samples along the first axis;
+   *   for several inputs or outputs, an array of them in the model's order or a map by input or
+   *   output name. A flat typed array takes the shape of the model's input or output it feeds.
+   *   Given here, the values are read once and sent to every worker.
+   * - a function `({ tf, rank, worldSize, args, ringbook }) => data` run on every worker (it
+   *   travels as source text: pass notebook values in `args`), returning `{ xs, ys }` (tensors it
+   *   creates for it are read and disposed), a ringbook `Dataset` (`new TensorDataset({ xs, ys })`,
+   *   `new ArrayDataset(...)`, `mnistDigits().train`: in scope by name there), or a
+   *   `tf.data.Dataset` whose elements are single samples `{ xs, ys }`.
+   * - `{ builtin: "mnist" | "synthetic", ... }`, built on every worker.
+   *
+   * In-memory data is shuffled each epoch by `seed` (unless `shuffle: false`). A tf.data.Dataset is
+   * streamed: every worker reads it in order (without `.batch()`: ringbook batches by
+   * `batchSize`), keeps its part of each global batch and never holds more than one global batch;
+   * ringbook cannot shuffle it, so shuffle it with a seed (`dataset.shuffle(1000, "7")`) and leave
+   * `shuffle` unset (`shuffle: true` is refused). Its size may be unknown (generators); an endless
+   * one (`.repeat()`) needs `stepsPerEpoch`. Every epoch reads it again.
+   *
+   * @example
+   * data: { xs: [[0, 0], [0, 1], [1, 0], [1, 1]], ys: [0, 1, 1, 0] }
+   * @example
+   * data: ({ tf, args }) => tf.data.generator(function* () { for (const [x, y] of args.pairs) yield { xs: tf.tensor(x), ys: tf.tensor(y) }; })
+   */
+  data: ((context: TrainContext<Args>) => unknown) | BuiltinData | { xs: SampleTree; ys: SampleTree };
+  /**
+   * Loss by name (`categoricalCrossentropy`, `sparseCategoricalCrossentropy` for class indices,
+   * `binaryCrossentropy`, `meanSquaredError`, `meanAbsoluteError`) or `(yTrue, yPred) => tensor`.
+   * For several outputs: one loss for all, an array (one per output, in the model's order) or a map
+   * by output name; the outputs' mean losses are summed. Ignored for custom models.
+   * @default "categoricalCrossentropy"
+   */
+  loss?: LossOption | readonly LossOption[] | { readonly [outputName: string]: LossOption };
   /**
    * An optimizer name, or `{ name, ...hyperparameters }` with the hyperparameters of tfjs's
    * `tf.train.<name>` (sgd, momentum, adam, adamax, rmsprop, adagrad, adadelta); an unknown one is
@@ -75,7 +136,7 @@ export interface TrainOptions<Args = any> {
   epochs?: number;
   /** Seeds weight initialisation and data order. @default 0 */
   seed?: number;
-  /** @default true */
+  /** Shuffle in-memory data each epoch (by `seed`); a tf.data.Dataset is read in its own order. @default true for in-memory data */
   shuffle?: boolean;
   /** @default false */
   dropRemainder?: boolean;
@@ -84,6 +145,10 @@ export interface TrainOptions<Args = any> {
   checkpoint?: string | { dir: string; everySteps?: number };
   /** Continue from a checkpoint directory written by an earlier run. */
   resumeFrom?: string;
+  /**
+   * Values the model, data and loss functions read as `args` on the workers: plain data (a
+   * structured clone; tensors, functions and Datasets are refused: pass their values).
+   */
   args?: Args;
   /**
    * Show the live progress line and plot in the notebook (when run from one): `false` to hide,
@@ -128,12 +193,39 @@ export interface TrainOptions<Args = any> {
   // ---- end of training controls -----------------------------------------------------------
 }
 
+/** The names of every option of {@link TrainOptions}: any other key is refused as a typo. */
+export const trainOptionNames = [
+  "model",
+  "data",
+  "loss",
+  "optimizer",
+  "batchSize",
+  "epochs",
+  "seed",
+  "shuffle",
+  "dropRemainder",
+  "stepsPerEpoch",
+  "checkpoint",
+  "resumeFrom",
+  "args",
+  "live",
+  "metricsIntervalMs",
+  // Training controls.
+  "clipNorm",
+  "clipValue",
+  "accumulationSteps",
+  "earlyStopping",
+  "callbacks",
+] as const satisfies ReadonlyArray<keyof TrainOptions>;
+
 /**
  * Checks `cluster.train` options on the owner before any worker computes, and turns them into a
- * {@link WorkerTrainSpec}. Every error names the bad value.
+ * {@link WorkerTrainSpec}. Every error names the bad value; an unknown option name is refused with
+ * the closest known one.
  */
 export function parseTrainOptions(options: unknown, worldSize: number): WorkerTrainSpec {
   if (typeof options !== "object" || options === null) throw bad(`train options must be an object, got ${String(options)}`);
+  checkKnownKeys(options, trainOptionNames);
   const o = options as Record<string, unknown>;
   const positiveInteger = (name: string, value: unknown, fallback?: number): number => {
     const v = value ?? fallback;
@@ -149,10 +241,7 @@ export function parseTrainOptions(options: unknown, worldSize: number): WorkerTr
   const seed = o.seed ?? 0;
   if (typeof seed !== "number" || !Number.isInteger(seed)) throw bad(`seed must be an integer, got ${JSON.stringify(seed)}`);
   const data = parseData(o.data);
-  const loss = o.loss ?? "categoricalCrossentropy";
-  if (typeof loss !== "string" && typeof loss !== "function") throw bad(`loss must be a name or a function, got ${JSON.stringify(loss)}`);
-  const knownLosses = ["categoricalCrossentropy", "binaryCrossentropy", "meanSquaredError", "meanAbsoluteError"];
-  if (typeof loss === "string" && !knownLosses.includes(loss)) throw bad(`unknown loss ${JSON.stringify(loss)}; use one of ${knownLosses.join(", ")} or a function`);
+  const loss = parseLoss(o.loss ?? "categoricalCrossentropy");
   // Training controls (issue 13).
   const { optimizer, controls, accumulationSteps } = parseTrainingControls(o);
   const schedule: TrainingSchedule = { batchSize, epochs, seed, ...(accumulationSteps === 1 ? {} : { accumulationSteps }) };
@@ -166,23 +255,29 @@ export function parseTrainOptions(options: unknown, worldSize: number): WorkerTr
   if (o.stepsPerEpoch !== undefined) schedule.stepsPerEpoch = positiveInteger("stepsPerEpoch", o.stepsPerEpoch);
   if (o.checkpoint !== undefined) {
     const c = typeof o.checkpoint === "string" ? { dir: o.checkpoint } : (o.checkpoint as Record<string, unknown>);
-    if (typeof c !== "object" || c === null || typeof c.dir !== "string" || c.dir === "") throw bad(`checkpoint must be a directory or { dir, everySteps }, got ${JSON.stringify(o.checkpoint)}`);
+    if (typeof c !== "object" || c === null || typeof c.dir !== "string" || c.dir === "") {
+      if (typeof c === "object" && c !== null) checkKnownKeys(c, ["dir", "everySteps"], "checkpoint.");
+      throw bad(`checkpoint must be a directory or { dir, everySteps }, got ${JSON.stringify(o.checkpoint)}`);
+    }
+    checkKnownKeys(c, ["dir", "everySteps"], "checkpoint.");
     schedule.checkpoint = { dir: c.dir, everySteps: positiveInteger("checkpoint.everySteps", c.everySteps, 100) };
   }
   if (o.resumeFrom !== undefined && (typeof o.resumeFrom !== "string" || o.resumeFrom === "")) throw bad(`resumeFrom must be a checkpoint directory, got ${JSON.stringify(o.resumeFrom)}`);
   const metricsIntervalMs = positiveInteger("metricsIntervalMs", o.metricsIntervalMs, 250);
   const live = o.live;
   if (live !== undefined && typeof live !== "boolean") {
+    if (typeof live === "object" && live !== null) checkKnownKeys(live, ["maxUpdatesPerSecond", "maxPoints", "title"], "live.");
     const valid =
       typeof live === "object" &&
       live !== null &&
       Object.entries(live).every(([key, value]) => (key === "title" ? typeof value === "string" : ["maxUpdatesPerSecond", "maxPoints"].includes(key) && typeof value === "number" && value > 0));
     if (!valid) throw bad(`live must be true, false or { maxUpdatesPerSecond, maxPoints, title }, got ${JSON.stringify(live)}`);
   }
+  if (o.args !== undefined) checkArgsCloneable(o.args);
   return {
     modelSource: o.model.toString(),
     data,
-    loss: typeof loss === "string" ? { name: loss } : { source: loss.toString() },
+    loss,
     optimizer,
     schedule,
     seed,
@@ -193,14 +288,50 @@ export function parseTrainOptions(options: unknown, worldSize: number): WorkerTr
   };
 }
 
+const builtinOptionNames = { mnist: ["builtin", "split", "sampleShape"], synthetic: ["builtin", "size", "features", "classes", "seed"] } as const;
+
 function parseData(value: unknown): WorkerTrainSpec["data"] {
   if (typeof value === "function") return { source: value.toString() };
+  if (isTfDataset(value)) {
+    throw bad("data is a tf.data.Dataset, which cannot travel to the workers (it is code, not data): return it from a data function, e.g. data: ({ tf }) => tf.data.zip({ xs, ys })");
+  }
+  if (isIndexedDataset(value)) {
+    throw bad(`data is ${describeValue(value)}, a Dataset, which cannot travel to the workers (its samples are private fields): build it in a data function, e.g. data: () => mnistDigits().train, or give { xs, ys }`);
+  }
   if (typeof value === "object" && value !== null && "builtin" in value) {
     const builtin = (value as { builtin: unknown }).builtin;
-    if (builtin === "mnist" || builtin === "synthetic") return structuredClone(value) as BuiltinData;
-    throw bad(`unknown built-in data set ${JSON.stringify(builtin)}; use "mnist" or "synthetic"`);
+    if (builtin === "mnist" || builtin === "synthetic") {
+      checkKnownKeys(value, builtinOptionNames[builtin], `data (${builtin}).`);
+      return structuredClone(value) as BuiltinData;
+    }
+    throw bad(`unknown built-in data set ${JSON.stringify(builtin)}${typeof builtin === "string" ? suggestName(builtin, ["mnist", "synthetic"]) : ""}; use "mnist" or "synthetic"`);
   }
-  throw bad(`data must be a function ({ tf, rank, worldSize, args }) => Dataset or { builtin: "mnist" | "synthetic" }, got ${JSON.stringify(value)}`);
+  if (typeof value === "object" && value !== null && !Array.isArray(value) && ("xs" in value || "ys" in value)) {
+    checkKnownKeys(value, ["xs", "ys"], "data.");
+    if (!("xs" in value) || !("ys" in value)) throw bad(`data needs both xs (the inputs) and ys (the targets); it has only ${"xs" in value ? "xs" : "ys"}`);
+    // Read here: tensors and nested arrays become flat typed arrays with their shape, checked once.
+    return { inline: { xs: toSampleTree(readSampleTree(value.xs, "data.xs")), ys: toSampleTree(readSampleTree(value.ys, "data.ys")) } };
+  }
+  throw bad(`data is ${describeValue(value)}; give a function ({ tf, rank, worldSize, args }) => data, or the data itself. Accepted: ${acceptedDataForms}`);
+}
+
+function parseLoss(value: unknown): WorkerLossSpec {
+  const entry = (loss: unknown, where: string): LossEntrySpec => {
+    if (typeof loss === "function") return { source: loss.toString() };
+    if (isLossName(loss)) return { name: loss };
+    if (typeof loss === "string") throw bad(`unknown loss ${JSON.stringify(loss)}${where}${suggestName(loss, lossNames)}; use one of ${lossNames.join(", ")} or a function`);
+    throw bad(`loss${where} must be a name or a function (yTrue, yPred) => tensor, got ${describeValue(loss)}`);
+  };
+  if (Array.isArray(value)) {
+    if (value.length === 0) throw bad("loss is an empty array; give one loss per output, or one loss for all");
+    return { kind: "byPosition", losses: value.map((loss, i) => entry(loss, ` (output ${i})`)) };
+  }
+  if (typeof value === "object" && value !== null) {
+    const entries = Object.entries(value);
+    if (entries.length === 0) throw bad("loss is an empty object; give a loss per output name, or one loss for all");
+    return { kind: "byName", losses: Object.fromEntries(entries.map(([name, loss]) => [name, entry(loss, ` (output "${name}")`)])) };
+  }
+  return { kind: "all", loss: entry(value, "") };
 }
 
 function bad(message: string): RingbookError {

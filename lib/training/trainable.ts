@@ -1,6 +1,8 @@
 import tf from "../tfjs.cjs";
 import { RingbookError } from "../errors.js";
-import { resolveLoss, type LossFunction } from "./losses.js";
+import type { TensorTree } from "../data/tensor-tree.js";
+import { resolveLosses, type ResolvedLoss } from "./losses.js";
+import { arrange, portsOf, withTrailingAxis, type ModelPorts } from "./model-io.js";
 
 /**
  * What data-parallel training needs of a model: its trainable variables in an order that is the
@@ -8,40 +10,63 @@ import { resolveLoss, type LossFunction } from "./losses.js";
  */
 export interface Trainable {
   readonly variables: readonly tf.Variable[];
-  /** Mean loss over the batch, in training mode, including regularisation terms. */
-  loss(xs: tf.Tensor, ys: tf.Tensor): tf.Scalar;
-  predict(xs: tf.Tensor): tf.Tensor;
+  /**
+   * Mean loss over the batch, in training mode, including regularisation terms; for several
+   * outputs, the sum of each output's mean loss.
+   */
+  loss(xs: TensorTree, ys: TensorTree): tf.Scalar;
+  /** The model's outputs for `xs` in inference mode: one tensor, or one per output. */
+  predict(xs: TensorTree): tf.Tensor | tf.Tensor[];
+  /** A layers model's inputs and outputs, and the loss of each output; absent for a custom model. */
+  readonly layers?: { model: tf.LayersModel; ports: ModelPorts; losses: ResolvedLoss[] };
 }
 
 /** A custom model made of `tf.variable`s and a loss function. */
 export interface VariablesModel {
   variables: readonly tf.Variable[];
-  /** Scalar mean loss of a batch. */
-  loss: (xs: tf.Tensor, ys: tf.Tensor) => tf.Scalar;
-  predict: (xs: tf.Tensor) => tf.Tensor;
+  /** Scalar mean loss of a batch; `xs` and `ys` are what the data gives (a tensor, or an array or map of tensors). */
+  loss(xs: TensorTree, ys: TensorTree): tf.Scalar;
+  predict(xs: TensorTree): tf.Tensor | tf.Tensor[];
 }
 
-/** Wraps a tfjs layers model (built) and a loss into a {@link Trainable}. */
+/**
+ * Wraps a tfjs layers model (built) and a loss into a {@link Trainable}. `loss` is a name or a
+ * function for every output, or one per output (an array in the model's output order, or a map
+ * by output name); the losses of several outputs are summed.
+ */
 export function trainableFromLayersModel(model: tf.LayersModel, loss: unknown): Trainable {
-  const lossFn: LossFunction = resolveLoss(loss);
   if (model.trainableWeights.length === 0) {
     throw new RingbookError("ERR_MODEL_NOT_BUILT", `model "${model.name}" has no trainable weights: give its first layer an inputShape`);
   }
+  const ports = portsOf(model);
+  const losses = resolveLosses(loss, ports.outputs.map((output) => output.name));
   const variables = model.trainableWeights.map((weight) => weight.read() as tf.Variable);
+  const apply = (xs: TensorTree, training: boolean): tf.Tensor[] => {
+    const inputs = arrange(xs, ports.inputs, "inputs").map((tensor, i) => withTrailingAxis(tensor, ports.inputs[i]!.sampleShape));
+    const output = model.apply(inputs.length === 1 ? inputs[0]! : inputs, { training }) as tf.Tensor | tf.Tensor[];
+    return Array.isArray(output) ? output : [output];
+  };
   return {
     variables,
+    layers: { model, ports, losses },
     loss: (xs, ys) =>
       tf.tidy((): tf.Scalar => {
-        const output = model.apply(xs, { training: true });
-        if (Array.isArray(output)) {
-          throw new RingbookError("ERR_MODEL_OUTPUTS", `model "${model.name}" has ${output.length} outputs; data-parallel training supports one`);
-        }
-        const perSample = lossFn(ys, output as tf.Tensor);
-        const dataLoss = perSample.rank === 0 ? (perSample as tf.Scalar) : (perSample.mean() as tf.Scalar);
-        const regularisation = model.calculateLosses();
-        return regularisation.length === 0 ? dataLoss : (tf.addN([dataLoss, ...regularisation]) as tf.Scalar);
+        const outputs = apply(xs, true);
+        const targets = arrange(ys, ports.outputs, "targets");
+        const perOutput = losses.map((resolved, i) => {
+          const output = outputs[i]!;
+          const target = resolved.name === "sparseCategoricalCrossentropy" ? targets[i]! : withTrailingAxis(targets[i]!, ports.outputs[i]!.sampleShape);
+          const perSample = resolved.fn(target, output);
+          return perSample.rank === 0 ? (perSample as tf.Scalar) : (perSample.mean() as tf.Scalar);
+        });
+        const terms = [...perOutput, ...model.calculateLosses()];
+        return terms.length === 1 ? terms[0]! : (tf.addN(terms) as tf.Scalar);
       }),
-    predict: (xs) => model.predict(xs) as tf.Tensor,
+    predict: (xs) =>
+      tf.tidy(() => {
+        const outputs = apply(xs, false);
+        return outputs.length === 1 ? outputs[0]! : outputs;
+      }),
   };
 }
 
@@ -53,7 +78,7 @@ export function trainableFromVariables(model: VariablesModel): Trainable {
   if (typeof model.loss !== "function" || typeof model.predict !== "function") {
     throw new RingbookError("ERR_BAD_MODEL", "a custom model needs `loss(xs, ys)` and `predict(xs)` functions");
   }
-  return { variables: model.variables, loss: model.loss, predict: model.predict };
+  return { variables: model.variables, loss: (xs, ys) => model.loss(xs, ys), predict: (xs) => model.predict(xs) };
 }
 
 /** A layers model or a custom variables model, as a {@link Trainable}. */

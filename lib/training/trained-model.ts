@@ -5,7 +5,9 @@
  */
 import tf from "../tfjs.cjs";
 import { RingbookError } from "../errors.js";
-import { resolveLoss } from "./losses.js";
+import type { TensorTree } from "../data/tensor-tree.js";
+import { ringbookScope } from "./function-scope.js";
+import { resolveLoss, type LossFunction } from "./losses.js";
 import { createTfjsOptimizer, type OptimizerSpec } from "./optimizers.js";
 import { trainableFromVariables, type VariablesModel } from "./trainable.js";
 import type { TrainContext, TrainOptions } from "./train-spec.js";
@@ -46,8 +48,8 @@ export class CustomModel {
     this.variables = model.variables;
   }
 
-  /** The model's own `predict`; its intermediate tensors are freed. */
-  predict(xs: tf.Tensor): tf.Tensor {
+  /** The model's own `predict` (one tensor, or one per output); its intermediate tensors are freed. */
+  predict(xs: TensorTree): tf.Tensor | tf.Tensor[] {
     return tf.tidy(() => this.#model.predict(xs));
   }
 
@@ -131,9 +133,8 @@ export async function rebuildTrainedModel(exported: ExportedModel, recipe: Train
  * needs tfjs's). The model owns that optimizer: its `dispose()` frees it too.
  */
 function compileLayersModel(model: tf.LayersModel, recipe: TrainingRecipe): void {
-  const loss = recipe.loss ?? "categoricalCrossentropy";
   const optimizer = createTfjsOptimizer(recipe.optimizer);
-  model.compile({ loss: typeof loss === "string" ? loss : resolveLoss(loss), optimizer });
+  model.compile({ loss: compileLoss(recipe.loss ?? "categoricalCrossentropy"), optimizer });
   // tfjs frees an optimizer at dispose() only when compile built it from a name; this one is
   // made for this model alone.
   const dispose = model.dispose.bind(model);
@@ -144,12 +145,28 @@ function compileLayersModel(model: tf.LayersModel, recipe: TrainingRecipe): void
   };
 }
 
+/**
+ * The run's loss as `compile` takes it: names stay names (tfjs knows every loss ringbook names, and
+ * `saveModel` keeps a named one), functions pass through; one per output as an array in output
+ * order or a map by output name, as `train` took it (tfjs sums the outputs' losses, as training did).
+ */
+function compileLoss(loss: NonNullable<TrainOptions["loss"]>): CompileLoss {
+  const one = (entry: unknown): string | LossFunction => (typeof entry === "string" ? entry : resolveLoss(entry));
+  // tfjs looks each entry up by name or takes the function, whatever the mix in an array or map;
+  // its type lists arrays and maps of one kind only.
+  if (Array.isArray(loss)) return loss.map(one) as CompileLoss;
+  if (typeof loss === "object" && loss !== null) return Object.fromEntries(Object.entries(loss).map(([output, entry]) => [output, one(entry)])) as CompileLoss;
+  return one(loss) as CompileLoss;
+}
+
+type CompileLoss = Parameters<tf.LayersModel["compile"]>[0]["loss"];
+
 async function rebuildCustomModel(values: ReadonlyArray<{ name: string; shape: number[]; values: Float32Array }>, recipe: TrainingRecipe | undefined): Promise<CustomModel> {
   if (recipe === undefined) {
     throw new RingbookError("ERR_NO_MODEL", "the workers hold a custom model, but this process does not know the function that built it; train it from here first");
   }
   // The same module object; its ESM type only adds the synthetic `default` that require's lacks.
-  const context: TrainContext = { tf: tf as unknown as TrainContext["tf"], rank: 0, worldSize: recipe.worldSize, args: recipe.args };
+  const context: TrainContext = { tf: tf as unknown as TrainContext["tf"], rank: 0, worldSize: recipe.worldSize, args: recipe.args, ringbook: ringbookScope };
   let built: unknown;
   try {
     built = await recipe.model(context);

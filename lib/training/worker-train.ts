@@ -1,20 +1,23 @@
 import tf from "../tfjs.cjs";
 import { activeBackendName } from "../backend/load-blas.js";
 import { RingbookError } from "../errors.js";
-import type { Dataset } from "../data/dataset.js";
-import { mnistDigits } from "../data/mnist-digits.js";
-import { syntheticClassification } from "../data/synthetic.js";
-import { loadCheckpoint } from "./checkpoint.js";
+import { disposeBatch } from "../data/tensor-tree.js";
+import { loadCheckpoint, type TrainingPosition } from "./checkpoint.js";
+import { checkFirstBatch } from "./data-check.js";
+import { buildTrainingData } from "./data-forms.js";
+import { compileUserFunction, explainUserError, ringbookScope } from "./function-scope.js";
 import { GradientExchange } from "./gradient-exchange.js";
 import type { AllReduceSum } from "./gradient-step.js";
+import type { LossFunction, ModelLoss, OutputLoss } from "./losses.js";
 import { createOptimizer } from "./optimizers.js";
-import { trainOnRank, type StepRecord } from "./rank-loop.js";
+import { trainOnRank, type OpenedEpoch, type StepRecord } from "./rank-loop.js";
 import type { EpochRecord } from "./epoch-record.js";
 import type { EarlyStoppingOutcome } from "./early-stopping.js";
 import { RankControls } from "./training-controls.js";
 import { withSeededMathRandom } from "./seeded-random.js";
-import type { WorkerTrainSpec } from "./train-spec.js";
+import type { LossEntrySpec, TrainContext, WorkerLossSpec, WorkerTrainSpec } from "./train-spec.js";
 import { toTrainable, type Trainable } from "./trainable.js";
+import type { TrainingData } from "./training-data.js";
 
 /** What the worker side of training needs from the cluster. */
 export interface WorkerTrainEnv {
@@ -31,7 +34,7 @@ export interface WorkerTrainEnv {
 
 /** Events a rank sends to the owner while training. */
 export type WorkerTrainEvent =
-  | { kind: "ready"; rank: number; parameterCount: number; datasetSize: number; backend: string }
+  | { kind: "ready"; rank: number; parameterCount: number; /** Samples per epoch; null for a stream of unknown size. */ datasetSize: number | null; backend: string }
   | { kind: "steps"; rank: number; records: StepRecord[] }
   /** Epoch ends, from rank 0 only (every rank has the same), sent after the steps they follow. */
   | { kind: "epochs"; rank: number; records: EpochRecord[] };
@@ -65,33 +68,46 @@ function lastTrained(): Map<number, TrainedModelState> {
   return byRank;
 }
 
+/** What the model and data functions get on a worker ({@link TrainContext}, with ringbook's own tfjs). */
+type WorkerContext = Omit<TrainContext, "tf"> & { tf: typeof tf };
+
+/** What a rank built before training: all of it is freed if any rank fails to build. */
+interface Setup {
+  model: unknown;
+  trainable: Trainable;
+  data: TrainingData;
+  optimizer: tf.Optimizer;
+  start: TrainingPosition | undefined;
+  opened: OpenedEpoch | undefined;
+}
+
 /**
- * One rank's part of `cluster.train`: builds the model and data from their source, agrees with the
- * other ranks that every rank built them (so a bad model fails everywhere before any computing),
- * takes rank 0's initial weights, trains, and streams step records to the owner at a bounded rate.
+ * One rank's part of `cluster.train`: builds the model and data from their source, reads its first
+ * batch and checks it against the model, agrees with the other ranks that every rank got this far
+ * (so a bad model or bad data fails everywhere before any computing), takes rank 0's initial
+ * weights, trains, and streams step records to the owner at a bounded rate.
  */
 export async function runWorkerTraining(env: WorkerTrainEnv, spec: WorkerTrainSpec): Promise<WorkerTrainResult> {
   const { rank, worldSize } = env;
-  const context = { tf, rank, worldSize, args: spec.args };
-  let setup: { model: unknown; trainable: Trainable; dataset: Dataset } | undefined;
+  const context: WorkerContext = { tf, rank, worldSize, args: spec.args, ringbook: ringbookScope };
+  let setup: Setup | undefined;
   let setupError: unknown;
   try {
-    const model = await withSeededMathRandom(spec.seed, () => compileFunction(spec.modelSource, "model")(context));
-    const dataset = await buildDataset(spec, context);
-    const loss = "name" in spec.loss ? spec.loss.name : compileFunction(spec.loss.source, "loss");
-    setup = { model, trainable: toTrainable(model, loss), dataset };
+    setup = await buildSetup(spec, context);
   } catch (error) {
     setupError = error;
   }
-  // Agree on setup: slot r says whether rank r failed; slot worldSize + r is its parameter count.
-  const votes = new Float32Array(2 * worldSize);
+  // Agree on setup: slot r says whether rank r failed; slot worldSize + r is its parameter count;
+  // slot 2 worldSize + r the fingerprint of the first global batch it read (-1: none).
+  const votes = new Float32Array(3 * worldSize);
   votes[rank] = setup === undefined ? 1 : 0;
   votes[worldSize + rank] = setup === undefined ? 0 : new GradientExchange(setup.trainable.variables).gradientLength;
+  votes[2 * worldSize + rank] = setup?.opened?.first?.fingerprint() ?? -1;
   let agreed: Float32Array;
   try {
     agreed = await env.allReduceSum(votes);
   } catch (error) {
-    if (setup !== undefined) disposeModel(setup.model, setup.trainable);
+    if (setup !== undefined) disposeSetup(setup);
     throw error;
   }
   if (setup === undefined) {
@@ -99,18 +115,26 @@ export async function runWorkerTraining(env: WorkerTrainEnv, spec: WorkerTrainSp
   }
   const failed = [...agreed.subarray(0, worldSize)].flatMap((flag, r) => (flag > 0 ? [r] : []));
   if (failed.length > 0) {
-    disposeModel(setup.model, setup.trainable);
+    disposeSetup(setup);
     throw new RingbookError("ERR_TRAIN_SETUP", `rank ${rank}: training did not start because rank(s) ${failed.join(", ")} could not build the model or data`);
   }
-  const counts = [...agreed.subarray(worldSize)];
+  const counts = [...agreed.subarray(worldSize, 2 * worldSize)];
   if (counts.some((count) => count !== counts[0])) {
-    disposeModel(setup.model, setup.trainable);
+    disposeSetup(setup);
     throw new RingbookError("ERR_TRAIN_SETUP", `ranks built models of different sizes (${counts.join(", ")} parameters); the model function must build the same model everywhere`);
   }
-  const { model, trainable, dataset } = setup;
+  const fingerprints = [...agreed.subarray(2 * worldSize)].flatMap((value, r) => (value >= 0 ? [{ rank: r, value }] : []));
+  const differing = fingerprints.find(({ value }) => value !== fingerprints[0]!.value);
+  if (differing !== undefined) {
+    disposeSetup(setup);
+    throw new RingbookError(
+      "ERR_DATA_DIFFERS",
+      `ranks ${fingerprints[0]!.rank} and ${differing.rank} read different data: the first sample of the first global batch differs between them, so the ranks would train on batches that single-process training never sees. ` +
+        "Every worker must build the same data (ringbook shards it): seed what is random (a tf.data.Dataset's shuffle(bufferSize, seed), random numbers in the data function), or build the data from args",
+    );
+  }
+  const { model, trainable, data, optimizer, start, opened } = setup;
   const exchange = new GradientExchange(trainable.variables);
-  const optimizer = createOptimizer(spec.optimizer, trainable.variables);
-  const start = spec.resumeFrom === undefined ? undefined : await loadCheckpoint({ dir: spec.resumeFrom, variables: trainable.variables, optimizer });
   if (start === undefined) {
     // One source of truth for the initial weights, whatever each rank's initialisers drew.
     exchange.writeWeights(await env.broadcast(rank === 0 ? exchange.readWeights() : undefined, 0));
@@ -119,7 +143,7 @@ export async function runWorkerTraining(env: WorkerTrainEnv, spec: WorkerTrainSp
   const previous = lastTrained().get(rank);
   if (previous !== undefined && previous.model !== model) disposeModel(previous.model, previous.trainable);
   lastTrained().set(rank, { model, trainable });
-  env.emit({ kind: "ready", rank, parameterCount: exchange.gradientLength, datasetSize: dataset.size, backend: activeBackendName() });
+  env.emit({ kind: "ready", rank, parameterCount: exchange.gradientLength, datasetSize: data.size ?? null, backend: activeBackendName() });
 
   let buffered: StepRecord[] = [];
   let bufferedEpochs: EpochRecord[] = [];
@@ -138,10 +162,11 @@ export async function runWorkerTraining(env: WorkerTrainEnv, spec: WorkerTrainSp
       model,
       trainable,
       optimizer,
-      dataset,
+      data,
       schedule: spec.schedule,
       allReduceSum: env.allReduceSum,
       ...(start === undefined ? {} : { start }),
+      ...(opened === undefined ? {} : { opened }),
       shouldStop: env.stopRequested,
       onStep: (record) => buffered.push(record),
       controls,
@@ -154,6 +179,88 @@ export async function runWorkerTraining(env: WorkerTrainEnv, spec: WorkerTrainSp
     flush();
     optimizer.dispose();
   }
+}
+
+/**
+ * Builds the model, its loss, the data and the optimizer, loads the checkpoint to resume from,
+ * opens the start epoch and checks its first batch against the model. What was built is freed
+ * when a later part fails.
+ */
+async function buildSetup(spec: WorkerTrainSpec, context: WorkerContext): Promise<Setup> {
+  const built: Partial<Setup> = {};
+  try {
+    let model: unknown;
+    try {
+      const modelFunction = compileUserFunction(spec.modelSource, "model");
+      model = await withSeededMathRandom(spec.seed, () => modelFunction(context));
+    } catch (error) {
+      throw explainUserError(error, "model");
+    }
+    built.model = model;
+    const trainable = toTrainable(model, compileLoss(spec.loss));
+    built.trainable = trainable;
+    // The data counts micro-batches; with accumulation, stepsPerEpoch counts optimizer steps.
+    const perStep = spec.schedule.accumulationSteps ?? 1;
+    const dataSchedule = perStep === 1 || spec.schedule.stepsPerEpoch === undefined ? spec.schedule : { ...spec.schedule, stepsPerEpoch: spec.schedule.stepsPerEpoch * perStep };
+    const placement = { rank: context.rank, worldSize: context.worldSize, schedule: dataSchedule };
+    const data = await buildTrainingData(spec.data, { context, trainable, placement });
+    built.optimizer = createOptimizer(spec.optimizer, trainable.variables);
+    const start = spec.resumeFrom === undefined ? undefined : await loadCheckpoint({ dir: spec.resumeFrom, variables: trainable.variables, optimizer: built.optimizer });
+    const position = start ?? { epoch: 0, stepInEpoch: 0, globalStep: 0 };
+    let opened: OpenedEpoch | undefined;
+    if (position.epoch < spec.schedule.epochs) {
+      const batches = data.openEpoch(position.epoch, position.stepInEpoch * perStep);
+      opened = { batches, first: await batches.next() };
+      built.opened = opened;
+      if (opened.first === undefined && position.stepInEpoch === 0) {
+        const { batchSize, dropRemainder } = spec.schedule;
+        throw new RingbookError(
+          "ERR_BAD_DATASET",
+          `the data (${data.size ?? "unknown number of"} samples) gives no batch of ${batchSize}${dropRemainder === true ? " with dropRemainder: true" : ""}: ${dropRemainder === true ? "lower batchSize or leave dropRemainder out" : "the data is empty"}`,
+        );
+      }
+      if (opened.first !== undefined && opened.first.samples > 0) checkFirstBatch(trainable, opened.first, { kind: data.kind });
+    }
+    return { model, trainable, data, optimizer: built.optimizer, start, opened };
+  } catch (error) {
+    disposeSetup(built);
+    throw error;
+  }
+}
+
+/** The run's loss with function sources compiled, in the form {@link toTrainable} takes. */
+function compileLoss(spec: WorkerLossSpec): ModelLoss {
+  const entry = (loss: LossEntrySpec): OutputLoss => ("name" in loss ? loss.name : explainedLoss(compileUserFunction(loss.source, "loss") as LossFunction));
+  switch (spec.kind) {
+    case "all":
+      return entry(spec.loss);
+    case "byPosition":
+      return spec.losses.map(entry);
+    case "byName":
+      return Object.fromEntries(Object.entries(spec.losses).map(([name, loss]) => [name, entry(loss)]));
+    default: {
+      const impossible: never = spec;
+      throw new RingbookError("ERR_BAD_LOSS", `unknown loss spec ${JSON.stringify(impossible)}`);
+    }
+  }
+}
+
+/** A user's loss function whose ReferenceErrors say to pass notebook values in `args`. */
+function explainedLoss(fn: LossFunction): LossFunction {
+  return (yTrue, yPred) => {
+    try {
+      return fn(yTrue, yPred);
+    } catch (error) {
+      throw explainUserError(error, "loss");
+    }
+  };
+}
+
+function disposeSetup(setup: Partial<Setup>): void {
+  if (setup.opened?.first !== undefined) disposeBatch(setup.opened.first);
+  setup.optimizer?.dispose();
+  if (setup.model !== undefined && setup.trainable !== undefined) disposeModel(setup.model, setup.trainable);
+  else if (setup.model instanceof tf.LayersModel) setup.model.dispose();
 }
 
 /** The trained model of this worker, as tfjs artifacts (layers) or named arrays (custom variables). */
@@ -185,41 +292,6 @@ export async function exportTrainedModel(rank?: number): Promise<ExportedModel> 
 export type ExportedModel =
   | { kind: "layers"; modelTopology: object; weightSpecs: tf.io.WeightsManifestEntry[]; weightData: ArrayBuffer }
   | { kind: "variables"; variables: Array<{ name: string; shape: number[]; values: Float32Array }> };
-
-async function buildDataset(spec: WorkerTrainSpec, context: object): Promise<Dataset> {
-  const data = spec.data;
-  if ("source" in data) {
-    const dataset: unknown = await compileFunction(data.source, "data")(context);
-    if (typeof dataset !== "object" || dataset === null || typeof (dataset as Dataset).batch !== "function" || typeof (dataset as Dataset).size !== "number") {
-      throw new RingbookError("ERR_BAD_DATASET", "the data function must return a Dataset ({ size, batch(indices) }, e.g. new ArrayDataset(...))");
-    }
-    return dataset as Dataset;
-  }
-  switch (data.builtin) {
-    case "mnist": {
-      const { train, test } = mnistDigits(data.sampleShape === undefined ? {} : { sampleShape: data.sampleShape });
-      return data.split === "test" ? test : train;
-    }
-    case "synthetic":
-      return syntheticClassification(data);
-    default: {
-      const impossible: never = data;
-      throw new RingbookError("ERR_BAD_DATASET", `unknown built-in data set ${JSON.stringify(impossible)}`);
-    }
-  }
-}
-
-function compileFunction(source: string, what: string): (context: object) => unknown {
-  let compiled: unknown;
-  try {
-    // `tf` is a parameter so that `() => tf.sequential(...)` written in a notebook finds it here.
-    compiled = new Function("tf", `"use strict"; return (${source}\n);`)(tf);
-  } catch (error) {
-    throw new RingbookError("ERR_BAD_FUNCTION", `the ${what} function could not be compiled on the worker: ${describe(error)}`, { cause: error });
-  }
-  if (typeof compiled !== "function") throw new RingbookError("ERR_BAD_FUNCTION", `the ${what} source is not a function`);
-  return compiled as (context: object) => unknown;
-}
 
 /** Frees a model's tensors: a layers model disposes itself; a custom model's variables are disposed. */
 function disposeModel(model: unknown, trainable: Trainable): void {

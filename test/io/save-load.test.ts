@@ -210,7 +210,7 @@ test("a custom model comes back as a CustomModel that predicts and evaluates; it
     assert.ok(model instanceof CustomModel);
     assert.equal(model.countParams(), 6 * 3 + 3);
     const { xs, ys } = data.batch(all);
-    const expected = tf.tidy(() => tf.metrics.categoricalCrossentropy(ys, model.predict(xs)).mean().dataSync()[0]!);
+    const expected = tf.tidy(() => tf.metrics.categoricalCrossentropy(ys, model.predict(xs) as tf.Tensor).mean().dataSync()[0]!);
     const evaluated = await scalarOf(model.evaluate(xs, ys, { batchSize: 20 }));
     assert.ok(Math.abs(evaluated - expected) < 1e-6, `evaluate ${evaluated} vs the mean loss of predict ${expected}`);
     assert.ok(run.model.kind === "variables");

@@ -10,6 +10,7 @@ import { toTrainable } from "../../lib/training/trainable.js";
 import { createOptimizer } from "../../lib/training/optimizers.js";
 import { withSeededMathRandom } from "../../lib/training/seeded-random.js";
 import { syntheticClassification } from "../../lib/data/synthetic.js";
+import { indexedTrainingData } from "../../lib/training/training-data.js";
 import { InProcessAllReduce } from "./in-process-all-reduce.js";
 
 await tf.setBackend("cpu");
@@ -43,7 +44,7 @@ async function runRanks(options: {
         model,
         trainable,
         optimizer,
-        dataset,
+        data: indexedTrainingData(dataset, { rank, worldSize: options.worldSize, schedule: options.schedule }),
         schedule: options.schedule,
         allReduceSum: allReduce.forRank(rank),
         ...(start === undefined ? {} : { start }),

@@ -239,17 +239,17 @@ test("training options of the controls are refused before any worker computes, n
   refused({ clipNorm: 1, clipValue: 0.5 }, /set one of clipNorm and clipValue, not both \(got clipNorm 1 and clipValue 0.5\), as in Keras/);
   refused({ clipNorm: -1 }, /clipNorm must be a finite number > 0, got -1/);
   refused({ accumulationSteps: 1.5 }, /accumulationSteps must be a positive integer \(micro-batches per optimizer step\), got 1.5/);
-  refused({ optimizer: { name: "adam", learningRate: { schedule: "cosine", initialLearningRate: 1, decaySteps: 5 } } }, /optimizer.learningRate: unknown schedule "cosine" \(did you mean "cosineDecay"\?\)/);
+  refused({ optimizer: { name: "adam", learningRate: { schedule: "cosine", initialLearningRate: 1, decaySteps: 5 } } }, /optimizer.learningRate: unknown schedule "cosine"; did you mean `cosineDecay`\?/);
   refused({ optimizer: { name: "adam", learningRate: "fast" } }, /optimizer.learningRate must be a number, a schedule or a function, got "fast"/);
   assert.throws(() => cosineDecay({ initialLearningRate: 0, decaySteps: 10, warmupSteps: 5 }), /cosineDecay with warmupSteps needs warmupTarget/);
   assert.throws(() => stepDecay({ initialLearningRate: 1, decayRate: 0.5 }), /stepDecay needs exactly one of everySteps and everyEpochs/);
-  refused({ optimizer: { name: "adam", learningrate: 0.1 } }, /optimizer adam: unknown option "learningrate" \(did you mean "learningRate"\?\); it takes learningRate, beta1, beta2, epsilon, fused/);
+  refused({ optimizer: { name: "adam", learningrate: 0.1 } }, /optimizer adam: unknown option\(s\) learningrate; did you mean `learningRate`\?; it takes learningRate, beta1, beta2, epsilon, fused/);
   refused({ optimizer: { name: "adam", beta1: 1 } }, /optimizer adam: beta1 must be in \[0, 1\), got 1/);
-  refused({ optimizer: "adamw" }, /unknown optimizer "adamw" \(did you mean "adam"\?\)/);
+  refused({ optimizer: "adamw" }, /unknown optimizer "adamw"; did you mean `adam`\?/);
   refused({ earlyStopping: { monitor: "val_loss" } }, /earlyStopping.monitor "val_loss" is not a log of this run; validation metrics are not computed by cluster.train yet/);
-  refused({ earlyStopping: { patiense: 2 } }, /earlyStopping has no option "patiense" \(did you mean "patience"\?\)/);
+  refused({ earlyStopping: { patiense: 2 } }, /earlyStopping has no option "patiense"; did you mean `patience`\?/);
   refused({ earlyStopping: { patience: -1 } }, /earlyStopping.patience must be an integer ≥ 0, got -1/);
-  refused({ callbacks: { onEpochEnds: () => undefined } }, /callbacks has no callback "onEpochEnds" \(did you mean "onEpochEnd"\?\)/);
+  refused({ callbacks: { onEpochEnds: () => undefined } }, /callbacks has no callback "onEpochEnds"; did you mean `onEpochEnd`\?/);
   refused({ callbacks: { onStepEnd: 3 } }, /callbacks.onStepEnd must be a function, got 3/);
 });
 
