@@ -114,9 +114,19 @@ console.log("SPEED " + JSON.stringify(medianSpeed(result.history)))`);
       await must(`%%workers\nconst soakSum = tf.tidy(() => tf.ones([64, 64]).sum().dataSync()[0]);\nsoakSum`);
       // An interrupted busy cell: the kernel must stop it and keep every variable.
       const busy = kernel.client.request("shell", "execute_request", { code: "while (true) {}", silent: false, store_history: true, user_expressions: {}, allow_stdin: false, stop_on_error: false }, { signal: AbortSignal.timeout(60_000) });
+      // Settled here whatever happens below, so that a failure is reported with its step, never as an unhandled rejection.
+      const busyOutcome = busy.then(
+        (value) => ({ ok: true as const, value }),
+        (error: unknown) => ({ ok: false as const, error }),
+      );
       await new Promise((resolve) => setTimeout(resolve, 50));
-      await kernel.client.request("control", "interrupt_request", {}, { signal: AbortSignal.timeout(30_000) });
-      const interrupted = await busy;
+      const interruptStarted = performance.now();
+      await kernel.client.request("control", "interrupt_request", {}, { signal: AbortSignal.timeout(30_000) }).catch((error: unknown) => {
+        throw new Error(`iteration ${iteration}: interrupt_request not answered after ${Math.round(performance.now() - interruptStarted)} ms: ${String(error)}`);
+      });
+      const busyResult = await busyOutcome;
+      if (!busyResult.ok) throw new Error(`iteration ${iteration}: the interrupted busy cell did not end: ${String(busyResult.error)}`);
+      const interrupted = busyResult.value;
       if (interrupted.reply.content["status"] !== "error") throw new Error(`the busy cell was not interrupted: ${JSON.stringify(interrupted.reply.content)}`);
       const state = await must(`console.log("STATE " + JSON.stringify({ pids: cluster.describe().map((row) => row.pid), tensors: await cluster.run(({ tf }) => tf.memory().numTensors) }))`);
       const parsed = JSON.parse(/STATE (.*)/.exec(state)?.[1] ?? "null") as { pids: number[]; tensors: number[] } | null;
