@@ -103,3 +103,29 @@ test("data and model runs leave no tensors behind (tensors a data function makes
   await trainInProcess(2, options);
   assert.equal(tf.memory().numTensors, before);
 });
+
+test("gradient accumulation over a stream, of known or unknown size, equals accumulation over the same samples in memory, on 1, 2 and 4 ranks", async () => {
+  // 18 samples in micro-batches of 8 → groups of 2: steps of (8, 8) and (2) per epoch, and stepsPerEpoch counts optimizer steps.
+  const accumulation = { accumulationSteps: 2 } as const;
+  const inMemory = await trainSingleProcess({ ...base, model: classifier, data: { xs: features, ys: oneHot }, shuffle: false, ...accumulation });
+  assert.equal(inMemory.records.length, 4, "2 optimizer steps per epoch × 2 epochs");
+  assert.deepEqual(inMemory.records.map((r) => r.globalSamples), [16, 2, 16, 2]);
+  const expected = flatWeights(inMemory.model);
+  for (const formName of ["a tf.data.Dataset of known", "a generator-backed"]) {
+    const form = forms.find((f) => f.name.startsWith(formName));
+    assert.ok(form !== undefined, `a data form named "${formName}..." exists: ${forms.map((f) => f.name).join(" | ")}`);
+    const options = { ...form.options, ...accumulation };
+    const alone = await trainSingleProcess(options);
+    assert.ok(maxAbsDifference(flatWeights(alone.model), expected) < tolerance, `${form.name}: accumulated like the samples in memory`);
+    for (const worldSize of [2, 4]) {
+      const run = await trainInProcess(worldSize, options);
+      assertAllTrained(run);
+      assert.equal(run.losses.length, 4, `${form.name}, ${worldSize} ranks`);
+      run.losses.forEach((loss, i) => assert.ok(Math.abs(loss - alone.records[i]!.loss) < tolerance, `${form.name}, ${worldSize} ranks, step ${i + 1}: loss ${loss} vs ${alone.records[i]!.loss}`));
+      const difference = maxAbsDifference(await weightsOfRank(0), expected);
+      assert.ok(difference < tolerance, `${form.name}, ${worldSize} ranks: max |weight difference| ${difference}`);
+    }
+  }
+  const limited = await trainSingleProcess({ ...base, model: classifier, data: { xs: features, ys: oneHot }, shuffle: false, ...accumulation, stepsPerEpoch: 1 });
+  assert.deepEqual(limited.records.map((r) => [r.epoch, r.globalSamples]), [[0, 16], [1, 16]], "stepsPerEpoch counts optimizer steps");
+});
