@@ -171,7 +171,15 @@ export class NativeChecker {
    */
   #applyModelChanges(): void {
     const { changed, created } = this.#model.takeChanges();
-    if (created.length > 0) this.#replaceSnapshot(this.#api.updateSnapshot({ fileChanges: { created: created.map((name) => join(this.#cwd, name)) } }));
+    if (created.length > 0) {
+      // A new generation's files are reachable from the program's roots only through a file that
+      // imports its scope: the checked cell's file (a root) gets that import now, in the same
+      // structural change. Until a cell imports it, a cell checked in its own file of the new
+      // generation was "source file not found".
+      const root = join(this.#cwd, this.#model.cellFileName);
+      this.#files.set(root, this.#model.cellFile("").text);
+      this.#replaceSnapshot(this.#api.updateSnapshot({ fileChanges: { created: created.map((name) => join(this.#cwd, name)), changed: [root] } }));
+    }
     for (const name of changed) {
       const path = join(this.#cwd, name);
       const checkedText = this.#files.get(path);

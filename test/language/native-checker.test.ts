@@ -1,0 +1,41 @@
+/**
+ * The native checker through many cells: every 256 cells a new generation of cell files starts
+ * (the model's only structural change), and a cell is checked in the file its commit will write.
+ * A generation started by a cell that declares nothing was unreachable from the program's roots
+ * until some file imported it, and the next declaring cell's check failed with "source file not
+ * found" (the 30-minute soak met it at its 768th cell).
+ */
+import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { test } from "node:test";
+import { NativeChecker } from "../../kernel/language/native-checker.js";
+
+const packageRoot = fileURLToPath(new URL("../../..", import.meta.url));
+
+test("cells across three generation boundaries are checked against the cells before them, whatever the boundary cell declares", async () => {
+  const cwd = await mkdtemp(join(tmpdir(), "ringbook-checker-"));
+  const checker = await NativeChecker.start({ cwd, packageRoot, checker: "native" });
+  try {
+    let lastNumber: string | undefined;
+    for (let index = 0; index < 3 * 256 + 8; index++) {
+      // Cells 256, 512 and 768 (each the first of a generation) declare nothing; the next ones do.
+      let code: string;
+      if (index % 256 === 0) code = `${index} + 1`;
+      else if (index % 2 === 0 || lastNumber === undefined) {
+        lastNumber = `v${index}`;
+        code = `const ${lastNumber}: number = ${index};`;
+      } else code = `const w${index}: string = String(${lastNumber});`;
+      assert.deepEqual(checker.diagnose(code), [], `cell ${index}: ${code}`);
+      checker.commit(code);
+    }
+    const wrong = checker.diagnose("const late: string = v1;");
+    assert.deepEqual(wrong.map((d) => [d.line, d.column, d.code]), [[1, 7, 2322]], "a name from the first generation keeps its type");
+    assert.deepEqual(checker.diagnose(`const fromLast: number = v${3 * 256 + 6};`), []);
+  } finally {
+    await checker.close();
+    await rm(cwd, { recursive: true, force: true });
+  }
+});
