@@ -364,6 +364,36 @@ function parseValidationEvery(value: unknown): ValidationEvery {
 
 const builtinOptionNames = { mnist: ["builtin", "split", "sampleShape"], synthetic: ["builtin", "size", "features", "classes", "seed"] } as const;
 
+/** What a worker needs for `cluster.evaluate` (structured-clone data). */
+export interface WorkerEvaluateSpec {
+  data: WorkerTrainSpec["data"];
+  batchSize: number;
+  metrics: MetricSpec[];
+  args: unknown;
+}
+
+/** `cluster.evaluate`'s options. */
+export interface EvaluateOptions<Args = any> {
+  /** Global batch size (all ranks together; each evaluates its shard of every batch). @default 32 × workers */
+  batchSize?: number;
+  /** Metrics by name or function, as in `train`. @default the last run's metrics */
+  metrics?: TrainOptions["metrics"];
+  /** Values a data function reads as `args`. @default the last run's args */
+  args?: Args;
+}
+
+/** Checks `cluster.evaluate(data, options)` on the owner, before any worker computes. */
+export function parseEvaluateOptions(data: unknown, options: unknown, worldSize: number, defaults: { metrics: MetricSpec[]; args: unknown }): WorkerEvaluateSpec {
+  if (typeof options !== "object" || options === null || Array.isArray(options)) throw bad(`evaluate options must be an object { batchSize, metrics, args }, got ${describeValue(options)}`);
+  checkKnownKeys(options, ["batchSize", "metrics", "args"], "evaluate.");
+  const o = options as Record<string, unknown>;
+  const batchSize = o.batchSize ?? 32 * worldSize;
+  if (typeof batchSize !== "number" || !Number.isInteger(batchSize) || batchSize <= 0) throw bad(`evaluate: batchSize must be a positive integer, got ${JSON.stringify(o.batchSize)}`);
+  if (o.args !== undefined) checkArgsCloneable(o.args);
+  const metrics = o.metrics === undefined ? defaults.metrics : (parseValidationAndMetrics({ metrics: o.metrics }).metrics ?? []);
+  return { data: parseData(data, "data"), batchSize, metrics, args: o.args === undefined ? defaults.args : o.args };
+}
+
 function parseData(value: unknown, name = "data"): WorkerTrainSpec["data"] {
   if (typeof value === "function") return { source: value.toString() };
   if (isTfDataset(value)) {

@@ -308,6 +308,12 @@ function disposeSetup(setup: Partial<Setup>): void {
   else if (setup.model instanceof tf.LayersModel) setup.model.dispose();
 }
 
+/** The model this worker trained last on `rank` (the lowest rank held when not given), if any. */
+export function lastTrainedModel(rank?: number): TrainedModelState | undefined {
+  const byRank = lastTrained();
+  return byRank.get(rank ?? Math.min(...byRank.keys()));
+}
+
 /** The trained model of this worker, as tfjs artifacts (layers) or named arrays (custom variables). */
 export async function exportTrainedModel(rank?: number): Promise<ExportedModel> {
   const byRank = lastTrained();
