@@ -56,15 +56,18 @@ test("validation and metrics on 2 and 4 ranks equal single-process training's, w
   assert.ok(model instanceof tf.LayersModel);
   const xs = tf.tensor2d(validationXs);
   const ys = tf.tensor2d(validationYs);
-  const evaluated = model.evaluate(xs, ys, { batchSize: 8 }) as tf.Scalar;
-  const expectedLoss = evaluated.dataSync()[0]!;
-  assert.ok(Math.abs(last.val_loss! - expectedLoss) < 1e-5, `val_loss ${last.val_loss} vs tfjs evaluate ${expectedLoss}`);
+  // Compiled with the run's metrics: [loss, accuracy, meanTop].
+  const evaluated = model.evaluate(xs, ys, { batchSize: 8 }) as tf.Scalar[];
+  assert.equal(evaluated.length, 3);
+  const [expectedLoss, compiledAccuracy, compiledTop] = evaluated.map((t) => t.dataSync()[0]!);
+  assert.ok(Math.abs(last.val_accuracy! - compiledAccuracy!) < 1e-6 && Math.abs(last.val_meanTop! - compiledTop!) < 1e-5, `compiled metrics ${compiledAccuracy}, ${compiledTop}`);
+  assert.ok(Math.abs(last.val_loss! - expectedLoss!) < 1e-5, `val_loss ${last.val_loss} vs tfjs evaluate ${expectedLoss}`);
   const predicted = model.predict(xs) as tf.Tensor;
   const expectedAccuracy = tf.mean(tf.cast(tf.equal(tf.argMax(predicted, -1), tf.argMax(ys, -1)), "float32")).dataSync()[0]!;
   assert.ok(Math.abs(last.val_accuracy! - expectedAccuracy) < 1e-6, `val_accuracy ${last.val_accuracy} vs ${expectedAccuracy}`);
   const expectedTop = tf.mean(tf.max(predicted, -1)).dataSync()[0]!;
   assert.ok(Math.abs(last.val_meanTop! - expectedTop) < 1e-5, `val_meanTop ${last.val_meanTop} vs ${expectedTop}`);
-  tf.dispose([xs, ys, evaluated, predicted]);
+  tf.dispose([xs, ys, ...evaluated, predicted]);
   model.dispose();
   for (const worldSize of [2, 4]) {
     const run = await trainInProcess(worldSize, options({}));
@@ -121,4 +124,25 @@ test("validation data whose targets do not fit the model is refused on every ran
     assert.equal(result.status, "rejected");
     if (result.status === "rejected") assert.match(String(result.reason), /validationData: .*inputs \[n, 3\] do not match the model's input/);
   }
+});
+
+test("a custom variables model gets metrics and validation too (its predict gives the outputs), on 2 ranks as alone", async () => {
+  const custom = ({ tf: t }: { tf: typeof tf }) => {
+    const w = t.variable(t.randomNormal([8, 3], 0, 0.5, "float32", 7));
+    const logits = (xs: tf.Tensor) => t.matMul(xs as tf.Tensor2D, w);
+    return { variables: [w], loss: (xs: tf.Tensor, ys: tf.Tensor) => t.losses.softmaxCrossEntropy(ys, logits(xs)) as tf.Scalar, predict: (xs: tf.Tensor) => t.softmax(logits(xs)) };
+  };
+  const alone = await trainSingleProcess(options({ model: custom, metrics: ["accuracy", "mse"] }));
+  const two = await trainInProcess(2, options({ model: custom, metrics: ["accuracy", "mse"] }));
+  assertAllTrained(two);
+  epochsOf(two).forEach((epoch, i) => assertLogsClose(epoch.logs, alone.epochs[i]!.logs, 2e-5, `custom model, epoch ${i}`));
+  assert.ok(alone.epochs[1]!.logs.val_accuracy! >= 0 && alone.epochs[1]!.logs.val_accuracy! <= 1);
+});
+
+test("metrics and validation leak no tensors over a run", async () => {
+  const overrides = { metrics: ["accuracy", "precision"], validationEvery: { steps: 3, epochs: 1 } } as Partial<TrainOptions>;
+  await trainSingleProcess(options(overrides));
+  const before = tf.memory().numTensors;
+  await trainSingleProcess(options(overrides));
+  assert.equal(tf.memory().numTensors, before);
 });
