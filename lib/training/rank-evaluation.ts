@@ -9,6 +9,13 @@ import type { Trainable } from "./trainable.js";
 import type { TrainingData } from "./training-data.js";
 import { evaluateOnRanks, type ValidationEvery, type ValidationRecord } from "./validation.js";
 
+/**
+ * A rank's metrics and validation during training; the rank loop calls {@link afterStep} after
+ * every optimizer step and {@link epochEnd} after every epoch's last.
+ * @example
+ * const evaluation = new RankEvaluation({ trainable, metrics, allReduceSum, validation: { data, every: { epochs: 1 } } });
+ * const logs = await evaluation.epochEnd(epoch, step); // { accuracy, val_loss, val_accuracy }
+ */
 export class RankEvaluation {
   /** The training metrics of the current epoch on this rank; absent without metrics. */
   readonly trainSums: MetricSums | undefined;
