@@ -11,7 +11,8 @@ import type { Collectives } from "../collectives/index.js";
 import { RingbookError } from "../errors.js";
 import { threadCellSources } from "../script/cell-sources.js";
 import { checkArgsCloneable } from "../training/args-check.js";
-import { parseTrainOptions, type TrainOptions } from "../training/train-spec.js";
+import { parseEvaluateOptions, parseTrainOptions, type EvaluateOptions, type TrainOptions } from "../training/train-spec.js";
+import type { MetricSpec } from "../training/metrics.js";
 import { rebuildTrainedModel, recipeOf, type TrainedModel, type TrainingRecipe } from "../training/trained-model.js";
 import { parseCallbackOptions } from "../training/callback-options.js";
 import type { ExportedModel, WorkerTrainResult } from "../training/worker-train.js";
@@ -76,6 +77,8 @@ export class Cluster {
   #cellCount = 0;
   /** How the model the workers hold was trained: set once a run's ranks built it (their first event). */
   #trainedWith: TrainingRecipe | undefined;
+  /** The metrics and args of the run that trained the workers' model: `evaluate`'s defaults. */
+  #evaluateDefaults: { metrics: MetricSpec[]; args: unknown } = { metrics: [], args: undefined };
   #closing: Promise<void> | undefined;
   readonly #onClose: Array<() => void> = [];
 
@@ -206,6 +209,7 @@ export class Cluster {
           // A rank sends events only once every rank built the new model: the workers hold it now.
           onEvent: (event) => {
             this.#trainedWith = recipe;
+            this.#evaluateDefaults = { metrics: spec.metrics ?? [], args: spec.args };
             onEvent(event);
           },
         },
@@ -275,6 +279,22 @@ export class Cluster {
   async model(options: { rank?: number } = {}): Promise<TrainedModel> {
     const [exported] = collectResults(await this.#execute({ kind: "exportModel" }, { ranks: [options.rank ?? 0] })) as [ExportedModel];
     return rebuildTrainedModel(exported, this.#trainedWith);
+  }
+
+  /**
+   * Evaluates the model the workers trained last on `data` (any form `train`'s `data` takes),
+   * distributed: each rank takes its shard of every batch, in inference mode, and the sums of
+   * loss × samples and of the metrics are all-reduced once, so the result equals evaluating the
+   * whole data in one process (up to float rounding). Checked here before any worker computes.
+   * @returns `{ loss, ...metrics }` (the last run's metrics unless `metrics` is given)
+   * @example
+   * const { loss, accuracy } = await cluster.evaluate({ builtin: "mnist", split: "test" }, { batchSize: 512 });
+   */
+  async evaluate<Args = any>(data: TrainOptions<Args>["data"], options: EvaluateOptions<Args> = {}): Promise<Record<string, number>> {
+    this.#assertOpen("evaluate");
+    const spec = parseEvaluateOptions(data, options, this.worldSize, this.#evaluateDefaults);
+    const [logs] = collectResults(await this.#execute({ kind: "evaluate" }, { args: spec })) as [Record<string, number>];
+    return logs;
   }
 
   /**

@@ -11,7 +11,7 @@ import type { TrainingHistory } from "../metrics/training-history.js";
 import { deltaTraces } from "../plots/figure-stream.js";
 import { figureSpacingMs, FigureStreamState, maxDeltaPoints, TrailingUpdate, type LiveDisplayHandle, type LiveDisplayHost } from "../plots/live-display.js";
 import { progressText } from "../plots/progress-text.js";
-import { trainingFigure } from "../plots/training-figure.js";
+import { trainingFigure, type EvaluationSeries } from "../plots/training-figure.js";
 
 /** Options of {@link LiveTrainingView}. */
 export interface LiveViewOptions {
@@ -27,6 +27,9 @@ export interface WatchedRun {
   readonly history: TrainingHistory;
   readonly totalSteps: number | undefined;
   readonly schedule: { epochs: number };
+  /** Validation passes and epoch ends so far (drawn as val_loss and accuracy curves), when the run has them. */
+  readonly validations?: EvaluationSeries["validations"];
+  readonly epochs?: EvaluationSeries["epochs"];
   onStep(listener: () => void): () => void;
 }
 
@@ -57,6 +60,8 @@ export class LiveTrainingView {
   #closed = false;
   /** History rows the front ends have (shown whole or sent in deltas). */
   #rowsSent = 0;
+  /** Validation and epoch records in the figure the front ends have: a new one shows it whole. */
+  #evaluationSent = 0;
 
   constructor(run: WatchedRun, host: LiveDisplayHost, options: LiveViewOptions = {}) {
     this.#run = run;
@@ -107,6 +112,10 @@ export class LiveTrainingView {
     this.#figureUpdate.request();
   }
 
+  #evaluation(): EvaluationSeries {
+    return { validations: this.#run.validations ?? [], epochs: this.#run.epochs ?? [] };
+  }
+
   #line(state: string, detail?: string): string {
     const plan = { epochs: this.#run.schedule.epochs, ...(this.#run.totalSteps === undefined ? {} : { totalSteps: this.#run.totalSteps }) };
     return progressText(this.#run.history, plan, state, detail);
@@ -125,7 +134,9 @@ export class LiveTrainingView {
     const startedAt = performance.now();
     const delta = interim && this.#sendDelta(history, startedAt);
     if (!delta) {
-      const figure = trainingFigure(history, { maxPoints: this.#maxPoints, title: this.#title });
+      const evaluation = this.#evaluation();
+      const figure = trainingFigure(history, { maxPoints: this.#maxPoints, title: this.#title, evaluation });
+      this.#evaluationSent = evaluation.validations.length + evaluation.epochs.length;
       const stream = this.#stream.shownWhole(startedAt, figure.data[0]?.x.length ?? 0);
       this.#rowsSent = history.length;
       this.#figure.plotly(figure, { text: `${line}\n${numbersText(history)}`, interim, stream });
@@ -143,6 +154,9 @@ export class LiveTrainingView {
    */
   #sendDelta(history: TrainingHistory, now: number): boolean {
     if (!this.#stream.deltaAllowed(now)) return false;
+    // Validation passes are few: a new one is drawn in a whole figure.
+    const evaluation = this.#evaluation();
+    if (evaluation.validations.length + evaluation.epochs.length !== this.#evaluationSent) return false;
     const from = this.#rowsSent;
     const to = history.length;
     if (to === from) return true;
@@ -152,7 +166,7 @@ export class LiveTrainingView {
       ? Array.from({ length: to - from }, (_, i) => from + i)
       : downsampleIndices(c.step.slice(from, to), c.loss.slice(from, to), most).map((i) => from + i);
     if (!this.#stream.deltaAllowed(now, rows.length)) return false;
-    this.#stream.sendDelta(deltaTraces(trainingFigure(history, { rows, title: this.#title })));
+    this.#stream.sendDelta(deltaTraces(trainingFigure(history, { rows, title: this.#title, evaluation })));
     this.#rowsSent = to;
     return true;
   }

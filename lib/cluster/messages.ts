@@ -16,7 +16,8 @@ export type TaskSpec =
   | { kind: "function"; source: string }
   | { kind: "cell"; code: string; name: string }
   | { kind: "train" }
-  | { kind: "exportModel" };
+  | { kind: "exportModel" }
+  | { kind: "evaluate" };
 
 /** Owner → worker. */
 export type ToWorker =
@@ -142,6 +143,8 @@ function parseTask(value: unknown): TaskSpec {
     case "train":
       return { kind };
     case "exportModel":
+      return { kind };
+    case "evaluate":
       return { kind };
     default:
       return fail("unknown task kind", kind);

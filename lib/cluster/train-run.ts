@@ -12,6 +12,7 @@ import type { WorkerTrainEvent, WorkerTrainResult } from "../training/worker-tra
 import type { TrainCallbacks } from "../training/callback-options.js";
 import type { EarlyStoppingOutcome } from "../training/early-stopping.js";
 import type { EpochRecord } from "../training/epoch-record.js";
+import type { ValidationRecord } from "../training/validation.js";
 import { CallbackRunner } from "./callback-runner.js";
 import type { TaskEvent } from "./pending-task.js";
 
@@ -33,8 +34,10 @@ export interface TrainResult {
   /** The tfjs backend the workers trained on. */
   backend: string;
   history: TrainingHistory;
-  /** Every epoch's end (its mean loss, later validation metrics), in order. */
+  /** Every epoch's end (its mean loss, training metrics, and `val_` logs when it validated), in order. */
   epochs: EpochRecord[];
+  /** Every validation pass (`val_loss`, `val_<metric>`), in order; empty without `validationData`. */
+  validations: ValidationRecord[];
   /** Where early stopping ended training (`stoppedEpoch` null when it did not), when it was on. */
   earlyStopping?: EarlyStoppingOutcome;
 }
@@ -65,6 +68,8 @@ export class TrainRun implements PromiseLike<TrainResult> {
   #epochsReleased = 0;
   #lastSummaryStep = 0;
   readonly #epochListeners = new Set<EpochListener>();
+  readonly #validations: ValidationRecord[] = [];
+  readonly #validationListeners = new Set<(record: ValidationRecord) => void>();
   readonly #callbacks: CallbackRunner | undefined;
 
   /**
@@ -152,6 +157,17 @@ export class TrainRun implements PromiseLike<TrainResult> {
     return () => this.#epochListeners.delete(listener);
   }
 
+  /** Calls `listener` for every validation pass as it arrives; returns a function that removes it. */
+  onValidation(listener: (record: ValidationRecord) => void): () => void {
+    this.#validationListeners.add(listener);
+    return () => this.#validationListeners.delete(listener);
+  }
+
+  /** The validation passes received so far (`val_loss`, `val_<metric>` at a step), in order. */
+  get validations(): readonly ValidationRecord[] {
+    return [...this.#validations];
+  }
+
   /** The epoch ends received so far (each after its last step's summary), in order. */
   get epochs(): readonly EpochRecord[] {
     return this.#epochs.slice(0, this.#epochsReleased);
@@ -175,6 +191,11 @@ export class TrainRun implements PromiseLike<TrainResult> {
     try {
       parsed = deserialize(event.payload) as WorkerTrainEvent;
     } catch {
+      return;
+    }
+    if (parsed.kind === "validations") {
+      this.#validations.push(...parsed.records);
+      for (const record of parsed.records) for (const listener of this.#validationListeners) listener(record);
       return;
     }
     if (parsed.kind === "epochs") {
@@ -254,6 +275,7 @@ export class TrainRun implements PromiseLike<TrainResult> {
       backend: this.#backend,
       history: this.history,
       epochs: [...this.#epochs],
+      validations: [...this.#validations],
       ...(first.earlyStopping === undefined ? {} : { earlyStopping: first.earlyStopping }),
     };
   }

@@ -13,7 +13,8 @@ import { RingbookError } from "../errors.js";
 import { registerFileSystemRouter } from "../io/file-system.js";
 import type { Collectives } from "../collectives/index.js";
 import { exportTrainedModel, runWorkerTraining } from "../training/worker-train.js";
-import type { WorkerTrainSpec } from "../training/train-spec.js";
+import type { WorkerEvaluateSpec, WorkerTrainSpec } from "../training/train-spec.js";
+import { evaluateOnWorker } from "../training/worker-evaluate.js";
 import { ClusterSecret } from "../transport/cluster-secret.js";
 import type { TaskSpec } from "./messages.js";
 import { OutputRelay } from "./output-relay.js";
@@ -164,6 +165,16 @@ function startTask(taskId: string, task: TaskSpec, args: unknown): Promise<unkno
       ).finally(() => stopRequests.delete(taskId));
     case "exportModel":
       return exportTrainedModel();
+    case "evaluate":
+      return evaluateOnWorker(
+        {
+          rank: bootstrap.rank,
+          worldSize,
+          allReduceSum: (values, into) => mesh.collectives.allReduce(values, into === undefined ? { op: "sum" } : { op: "sum", into }),
+        },
+        // Signed by the owner, which built it with parseEvaluateOptions.
+        args as WorkerEvaluateSpec,
+      );
     default: {
       const impossible: never = task;
       return Promise.reject(new RingbookError("ERR_TASK_KIND", `unknown task ${JSON.stringify(impossible)}`));

@@ -11,7 +11,7 @@ import { suggestName } from "./option-names.js";
 
 /** `cluster.train`'s `earlyStopping` option (Keras's EarlyStopping arguments). */
 export interface EarlyStoppingOptions {
-  /** The epoch log to watch. Only `"loss"` until validation exists (`"val_loss"` then). @default "loss" */
+  /** The epoch log to watch: `"loss"`, a metric, or with `validationData` `"val_loss"` or `"val_<metric>"`. @default "loss" */
   monitor?: string;
   /** A change smaller than this is no improvement. @default 0 */
   minDelta?: number;
@@ -56,9 +56,10 @@ export function parseEarlyStopping(value: unknown, logNames: readonly string[]):
   const monitor = o.monitor ?? "loss";
   if (typeof monitor !== "string") throw bad(`earlyStopping.monitor must be the name of an epoch log, got ${JSON.stringify(monitor)}`);
   if (!logNames.includes(monitor)) {
-    const validation = monitor.startsWith("val_")
-      ? "; validation metrics are not computed by cluster.train yet (issue 13), so only the training loss can be monitored"
-      : suggestName(monitor, logNames);
+    const validation =
+      monitor.startsWith("val_") && !logNames.some((name) => name.startsWith("val_"))
+        ? "; val_ logs need validationData, evaluated at epoch ends (validationEvery with epochs, the default)"
+        : suggestName(monitor, logNames);
     throw bad(`earlyStopping.monitor ${JSON.stringify(monitor)} is not a log of this run${validation}; it has ${logNames.join(", ")}`);
   }
   const number = (name: string, fallback: number, integer: boolean): number => {

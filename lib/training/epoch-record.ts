@@ -5,8 +5,9 @@
  */
 
 /**
- * The logs of an epoch, named as in Keras's `logs`: `loss`, and the learning rate of its last step.
- * TODO(#13): validation adds `val_loss` and `val_<metric>` here (and to {@link epochLogNames}).
+ * The logs of an epoch, named as in Keras's `logs`: `loss`, each training metric (`accuracy`, ...),
+ * `val_loss` and `val_<metric>` when the epoch validated at its end, and the learning rate of its
+ * last step.
  */
 export type EpochLogs = { loss: number; learningRate?: number } & Record<string, number>;
 
@@ -29,9 +30,13 @@ export interface EpochRecord {
  * The names an epoch's logs will have in a run with these (raw) train options, for checking
  * `earlyStopping.monitor` before any worker computes.
  */
-export function epochLogNames(_options: Record<string, unknown>): string[] {
-  // TODO(#13): with validationData, also "val_loss" and a "val_" name per metric.
-  return ["loss"];
+export function epochLogNames(options: Record<string, unknown>): string[] {
+  const metrics = Array.isArray(options.metrics)
+    ? options.metrics.flatMap((metric: unknown, i) => (typeof metric === "string" ? [metric] : typeof metric === "function" ? [metric.name === "" ? `metric${i}` : metric.name] : []))
+    : [];
+  const every = options.validationEvery;
+  const validatesAtEpochEnd = options.validationData !== undefined && (every === undefined || (typeof every === "object" && every !== null && "epochs" in every));
+  return ["loss", ...metrics, ...(validatesAtEpochEnd ? ["val_loss", ...metrics.map((name) => `val_${name}`)] : [])];
 }
 
 /** The mean loss of an epoch's steps, each weighted by its samples (Keras's epoch `loss`). */

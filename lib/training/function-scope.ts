@@ -22,7 +22,7 @@ export const ringbookScope = Object.freeze({ ArrayDataset, TensorDataset, mnistD
 export type RingbookScope = typeof ringbookScope;
 
 /** Which user function, for messages. */
-export type UserFunctionRole = "model" | "data" | "loss";
+export type UserFunctionRole = "model" | "data" | "loss" | "metric";
 
 /**
  * Compiles a function's source text in a scope with `tf`, `ringbook` and ringbook's data helpers.

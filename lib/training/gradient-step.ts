@@ -4,6 +4,7 @@ import { disposeBatch, sampleCount, type Batch } from "../data/tensor-tree.js";
 import { isFusedOptimizer } from "./fused-optimizer.js";
 import type { GradientExchange } from "./gradient-exchange.js";
 import { clipGradients, type GradientClipping } from "./gradient-clipping.js";
+import type { MetricSums } from "./metrics.js";
 import type { Trainable } from "./trainable.js";
 
 /**
@@ -56,11 +57,13 @@ export async function dataParallelStep(args: {
   stopVote?: boolean;
   /** Clips the all-reduced gradients (identically on every rank) before the optimizer step. */
   clipping?: GradientClipping;
+  /** Adds this rank's training metrics of the step's batches (from the loss's own forward pass). */
+  metrics?: MetricSums;
 } & (MicroBatch | { microBatches: ReadonlyArray<() => MicroBatch | Promise<MicroBatch>> })): Promise<StepOutcome> {
   const { trainable, exchange, optimizer, globalSamples, allReduceSum } = args;
   const stopVote = args.stopVote ?? false;
   const computeStart = performance.now();
-  const local = new LocalGradients(trainable, exchange, globalSamples, stopVote);
+  const local = new LocalGradients(trainable, exchange, globalSamples, stopVote, args.metrics);
   if ("xs" in args) {
     local.add(args);
   } else {
@@ -107,11 +110,13 @@ class LocalGradients {
   readonly #exchange: GradientExchange;
   readonly #globalSamples: number;
   readonly #stopVote: boolean;
+  readonly #metrics: MetricSums | undefined;
   #payload: Float32Array;
   #samples = 0;
   #weightedLoss = 0;
 
-  constructor(trainable: Trainable, exchange: GradientExchange, globalSamples: number, stopVote: boolean) {
+  constructor(trainable: Trainable, exchange: GradientExchange, globalSamples: number, stopVote: boolean, metrics: MetricSums | undefined) {
+    this.#metrics = metrics;
     this.#trainable = trainable;
     this.#exchange = exchange;
     this.#globalSamples = globalSamples;
@@ -126,14 +131,17 @@ class LocalGradients {
     if (samples === 0) return;
     const weight = samples / this.#globalSamples;
     const trainable = this.#trainable;
+    const metrics = this.#metrics;
+    const observe = metrics === undefined ? undefined : (outputs: readonly tf.Tensor[], targets: readonly tf.Tensor[]) => metrics.add(outputs, targets);
     // Differentiating weight × loss weights the gradients inside tfjs's backward pass (on its
     // backend), instead of a pass over a million values in JavaScript afterwards.
-    const weightedLoss = weight === 1 ? () => trainable.loss(xs, ys) : () => tf.mul(trainable.loss(xs, ys), weight) as tf.Scalar;
+    const weightedLoss = weight === 1 ? () => trainable.loss(xs, ys, observe) : () => tf.mul(trainable.loss(xs, ys, observe), weight) as tf.Scalar;
     const { value, grads } = tf.variableGrads(weightedLoss, trainable.variables as tf.Variable[]);
     try {
       const weighted = value.dataSync()[0]!;
       this.#payload = this.#samples === 0 ? this.#exchange.pack(grads, weighted, weight, this.#stopVote) : this.#exchange.addToPayload(grads, weighted, weight);
       this.#samples += samples;
+      this.#metrics?.count(samples);
       this.#weightedLoss += weighted;
     } finally {
       value.dispose();

@@ -4,6 +4,7 @@ import { saveCheckpoint, type TrainingPosition } from "./checkpoint.js";
 import { EpochLossMean, type EpochRecord } from "./epoch-record.js";
 import { GradientExchange } from "./gradient-exchange.js";
 import { dataParallelStep, type AllReduceSum } from "./gradient-step.js";
+import type { RankEvaluation } from "./rank-evaluation.js";
 import type { RankControls } from "./training-controls.js";
 import type { Trainable } from "./trainable.js";
 import type { EpochBatches, RankBatch, TrainingData } from "./training-data.js";
@@ -81,6 +82,8 @@ export async function trainOnRank(args: {
   onStep: (record: StepRecord) => void;
   /** Learning-rate schedule, clipping and early stopping. */
   controls?: RankControls;
+  /** Training metrics and validation; their logs join each epoch's. */
+  evaluation?: RankEvaluation;
   /** After each epoch's last step (and before early stopping decides on it). */
   onEpochEnd?: (record: EpochRecord) => void;
 }): Promise<{ position: TrainingPosition; stopped: boolean; earlyStopped: boolean }> {
@@ -97,9 +100,10 @@ export async function trainOnRank(args: {
     stepsSinceCheckpoint = 0;
   };
   /** Reports an epoch's end; true when early stopping ends training here. */
-  const epochEnded = (epoch: number, step: number, loss: EpochLossMean, learningRate: number | undefined): boolean => {
-    // TODO(#13): validation metrics (val_loss, ...) join these logs here, before early stopping reads them.
-    const logs = { loss: loss.mean, ...(learningRate === undefined ? {} : { learningRate }) };
+  const epochEnded = async (epoch: number, step: number, loss: EpochLossMean, learningRate: number | undefined): Promise<boolean> => {
+    // Training metrics and validation (val_loss, ...) join the logs before early stopping reads them.
+    const evaluated = (await args.evaluation?.epochEnd(epoch, step)) ?? {};
+    const logs = { loss: loss.mean, ...evaluated, ...(learningRate === undefined ? {} : { learningRate }) };
     args.onEpochEnd?.({ epoch, step, steps: loss.steps, samples: loss.samples, logs, endedAtMs: performance.timeOrigin + performance.now() });
     return controls?.epochEnd(epoch, logs) ?? false;
   };
@@ -150,6 +154,7 @@ export async function trainOnRank(args: {
           allReduceSum: args.allReduceSum,
           stopVote: args.shouldStop(),
           ...(controls?.clipping === undefined ? {} : { clipping: controls.clipping }),
+          ...(args.evaluation?.trainSums === undefined ? {} : { metrics: args.evaluation.trainSums }),
         };
         const [only] = group;
         outcome = await dataParallelStep(group.length === 1 && only !== undefined ? { ...common, xs: only.xs, ys: only.ys } : { ...common, microBatches: group.map((batch) => () => batch) });
@@ -194,7 +199,8 @@ export async function trainOnRank(args: {
       stepsSinceCheckpoint++;
       if (schedule.checkpoint !== undefined && stepsSinceCheckpoint >= schedule.checkpoint.everySteps) await checkpointNow();
       // Every rank has the same global losses, so every rank makes the same early-stopping decision.
-      const earlyStop = last && epochEnded(epoch, position.globalStep, epochLoss, learningRate);
+      await args.evaluation?.afterStep(epoch, position.globalStep);
+      const earlyStop = last && (await epochEnded(epoch, position.globalStep, epochLoss, learningRate));
       if (outcome.stop || earlyStop) {
         if (ahead?.batch !== undefined) disposeBatch(ahead.batch);
         return finish(outcome.stop, earlyStop);

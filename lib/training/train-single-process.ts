@@ -8,6 +8,7 @@ import { parseTrainOptions, type TrainOptions } from "./train-spec.js";
 import type { StepRecord } from "./rank-loop.js";
 import { rebuildTrainedModel, recipeOf, type TrainedModel } from "./trained-model.js";
 import type { EpochRecord } from "./epoch-record.js";
+import type { ValidationRecord } from "./validation.js";
 import { exportTrainedModel, runWorkerTraining, type ExportedModel, type WorkerTrainResult } from "./worker-train.js";
 
 /** What a single-process run gives: every step's record, the end position and the model. */
@@ -15,6 +16,8 @@ export interface SingleProcessRun {
   records: StepRecord[];
   /** Every epoch's end (mean loss, ...), as `onEpochEnd` callbacks of `cluster.train` get them. */
   epochs: EpochRecord[];
+  /** Every validation pass (`val_loss`, `val_<metric>`), as `run.validations` of `cluster.train`. */
+  validations: ValidationRecord[];
   result: WorkerTrainResult;
   /** The trained weights, as a worker exports them. */
   model: ExportedModel;
@@ -42,6 +45,7 @@ export async function trainSingleProcess(options: TrainOptions): Promise<SingleP
   }
   const records: StepRecord[] = [];
   const epochs: EpochRecord[] = [];
+  const validations: ValidationRecord[] = [];
   const result = await runWorkerTraining(
     {
       rank: 0,
@@ -51,6 +55,7 @@ export async function trainSingleProcess(options: TrainOptions): Promise<SingleP
       emit: (event) => {
         if (event.kind === "steps") records.push(...event.records);
         else if (event.kind === "epochs") epochs.push(...event.records);
+        else if (event.kind === "validations") validations.push(...event.records);
       },
       stopRequested: () => false,
     },
@@ -59,5 +64,5 @@ export async function trainSingleProcess(options: TrainOptions): Promise<SingleP
   );
   const model = await exportTrainedModel(0);
   const recipe = recipeOf(options, spec.optimizer, 1);
-  return { records, epochs, result, model, trainedModel: () => rebuildTrainedModel(model, recipe) };
+  return { records, epochs, validations, result, model, trainedModel: () => rebuildTrainedModel(model, recipe) };
 }

@@ -5,6 +5,8 @@ import { checkArgsCloneable } from "./args-check.js";
 import { acceptedDataForms, isIndexedDataset } from "./data-forms.js";
 import type { RingbookScope } from "./function-scope.js";
 import { isLossName, lossNames, type LossName } from "./losses.js";
+import { isMetricName, unknownMetric, type MetricName, type MetricSpec } from "./metrics.js";
+import type { ValidationEvery } from "./validation.js";
 import { checkKnownKeys, suggestName } from "./option-names.js";
 import type { OptimizerSpec } from "./optimizers.js";
 import type { TrainingSchedule } from "./rank-loop.js";
@@ -41,6 +43,10 @@ export interface WorkerTrainSpec {
   metricsIntervalMs: number;
   /** Learning-rate schedule, gradient clipping, early stopping (accumulation is in `schedule`). */
   controls: TrainingControlsSpec;
+  /** Metrics by name or function source (every output's). */
+  metrics?: MetricSpec[];
+  /** Validation data (in the forms of `data`) and when to evaluate it. */
+  validation?: { data: WorkerTrainSpec["data"]; every: ValidationEvery };
 }
 
 /** One output's loss as it travels: a name, or a function's source text. */
@@ -179,7 +185,7 @@ export interface TrainOptions<Args = any> {
   /**
    * Stops training when the monitored epoch log stops improving (Keras's EarlyStopping), decided on
    * the workers at each epoch's end; `restoreBestWeights` puts the best epoch's weights back when
-   * training ends. `monitor` is `"loss"` until validation exists.
+   * training ends. `monitor` is `"loss"`, a metric, or with `validationData` `"val_loss"` or `"val_<metric>"`.
    * @example earlyStopping: { monitor: "loss", patience: 2, minDelta: 1e-3, restoreBestWeights: true }
    */
   earlyStopping?: EarlyStoppingOptions | boolean;
@@ -190,6 +196,32 @@ export interface TrainOptions<Args = any> {
    * the callback's, since records arrive in batches). See {@link TrainCallbacks}.
    */
   callbacks?: TrainCallbacks | TrainCallbacks[];
+
+  // ---- Validation and metrics (issue 13) ---------------------------------------------------
+  /**
+   * Metrics by name (`accuracy` — categorical, sparse or binary as the output and targets say, as
+   * Keras resolves it — `categoricalAccuracy`, `sparseCategoricalAccuracy`, `binaryAccuracy`,
+   * `mse`/`meanSquaredError`, `mae`/`meanAbsoluteError`, `precision`, `recall`) or functions
+   * `(yTrue, yPred) => tensor` (per sample or a batch mean; they travel as source text, named by
+   * the function's name). Training metrics come from each step's forward pass and join the epoch
+   * logs (summed over all ranks once per epoch); with `validationData`, `val_<metric>` too. For a
+   * model with several outputs, every metric applies to each output, named `<output>_<metric>`.
+   * @example metrics: ["accuracy", "precision"]
+   */
+  metrics?: ReadonlyArray<MetricName | (string & Record<never, never>) | ((yTrue: tf.Tensor, yPred: tf.Tensor) => unknown)>;
+  /**
+   * Data to evaluate on, in any form `data` takes (in order, not shuffled): evaluated distributed
+   * (each rank a shard of every batch of `batchSize`, one all-reduce per pass) in inference mode,
+   * giving `val_loss` and `val_<metric>` in the epoch logs (callbacks, early stopping,
+   * `run.epochs`) and every pass in `run.validations`.
+   */
+  validationData?: ((context: TrainContext<Args>) => unknown) | BuiltinData | { xs: SampleTree; ys: SampleTree };
+  /**
+   * When to evaluate `validationData`: every `steps` optimizer steps and/or at the end of every
+   * `epochs`-th epoch (an epoch's logs carry `val_` values when it validated at its end).
+   * @default { epochs: 1 }
+   */
+  validationEvery?: ValidationEvery;
   // ---- end of training controls -----------------------------------------------------------
 }
 
@@ -216,6 +248,10 @@ export const trainOptionNames = [
   "accumulationSteps",
   "earlyStopping",
   "callbacks",
+  // Validation and metrics.
+  "metrics",
+  "validationData",
+  "validationEvery",
 ] as const satisfies ReadonlyArray<keyof TrainOptions>;
 
 /**
@@ -285,34 +321,102 @@ export function parseTrainOptions(options: unknown, worldSize: number): WorkerTr
     args: o.args,
     metricsIntervalMs,
     controls,
+    ...parseValidationAndMetrics(o),
   };
+}
+
+/** The `metrics`, `validationData` and `validationEvery` options. */
+function parseValidationAndMetrics(o: Record<string, unknown>): Pick<WorkerTrainSpec, "metrics" | "validation"> {
+  const out: Pick<WorkerTrainSpec, "metrics" | "validation"> = {};
+  if (o.metrics !== undefined) {
+    if (!Array.isArray(o.metrics)) throw bad(`metrics must be an array of metric names or functions, e.g. ["accuracy"], got ${describeValue(o.metrics)}`);
+    out.metrics = o.metrics.map((metric: unknown, i): MetricSpec => {
+      if (isMetricName(metric)) return { name: metric };
+      if (typeof metric === "function") return { source: metric.toString(), name: metric.name === "" ? `metric${i}` : metric.name };
+      throw unknownMetric(metric, ` (metrics[${i}])`);
+    });
+    const names = out.metrics.map((metric) => metric.name);
+    const repeated = names.find((name, i) => names.indexOf(name) !== i);
+    if (repeated !== undefined) throw bad(`metrics names "${repeated}" twice; every metric needs its own name (name a function metric: function myMetric(yTrue, yPred) { ... })`);
+  }
+  if (o.validationEvery !== undefined && o.validationData === undefined) throw bad("validationEvery is set but validationData is not; give validationData to evaluate");
+  if (o.validationData !== undefined) {
+    out.validation = { data: parseData(o.validationData, "validationData"), every: parseValidationEvery(o.validationEvery) };
+  }
+  return out;
+}
+
+function parseValidationEvery(value: unknown): ValidationEvery {
+  if (value === undefined) return { epochs: 1 };
+  const shape = "validationEvery must be { steps: N } and/or { epochs: N } with positive integers";
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw bad(`${shape}, got ${JSON.stringify(value)}`);
+  checkKnownKeys(value, ["steps", "epochs"], "validationEvery.");
+  const every: ValidationEvery = {};
+  for (const key of ["steps", "epochs"] as const) {
+    const n = (value as Record<string, unknown>)[key];
+    if (n === undefined) continue;
+    if (typeof n !== "number" || !Number.isInteger(n) || n <= 0) throw bad(`${shape}, got ${key}: ${JSON.stringify(n)}`);
+    every[key] = n;
+  }
+  if (every.steps === undefined && every.epochs === undefined) throw bad(`${shape}, got ${JSON.stringify(value)}`);
+  return every;
 }
 
 const builtinOptionNames = { mnist: ["builtin", "split", "sampleShape"], synthetic: ["builtin", "size", "features", "classes", "seed"] } as const;
 
-function parseData(value: unknown): WorkerTrainSpec["data"] {
+/** What a worker needs for `cluster.evaluate` (structured-clone data). */
+export interface WorkerEvaluateSpec {
+  data: WorkerTrainSpec["data"];
+  batchSize: number;
+  metrics: MetricSpec[];
+  args: unknown;
+}
+
+/** `cluster.evaluate`'s options. */
+export interface EvaluateOptions<Args = any> {
+  /** Global batch size (all ranks together; each evaluates its shard of every batch). @default 32 × workers */
+  batchSize?: number;
+  /** Metrics by name or function, as in `train`. @default the last run's metrics */
+  metrics?: TrainOptions["metrics"];
+  /** Values a data function reads as `args`. @default the last run's args */
+  args?: Args;
+}
+
+/** Checks `cluster.evaluate(data, options)` on the owner, before any worker computes. */
+export function parseEvaluateOptions(data: unknown, options: unknown, worldSize: number, defaults: { metrics: MetricSpec[]; args: unknown }): WorkerEvaluateSpec {
+  if (typeof options !== "object" || options === null || Array.isArray(options)) throw bad(`evaluate options must be an object { batchSize, metrics, args }, got ${describeValue(options)}`);
+  checkKnownKeys(options, ["batchSize", "metrics", "args"], "evaluate.");
+  const o = options as Record<string, unknown>;
+  const batchSize = o.batchSize ?? 32 * worldSize;
+  if (typeof batchSize !== "number" || !Number.isInteger(batchSize) || batchSize <= 0) throw bad(`evaluate: batchSize must be a positive integer, got ${JSON.stringify(o.batchSize)}`);
+  if (o.args !== undefined) checkArgsCloneable(o.args);
+  const metrics = o.metrics === undefined ? defaults.metrics : (parseValidationAndMetrics({ metrics: o.metrics }).metrics ?? []);
+  return { data: parseData(data, "data"), batchSize, metrics, args: o.args === undefined ? defaults.args : o.args };
+}
+
+function parseData(value: unknown, name = "data"): WorkerTrainSpec["data"] {
   if (typeof value === "function") return { source: value.toString() };
   if (isTfDataset(value)) {
-    throw bad("data is a tf.data.Dataset, which cannot travel to the workers (it is code, not data): return it from a data function, e.g. data: ({ tf }) => tf.data.zip({ xs, ys })");
+    throw bad(`${name} is a tf.data.Dataset, which cannot travel to the workers (it is code, not data): return it from a data function, e.g. data: ({ tf }) => tf.data.zip({ xs, ys })`);
   }
   if (isIndexedDataset(value)) {
-    throw bad(`data is ${describeValue(value)}, a Dataset, which cannot travel to the workers (its samples are private fields): build it in a data function, e.g. data: () => mnistDigits().train, or give { xs, ys }`);
+    throw bad(`${name} is ${describeValue(value)}, a Dataset, which cannot travel to the workers (its samples are private fields): build it in a data function, e.g. ${name}: () => mnistDigits().train, or give { xs, ys }`);
   }
   if (typeof value === "object" && value !== null && "builtin" in value) {
     const builtin = (value as { builtin: unknown }).builtin;
     if (builtin === "mnist" || builtin === "synthetic") {
-      checkKnownKeys(value, builtinOptionNames[builtin], `data (${builtin}).`);
+      checkKnownKeys(value, builtinOptionNames[builtin], `${name} (${builtin}).`);
       return structuredClone(value) as BuiltinData;
     }
     throw bad(`unknown built-in data set ${JSON.stringify(builtin)}${typeof builtin === "string" ? suggestName(builtin, ["mnist", "synthetic"]) : ""}; use "mnist" or "synthetic"`);
   }
   if (typeof value === "object" && value !== null && !Array.isArray(value) && ("xs" in value || "ys" in value)) {
-    checkKnownKeys(value, ["xs", "ys"], "data.");
-    if (!("xs" in value) || !("ys" in value)) throw bad(`data needs both xs (the inputs) and ys (the targets); it has only ${"xs" in value ? "xs" : "ys"}`);
+    checkKnownKeys(value, ["xs", "ys"], `${name}.`);
+    if (!("xs" in value) || !("ys" in value)) throw bad(`${name} needs both xs (the inputs) and ys (the targets); it has only ${"xs" in value ? "xs" : "ys"}`);
     // Read here: tensors and nested arrays become flat typed arrays with their shape, checked once.
-    return { inline: { xs: toSampleTree(readSampleTree(value.xs, "data.xs")), ys: toSampleTree(readSampleTree(value.ys, "data.ys")) } };
+    return { inline: { xs: toSampleTree(readSampleTree(value.xs, `${name}.xs`)), ys: toSampleTree(readSampleTree(value.ys, `${name}.ys`)) } };
   }
-  throw bad(`data is ${describeValue(value)}; give a function ({ tf, rank, worldSize, args }) => data, or the data itself. Accepted: ${acceptedDataForms}`);
+  throw bad(`${name} is ${describeValue(value)}; give a function ({ tf, rank, worldSize, args }) => data, or the data itself. Accepted: ${acceptedDataForms}`);
 }
 
 function parseLoss(value: unknown): WorkerLossSpec {

@@ -1,8 +1,14 @@
 import tf from "../tfjs.cjs";
 import { RingbookError } from "../errors.js";
-import type { TensorTree } from "../data/tensor-tree.js";
+import { treeLeaves, type TensorTree } from "../data/tensor-tree.js";
 import { resolveLosses, type ResolvedLoss } from "./losses.js";
 import { arrange, portsOf, withTrailingAxis, type ModelPorts } from "./model-io.js";
+
+/**
+ * Sees the outputs a loss was computed from and their targets (one of each per model output),
+ * inside the loss's tidy: metrics read them there without a second forward pass.
+ */
+export type OutputObserver = (outputs: readonly tf.Tensor[], targets: readonly tf.Tensor[]) => void;
 
 /**
  * What data-parallel training needs of a model: its trainable variables in an order that is the
@@ -14,7 +20,12 @@ export interface Trainable {
    * Mean loss over the batch, in training mode, including regularisation terms; for several
    * outputs, the sum of each output's mean loss.
    */
-  loss(xs: TensorTree, ys: TensorTree): tf.Scalar;
+  loss(xs: TensorTree, ys: TensorTree, observe?: OutputObserver): tf.Scalar;
+  /**
+   * Mean loss over the batch in inference mode (dropout off, as Keras's `evaluate`), including
+   * regularisation terms: what validation and `evaluate` report.
+   */
+  evaluateLoss(xs: TensorTree, ys: TensorTree, observe?: OutputObserver): tf.Scalar;
   /** The model's outputs for `xs` in inference mode: one tensor, or one per output. */
   predict(xs: TensorTree): tf.Tensor | tf.Tensor[];
   /** A layers model's inputs and outputs, and the loss of each output; absent for a custom model. */
@@ -46,22 +57,24 @@ export function trainableFromLayersModel(model: tf.LayersModel, loss: unknown): 
     const output = model.apply(inputs.length === 1 ? inputs[0]! : inputs, { training }) as tf.Tensor | tf.Tensor[];
     return Array.isArray(output) ? output : [output];
   };
+  const lossOf = (xs: TensorTree, ys: TensorTree, training: boolean, observe: OutputObserver | undefined): tf.Scalar =>
+    tf.tidy((): tf.Scalar => {
+      const outputs = apply(xs, training);
+      const arranged = arrange(ys, ports.outputs, "targets");
+      const targets = losses.map((resolved, i) => (resolved.name === "sparseCategoricalCrossentropy" ? arranged[i]! : withTrailingAxis(arranged[i]!, ports.outputs[i]!.sampleShape)));
+      const perOutput = losses.map((resolved, i) => {
+        const perSample = resolved.fn(targets[i]!, outputs[i]!);
+        return perSample.rank === 0 ? (perSample as tf.Scalar) : (perSample.mean() as tf.Scalar);
+      });
+      observe?.(outputs, targets);
+      const terms = [...perOutput, ...model.calculateLosses()];
+      return terms.length === 1 ? terms[0]! : (tf.addN(terms) as tf.Scalar);
+    });
   return {
     variables,
     layers: { model, ports, losses },
-    loss: (xs, ys) =>
-      tf.tidy((): tf.Scalar => {
-        const outputs = apply(xs, true);
-        const targets = arrange(ys, ports.outputs, "targets");
-        const perOutput = losses.map((resolved, i) => {
-          const output = outputs[i]!;
-          const target = resolved.name === "sparseCategoricalCrossentropy" ? targets[i]! : withTrailingAxis(targets[i]!, ports.outputs[i]!.sampleShape);
-          const perSample = resolved.fn(target, output);
-          return perSample.rank === 0 ? (perSample as tf.Scalar) : (perSample.mean() as tf.Scalar);
-        });
-        const terms = [...perOutput, ...model.calculateLosses()];
-        return terms.length === 1 ? terms[0]! : (tf.addN(terms) as tf.Scalar);
-      }),
+    loss: (xs, ys, observe) => lossOf(xs, ys, true, observe),
+    evaluateLoss: (xs, ys, observe) => lossOf(xs, ys, false, observe),
     predict: (xs) =>
       tf.tidy(() => {
         const outputs = apply(xs, false);
@@ -78,7 +91,18 @@ export function trainableFromVariables(model: VariablesModel): Trainable {
   if (typeof model.loss !== "function" || typeof model.predict !== "function") {
     throw new RingbookError("ERR_BAD_MODEL", "a custom model needs `loss(xs, ys)` and `predict(xs)` functions");
   }
-  return { variables: model.variables, loss: (xs, ys) => model.loss(xs, ys), predict: (xs) => model.predict(xs) };
+  // A custom model has no training mode, and its loss gives no outputs: metrics predict again.
+  const lossOf = (xs: TensorTree, ys: TensorTree, observe: OutputObserver | undefined): tf.Scalar => {
+    const loss = model.loss(xs, ys);
+    if (observe !== undefined) {
+      tf.tidy(() => {
+        const outputs = model.predict(xs);
+        observe(Array.isArray(outputs) ? outputs : [outputs], treeLeaves(ys));
+      });
+    }
+    return loss;
+  };
+  return { variables: model.variables, loss: lossOf, evaluateLoss: lossOf, predict: (xs) => model.predict(xs) };
 }
 
 /** A layers model or a custom variables model, as a {@link Trainable}. */

@@ -24,13 +24,13 @@ export interface TrainingRecipe {
   optimizer: OptimizerSpec;
   args: unknown;
   worldSize: number;
-  // TODO(issue 13): metrics, once `train` takes them (another part of the issue): pass them to
-  // compile in compileLayersModel and compute them in CustomModel.evaluate.
+  /** As given to `train`; a layers model is compiled with them (a custom model's `evaluate` gives the loss only). */
+  metrics?: TrainOptions["metrics"];
 }
 
 /** The recipe of a run from its options, as `train` checked them. */
 export function recipeOf(options: TrainOptions, optimizer: OptimizerSpec, worldSize: number): TrainingRecipe {
-  return { model: options.model, loss: options.loss, optimizer, args: options.args, worldSize };
+  return { model: options.model, loss: options.loss, optimizer, args: options.args, worldSize, ...(options.metrics === undefined ? {} : { metrics: options.metrics }) };
 }
 
 /**
@@ -134,7 +134,7 @@ export async function rebuildTrainedModel(exported: ExportedModel, recipe: Train
  */
 function compileLayersModel(model: tf.LayersModel, recipe: TrainingRecipe): void {
   const optimizer = createTfjsOptimizer(recipe.optimizer);
-  model.compile({ loss: compileLoss(recipe.loss ?? "categoricalCrossentropy"), optimizer });
+  model.compile({ loss: compileLoss(recipe.loss ?? "categoricalCrossentropy"), optimizer, ...(recipe.metrics === undefined ? {} : { metrics: compileMetrics(recipe.metrics) }) });
   // tfjs frees an optimizer at dispose() only when compile built it from a name; this one is
   // made for this model alone.
   const dispose = model.dispose.bind(model);
@@ -160,6 +160,21 @@ function compileLoss(loss: NonNullable<TrainOptions["loss"]>): CompileLoss {
 }
 
 type CompileLoss = Parameters<tf.LayersModel["compile"]>[0]["loss"];
+
+/**
+ * The run's metrics as `compile` takes them: tfjs's own names where tfjs knows them (it resolves
+ * `accuracy` from the output and loss, as training does), functions for the rest. Precision and
+ * recall threshold predictions at 0.5 as in training; tfjs averages them over batches.
+ */
+function compileMetrics(metrics: NonNullable<TrainOptions["metrics"]>): Array<string | LossFunction> {
+  const thresholded = (fn: LossFunction): LossFunction => (yTrue, yPred) => tf.tidy(() => fn(yTrue, tf.cast(tf.greater(yPred, 0.5), "float32")));
+  const byName: Record<string, string | LossFunction> = {
+    sparseCategoricalAccuracy: (yTrue, yPred) => tf.tidy(() => tf.metrics.sparseCategoricalAccuracy(tf.reshape(yTrue, [-1, 1]), yPred)),
+    precision: thresholded(tf.metrics.precision),
+    recall: thresholded(tf.metrics.recall),
+  };
+  return metrics.map((metric) => (typeof metric === "function" ? (metric as LossFunction) : (byName[metric] ?? metric)));
+}
 
 async function rebuildCustomModel(values: ReadonlyArray<{ name: string; shape: number[]; values: Float32Array }>, recipe: TrainingRecipe | undefined): Promise<CustomModel> {
   if (recipe === undefined) {

@@ -15,6 +15,9 @@ import type { EpochRecord } from "./epoch-record.js";
 import type { EarlyStoppingOutcome } from "./early-stopping.js";
 import { RankControls } from "./training-controls.js";
 import { withSeededMathRandom } from "./seeded-random.js";
+import { resolveMetrics, type MetricFunction, type ResolvedMetric } from "./metrics.js";
+import { RankEvaluation } from "./rank-evaluation.js";
+import type { ValidationRecord } from "./validation.js";
 import type { LossEntrySpec, TrainContext, WorkerLossSpec, WorkerTrainSpec } from "./train-spec.js";
 import { toTrainable, type Trainable } from "./trainable.js";
 import type { TrainingData } from "./training-data.js";
@@ -37,7 +40,9 @@ export type WorkerTrainEvent =
   | { kind: "ready"; rank: number; parameterCount: number; /** Samples per epoch; null for a stream of unknown size. */ datasetSize: number | null; backend: string }
   | { kind: "steps"; rank: number; records: StepRecord[] }
   /** Epoch ends, from rank 0 only (every rank has the same), sent after the steps they follow. */
-  | { kind: "epochs"; rank: number; records: EpochRecord[] };
+  | { kind: "epochs"; rank: number; records: EpochRecord[] }
+  /** Validation passes, from rank 0 only (every rank has the same). */
+  | { kind: "validations"; rank: number; records: ValidationRecord[] };
 
 /** What each rank returns when its training ends. */
 export interface WorkerTrainResult {
@@ -76,6 +81,9 @@ interface Setup {
   model: unknown;
   trainable: Trainable;
   data: TrainingData;
+  /** The validation data, when the run has it. */
+  validationData: TrainingData | undefined;
+  metrics: ResolvedMetric[];
   optimizer: tf.Optimizer;
   start: TrainingPosition | undefined;
   opened: OpenedEpoch | undefined;
@@ -133,7 +141,7 @@ export async function runWorkerTraining(env: WorkerTrainEnv, spec: WorkerTrainSp
         "Every worker must build the same data (ringbook shards it): seed what is random (a tf.data.Dataset's shuffle(bufferSize, seed), random numbers in the data function), or build the data from args",
     );
   }
-  const { model, trainable, data, optimizer, start, opened } = setup;
+  const { model, trainable, data, optimizer, start, opened, validationData, metrics } = setup;
   const exchange = new GradientExchange(trainable.variables);
   if (start === undefined) {
     // One source of truth for the initial weights, whatever each rank's initialisers drew.
@@ -147,11 +155,14 @@ export async function runWorkerTraining(env: WorkerTrainEnv, spec: WorkerTrainSp
 
   let buffered: StepRecord[] = [];
   let bufferedEpochs: EpochRecord[] = [];
+  let bufferedValidations: ValidationRecord[] = [];
   const flush = (): void => {
     if (buffered.length > 0) env.emit({ kind: "steps", rank, records: buffered });
+    if (bufferedValidations.length > 0) env.emit({ kind: "validations", rank, records: bufferedValidations });
     if (bufferedEpochs.length > 0) env.emit({ kind: "epochs", rank, records: bufferedEpochs });
     buffered = [];
     bufferedEpochs = [];
+    bufferedValidations = [];
   };
   const timer = setInterval(flush, spec.metricsIntervalMs);
   try {
@@ -170,6 +181,13 @@ export async function runWorkerTraining(env: WorkerTrainEnv, spec: WorkerTrainSp
       shouldStop: env.stopRequested,
       onStep: (record) => buffered.push(record),
       controls,
+      evaluation: new RankEvaluation({
+        trainable,
+        metrics,
+        allReduceSum: env.allReduceSum,
+        ...(validationData === undefined || spec.validation === undefined ? {} : { validation: { data: validationData, every: spec.validation.every } }),
+        ...(rank === 0 ? { onValidation: (record: ValidationRecord) => bufferedValidations.push(record) } : {}),
+      }),
       ...(rank === 0 ? { onEpochEnd: (record: EpochRecord) => bufferedEpochs.push(record) } : {}),
     });
     const earlyStopping = controls.earlyStopping;
@@ -204,6 +222,8 @@ async function buildSetup(spec: WorkerTrainSpec, context: WorkerContext): Promis
     const dataSchedule = perStep === 1 || spec.schedule.stepsPerEpoch === undefined ? spec.schedule : { ...spec.schedule, stepsPerEpoch: spec.schedule.stepsPerEpoch * perStep };
     const placement = { rank: context.rank, worldSize: context.worldSize, schedule: dataSchedule };
     const data = await buildTrainingData(spec.data, { context, trainable, placement });
+    const metrics = resolveMetrics(spec.metrics ?? [], trainable.layers?.ports.outputs.map((output) => output.name) ?? ["output"], (source) => explainedLoss(compileUserFunction(source, "metric") as MetricFunction, "metric"));
+    const validationData = spec.validation === undefined ? undefined : await buildValidationData(spec, { context, trainable, placement });
     built.optimizer = createOptimizer(spec.optimizer, trainable.variables);
     const start = spec.resumeFrom === undefined ? undefined : await loadCheckpoint({ dir: spec.resumeFrom, variables: trainable.variables, optimizer: built.optimizer });
     const position = start ?? { epoch: 0, stepInEpoch: 0, globalStep: 0 };
@@ -221,7 +241,7 @@ async function buildSetup(spec: WorkerTrainSpec, context: WorkerContext): Promis
       }
       if (opened.first !== undefined && opened.first.samples > 0) checkFirstBatch(trainable, opened.first, { kind: data.kind });
     }
-    return { model, trainable, data, optimizer: built.optimizer, start, opened };
+    return { model, trainable, data, validationData, metrics, optimizer: built.optimizer, start, opened };
   } catch (error) {
     disposeSetup(built);
     throw error;
@@ -245,15 +265,40 @@ function compileLoss(spec: WorkerLossSpec): ModelLoss {
   }
 }
 
-/** A user's loss function whose ReferenceErrors say to pass notebook values in `args`. */
-function explainedLoss(fn: LossFunction): LossFunction {
+/** A user's loss (or metric) function whose ReferenceErrors say to pass notebook values in `args`. */
+function explainedLoss(fn: LossFunction, what: "loss" | "metric" = "loss"): LossFunction {
   return (yTrue, yPred) => {
     try {
       return fn(yTrue, yPred);
     } catch (error) {
-      throw explainUserError(error, "loss");
+      throw explainUserError(error, what);
     }
   };
+}
+
+/**
+ * The run's validation data on this rank: the forms of `data`, read in order (not shuffled) in
+ * batches of `batchSize`, every batch sharded over the ranks; its first batch is checked against
+ * the model (messages start with "validationData").
+ */
+async function buildValidationData(spec: WorkerTrainSpec, build: Parameters<typeof buildTrainingData>[1]): Promise<TrainingData> {
+  const { batchSize, seed } = spec.schedule;
+  const placement = { ...build.placement, schedule: { batchSize, epochs: 1, seed, shuffle: false } };
+  try {
+    const data = await buildTrainingData(spec.validation!.data, { ...build, placement });
+    const first = await data.openEpoch(0, 0).next();
+    if (first === undefined) throw new RingbookError("ERR_BAD_VALIDATION_DATA", `the validation data (${data.name}) is empty`);
+    try {
+      if (first.samples > 0) checkFirstBatch(build.trainable, first, { kind: data.kind });
+    } finally {
+      disposeBatch(first);
+    }
+    return data;
+  } catch (error) {
+    if (!(error instanceof Error)) throw error;
+    const code = (error as { code?: unknown }).code;
+    throw new RingbookError(typeof code === "string" ? code : "ERR_BAD_VALIDATION_DATA", `validationData: ${error.message}`, { cause: error });
+  }
 }
 
 function disposeSetup(setup: Partial<Setup>): void {
@@ -261,6 +306,12 @@ function disposeSetup(setup: Partial<Setup>): void {
   setup.optimizer?.dispose();
   if (setup.model !== undefined && setup.trainable !== undefined) disposeModel(setup.model, setup.trainable);
   else if (setup.model instanceof tf.LayersModel) setup.model.dispose();
+}
+
+/** The model this worker trained last on `rank` (the lowest rank held when not given), if any. */
+export function lastTrainedModel(rank?: number): TrainedModelState | undefined {
+  const byRank = lastTrained();
+  return byRank.get(rank ?? Math.min(...byRank.keys()));
 }
 
 /** The trained model of this worker, as tfjs artifacts (layers) or named arrays (custom variables). */

@@ -360,6 +360,49 @@ describe(`training controls on a 2-worker ${bestCpuBackend} cluster`, () => {
     assert.equal(maxAbsDifference(onRank0, onRank1), 0, "ranks hold identical weights after the stop");
   });
 
+  it("metrics and validation data give the epoch logs and validation passes of single-process training; callbacks and early stopping get val_ logs; cluster.model() evaluates with the metrics", async () => {
+    // 50 validation samples in batches of 40: shards of 20 and 20, then 5 and 5.
+    const validation = syntheticClassification({ size: 50, features: 12, classes: 4, seed: 9 });
+    const { xs, ys } = validation.batch(Uint32Array.from({ length: 50 }, (_, i) => i));
+    const validationData = { xs: xs.arraySync() as number[][], ys: ys.arraySync() as number[][] };
+    const logs: Array<Record<string, number>> = [];
+    const options = mlpOptions({
+      metrics: ["accuracy", "mae"],
+      validationData,
+      validationEvery: { steps: 4, epochs: 1 },
+      epochs: 3,
+      earlyStopping: { monitor: "val_loss", minDelta: 1e9, patience: 1 },
+      live: false,
+    });
+    const run = cluster.train({ ...options, callbacks: { onEpochEnd: (_epoch, epochLogs) => void logs.push(epochLogs) } });
+    const result = await run;
+    const alone = await trainSingleProcess(options);
+    assert.deepEqual(result.earlyStopping, { stoppedEpoch: 1, bestEpoch: 0, best: result.epochs[0]!.logs.val_loss, restoredBestWeights: false });
+    assert.equal(logs.length, 2);
+    logs.forEach((epochLogs, i) => {
+      assert.deepEqual(Object.keys(epochLogs).sort(), ["accuracy", "learningRate", "loss", "mae", "val_accuracy", "val_loss", "val_mae"]);
+      for (const [name, value] of Object.entries(alone.epochs[i]!.logs)) assert.ok(Math.abs(epochLogs[name]! - value) < 1e-4, `epoch ${i} ${name}: ${epochLogs[name]} vs ${value}`);
+    });
+    assert.deepEqual(result.validations.map((v) => [v.step, v.samples]), [[4, 50], [6, 50], [8, 50], [12, 50]]);
+    assert.deepEqual(run.validations.map((v) => v.step), [4, 6, 8, 12]);
+    const model = await cluster.model();
+    const evaluated = model.evaluate(xs, ys, { batchSize: 40 }) as tf.Scalar[];
+    assert.equal(evaluated.length, 3, "loss, accuracy, mae");
+    const last = result.epochs.at(-1)!.logs;
+    const [loss, accuracy, mae] = evaluated.map((t) => t.dataSync()[0]!);
+    assert.ok(Math.abs(loss! - last.val_loss!) < 1e-4 && Math.abs(accuracy! - last.val_accuracy!) < 1e-6 && Math.abs(mae! - last.val_mae!) < 1e-4, `evaluate ${[loss, accuracy, mae]} vs ${JSON.stringify(last)}`);
+    model.dispose();
+    // Distributed evaluate on the workers: the same as the last validation (the same data, the final weights).
+    const distributed = await cluster.evaluate(validationData, { batchSize: 40 });
+    assert.deepEqual(Object.keys(distributed).sort(), ["accuracy", "loss", "mae"]);
+    assert.ok(Math.abs(distributed.loss! - last.val_loss!) < 1e-6 && distributed.accuracy === last.val_accuracy, `evaluate ${JSON.stringify(distributed)} vs ${JSON.stringify(last)}`);
+    const onlyMse = await cluster.evaluate(({ args }: { args: { xs: number[][]; ys: number[][] } }) => args, { batchSize: 16, metrics: ["mse"], args: validationData });
+    assert.deepEqual(Object.keys(onlyMse).sort(), ["loss", "mse"]);
+    assert.ok(Math.abs(onlyMse.loss! - last.val_loss!) < 1e-5, "another batch size, the same loss");
+    await assert.rejects(cluster.evaluate(validationData, { batchSize: 40, metric: ["mse"] } as never), /unknown option `evaluate.metric`; did you mean `evaluate.metrics`\?/);
+    tf.dispose([xs, ys, ...evaluated]);
+  });
+
   it("early stopping ends every rank at the same epoch and restores the best epoch's weights, as single-process training", async () => {
     // A minDelta no change can beat: epoch 0 is the best, epoch 1 does not improve on it, and patience 1 ends the run there.
     const options = mlpOptions({

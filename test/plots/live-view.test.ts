@@ -220,3 +220,38 @@ test("a front end that speaks another figure stream protocol is told why and get
   const close = commEvents.find((event) => event.kind === "commClose") as { data: { error?: string } } | undefined;
   assert.match(String(close?.data.error), /protocol 1, the front end asked for 99/);
 });
+
+test("a run with validation shows val_loss and the accuracy panel live, and in its final figure", async () => {
+  messages.length = 0;
+  const run = new (class extends FakeRun {
+    readonly validations: Array<{ step: number; logs: Record<string, number> }> = [];
+    readonly epochs: Array<{ step: number; logs: Record<string, number> }> = [];
+  })();
+  const view = new LiveTrainingView(run, findDisplayHost()!);
+  const figures = () => messages.filter((message) => message.data["application/vnd.plotly.v1+json"] !== undefined);
+  const traceOf = (message: (typeof messages)[number], name: string) => (message.data["application/vnd.plotly.v1+json"] as PlotlyJson).data.find((trace) => trace.name === name);
+  let drawnLive = false;
+  for (let step = 1; step <= 1500; step++) {
+    run.step(step);
+    if (step % 500 === 0) {
+      run.validations.push({ step, logs: { val_loss: 1 / step, val_accuracy: step / 2000 } });
+      run.epochs.push({ step, logs: { loss: 2 / step, accuracy: step / 1600 } });
+    }
+    if (step % 50 === 0) await new Promise((resolve) => setTimeout(resolve, 15));
+    // The update trailing the steps draws the new validation pass (a whole figure): wait for it.
+    if (step === 1000 && !drawnLive) {
+      const deadline = performance.now() + 5000;
+      while (!drawnLive && performance.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        drawnLive = figures().some((message) => (traceOf(message, "val_loss")?.x.length ?? 0) >= 1);
+      }
+    }
+  }
+  view.finish("done");
+  const last = figures().at(-1)!;
+  assert.deepEqual(traceOf(last, "val_loss")?.x, [500, 1000, 1500]);
+  assert.deepEqual(traceOf(last, "val_accuracy")?.y, [0.25, 0.5, 0.75]);
+  assert.deepEqual(traceOf(last, "accuracy (epoch)")?.x, [500, 1000, 1500]);
+  assert.ok(drawnLive, "a validation pass is drawn while the run goes on");
+});
+

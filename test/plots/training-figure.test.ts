@@ -93,3 +93,27 @@ test("line plots check their series and thin long ones", () => {
   const figure = linePlot([{ name: "a", y: Array.from({ length: 5000 }, (_, i) => i) }], { maxPoints: 100 });
   assert.equal(figure.data[0]!.y.length, 100);
 });
+
+test("validation curves join the training curves livelossplot-style: val_loss in the loss panel, an accuracy panel with accuracy and val_accuracy", () => {
+  const history = syntheticHistory(200);
+  const evaluation = {
+    validations: [{ step: 100, logs: { val_loss: 0.9, val_accuracy: 0.61 } }, { step: 200, logs: { val_loss: 0.5, val_accuracy: 0.8 } }],
+    epochs: [{ step: 100, logs: { loss: 1, accuracy: 0.55 } }, { step: 200, logs: { loss: 0.6, accuracy: 0.75 } }],
+  };
+  const figure = trainingFigure(history, { maxPoints: 50, evaluation });
+  const byName = new Map(figure.data.map((trace) => [trace.name, trace]));
+  assert.deepEqual([byName.get("val_loss")?.x, byName.get("val_loss")?.y, byName.get("val_loss")?.yaxis], [[100, 200], [0.9, 0.5], "y"]);
+  assert.deepEqual([byName.get("accuracy (epoch)")?.y, byName.get("val_accuracy")?.y, byName.get("val_accuracy")?.yaxis], [[0.55, 0.75], [0.61, 0.8], "y4"]);
+  assert.equal((figure.layout as { yaxis4?: { title: { text: string } } }).yaxis4?.title.text, "accuracy");
+  // A delta keeps the traces (by index) and sends no validation points; without validation the figure is as before.
+  const delta = trainingFigure(history, { rows: [198, 199], evaluation });
+  assert.equal(delta.data.length, figure.data.length);
+  assert.deepEqual(delta.data.at(-1)?.x, []);
+  const plain = trainingFigure(history, { maxPoints: 50 });
+  assert.equal(plain.data.length, figure.data.length - 3);
+  assert.equal((plain.layout as { yaxis4?: unknown }).yaxis4, undefined);
+  // Validation without accuracy: val_loss only, no accuracy panel.
+  const lossOnly = trainingFigure(history, { maxPoints: 50, evaluation: { validations: [{ step: 100, logs: { val_loss: 0.9 } }], epochs: [{ step: 100, logs: { loss: 1 } }] } });
+  assert.equal(lossOnly.data.length, plain.data.length + 1);
+  assert.ok(figureToSvg(figure).includes("val_accuracy"), "the static image draws the validation curves too");
+});

@@ -246,7 +246,7 @@ test("training options of the controls are refused before any worker computes, n
   refused({ optimizer: { name: "adam", learningrate: 0.1 } }, /optimizer adam: unknown option\(s\) learningrate; did you mean `learningRate`\?; it takes learningRate, beta1, beta2, epsilon, fused/);
   refused({ optimizer: { name: "adam", beta1: 1 } }, /optimizer adam: beta1 must be in \[0, 1\), got 1/);
   refused({ optimizer: "adamw" }, /unknown optimizer "adamw"; did you mean `adam`\?/);
-  refused({ earlyStopping: { monitor: "val_loss" } }, /earlyStopping.monitor "val_loss" is not a log of this run; validation metrics are not computed by cluster.train yet/);
+  refused({ earlyStopping: { monitor: "val_loss" } }, /earlyStopping.monitor "val_loss" is not a log of this run; val_ logs need validationData/);
   refused({ earlyStopping: { patiense: 2 } }, /earlyStopping has no option "patiense"; did you mean `patience`\?/);
   refused({ earlyStopping: { patience: -1 } }, /earlyStopping.patience must be an integer ≥ 0, got -1/);
   refused({ callbacks: { onEpochEnds: () => undefined } }, /callbacks has no callback "onEpochEnds"; did you mean `onEpochEnd`\?/);
