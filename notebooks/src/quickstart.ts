@@ -23,7 +23,10 @@ const hiddenUnits = 128;
 
 // %%
 import * as tf from "@tensorflow/tfjs";
-import { launchCluster, mnistDigits, useWasmBackend } from "ringbook";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { launchCluster, loadModel, mnistDigits, saveModel, useWasmBackend } from "ringbook";
 
 const cluster = await launchCluster({ workers });
 cluster.describe()
@@ -32,7 +35,9 @@ cluster.describe()
 // ## Train
 // The model function runs on every worker (it travels as source text, so it uses the `tf` and
 // `args` it is given rather than variables of this notebook). The progress line and the plot
-// update live while the run goes; `await` gives the result.
+// update live while the run goes: training loss every step, and after every epoch the loss and
+// accuracy on the test digits (`validationData`, evaluated on the workers, each a share). `await`
+// gives the result.
 
 // %%
 const run = cluster.train({
@@ -45,7 +50,9 @@ const run = cluster.train({
     }),
   args: { hiddenUnits },
   data: { builtin: "mnist", split: "train" },
+  validationData: { builtin: "mnist", split: "test" },
   loss: "categoricalCrossentropy",
+  metrics: ["accuracy"],
   optimizer: { name: "adam", learningRate },
   batchSize,
   epochs,
@@ -56,26 +63,36 @@ const result = await run;
 // Throughput of a typical step (the median), as the workers measured it.
 const samplesPerSecond = Math.round([...result.history.columns.samplesPerSecond].sort((a, b) => a - b)[Math.floor(result.history.length / 2)]!);
 console.log(`${result.steps} steps on ${result.backend}, final loss ${result.finalLoss.toFixed(4)}, ${samplesPerSecond} samples/s`);
+for (const { epoch, logs } of result.validations) console.log(`epoch ${epoch + 1}: val_loss ${logs["val_loss"]!.toFixed(4)}, val_accuracy ${(logs["val_accuracy"]! * 100).toFixed(1)}%`);
 
 // %% [markdown]
-// ## Evaluate in the notebook
+// ## Evaluate, save, load
 // `cluster.model()` copies the trained weights from rank 0 into this notebook as a
-// `tf.LayersModel`: predict, evaluate or save it like any tfjs model. Here: accuracy on the test
-// digits, which the workers never trained on.
+// `tf.LayersModel` compiled with the run's loss and metrics: `evaluate`, `predict` or `fit` it like
+// any tfjs model. `saveModel` writes it in tfjs's format (atomically), and `loadModel` (or tfjs's
+// own `tf.loadLayersModel("file://...")`) reads it back, here or in any Node process.
 
 // %%
 await useWasmBackend();
 const trained = await cluster.model();
-if (!(trained instanceof tf.LayersModel)) throw new Error("expected a layers model");
 const { test } = mnistDigits();
 const testSet = test.batch(Uint32Array.from({ length: test.size }, (_, i) => i));
-const testAccuracy = tf.tidy(() => {
-  const predicted = (trained.predict(testSet.xs) as tf.Tensor).argMax(-1);
+const evaluated = trained.evaluate(testSet.xs, testSet.ys);
+const [, accuracy] = (Array.isArray(evaluated) ? evaluated : [evaluated]).map((value) => value.dataSync()[0]!);
+const testAccuracy = accuracy ?? Number.NaN;
+const modelRoot = await mkdtemp(join(tmpdir(), "ringbook-quickstart-"));
+const modelDir = join(modelRoot, "mnist-mlp");
+await saveModel(trained, modelDir);
+const reloaded = await loadModel(modelDir);
+const reloadedAccuracy = tf.tidy(() => {
+  const predicted = (reloaded.predict(testSet.xs) as tf.Tensor).argMax(-1);
   return predicted.equal(testSet.ys.argMax(-1)).mean().dataSync()[0]!;
 });
 tf.dispose([testSet.xs, testSet.ys]);
 trained.dispose();
-console.log(`test accuracy: ${(testAccuracy * 100).toFixed(1)}% of ${test.size} digits`);
+reloaded.dispose();
+await rm(modelRoot, { recursive: true }); // a real notebook would keep it
+console.log(`test accuracy: ${(testAccuracy * 100).toFixed(1)}% of ${test.size} digits; saved to ${modelDir}, reloaded: ${(reloadedAccuracy * 100).toFixed(1)}%`);
 
 // %% [markdown]
 // ## Summary and clean-up
@@ -91,6 +108,8 @@ console.log(JSON.stringify({
   firstLoss: losses[0],
   finalLoss: result.finalLoss,
   samplesPerSecond,
+  valAccuracy: result.validations.at(-1)?.logs["val_accuracy"],
   testAccuracy,
+  reloadedAccuracy,
 }));
 await cluster.close();

@@ -152,7 +152,11 @@ export const templates: TemplateSpec[] = [
       assertLossFell(number(summary, "firstLoss"), number(summary, "finalLoss"), "quickstart");
       assert.ok(number(summary, "samplesPerSecond") > 0);
       assert.ok(number(summary, "testAccuracy") > 0.5, `test accuracy ${number(summary, "testAccuracy")} (chance is 0.1)`);
-      assert.match(executed.text, /^test accuracy: [\d.]+% of \d+ digits$/m);
+      // Validation on the workers saw the same test digits with the same weights as evaluate here.
+      assert.ok(Math.abs(number(summary, "valAccuracy") - number(summary, "testAccuracy")) < 1e-4, `val_accuracy ${number(summary, "valAccuracy")} vs evaluate ${number(summary, "testAccuracy")}`);
+      assert.equal(number(summary, "reloadedAccuracy"), number(summary, "testAccuracy"), "the saved and reloaded model predicts as the trained one");
+      assert.match(executed.text, /^epoch 1: val_loss [\d.]+, val_accuracy [\d.]+%$/m);
+      assert.match(executed.text, /^test accuracy: [\d.]+% of \d+ digits; saved to .*, reloaded: [\d.]+%$/m);
     },
   },
   {
