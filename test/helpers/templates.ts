@@ -160,6 +160,22 @@ export const templates: TemplateSpec[] = [
     },
   },
   {
+    name: "regression",
+    ciParameters: { samples: 1200, epochs: 6, patience: 2 },
+    minFigures: 1,
+    check: (executed, summary) => {
+      assertProgress(executed, "done", 1);
+      assertLossFell(number(summary, "firstLoss"), number(summary, "finalLoss"), "regression");
+      const baseline = number(summary, "baselineMse");
+      assert.ok(number(summary, "bestValLoss") < baseline * 0.7, `best val_loss ${number(summary, "bestValLoss")} against ${baseline} for predicting the mean`);
+      // The weights copied here are the best epoch's when early stopping restored them, else the last epoch's.
+      if (summary?.["restoredBestWeights"] === true) assert.ok(Math.abs(number(summary, "evaluatedMse") - number(summary, "bestValLoss")) < 1e-4, `evaluate here ${number(summary, "evaluatedMse")} vs best val_loss ${number(summary, "bestValLoss")}`);
+      assert.ok(number(summary, "evaluatedMse") < baseline * 0.7);
+      assert.equal(number(summary, "reloadDifference"), 0, "the reloaded model predicts exactly as the trained one");
+      assert.match(executed.text, /^epoch 1: val_loss [\d.]+, val_mae [\d.]+$/m);
+    },
+  },
+  {
     name: "cnn",
     ciParameters: { epochs: 1, stepsPerEpoch: 15 },
     minFigures: 1,
