@@ -32,6 +32,7 @@
  * ```
  */
 import { addInto as addIntoScalar, divideInto as divideIntoScalar } from "./float-frames.js";
+import { section, text, uleb, vector } from "../wasm-module-bytes.js";
 
 /** Values per scratch block (128 KiB): two blocks stay in a core's L2 cache. */
 const blockElements = 32768;
@@ -40,18 +41,6 @@ const stepElements = 16;
 /** Below this many values the copies are not worth it. */
 const simdFrom = 256;
 
-function uleb(value: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const low = value & 0x7f;
-    value >>>= 7;
-    if (value === 0) return [...out, low];
-    out.push(low | 0x80);
-  }
-}
-const vector = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
-const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
-const text = (name: string): number[] => [...uleb(name.length), ...Buffer.from(name, "latin1")];
 
 /** The module's bytes (see the text form above). */
 function assemble(): Uint8Array {

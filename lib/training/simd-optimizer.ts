@@ -13,19 +13,8 @@
  * the remainder in JavaScript) and advances every pointer in step.
  */
 import type { OptimizerName } from "./optimizers.js";
+import { section, text, uleb, vector } from "../wasm-module-bytes.js";
 
-function uleb(value: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const low = value & 0x7f;
-    value >>>= 7;
-    if (value === 0) return [...out, low];
-    out.push(low | 0x80);
-  }
-}
-const vector = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
-const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
-const text = (name: string): number[] => [...uleb(name.length), ...Buffer.from(name, "latin1")];
 
 type Code = number[];
 const [VALUE, OUT, GRAD, S0, S1, S2, END] = [0, 1, 2, 3, 4, 5, 6];

@@ -1,34 +1,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { runWorkerTraining, exportTrainedModel, type WorkerTrainEvent } from "../../lib/training/worker-train.js";
+import { exportTrainedModel } from "../../lib/training/worker-train.js";
 import { parseTrainOptions, type TrainOptions } from "../../lib/training/train-spec.js";
-import { InProcessAllReduce, InProcessBroadcast } from "./in-process-all-reduce.js";
+import { trainInProcess } from "./train-in-process.js";
 
 await tf.setBackend("cpu");
 
-async function trainInProcess(worldSize: number, options: TrainOptions) {
-  const spec = parseTrainOptions(options, worldSize);
-  const allReduce = new InProcessAllReduce(worldSize);
-  const broadcast = new InProcessBroadcast(worldSize);
-  const events: WorkerTrainEvent[] = [];
-  const results = await Promise.allSettled(
-    Array.from({ length: worldSize }, (_, rank) =>
-      runWorkerTraining(
-        {
-          rank,
-          worldSize,
-          allReduceSum: allReduce.forRank(rank),
-          broadcast: (values) => broadcast.broadcast(values),
-          emit: (event) => events.push(event),
-          stopRequested: () => false,
-        },
-        spec,
-      ),
-    ),
-  );
-  return { results, events };
-}
 
 const mlp = () =>
   tf.sequential({ layers: [tf.layers.dense({ inputShape: [10], units: 16, activation: "relu" }), tf.layers.dense({ units: 3, activation: "softmax" })] });
