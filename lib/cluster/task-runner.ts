@@ -5,6 +5,7 @@
  * and only the user's frames may die with it. A task ends when its code settles or when it is
  * interrupted, whichever comes first; a late settlement of an interrupted task is ignored.
  */
+import { setTimeout as delay } from "node:timers/promises";
 import { serialize } from "node:v8";
 import type { RemoteErrorInfo } from "./messages.js";
 
@@ -22,21 +23,35 @@ export interface QueuedTask {
   finish: (outcome: TaskOutcome) => void;
 }
 
+/**
+ * Work an interrupted task's code started that must not outlive the task's reported end (a
+ * checkpoint being swapped in: whoever sees the task end may read it at once).
+ */
+export interface AbandonedWork {
+  /** Resolves once that work has finished or failed. */
+  settled: () => Promise<void>;
+  /** The longest the outcome waits for it. @default 5000 */
+  maxWaitMs?: number;
+}
+
 /** The serial queue of one execution thread. */
 export class TaskRunner {
   readonly #queue: QueuedTask[] = [];
   readonly #setImmediate: typeof setImmediate;
   readonly #onStart: (taskId: string | null) => void;
+  readonly #abandonedWork: AbandonedWork;
   #running: { task: QueuedTask; settle: (outcome: TaskOutcome) => void } | undefined;
   #draining = false;
 
   /**
    * @param setImmediateFn the thread's original `setImmediate` (user code may replace the global)
    * @param onStart told which task runs now (for output attribution), `null` when idle
+   * @param abandonedWork what an interrupted task's outcome waits for before it is reported
    */
-  constructor(setImmediateFn: typeof setImmediate, onStart: (taskId: string | null) => void) {
+  constructor(setImmediateFn: typeof setImmediate, onStart: (taskId: string | null) => void, abandonedWork: AbandonedWork = { settled: async () => {} }) {
     this.#setImmediate = setImmediateFn;
     this.#onStart = onStart;
+    this.#abandonedWork = abandonedWork;
   }
 
   /** The running task's id, if any. */
@@ -66,11 +81,26 @@ export class TaskRunner {
     for (const task of dropped) task.finish({ status: "interrupted" });
   }
 
+  /**
+   * Waits, for a bounded time, for what the interrupted code left under way: code terminated
+   * mid-operation may leave it pending for ever, and the result must still be sent.
+   */
+  async #awaitAbandonedWork(): Promise<void> {
+    const timer = new AbortController();
+    const { settled, maxWaitMs = 5000 } = this.#abandonedWork;
+    try {
+      await Promise.race([settled().catch(() => undefined), delay(maxWaitMs, undefined, { signal: timer.signal }).catch(() => undefined)]);
+    } finally {
+      timer.abort();
+    }
+  }
+
   async #drain(): Promise<void> {
     this.#draining = true;
     try {
       for (let task = this.#queue.shift(); task !== undefined; task = this.#queue.shift()) {
         const outcome = await this.#run(task);
+        if (outcome.status === "interrupted") await this.#awaitAbandonedWork();
         this.#running = undefined;
         this.#onStart(null);
         task.finish(outcome);

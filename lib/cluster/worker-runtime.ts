@@ -10,6 +10,7 @@ import { deserialize, serialize } from "node:v8";
 import vm from "node:vm";
 import { selectBackend, type BackendChoice } from "../backend/select-backend.js";
 import { RingbookError } from "../errors.js";
+import { replacementsSettled } from "../io/atomic-directory.js";
 import { registerFileSystemRouter } from "../io/file-system.js";
 import type { Collectives } from "../collectives/index.js";
 import { exportTrainedModel, runWorkerTraining } from "../training/worker-train.js";
@@ -34,9 +35,13 @@ const originalSetImmediate = setImmediate;
 const post = (message: FromExecution, transfer: ArrayBuffer[] = []): void => port.postMessage(message, transfer);
 const relay = new OutputRelay(post, (callback) => originalSetImmediate(callback));
 relay.install();
-const runner = new TaskRunner(originalSetImmediate, (taskId) => {
-  if (taskId !== null) relay.taskId = taskId;
-});
+const runner = new TaskRunner(
+  originalSetImmediate,
+  (taskId) => {
+    if (taskId !== null) relay.taskId = taskId;
+  },
+  { settled: replacementsSettled },
+);
 
 process.on("uncaughtException", (error) => relay.write("stderr", `[uncaught] ${error.stack ?? String(error)}\n`));
 process.on("unhandledRejection", (reason) => relay.write("stderr", `[unhandled rejection] ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}\n`));

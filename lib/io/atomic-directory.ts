@@ -16,6 +16,19 @@ export function previousOf(dir: string): string {
 /** Distinguishes temporary siblings of two saves of one process that overlap. */
 let writes = 0;
 
+/** Replacements under way in this process: an interrupted task's result waits for them ({@link replacementsSettled}). */
+const replacing = new Set<Promise<void>>();
+
+/**
+ * Resolves once every directory replacement under way in this process has finished or failed.
+ * An interrupted task abandons its code at an `await`, but the file operations it started go on:
+ * a task that reports "interrupted" first waits here, so that no one who has seen it end (a run
+ * that failed because a peer died) reads a checkpoint still being swapped in.
+ */
+export async function replacementsSettled(): Promise<void> {
+  while (replacing.size > 0) await Promise.allSettled([...replacing]);
+}
+
 /**
  * Replaces `dir` with what `fill` writes into an empty temporary directory. Parent directories are
  * created. An existing `dir` is only replaced when `owns` recognises its entries (or it is empty):
@@ -23,6 +36,20 @@ let writes = 0;
  * is removed and the error is rethrown; `dir` (or its `.previous`) is untouched.
  */
 export async function replaceDirectory(
+  dir: string,
+  fill: (temporary: string) => Promise<void>,
+  options: { owns: (entries: readonly string[]) => boolean; what: string },
+): Promise<void> {
+  const replacement = replace(dir, fill, options);
+  replacing.add(replacement);
+  try {
+    await replacement;
+  } finally {
+    replacing.delete(replacement);
+  }
+}
+
+async function replace(
   dir: string,
   fill: (temporary: string) => Promise<void>,
   options: { owns: (entries: readonly string[]) => boolean; what: string },
