@@ -8,6 +8,7 @@
  */
 import type { ChildProcess, SpawnOptions } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { Socket } from "node:net";
 import { createRequire, syncBuiltinESMExports } from "node:module";
 import { basename, dirname, join } from "node:path";
 import type { API, Diagnostic, Project, Snapshot } from "typescript-native/unstable/sync";
@@ -30,6 +31,8 @@ export class NativeChecker {
   readonly #api: API;
   /** The compiler's process (what the API spawned). */
   readonly #processes: ChildProcess[];
+  /** What the compiler last wrote on stderr: the reason, when it stops answering. */
+  readonly #stderrTail: OutputTail;
   readonly #model: NotebookModel;
   readonly #cwd: string;
   readonly #tsconfigPath: string;
@@ -46,9 +49,10 @@ export class NativeChecker {
   /** Cell files of the model that a check wrote ahead of their commit (see diagnose). */
   readonly #checkedAhead = new Set<string>();
 
-  private constructor(api: API, processes: ChildProcess[], snapshot: Snapshot, files: Map<string, string>, model: NotebookModel, cwd: string, tsconfigPath: string) {
+  private constructor(api: API, processes: ChildProcess[], stderrTail: OutputTail, snapshot: Snapshot, files: Map<string, string>, model: NotebookModel, cwd: string, tsconfigPath: string) {
     this.#api = api;
     this.#processes = processes;
+    this.#stderrTail = stderrTail;
     this.#snapshot = snapshot;
     this.#files = files;
     this.#model = model;
@@ -74,7 +78,7 @@ export class NativeChecker {
       [join(config.cwd, model.cellFileName), "export {};\n"],
     ]);
     const virtualText = (file: string): string | undefined => files.get(file) ?? (dirname(file) === config.cwd ? model.files.get(basename(file)) : undefined);
-    const { value: api, children } = inOwnSession(
+    const { value: api, children, stderrTail } = inOwnSession(
       () =>
         new API({
           cwd: config.cwd,
@@ -86,7 +90,7 @@ export class NativeChecker {
     model.takeChanges();
     try {
       const snapshot = api.updateSnapshot({ openProjects: [tsconfigPath] });
-      const checker = new NativeChecker(api, children, snapshot, files, model, config.cwd, tsconfigPath);
+      const checker = new NativeChecker(api, children, stderrTail, snapshot, files, model, config.cwd, tsconfigPath);
       // The libraries are parsed and bound by the first check.
       checker.diagnose("");
       return checker;
@@ -99,6 +103,10 @@ export class NativeChecker {
 
   /** Adds an executed cell to the notebook (a new file that never changes). */
   commit(code: string): void {
+    this.#withCompilerOutput(() => this.#commit(code));
+  }
+
+  #commit(code: string): void {
     this.#model.commit(code);
     this.#applyModelChanges();
     // A cell checked as the next one whose commit did not write that file (another cell ran):
@@ -118,6 +126,10 @@ export class NativeChecker {
    * otherwise wait for it).
    */
   diagnose(code: string, contextCells?: number): CellDiagnostic[] {
+    return this.#withCompilerOutput(() => this.#diagnoseCell(code, contextCells));
+  }
+
+  #diagnoseCell(code: string, contextCells: number | undefined): CellDiagnostic[] {
     const next = contextCells === undefined || contextCells >= this.#model.size ? this.#model.nextCellFile(code) : undefined;
     const cell = next ?? this.#model.cellFile(code, contextCells, "used");
     const remembered = this.#remembered.get(cell.text);
@@ -144,6 +156,18 @@ export class NativeChecker {
     this.#snapshot.dispose();
     this.#api.close();
     await Promise.all(this.#processes.map((child) => exited(child, 2000)));
+  }
+
+  /** Runs `call`; an error of a compiler that wrote on stderr (a panic) carries that output. */
+  #withCompilerOutput<T>(call: () => T): T {
+    try {
+      return call();
+    } catch (error) {
+      const output = this.#stderrTail.text.trim();
+      if (output === "") throw error;
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new RingbookError("NATIVE_CHECKER", `${reason}; the native TypeScript compiler's last output:\n${output}`, { cause: error });
+    }
   }
 
   #diagnose(code: string, cell: CellFile): CellDiagnostic[] {
@@ -210,23 +234,48 @@ export class NativeChecker {
  * this, took that SIGINT as its own and stopped answering. In its own session it gets none, and
  * it still exits when the kernel does (its pipes close).
  */
-function inOwnSession<T>(start: () => T): { value: T; children: ChildProcess[] } {
+function inOwnSession<T>(start: () => T): { value: T; children: ChildProcess[]; stderrTail: OutputTail } {
   const require = createRequire(import.meta.url);
   const childProcess: typeof import("node:child_process") = require("node:child_process");
   const spawn = childProcess.spawn;
   const children: ChildProcess[] = [];
+  const stderrTail = new OutputTail(4096);
   const detachedSpawn = (command: string, args: readonly string[], options: SpawnOptions = {}): ChildProcess => {
-    const child = spawn(command, args, { ...options, detached: true });
+    // Its stderr is not the kernel's: when the kernel dies, the compiler panics on its closed
+    // pipe ("panic: EOF" and a Go stack trace), which landed in the front end's terminal.
+    const stdio = Array.isArray(options.stdio) ? options.stdio.map((stream, fd) => (fd === 2 && stream === "inherit" ? "pipe" : stream)) : options.stdio;
+    const child = spawn(command, args, { ...options, stdio, detached: true });
+    child.stderr?.on("data", (chunk: Buffer) => stderrTail.add(chunk));
+    if (child.stderr instanceof Socket) child.stderr.unref();
     children.push(child);
     return child;
   };
   childProcess.spawn = detachedSpawn as typeof spawn;
   syncBuiltinESMExports();
   try {
-    return { value: start(), children };
+    return { value: start(), children, stderrTail };
   } finally {
     childProcess.spawn = spawn;
     syncBuiltinESMExports();
+  }
+}
+
+/** The last `maxBytes` of a stream's output, for errors that say why a process stopped. */
+class OutputTail {
+  readonly #maxBytes: number;
+  #bytes = Buffer.alloc(0);
+
+  constructor(maxBytes: number) {
+    this.#maxBytes = maxBytes;
+  }
+
+  add(chunk: Buffer): void {
+    const joined = Buffer.concat([this.#bytes, chunk]);
+    this.#bytes = joined.subarray(Math.max(0, joined.length - this.#maxBytes));
+  }
+
+  get text(): string {
+    return this.#bytes.toString("utf8");
   }
 }
 

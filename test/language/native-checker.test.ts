@@ -6,6 +6,7 @@
  * found" (the 30-minute soak met it at its 768th cell).
  */
 import assert from "node:assert/strict";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -39,3 +40,35 @@ test("cells across three generation boundaries are checked against the cells bef
     await rm(cwd, { recursive: true, force: true });
   }
 });
+
+test("the compiler's stderr is not the kernel's: a Go panic of a compiler whose kernel died stays out of the user's terminal", async () => {
+  // A compiler whose owner dies mid-request reads EOF on its pipe and panics ("panic: EOF" and a
+  // Go stack trace): a CI log of a kernel test showed one, on the kernel's stderr, which is the
+  // front end's terminal. The compiler gets a stderr of its own, read by the checker.
+  const cwd = await mkdtemp(join(tmpdir(), "ringbook-checker-"));
+  const checker = await NativeChecker.start({ cwd, packageRoot, checker: "native" });
+  try {
+    const compilers = childrenOf(process.pid).filter((pid) => /tsgo|typescript/.test(readFileSync(`/proc/${pid}/cmdline`, "utf8")));
+    assert.ok(compilers.length >= 1, "the compiler runs as a child process");
+    const ownStderr = readlinkSync("/proc/self/fd/2");
+    for (const pid of compilers) assert.notEqual(readlinkSync(`/proc/${pid}/fd/2`), ownStderr, `compiler ${pid} writes elsewhere than the kernel's stderr`);
+  } finally {
+    await checker.close();
+    await rm(cwd, { recursive: true, force: true });
+  }
+});
+
+/** PIDs of the processes whose parent is `pid`. */
+function childrenOf(pid: number): number[] {
+  return readdirSync("/proc")
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((entry) => {
+      try {
+        // The parent is the second field after the command, which ends with ") ".
+        return readFileSync(`/proc/${entry}/stat`, "utf8").split(") ")[1]?.split(" ")[1] === String(pid);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}

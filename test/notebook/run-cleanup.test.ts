@@ -113,19 +113,21 @@ test("a cluster whose cell times out while it launches, or right after, is close
   // The launch is not awaited and the cell never ends: the timeout comes during the launch or just
   // after it, whichever the machine's speed makes it. A first cell takes the kernel's warm-up (the
   // type checker's start, loading ringbook: over 1.5 s on a loaded machine, which a timeout of
-  // 1.5 s once cut before the launch began), so the launching cell starts its workers at once.
+  // 1.5 s once cut before the launch began, and 5 s at a load average of 15), so the launching
+  // cell starts its workers at once.
   const warmUp = 'import { launchCluster } from "ringbook";\ntypeof launchCluster';
   const cell = "const launching = launchCluster({ workers: 2 });\nawait new Promise(() => {});";
-  const { result, workersSeen } = await runAndCheckCleanup([warmUp, cell], ["--timeout", "5"], { launched: false, sampleMs: 20 });
+  const { result, workersSeen } = await runAndCheckCleanup([warmUp, cell], ["--timeout", "15"], { launched: false, sampleMs: 20 });
   assert.equal(result.code, 124, result.stderr);
-  assert.match(result.stderr, /cell 2 timed out after 5 s/);
+  assert.match(result.stderr, /cell 2 timed out after 15 s/);
   assert.ok(workersSeen >= 1, `at least one worker was started before the timeout (${workersSeen})`);
 });
 
 test("a cluster is closed when a cell busy with the workers times out", async () => {
-  const { result } = await runAndCheckCleanup([launchCell, "await cluster.run(() => { while (true) {} })"], ["--timeout", "10"]);
+  // The timeout covers the launching cell too: 10 s was not enough at a load average of 15.
+  const { result } = await runAndCheckCleanup([launchCell, "await cluster.run(() => { while (true) {} })"], ["--timeout", "20"]);
   assert.equal(result.code, 124, result.stderr);
-  assert.match(result.stderr, /cell 2 timed out after 10 s/);
+  assert.match(result.stderr, /cell 2 timed out after 20 s/);
 });
 
 for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
