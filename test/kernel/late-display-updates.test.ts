@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { CellEventPublisher, type CellOutbox } from "../../kernel/server/cell-event-publisher.js";
+import { CellEventPublisher, type CellMessageSender } from "../../kernel/server/cell-event-publisher.js";
 import { CellRegistry } from "../../kernel/server/cell-registry.js";
 import type { MessageHeader, ParentHeader } from "../../kernel/protocol/wire-types.js";
 
@@ -18,7 +18,7 @@ function header(msgId: string): MessageHeader {
 /** A publisher over a recording outbox, with cells `c1`, `c2`, `c3` registered under requests `r1`... */
 function setUp(): { publisher: CellEventPublisher; sent: Array<{ parent: string | undefined; msgType: string; displayId: unknown; text: unknown }> } {
   const sent: Array<{ parent: string | undefined; msgType: string; displayId: unknown; text: unknown }> = [];
-  const outbox: CellOutbox = {
+  const outbox: CellMessageSender = {
     publish(parent: ParentHeader, msgType: string, content: object) {
       const fields = content as { transient?: { display_id?: unknown }; data?: { "text/plain"?: unknown } };
       sent.push({ parent: "msg_id" in parent ? parent.msg_id : undefined, msgType, displayId: fields.transient?.display_id, text: fields.data?.["text/plain"] });
