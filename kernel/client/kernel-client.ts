@@ -122,13 +122,13 @@ export class KernelClient {
           // SUB frames start with the topic; DEALER frames with the delimiter. parseFrames finds it.
           message = parseFrames(frames, this.#signer).message;
         } catch (error) {
-          this.log(`${name}: dropped a bad message: ${(error as Error).message}`);
+          this.log(`${name}: dropped a bad message: ${error instanceof Error ? error.message : String(error)}`);
           continue;
         }
         this.#dispatch(message, name);
       }
     } catch (error) {
-      if (!this.#closed) this.log(`${name}: receive failed: ${(error as Error).message}`);
+      if (!this.#closed) this.log(`${name}: receive failed: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
 

@@ -113,7 +113,7 @@ export async function handleRequest(item: QueuedRequest, context: HandlerContext
     case "shutdown_request": {
       const restart = request.content.restart;
       // The process exits after this; a restart is the front end's KernelManager starting a new one.
-      await executor.close().catch((error: unknown) => log(`executor close failed: ${(error as Error).message}`));
+      await executor.close().catch((error: unknown) => log(`executor close failed: ${error instanceof Error ? error.message : String(error)}`));
       sender.reply(item, "shutdown_reply", { status: "ok", restart });
       sender.publish(item.message.header, "shutdown_reply", { status: "ok", restart });
       context.requestShutdown(restart);
