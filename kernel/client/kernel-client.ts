@@ -6,7 +6,7 @@ import { parseFrames, serializeMessage } from "../protocol/frames.js";
 import { isJsonObject, type JsonObject } from "../protocol/json-guards.js";
 import { MessageSigner } from "../protocol/signer.js";
 import type { WireMessage } from "../protocol/wire-types.js";
-import { newRequest } from "./request.js";
+import { newRequest, parseReply, type ClientRequestContents, type ClientRequestType, type CompletedRequest } from "./request.js";
 
 /** An iopub message for a request, as the client hands it to that request's listener. */
 export type IopubListener = (message: WireMessage) => void;
@@ -14,9 +14,16 @@ export type IopubListener = (message: WireMessage) => void;
 /** How many completed requests keep their iopub listener (a notebook's cells, as a rule). */
 const maxListeningAfterDone = 10_000;
 
-/** The outcome of one request: its reply, and every iopub message up to the idle status. */
-export interface CompletedRequest {
-  reply: WireMessage;
+/** A request waiting for its reply and its idle status. */
+interface PendingRequest {
+  msgType: ClientRequestType;
+  onIopub: IopubListener;
+  reply?: WireMessage;
+  idle: boolean;
+  keepListening: boolean;
+  /** Settles the caller's promise (with the parsed reply, or its parse error). */
+  complete(reply: WireMessage): void;
+  fail(error: unknown): void;
 }
 
 /**
@@ -30,7 +37,7 @@ export class KernelClient {
   readonly #shell: zmq.Dealer;
   readonly #control: zmq.Dealer;
   readonly #iopub: zmq.Subscriber;
-  readonly #pending = new Map<string, { onIopub: IopubListener; reply?: WireMessage; idle: boolean; keepListening: boolean; done: (r: CompletedRequest) => void }>();
+  readonly #pending = new Map<string, PendingRequest>();
   /** Completed requests whose later iopub messages still go to their listener (see `keepListening`). */
   readonly #finished = new Map<string, IopubListener>();
   readonly #loops: Promise<void>[];
@@ -52,35 +59,48 @@ export class KernelClient {
   }
 
   /**
-   * Sends a request and resolves when its reply and its idle status have both arrived.
+   * Sends a request and resolves when its reply and its idle status have both arrived; rejects
+   * when the reply is not one for this request, on abort, and when the client closes first.
    * `onIopub` sees every iopub message whose parent is this request, in order; with
    * `keepListening`, also those that come after it completed (output of a timer or of a training
    * run the request started), for the last {@link maxListeningAfterDone} such requests.
+   *
+   * @example
+   * const { status, reply } = await client.request("shell", "execute_request", { code: "1 + 1", silent: false,
+   *   store_history: true, user_expressions: {}, allow_stdin: false, stop_on_error: true });
    */
-  async request(
+  async request<K extends ClientRequestType>(
     channel: "shell" | "control",
-    msgType: string,
-    content: object,
+    msgType: K,
+    content: ClientRequestContents[K],
     options: { onIopub?: IopubListener; signal?: AbortSignal; keepListening?: boolean } = {},
-  ): Promise<CompletedRequest> {
+  ): Promise<CompletedRequest<K>> {
     if (this.#closed) throw new RingbookError("ERR_CLIENT_CLOSED", `cannot send ${msgType}: the kernel client is closed`);
     const message = newRequest(msgType, content, this.session);
     const id = message.header.msg_id;
-    const completed = new Promise<CompletedRequest>((resolve, reject) => {
-      const onAbort = (): void => {
+    const completed = new Promise<CompletedRequest<K>>((resolve, reject) => {
+      const fail = (error: unknown): void => {
         this.#pending.delete(id);
-        reject(options.signal?.reason ?? new RingbookError("ERR_ABORTED", `${msgType} aborted`));
+        options.signal?.removeEventListener("abort", onAbort);
+        reject(error);
       };
+      const onAbort = (): void => fail(options.signal?.reason ?? new RingbookError("ERR_ABORTED", `${msgType} aborted`));
       if (options.signal?.aborted) return onAbort();
       options.signal?.addEventListener("abort", onAbort, { once: true });
       this.#pending.set(id, {
+        msgType,
         onIopub: options.onIopub ?? (() => undefined),
         idle: false,
         keepListening: options.keepListening === true,
-        done: (result) => {
+        complete: (reply) => {
           options.signal?.removeEventListener("abort", onAbort);
-          resolve(result);
+          try {
+            resolve(parseReply(msgType, reply));
+          } catch (error) {
+            reject(error);
+          }
         },
+        fail,
       });
     });
     const socket = channel === "shell" ? this.#shell : this.#control;
@@ -88,8 +108,10 @@ export class KernelClient {
     // zeromq refuses a second pending send on one socket: chain them.
     const sent = this.#sendChain[channel].then(() => socket.send(frames));
     this.#sendChain[channel] = sent.catch(() => undefined);
-    await sent;
-    return completed;
+    // A failed send fails the request, so nothing is left waiting; both are awaited together so
+    // that neither rejection goes unhandled.
+    const [, result] = await Promise.all([sent.catch((error: unknown) => this.#pending.get(id)?.fail(error)), completed]);
+    return result;
   }
 
   async #receive(socket: zmq.Dealer | zmq.Subscriber, name: string): Promise<void> {
@@ -100,13 +122,13 @@ export class KernelClient {
           // SUB frames start with the topic; DEALER frames with the delimiter. parseFrames finds it.
           message = parseFrames(frames, this.#signer).message;
         } catch (error) {
-          this.log(`${name}: dropped a bad message: ${(error as Error).message}`);
+          this.log(`${name}: dropped a bad message: ${error instanceof Error ? error.message : String(error)}`);
           continue;
         }
         this.#dispatch(message, name);
       }
     } catch (error) {
-      if (!this.#closed) this.log(`${name}: receive failed: ${(error as Error).message}`);
+      if (!this.#closed) this.log(`${name}: receive failed: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
 
@@ -134,7 +156,7 @@ export class KernelClient {
           if (oldest.done !== true) this.#finished.delete(oldest.value);
         }
       }
-      pending.done({ reply: pending.reply });
+      pending.complete(pending.reply);
     }
   }
 
@@ -149,16 +171,20 @@ export class KernelClient {
         const { reply } = await this.request("shell", "kernel_info_request", {}, { signal: attempt });
         return reply.content;
       } catch (error) {
-        if (options.signal?.aborted) throw error;
+        // Closed: every later attempt would fail at once, so asking again would never end.
+        if (options.signal?.aborted === true || this.#closed) throw error;
         // No reply within a second: iopub may not have joined yet, ask again.
       }
     }
   }
 
-  /** Closes the sockets and waits for the receive loops. Idempotent. */
+  /** Rejects the requests still waiting, closes the sockets and waits for the receive loops. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    for (const [id, pending] of [...this.#pending]) {
+      pending.fail(new RingbookError("ERR_CLIENT_CLOSED", `${pending.msgType} ${id} got no ${pending.reply === undefined ? "reply" : "idle status"}: the kernel client closed`));
+    }
     this.#shell.close();
     this.#control.close();
     this.#iopub.close();

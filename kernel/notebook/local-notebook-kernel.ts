@@ -9,14 +9,13 @@ export async function startLocalNotebookKernel(options: { cwd: string; onStderr?
     info,
     died: kernel.exited.then(({ code, signal }) => `the kernel process exited (code ${code}, signal ${signal})`),
     async execute(code, onIopub, { signal }) {
-      const { reply } = await kernel.client.request(
+      const { reply, status } = await kernel.client.request(
         "shell",
         "execute_request",
         { code, silent: false, store_history: true, user_expressions: {}, allow_stdin: false, stop_on_error: true },
         // Output the cell causes after it ended (a timer, a training run) still reaches its cell.
         { onIopub, signal, keepListening: true },
       );
-      const status = reply.content["status"];
       return { status: status === "ok" || status === "aborted" ? status : "error", content: reply.content };
     },
     interrupt: () => kernel.interrupt({ signal: AbortSignal.timeout(5000) }),

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { hasParent } from "./frames.js";
 import type { JsonObject } from "./json-guards.js";
-import { PROTOCOL_VERSION, type ErrorContent, type MessageHeader, type ParentHeader, type ReplyContents, type ReplyType, type WireMessage } from "./wire-types.js";
+import { PROTOCOL_VERSION, type ErrorContent, type MessageHeader, type ParentHeader, type IopubContents, type IopubType, type OutgoingType, type ReplyContents, type ReplyType, type StdinContents, type StdinType, type WireMessage } from "./wire-types.js";
 
 /**
  * Derives a reply or side-effect message from the request it answers: a new msg_id, the request's
@@ -11,24 +11,22 @@ import { PROTOCOL_VERSION, type ErrorContent, type MessageHeader, type ParentHea
  * @example
  * const reply = childOf(request, "kernel_info_reply", kernelInfo);
  */
-export function childOf<K extends ReplyType>(
-  parent: Pick<WireMessage, "header">,
-  msgType: K,
-  content: ReplyContents[K],
-  metadata: JsonObject = {},
-): WireMessage<object> {
+export function childOf<K extends ReplyType>(parent: Pick<WireMessage, "header">, msgType: K, content: ReplyContents[K], metadata?: JsonObject): WireMessage<object>;
+export function childOf<K extends IopubType>(parent: Pick<WireMessage, "header">, msgType: K, content: IopubContents[K], metadata?: JsonObject): WireMessage<object>;
+export function childOf<K extends StdinType>(parent: Pick<WireMessage, "header">, msgType: K, content: StdinContents[K], metadata?: JsonObject): WireMessage<object>;
+export function childOf(parent: Pick<WireMessage, "header">, msgType: OutgoingType, content: object, metadata: JsonObject = {}): WireMessage<object> {
   return buildMessage(parent.header, msgType, content, metadata);
 }
 
 /**
- * A message whose parent may be absent (e.g. output of a cell whose request was forgotten):
+ * An iopub message whose parent may be absent (e.g. output of a cell whose request was forgotten):
  * `parent_header` is `{}` and the session is the kernel's own.
  */
-export function messageWithParent<K extends ReplyType>(
+export function messageWithParent<K extends IopubType>(
   parent: ParentHeader,
   kernelSession: string,
   msgType: K,
-  content: ReplyContents[K],
+  content: IopubContents[K],
   metadata: JsonObject = {},
 ): WireMessage<object> {
   if (hasParent(parent)) return buildMessage(parent, msgType, content, metadata);

@@ -150,7 +150,11 @@ export type ExecuteReplyContent =
 /** A history entry: [session, line, input] or, with output, [session, line, [input, output]]. */
 export type HistoryEntry = [number, number, string] | [number, number, [string, string | null]];
 
-/** msg_type → content of every message the kernel sends. */
+/**
+ * msg_type → content of every reply to a request. A reply goes back on the channel its request came
+ * from, shell or control: the spec lets any request arrive on control (ipykernel answers them
+ * there), so both channels share this table.
+ */
 export interface ReplyContents {
   kernel_info_reply: {
     status: "ok";
@@ -172,7 +176,15 @@ export interface ReplyContents {
   interrupt_reply: ReplyStatus<Record<never, never>>;
   /** Reply to a request type this kernel does not know: always an error. */
   unknown_reply: { status: "error" } & ErrorContent;
-  // iopub
+}
+
+export type ReplyType = keyof ReplyContents;
+
+/** The channels a reply may go back on. */
+export type ReplyChannel = "shell" | "control";
+
+/** msg_type → content of every message the kernel publishes on iopub. */
+export interface IopubContents {
   status: { execution_state: "busy" | "idle" | "starting" };
   execute_input: { code: string; execution_count: number };
   execute_result: { execution_count: number; data: JsonObject; metadata: JsonObject };
@@ -184,8 +196,18 @@ export interface ReplyContents {
   comm_open: { comm_id: string; target_name: string; data: JsonObject };
   comm_msg: { comm_id: string; data: JsonObject };
   comm_close: { comm_id: string; data: JsonObject };
-  // stdin
+  /** Broadcast as well as replied, as ipykernel does, so that every client sees the kernel go. */
+  shutdown_reply: ReplyContents["shutdown_reply"];
+}
+
+export type IopubType = keyof IopubContents;
+
+/** msg_type → content of every message the kernel sends on stdin. */
+export interface StdinContents {
   input_request: { prompt: string; password: boolean };
 }
 
-export type ReplyType = keyof ReplyContents;
+export type StdinType = keyof StdinContents;
+
+/** The msg_type of any message the kernel sends, whatever its channel. */
+export type OutgoingType = ReplyType | IopubType | StdinType;

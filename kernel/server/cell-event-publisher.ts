@@ -1,11 +1,11 @@
 import type { CellEvent } from "../execution/executor.js";
 import type { JsonObject } from "../protocol/json-guards.js";
-import type { MessageHeader, ReplyContents } from "../protocol/wire-types.js";
+import type { IopubContents, MessageHeader } from "../protocol/wire-types.js";
 import type { CellRegistry } from "./cell-registry.js";
-import type { Outbox } from "./outbox.js";
+import type { MessageSender } from "./message-sender.js";
 
-/** What the publisher sends through: the kernel's {@link Outbox}. */
-export type CellOutbox = Pick<Outbox, "publish" | "sendStdin">;
+/** What the publisher sends through: the kernel's {@link MessageSender}. */
+export type CellMessageSender = Pick<MessageSender, "publish" | "sendStdin">;
 
 interface PendingInput {
   cellId: string;
@@ -33,7 +33,7 @@ const MAX_LATE_DISPLAYS = 64;
  * the later cell awaited the run). Clients that have no such display ignore it.
  */
 export class CellEventPublisher {
-  readonly #outbox: CellOutbox;
+  readonly #sender: CellMessageSender;
   readonly #cells: CellRegistry;
   readonly #log: (line: string) => void;
   /** input_request msg_id → the executor's request; insertion order = age. */
@@ -41,10 +41,10 @@ export class CellEventPublisher {
   /** The cell executing now (shell requests run one at a time). */
   #running: string | undefined;
   /** display id → the latest update_display_data content a cell sent after it ended; oldest first. */
-  readonly #lateUpdates = new Map<string, ReplyContents["update_display_data"]>();
+  readonly #lateUpdates = new Map<string, IopubContents["update_display_data"]>();
 
-  constructor(outbox: CellOutbox, cells: CellRegistry, log: (line: string) => void) {
-    this.#outbox = outbox;
+  constructor(sender: CellMessageSender, cells: CellRegistry, log: (line: string) => void) {
+    this.#sender = sender;
     this.#cells = cells;
     this.#log = log;
   }
@@ -56,28 +56,28 @@ export class CellEventPublisher {
     const parent: MessageHeader | Record<string, never> = origin?.header ?? {};
     switch (event.kind) {
       case "stream":
-        this.#outbox.publish(parent, "stream", { name: event.name, text: event.text });
+        this.#sender.publish(parent, "stream", { name: event.name, text: event.text });
         return;
       case "display": {
         const transient: JsonObject = event.displayId === undefined ? {} : { display_id: event.displayId };
         const content = { data: event.data, metadata: event.metadata, transient };
         if (event.update && event.displayId !== undefined) {
-          this.#outbox.publish(parent, "update_display_data", content);
+          this.#sender.publish(parent, "update_display_data", content);
           if (cellId !== this.#running) this.#keepLateUpdate(event.displayId, content);
         } else {
-          this.#outbox.publish(parent, "display_data", content);
+          this.#sender.publish(parent, "display_data", content);
         }
         return;
       }
       case "clearOutput":
-        this.#outbox.publish(parent, "clear_output", { wait: event.wait });
+        this.#sender.publish(parent, "clear_output", { wait: event.wait });
         return;
       case "inputRequest": {
         if (origin === undefined) {
           this.#log(`input request ${event.requestId} of an unknown cell cannot be sent; the cell keeps waiting until interrupted`);
           return;
         }
-        const msgId = this.#outbox.sendStdin(origin.ids, origin.header, "input_request", { prompt: event.prompt, password: event.password });
+        const msgId = this.#sender.sendStdin(origin.ids, origin.header, "input_request", { prompt: event.prompt, password: event.password });
         this.#pendingInputs.set(msgId, { cellId, requestId: event.requestId });
         if (this.#pendingInputs.size > MAX_PENDING_INPUTS) {
           const oldest = this.#pendingInputs.keys().next();
@@ -86,16 +86,16 @@ export class CellEventPublisher {
         return;
       }
       case "commOpen":
-        this.#outbox.publish(parent, "comm_open", { comm_id: event.commId, target_name: event.targetName, data: event.data }, event.metadata);
+        this.#sender.publish(parent, "comm_open", { comm_id: event.commId, target_name: event.targetName, data: event.data }, event.metadata);
         return;
       case "commMsg":
-        this.#outbox.publish(parent, "comm_msg", { comm_id: event.commId, data: event.data }, event.metadata);
+        this.#sender.publish(parent, "comm_msg", { comm_id: event.commId, data: event.data }, event.metadata);
         return;
       case "commClose":
-        this.#outbox.publish(parent, "comm_close", { comm_id: event.commId, data: event.data }, event.metadata);
+        this.#sender.publish(parent, "comm_close", { comm_id: event.commId, data: event.data }, event.metadata);
         return;
       case "lateError":
-        this.#outbox.publish(parent, "error", { ename: event.ename, evalue: event.evalue, traceback: event.traceback });
+        this.#sender.publish(parent, "error", { ename: event.ename, evalue: event.evalue, traceback: event.traceback });
         return;
       default: {
         const unknown: never = event;
@@ -133,11 +133,11 @@ export class CellEventPublisher {
   cellEnded(cellId: string, parent: MessageHeader, silent: boolean): void {
     if (this.#running === cellId) this.#running = undefined;
     if (silent) return;
-    for (const content of this.#lateUpdates.values()) this.#outbox.publish(parent, "update_display_data", content);
+    for (const content of this.#lateUpdates.values()) this.#sender.publish(parent, "update_display_data", content);
     this.#lateUpdates.clear();
   }
 
-  #keepLateUpdate(displayId: string, content: ReplyContents["update_display_data"]): void {
+  #keepLateUpdate(displayId: string, content: IopubContents["update_display_data"]): void {
     this.#lateUpdates.delete(displayId);
     this.#lateUpdates.set(displayId, content);
     if (this.#lateUpdates.size > MAX_LATE_DISPLAYS) {

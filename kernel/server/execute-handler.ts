@@ -3,12 +3,12 @@ import type { ErrorContent, ExecuteRequestContent, UserExpressionContent } from 
 import type { CellEventPublisher } from "./cell-event-publisher.js";
 import type { CellRegistry } from "./cell-registry.js";
 import type { HistoryStore } from "./history-store.js";
-import type { Outbox, RequestEnvelope } from "./outbox.js";
+import type { MessageSender, RequestEnvelope } from "./message-sender.js";
 
 /** What running a cell needs from the kernel. */
 export interface ExecuteContext {
   executor: Executor;
-  outbox: Outbox;
+  sender: MessageSender;
   cells: CellRegistry;
   events: CellEventPublisher;
   history: HistoryStore;
@@ -33,14 +33,14 @@ export const INTERRUPTED_ERROR: ErrorContent = {
  * abort queued cells when `stop_on_error` asks for it.
  */
 export async function executeCell(context: ExecuteContext, request: RequestEnvelope, content: ExecuteRequestContent): Promise<boolean> {
-  const { outbox } = context;
+  const { sender } = context;
   const stored = content.store_history; // already false for silent requests
   if (stored) context.counter.value += 1;
   const count = context.counter.value;
   const cellId = context.nextCellId();
   context.cells.add(cellId, { header: request.message.header, ids: request.ids });
   context.events.cellStarted(cellId);
-  if (!content.silent) outbox.publish(request.message.header, "execute_input", { code: content.code, execution_count: count });
+  if (!content.silent) sender.publish(request.message.header, "execute_input", { code: content.code, execution_count: count });
   const historyEntry = stored ? context.history.recordInput(count, content.code) : undefined;
 
   let outcome: ExecuteOutcome;
@@ -68,19 +68,19 @@ export async function executeCell(context: ExecuteContext, request: RequestEnvel
   context.events.cellEnded(cellId, request.message.header, content.silent);
 
   const fail = (error: ErrorContent): true => {
-    outbox.publish(request.message.header, "error", error);
-    outbox.reply(request, "execute_reply", { status: "error", execution_count: count, user_expressions: {}, payload: [], ...error });
+    sender.publish(request.message.header, "error", error);
+    sender.reply(request, "execute_reply", { status: "error", execution_count: count, user_expressions: {}, payload: [], ...error });
     historyEntry?.setOutput(null);
     return true;
   };
   switch (outcome.status) {
     case "ok": {
       if (outcome.result !== undefined && !content.silent) {
-        outbox.publish(request.message.header, "execute_result", { execution_count: count, data: outcome.result.data, metadata: outcome.result.metadata });
+        sender.publish(request.message.header, "execute_result", { execution_count: count, data: outcome.result.data, metadata: outcome.result.metadata });
       }
       const plain = outcome.result?.data["text/plain"];
       historyEntry?.setOutput(typeof plain === "string" ? plain : null);
-      outbox.reply(request, "execute_reply", { status: "ok", execution_count: count, payload: [], user_expressions: toWireExpressions(outcome.userExpressions) });
+      sender.reply(request, "execute_reply", { status: "ok", execution_count: count, payload: [], user_expressions: toWireExpressions(outcome.userExpressions) });
       return false;
     }
     case "error":

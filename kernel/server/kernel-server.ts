@@ -2,20 +2,18 @@ import { randomUUID } from "node:crypto";
 import { RingbookError } from "../../lib/errors.js";
 import type { Executor } from "../execution/executor.js";
 import type { ConnectionInfo } from "../protocol/connection-info.js";
-import { DEFAULT_MAX_MESSAGE_BYTES, hasParent, parseFrames } from "../protocol/frames.js";
-import { ProtocolError } from "../protocol/protocol-error.js";
-import { parseRequest } from "../protocol/request-validators.js";
+import { DEFAULT_MAX_MESSAGE_BYTES, hasParent } from "../protocol/frames.js";
 import { MessageSigner } from "../protocol/signer.js";
-import type { KernelRequest } from "../protocol/wire-types.js";
 import { KernelSockets } from "../sockets/kernel-sockets.js";
 import { BoundedQueue } from "./bounded-queue.js";
 import { CellEventPublisher } from "./cell-event-publisher.js";
 import { CellRegistry } from "./cell-registry.js";
 import { HistoryStore } from "./history-store.js";
 import { kernelInfoContent, type KernelIdentity } from "./kernel-info.js";
-import { Outbox, type RequestEnvelope } from "./outbox.js";
-import { handleRequest, type HandlerContext } from "./request-handlers.js";
+import { MessageSender } from "./message-sender.js";
 import { warmUpProtocol } from "./protocol-warmup.js";
+import { RequestDecoder, type QueuedRequest } from "./request-decoder.js";
+import { handleRequest, type HandlerContext } from "./request-handlers.js";
 
 export interface KernelOptions {
   connection: ConnectionInfo;
@@ -29,15 +27,6 @@ export interface KernelOptions {
   maxMessageBytes?: number;
   /** Shell requests received and waiting to run. @default 1000 */
   shellQueueCapacity?: number;
-}
-
-/** A shell or control request with its validated content (or why it has none). */
-export interface QueuedRequest extends RequestEnvelope {
-  /** undefined: a msg_type the kernel does not know. */
-  request: KernelRequest | undefined;
-  invalid?: ProtocolError;
-  /** Set for execute_requests queued behind a failed cell with stop_on_error. */
-  aborted: boolean;
 }
 
 /** A started kernel. */
@@ -56,162 +45,187 @@ export interface RunningKernel {
  * strictly in order from a bounded queue; control has its own loop so interrupt and shutdown never
  * wait behind a busy shell; every request is wrapped in busy/idle under its own header.
  *
+ * In order: bind the sockets (while the history file is read), build what handles messages, then
+ * start the receive loops; a failed start closes what it had opened, then rethrows.
+ *
  * @example
  * const kernel = await startKernel({ connection, executor, log, historyFile, identity });
  * await kernel.shutdownRequested;
  * await kernel.close();
  */
 export async function startKernel(options: KernelOptions): Promise<RunningKernel> {
-  const { log, executor } = options;
-  const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
-  const signer = new MessageSigner(options.connection.signatureScheme, options.connection.key);
-  const kernelSession = randomUUID();
   // Read while the sockets bind: nothing needs it before the first request is handled.
-  const historyOpening = HistoryStore.open({ file: options.historyFile, log });
-  const shellQueue = new BoundedQueue<QueuedRequest>(options.shellQueueCapacity ?? 1000);
-  const closing = new AbortController();
-  let resolveShutdown: (value: { restart: boolean }) => void = () => {};
-  const shutdownRequested = new Promise<{ restart: boolean }>((resolve) => (resolveShutdown = resolve));
-
-  /** Frames → request, or undefined after one log line when the message must be dropped. */
-  const decode = (frames: Buffer[], channel: "shell" | "control" | "stdin"): Omit<QueuedRequest, "channel" | "aborted"> | undefined => {
-    let received;
-    try {
-      received = parseFrames(frames, signer, maxMessageBytes);
-    } catch (error) {
-      log(`${channel}: dropped a message: ${(error as Error).message}`);
-      return undefined;
-    }
-    const { ids, message } = received;
-    try {
-      return { ids, message, request: parseRequest(message.header.msg_type, message.content) };
-    } catch (error) {
-      if (!(error instanceof ProtocolError)) throw error;
-      log(`${channel}: invalid ${message.header.msg_type} ${message.header.msg_id}: ${error.message}`);
-      return { ids, message, request: undefined, invalid: error };
-    }
-  };
-
-  let sockets: KernelSockets | undefined;
-  let outbox: Outbox | undefined;
-  let events: CellEventPublisher | undefined;
-  let context: HandlerContext | undefined;
-  let cellSequence = 0;
-  /** Set by the first execute_request: the protocol warm-up stops (see protocol-warmup). */
-  let cellQueued = false;
-  const cells = new CellRegistry();
-  // Control and stdin messages may arrive as soon as the sockets are bound, before the rest is set up.
-  let markReady: () => void = () => {};
-  const ready = new Promise<void>((resolve) => (markReady = resolve));
-
-  const handle = async (item: QueuedRequest): Promise<void> => {
-    if (outbox === undefined || context === undefined) return;
-    const parent = item.message.header;
-    outbox.status(parent, "busy");
-    try {
-      const failed = await handleRequest(item, context);
-      if (failed && item.request?.msg_type === "execute_request" && item.request.content.stop_on_error) {
-        for (const queued of shellQueue.pending()) if (queued.request?.msg_type === "execute_request") queued.aborted = true;
-      }
-    } catch (error) {
-      if (!closing.signal.aborted) {
-        const failure = error instanceof Error ? error : new Error(String(error));
-        log(`${item.channel}: ${parent.msg_type} ${parent.msg_id} failed: ${failure.stack ?? failure.message}`);
-        // The client waits for a reply: give it the error rather than silence.
-        outbox.replyError(item, { ename: failure.name, evalue: failure.message, traceback: [failure.stack ?? failure.message] });
-      }
-    } finally {
-      outbox.status(parent, "idle");
-    }
-  };
-
+  const historyOpening = HistoryStore.open({ file: options.historyFile, log: options.log });
+  let sockets: KernelSockets;
   try {
-    sockets = await KernelSockets.bind(
-      options.connection,
-      {
-        shell: async (frames) => {
-          const decoded = decode(frames, "shell");
-          if (decoded?.request?.msg_type === "execute_request") cellQueued = true;
-          if (decoded !== undefined) await shellQueue.put({ ...decoded, channel: "shell", aborted: false });
-        },
-        control: async (frames) => {
-          const decoded = decode(frames, "control");
-          await ready;
-          if (decoded !== undefined) await handle({ ...decoded, channel: "control", aborted: false });
-        },
-        stdin: async (frames) => {
-          const item = decode(frames, "stdin");
-          await ready;
-          if (item === undefined || events === undefined) return;
-          if (item.request?.msg_type !== "input_reply") {
-            log(`stdin: ignored ${item.message.header.msg_type} (only input_reply is expected there)`);
-            return;
-          }
-          const parent = item.message.parent_header;
-          const requestId = events.takeInputRequest(hasParent(parent) ? parent.msg_id : undefined);
-          if (requestId === undefined) log("stdin: input_reply with no input request waiting; ignored");
-          else executor.provideInput(requestId, item.request.content.value);
-        },
-      },
-      log,
-    );
+    sockets = await KernelSockets.bind(options.connection, options.log);
   } catch (error) {
-    shellQueue.close();
     await (await historyOpening).close();
     throw error;
   }
-  const history = await historyOpening;
-  const boundSockets = sockets;
-  outbox = new Outbox(sockets, signer, kernelSession);
-  events = new CellEventPublisher(outbox, cells, log);
-  context = {
-    executor,
-    outbox,
-    cells,
-    events,
-    history,
-    signal: closing.signal,
-    counter: { value: 0 },
-    nextCellId: () => `cell-${++cellSequence}`,
-    log,
-    kernelInfo: () => kernelInfoContent(options.identity),
-    requestShutdown: (restart) => resolveShutdown({ restart }),
-  };
-  executor.onEvent((cellId, event) => events?.handle(cellId, event));
-  outbox.status({}, "starting");
-  markReady();
+  let history: HistoryStore;
+  try {
+    history = await historyOpening;
+  } catch (error) {
+    await sockets.close();
+    throw error;
+  }
+  return new KernelServer(options, sockets, history);
+}
 
-  const shellLoop = (async () => {
-    let first = true;
-    for (;;) {
-      const item = await shellQueue.take();
-      if (item === undefined) return;
-      await handle(item);
-      if (first) {
-        first = false;
-        // After the first reply (kernel_info, as a rule), so that it is not delayed.
-        void warmUpProtocol({ signer, decode: (frames) => decode(frames, "shell"), shouldStop: () => cellQueued || closing.signal.aborted });
-      }
-    }
-  })();
+/**
+ * The kernel once its sockets are bound: everything a handler uses is built by the constructor
+ * before it starts the receive loops, so no message meets a half-built kernel.
+ */
+class KernelServer implements RunningKernel {
+  readonly shutdownRequested: Promise<{ restart: boolean }>;
+  readonly #executor: Executor;
+  readonly #log: (line: string) => void;
+  readonly #sockets: KernelSockets;
+  readonly #history: HistoryStore;
+  readonly #signer: MessageSigner;
+  readonly #decoder: RequestDecoder;
+  readonly #sender: MessageSender;
+  readonly #events: CellEventPublisher;
+  readonly #context: HandlerContext;
+  readonly #shellQueue: BoundedQueue<QueuedRequest>;
+  /** Aborted by close(): a request being handled stops waiting for the executor. */
+  readonly #closing = new AbortController();
+  readonly #shellLoop: Promise<void>;
+  /** Set by the first execute_request: the protocol warm-up stops (see protocol-warmup). */
+  #cellQueued = false;
+  #closed: Promise<void> | undefined;
 
-  let closePromise: Promise<void> | undefined;
-  const close = (): Promise<void> => {
-    closePromise ??= (async () => {
-      markReady();
-      closing.abort(new RingbookError("KERNEL_CLOSED", "the kernel closed while a request was being handled"));
-      shellQueue.close();
-      await shellLoop;
-      await executor.close().catch((error: unknown) => log(`executor close failed: ${(error as Error).message}`));
-      await boundSockets.close();
-      await history.close();
+  constructor(options: KernelOptions, sockets: KernelSockets, history: HistoryStore) {
+    this.#executor = options.executor;
+    this.#log = options.log;
+    this.#sockets = sockets;
+    this.#history = history;
+    this.#signer = new MessageSigner(options.connection.signatureScheme, options.connection.key);
+    this.#decoder = new RequestDecoder(this.#signer, options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES, options.log);
+    this.#shellQueue = new BoundedQueue<QueuedRequest>(options.shellQueueCapacity ?? 1000);
+    let requestShutdown: (value: { restart: boolean }) => void = () => {};
+    this.shutdownRequested = new Promise((resolve) => (requestShutdown = resolve));
+    this.#sender = new MessageSender(sockets, this.#signer, randomUUID());
+    const cells = new CellRegistry();
+    this.#events = new CellEventPublisher(this.#sender, cells, options.log);
+    let cellSequence = 0;
+    this.#context = {
+      executor: options.executor,
+      sender: this.#sender,
+      cells,
+      events: this.#events,
+      history,
+      signal: this.#closing.signal,
+      counter: { value: 0 },
+      nextCellId: () => `cell-${++cellSequence}`,
+      log: options.log,
+      kernelInfo: () => kernelInfoContent(options.identity),
+      requestShutdown: (restart) => requestShutdown({ restart }),
+    };
+    const events = this.#events;
+    options.executor.onEvent((cellId, event) => events.handle(cellId, event));
+
+    // Built: now messages may come.
+    this.#sender.status({}, "starting");
+    this.#shellLoop = this.#serveShell();
+    sockets.receive({
+      shell: (frames) => this.#receiveShell(frames),
+      control: (frames) => this.#receiveControl(frames),
+      stdin: (frames) => this.#receiveStdin(frames),
+    });
+  }
+
+  interrupt(): Promise<void> {
+    return this.#executor.interrupt();
+  }
+
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      this.#closing.abort(new RingbookError("KERNEL_CLOSED", "the kernel closed while a request was being handled"));
+      this.#shellQueue.close();
+      await this.#shellLoop;
+      await this.#executor.close().catch((error: unknown) => this.#log(`executor close failed: ${error instanceof Error ? error.message : String(error)}`));
+      await this.#sockets.close();
+      await this.#history.close();
     })();
-    return closePromise;
-  };
-  return {
-    shutdownRequested,
-    interrupt: () => executor.interrupt(),
-    close,
-    [Symbol.asyncDispose]: close,
-  };
+    return this.#closed;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /** Shell requests wait in the queue, where stop_on_error can still abort them. */
+  async #receiveShell(frames: Buffer[]): Promise<void> {
+    const decoded = this.#decoder.decode(frames, "shell");
+    if (decoded === undefined) return;
+    if (decoded.request?.msg_type === "execute_request") this.#cellQueued = true;
+    await this.#shellQueue.put({ ...decoded, channel: "shell", aborted: false });
+  }
+
+  /** Control requests are handled at once, beside a busy shell. */
+  async #receiveControl(frames: Buffer[]): Promise<void> {
+    const decoded = this.#decoder.decode(frames, "control");
+    if (decoded !== undefined) await this.#handle({ ...decoded, channel: "control", aborted: false });
+  }
+
+  /** stdin carries only the answers to the input requests of running cells. */
+  #receiveStdin(frames: Buffer[]): void {
+    const decoded = this.#decoder.decode(frames, "stdin");
+    if (decoded === undefined) return;
+    if (decoded.request?.msg_type !== "input_reply") {
+      this.#log(`stdin: ignored ${decoded.message.header.msg_type} (only input_reply is expected there)`);
+      return;
+    }
+    const parent = decoded.message.parent_header;
+    const requestId = this.#events.takeInputRequest(hasParent(parent) ? parent.msg_id : undefined);
+    if (requestId === undefined) this.#log("stdin: input_reply with no input request waiting; ignored");
+    else this.#executor.provideInput(requestId, decoded.request.content.value);
+  }
+
+  /**
+   * Runs shell requests one at a time until the queue closes. Owns the protocol warm-up, started
+   * after the first reply (kernel_info, as a rule) so that it does not delay it, and stopped by a
+   * queued cell or by close(); the loop ends only after it.
+   */
+  async #serveShell(): Promise<void> {
+    let warmUp: Promise<unknown> | undefined;
+    try {
+      for (;;) {
+        const item = await this.#shellQueue.take();
+        if (item === undefined) return;
+        await this.#handle(item);
+        warmUp ??= warmUpProtocol({
+          signer: this.#signer,
+          decode: (warmUpFrames) => this.#decoder.decode(warmUpFrames, "shell"),
+          shouldStop: () => this.#cellQueued,
+          signal: this.#closing.signal,
+        });
+      }
+    } finally {
+      await warmUp?.catch((error: unknown) => this.#log(`protocol warm-up failed: ${error instanceof Error ? error.message : String(error)}`));
+    }
+  }
+
+  /** One request under busy/idle; a failed handler still answers, with an error reply. */
+  async #handle(item: QueuedRequest): Promise<void> {
+    const parent = item.message.header;
+    this.#sender.status(parent, "busy");
+    try {
+      const failed = await handleRequest(item, this.#context);
+      if (failed && item.request?.msg_type === "execute_request" && item.request.content.stop_on_error) {
+        for (const queued of this.#shellQueue.pending()) if (queued.request?.msg_type === "execute_request") queued.aborted = true;
+      }
+    } catch (error) {
+      if (!this.#closing.signal.aborted) {
+        const failure = error instanceof Error ? error : new Error(String(error));
+        this.#log(`${item.channel}: ${parent.msg_type} ${parent.msg_id} failed: ${failure.stack ?? failure.message}`);
+        // The client waits for a reply: give it the error rather than silence.
+        this.#sender.replyError(item, { ename: failure.name, evalue: failure.message, traceback: [failure.stack ?? failure.message] });
+      }
+    } finally {
+      this.#sender.status(parent, "idle");
+    }
+  }
 }

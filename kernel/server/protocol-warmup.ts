@@ -5,7 +5,7 @@
  * few hundred cells, which meanwhile run slower (measured on two cores: ~5% on a cell's round
  * trip). Synthetic messages are encoded and decoded only; nothing is sent or handled. Work goes in
  * slices of at most `sliceMs`, each its own event-loop task, and stops for good once a cell is
- * queued or the budget is spent.
+ * queued, the budget is spent or the signal aborts; the promise it returns is its owner's to await.
  */
 import { childOf, messageWithParent } from "../protocol/child-of.js";
 import { encodeMessage, serializeMessage } from "../protocol/frames.js";
@@ -18,6 +18,8 @@ export interface ProtocolWarmupOptions {
   decode(frames: Buffer[]): unknown;
   /** True once the warm-up must stop (a cell was queued). */
   shouldStop(): boolean;
+  /** Stops the warm-up before its next slice (the kernel closes). */
+  signal?: AbortSignal;
   /** @default 60 */
   budgetMs?: number;
   /** @default 1 */
@@ -33,7 +35,7 @@ export function warmUpProtocol(options: ProtocolWarmupOptions): Promise<number> 
   let spentMs = 0;
   return new Promise((resolve) => {
     const slice = (): void => {
-      if (options.shouldStop()) {
+      if (options.shouldStop() || options.signal?.aborted === true) {
         resolve(rounds);
         return;
       }

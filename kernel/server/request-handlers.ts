@@ -1,7 +1,7 @@
 import type { ReplyContents } from "../protocol/wire-types.js";
 import type { CellEventPublisher } from "./cell-event-publisher.js";
 import { executeCell, type ExecuteContext } from "./execute-handler.js";
-import type { QueuedRequest } from "./kernel-server.js";
+import type { QueuedRequest } from "./request-decoder.js";
 
 /** What the request handlers need beyond running cells. */
 export interface HandlerContext extends ExecuteContext {
@@ -17,29 +17,29 @@ export interface HandlerContext extends ExecuteContext {
  * execute_request that failed, so the caller can apply `stop_on_error`.
  */
 export async function handleRequest(item: QueuedRequest, context: HandlerContext): Promise<boolean> {
-  const { outbox, executor, log } = context;
+  const { sender, executor, log } = context;
   const { request } = item;
   if (item.invalid !== undefined) {
-    outbox.replyError(item, { ename: "InvalidRequest", evalue: item.invalid.message, traceback: [] });
+    sender.replyError(item, { ename: "InvalidRequest", evalue: item.invalid.message, traceback: [] });
     return false;
   }
   if (request === undefined) {
     // ipykernel only logs unknown types; a reply as well means a waiting client does not hang.
     log(`${item.channel}: unknown message type ${JSON.stringify(item.message.header.msg_type)}; replied with an error`);
-    outbox.replyError(item, { ename: "UnknownMessageType", evalue: `ringbook does not handle ${item.message.header.msg_type}`, traceback: [] });
+    sender.replyError(item, { ename: "UnknownMessageType", evalue: `ringbook does not handle ${item.message.header.msg_type}`, traceback: [] });
     return false;
   }
   switch (request.msg_type) {
     case "kernel_info_request":
-      outbox.reply(item, "kernel_info_reply", context.kernelInfo());
+      sender.reply(item, "kernel_info_reply", context.kernelInfo());
       return false;
     case "execute_request":
       if (item.aborted) {
-        outbox.reply(item, "execute_reply", { status: "aborted", execution_count: context.counter.value });
+        sender.reply(item, "execute_reply", { status: "aborted", execution_count: context.counter.value });
         return false;
       }
       if (item.channel === "control") {
-        outbox.reply(item, "execute_reply", {
+        sender.reply(item, "execute_reply", {
           status: "error",
           execution_count: context.counter.value,
           user_expressions: {},
@@ -53,7 +53,7 @@ export async function handleRequest(item: QueuedRequest, context: HandlerContext
       return await executeCell(context, item, request.content);
     case "complete_request": {
       const result = await executor.complete(request.content.code, request.content.cursor_pos);
-      outbox.reply(item, "complete_reply", {
+      sender.reply(item, "complete_reply", {
         status: "ok",
         matches: result.matches,
         cursor_start: result.cursorStart,
@@ -64,12 +64,12 @@ export async function handleRequest(item: QueuedRequest, context: HandlerContext
     }
     case "inspect_request": {
       const result = await executor.inspect(request.content.code, request.content.cursor_pos, request.content.detail_level);
-      outbox.reply(item, "inspect_reply", { status: "ok", found: result.found, data: result.found ? result.data : {}, metadata: {} });
+      sender.reply(item, "inspect_reply", { status: "ok", found: result.found, data: result.found ? result.data : {}, metadata: {} });
       return false;
     }
     case "is_complete_request": {
       const result = await executor.isComplete(request.content.code);
-      outbox.reply(item, "is_complete_reply", result.status === "incomplete" ? { status: "incomplete", indent: result.indent } : { status: result.status });
+      sender.reply(item, "is_complete_reply", result.status === "incomplete" ? { status: "incomplete", indent: result.indent } : { status: result.status });
       return false;
     }
     case "history_request": {
@@ -81,14 +81,14 @@ export async function handleRequest(item: QueuedRequest, context: HandlerContext
           : content.hist_access_type === "range"
             ? history.range(content.session, content.start, content.stop, content.output)
             : history.search(content.pattern, content.n, content.unique, content.output);
-      outbox.reply(item, "history_reply", { status: "ok", history: entries });
+      sender.reply(item, "history_reply", { status: "ok", history: entries });
       return false;
     }
     case "comm_info_request": {
       const targets = await executor.commInfo(request.content.target_name);
       const comms: Record<string, { target_name: string }> = {};
       for (const target of targets) comms[target.commId] = { target_name: target.targetName };
-      outbox.reply(item, "comm_info_reply", { status: "ok", comms });
+      sender.reply(item, "comm_info_reply", { status: "ok", comms });
       return false;
     }
     case "comm_open": {
@@ -96,7 +96,7 @@ export async function handleRequest(item: QueuedRequest, context: HandlerContext
       const opened = await executor.commOpen(commId, targetName, data, item.message.metadata);
       if (!opened) {
         log(`comm_open for unknown target ${JSON.stringify(targetName)}; closing comm ${commId}`);
-        outbox.publish(item.message.header, "comm_close", { comm_id: commId, data: {} });
+        sender.publish(item.message.header, "comm_close", { comm_id: commId, data: {} });
       }
       return false;
     }
@@ -108,14 +108,14 @@ export async function handleRequest(item: QueuedRequest, context: HandlerContext
       return false;
     case "interrupt_request":
       await executor.interrupt();
-      outbox.reply(item, "interrupt_reply", { status: "ok" });
+      sender.reply(item, "interrupt_reply", { status: "ok" });
       return false;
     case "shutdown_request": {
       const restart = request.content.restart;
       // The process exits after this; a restart is the front end's KernelManager starting a new one.
-      await executor.close().catch((error: unknown) => log(`executor close failed: ${(error as Error).message}`));
-      outbox.reply(item, "shutdown_reply", { status: "ok", restart });
-      outbox.publish(item.message.header, "shutdown_reply", { status: "ok", restart });
+      await executor.close().catch((error: unknown) => log(`executor close failed: ${error instanceof Error ? error.message : String(error)}`));
+      sender.reply(item, "shutdown_reply", { status: "ok", restart });
+      sender.publish(item.message.header, "shutdown_reply", { status: "ok", restart });
       context.requestShutdown(restart);
       return false;
     }

@@ -76,8 +76,8 @@ export class StartingExecutor implements Executor {
   }
 
   provideInput(requestId: string, value: string): void {
-    // An input request can only come from a started executor, so this is never early in practice.
-    void this.#starting.then((executor) => executor.provideInput(requestId, value), () => undefined);
+    // An input request can only come from a started executor, so there is one to answer it.
+    this.#started?.provideInput(requestId, value);
   }
 
   async commOpen(commId: string, targetName: string, data: Record<string, unknown>, metadata: Record<string, unknown>): Promise<boolean> {

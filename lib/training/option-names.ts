@@ -2,7 +2,7 @@
  * Unknown option names are a user's typo until proven otherwise: they are refused with the
  * closest known name instead of being ignored.
  */
-import { RingbookError } from "../errors.js";
+import { RingbookError, type ErrorCode } from "../errors.js";
 
 /** Edit distance (insertions, deletions, substitutions), case-insensitive. */
 function editDistance(a: string, b: string): number {
@@ -51,7 +51,7 @@ export function suggestName(name: string, known: readonly string[]): string {
  * `epochs`?", or the list of known names when none is close. `where` prefixes nested options
  * (`checkpoint.`).
  */
-export function checkKnownKeys(object: object, known: readonly string[], where = "", code = "ERR_UNKNOWN_OPTION"): void {
+export function checkKnownKeys(object: object, known: readonly string[], where = "", code: ErrorCode = "ERR_UNKNOWN_OPTION"): void {
   for (const key of Object.keys(object)) {
     if (known.includes(key)) continue;
     const closest = closestName(key, known);

@@ -1,6 +1,6 @@
 import tf from "../tfjs.cjs";
 import { activeBackendName } from "../backend/load-blas.js";
-import { RingbookError } from "../errors.js";
+import { isErrorCode, RingbookError } from "../errors.js";
 import { disposeBatch } from "../data/tensor-tree.js";
 import { loadCheckpoint, type TrainingPosition } from "./checkpoint.js";
 import { checkFirstBatch } from "./data-check.js";
@@ -296,8 +296,8 @@ async function buildValidationData(spec: WorkerTrainSpec, build: Parameters<type
     return data;
   } catch (error) {
     if (!(error instanceof Error)) throw error;
-    const code = (error as { code?: unknown }).code;
-    throw new RingbookError(typeof code === "string" ? code : "ERR_BAD_VALIDATION_DATA", `validationData: ${error.message}`, { cause: error });
+    const code = "code" in error ? error.code : undefined;
+    throw new RingbookError(isErrorCode(code) ? code : "ERR_BAD_VALIDATION_DATA", `validationData: ${error.message}`, { cause: error });
   }
 }
 

@@ -2,12 +2,12 @@
  * Display updates a cell sends after it ended (a training run started in one cell and awaited in
  * a later one) go out under that cell's request, and their latest state once more under the next
  * cell that ends, before its reply: clients that follow a request only until its idle (nbclient)
- * apply it by display id. The publisher runs against a recording outbox, the narrow seam it sends
+ * apply it by display id. The publisher runs against a recording sender, the narrow seam it sends
  * through.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { CellEventPublisher, type CellOutbox } from "../../kernel/server/cell-event-publisher.js";
+import { CellEventPublisher, type CellMessageSender } from "../../kernel/server/cell-event-publisher.js";
 import { CellRegistry } from "../../kernel/server/cell-registry.js";
 import type { MessageHeader, ParentHeader } from "../../kernel/protocol/wire-types.js";
 
@@ -15,10 +15,10 @@ function header(msgId: string): MessageHeader {
   return { msg_id: msgId, session: "s", username: "u", date: new Date(0).toISOString(), msg_type: "execute_request", version: "5.3" };
 }
 
-/** A publisher over a recording outbox, with cells `c1`, `c2`, `c3` registered under requests `r1`... */
+/** A publisher over a recording sender, with cells `c1`, `c2`, `c3` registered under requests `r1`... */
 function setUp(): { publisher: CellEventPublisher; sent: Array<{ parent: string | undefined; msgType: string; displayId: unknown; text: unknown }> } {
   const sent: Array<{ parent: string | undefined; msgType: string; displayId: unknown; text: unknown }> = [];
-  const outbox: CellOutbox = {
+  const sender: CellMessageSender = {
     publish(parent: ParentHeader, msgType: string, content: object) {
       const fields = content as { transient?: { display_id?: unknown }; data?: { "text/plain"?: unknown } };
       sent.push({ parent: "msg_id" in parent ? parent.msg_id : undefined, msgType, displayId: fields.transient?.display_id, text: fields.data?.["text/plain"] });
@@ -27,7 +27,7 @@ function setUp(): { publisher: CellEventPublisher; sent: Array<{ parent: string 
   };
   const cells = new CellRegistry();
   for (const n of [1, 2, 3]) cells.add(`c${n}`, { header: header(`r${n}`), ids: [] });
-  return { publisher: new CellEventPublisher(outbox, cells, () => undefined), sent };
+  return { publisher: new CellEventPublisher(sender, cells, () => undefined), sent };
 }
 
 const update = (id: string, text: string) => ({ kind: "display" as const, data: { "text/plain": text }, metadata: {}, displayId: id, update: true });

@@ -28,4 +28,22 @@ describe("protocol warm-up", () => {
     assert.equal(stopped, calls);
     assert.ok(calls > 0 && calls < 10_000);
   });
+
+  test("stops before its next slice once its signal aborts (the kernel closing), and resolves for its owner to await", async () => {
+    const signer = new MessageSigner("hmac-sha256", "a-key");
+    const closing = new AbortController();
+    let calls = 0;
+    const rounds = await warmUpProtocol({
+      signer,
+      decode: () => {
+        calls++;
+        closing.abort();
+      },
+      shouldStop: () => false,
+      signal: closing.signal,
+      budgetMs: 10_000,
+    });
+    assert.equal(rounds, calls);
+    assert.ok(calls > 0 && calls < 10_000);
+  });
 });

@@ -2,21 +2,36 @@ import { childOf, messageWithParent, errorReplyTo } from "../protocol/child-of.j
 import { encodeMessage } from "../protocol/frames.js";
 import type { JsonObject } from "../protocol/json-guards.js";
 import type { MessageSigner } from "../protocol/signer.js";
-import type { ErrorContent, MessageHeader, ParentHeader, ReplyContents, ReplyType, WireMessage } from "../protocol/wire-types.js";
+import type {
+  ErrorContent,
+  IopubContents,
+  IopubType,
+  MessageHeader,
+  ParentHeader,
+  ReplyChannel,
+  ReplyContents,
+  ReplyType,
+  StdinContents,
+  StdinType,
+  WireMessage,
+} from "../protocol/wire-types.js";
 import type { KernelSockets } from "../sockets/kernel-sockets.js";
 
 /** A received request and where its reply goes. */
 export interface RequestEnvelope {
-  channel: "shell" | "control";
+  channel: ReplyChannel;
   ids: Buffer[];
   message: WireMessage;
 }
 
 /**
- * Signs and queues every outgoing message. Replies and iopub messages are derived from their
- * parent with {@link childOf}; each channel's messages leave in the order they were queued.
+ * Signs and queues every message the kernel sends, one method per channel so that a message can
+ * only go where the protocol puts it (a stream cannot be sent as a reply): replies to the channel
+ * of their request, iopub messages to every subscriber, input requests on stdin. Replies and
+ * iopub messages are derived from their parent with {@link childOf}; each channel's messages leave
+ * in the order they were queued.
  */
-export class Outbox {
+export class MessageSender {
   readonly #sockets: KernelSockets;
   readonly #signer: MessageSigner;
   readonly #kernelSession: string;
@@ -44,7 +59,7 @@ export class Outbox {
    * content that cannot be encoded (a BigInt in display data) is dropped with a log line.
    * `content` and `metadata` must not change after this call.
    */
-  publish<K extends ReplyType>(parent: ParentHeader, msgType: K, content: ReplyContents[K], metadata?: JsonObject): void {
+  publish<K extends IopubType>(parent: ParentHeader, msgType: K, content: IopubContents[K], metadata?: JsonObject): void {
     const message = messageWithParent(parent, this.#kernelSession, msgType, content, metadata);
     const topic = `kernel.${this.#kernelSession}.${msgType}`;
     this.#sockets.send("iopub", () => encodeMessage([topic], message, this.#signer));
@@ -56,7 +71,7 @@ export class Outbox {
   }
 
   /** Sends on stdin to a shell request's sender; returns the new message's msg_id. */
-  sendStdin<K extends ReplyType>(ids: Buffer[], parent: MessageHeader, msgType: K, content: ReplyContents[K]): string {
+  sendStdin<K extends StdinType>(ids: Buffer[], parent: MessageHeader, msgType: K, content: StdinContents[K]): string {
     const message = childOf({ header: parent }, msgType, content);
     this.#sockets.send("stdin", encodeMessage(ids, message, this.#signer));
     return message.header.msg_id;
