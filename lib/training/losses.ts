@@ -54,6 +54,62 @@ export interface ResolvedLoss {
   /** Its name, or `undefined` for a function. */
   name: LossName | undefined;
   fn: LossFunction;
+  /** What the output's mean loss is multiplied by in the total (Keras's `loss_weights`). */
+  weight: number;
+}
+
+/**
+ * Per-output loss weights (Keras's `loss_weights`): one number per output in the model's output
+ * order, or a map by output name (an output it does not name weighs 1). The model's loss is
+ * `Σ weight × mean loss of the output` (plus regularisation terms, unweighted, as in Keras).
+ */
+export type LossWeights = readonly number[] | { readonly [outputName: string]: number };
+
+/**
+ * Checks the `lossWeights` option's form (before the model, and so its outputs, is known):
+ * a non-empty array or map of finite numbers ≥ 0.
+ */
+export function parseLossWeights(value: unknown): LossWeights {
+  const form = "lossWeights must be an array of numbers (one per output, in the model's output order) or a map { outputName: number }";
+  const check = (weight: unknown, where: string): number => {
+    if (typeof weight !== "number" || !Number.isFinite(weight) || weight < 0) {
+      throw new RingbookError("ERR_BAD_TRAIN_OPTIONS", `lossWeights${where} must be a finite number ≥ 0, got ${JSON.stringify(weight) ?? String(weight)}`);
+    }
+    return weight;
+  };
+  if (Array.isArray(value)) {
+    if (value.length === 0) throw new RingbookError("ERR_BAD_TRAIN_OPTIONS", `${form}; got an empty array`);
+    return value.map((weight: unknown, i) => check(weight, `[${i}]`));
+  }
+  if (typeof value === "object" && value !== null && Object.getPrototypeOf(value) === Object.prototype) {
+    const entries = Object.entries(value);
+    if (entries.length === 0) throw new RingbookError("ERR_BAD_TRAIN_OPTIONS", `${form}; got an empty object`);
+    return Object.fromEntries(entries.map(([name, weight]) => [name, check(weight, `.${name}`)]));
+  }
+  throw new RingbookError("ERR_BAD_TRAIN_OPTIONS", `${form}, got ${JSON.stringify(value) ?? String(value)}`);
+}
+
+/**
+ * The weight of each of the model's outputs (in `outputNames` order): an array needs one per
+ * output; a map may leave outputs out (they weigh 1) but must name only outputs the model has.
+ * @default 1 for every output
+ */
+export function resolveLossWeights(weights: LossWeights | undefined, outputNames: readonly string[]): number[] {
+  if (weights === undefined) return outputNames.map(() => 1);
+  const outputs = `${outputNames.length} output${outputNames.length === 1 ? "" : "s"} (${outputNames.join(", ")})`;
+  if (Array.isArray(weights)) {
+    if (weights.length !== outputNames.length) {
+      throw new RingbookError("ERR_LOSS_OUTPUTS", `lossWeights has ${weights.length} entries but the model has ${outputs}; give one weight per output, in that order, or a map by output name`);
+    }
+    return [...weights];
+  }
+  const byName = weights as Readonly<Record<string, number>>;
+  for (const key of Object.keys(byName)) {
+    if (!outputNames.includes(key)) {
+      throw new RingbookError("ERR_LOSS_OUTPUTS", `lossWeights names output "${key}", which the model does not have${suggestName(key, outputNames)}; the model has ${outputs}`);
+    }
+  }
+  return outputNames.map((output) => (Object.hasOwn(byName, output) ? byName[output]! : 1));
 }
 
 /** Looks a loss up by name (as in `model.compile`) or passes a function through. */
@@ -68,10 +124,17 @@ export function resolveLoss(loss: unknown): LossFunction {
 
 /**
  * The loss of each of the model's outputs (in `outputNames` order) from a {@link ModelLoss}: an
- * array must have one entry per output, a map one per output name.
+ * array must have one entry per output, a map one per output name; each with its weight from
+ * `weights` (see {@link resolveLossWeights}).
  */
-export function resolveLosses(loss: unknown, outputNames: readonly string[]): ResolvedLoss[] {
-  const one = (value: unknown, output: string): ResolvedLoss => ({ output, name: isLossName(value) ? value : undefined, fn: resolveLoss(value) });
+export function resolveLosses(loss: unknown, outputNames: readonly string[], weights?: LossWeights): ResolvedLoss[] {
+  const weightOf = resolveLossWeights(weights, outputNames);
+  const one = (value: unknown, output: string): ResolvedLoss => ({
+    output,
+    name: isLossName(value) ? value : undefined,
+    fn: resolveLoss(value),
+    weight: weightOf[outputNames.indexOf(output)]!,
+  });
   if (Array.isArray(loss)) {
     if (loss.length !== outputNames.length) {
       throw new RingbookError(

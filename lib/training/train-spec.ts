@@ -4,7 +4,7 @@ import { describeValue, readSampleTree, toSampleTree, type SampleTree } from "..
 import { checkArgsCloneable } from "./args-check.js";
 import { acceptedDataForms, isIndexedDataset } from "./data-forms.js";
 import type { RingbookScope } from "./function-scope.js";
-import { isLossName, lossNames, type LossName } from "./losses.js";
+import { isLossName, lossNames, parseLossWeights, type LossName, type LossWeights } from "./losses.js";
 import { isMetricName, unknownMetric, type MetricName, type MetricSpec } from "./metrics.js";
 import type { ValidationEvery } from "./validation.js";
 import { checkKnownKeys, suggestName } from "./option-names.js";
@@ -32,6 +32,8 @@ export interface WorkerTrainSpec {
   /** A data function's source, a built-in data set, or `{ xs, ys }` arrays read on the owner. */
   data: { source: string } | BuiltinData | { inline: { xs: SampleTree; ys: SampleTree } };
   loss: WorkerLossSpec;
+  /** Per-output loss weights, checked against the model's outputs on the workers. */
+  lossWeights?: LossWeights;
   optimizer: OptimizerSpec;
   schedule: TrainingSchedule;
   /** Weight initialisation seed (data order uses `schedule.seed`). */
@@ -118,10 +120,21 @@ export interface TrainOptions<Args = any> {
    * Loss by name (`categoricalCrossentropy`, `sparseCategoricalCrossentropy` for class indices,
    * `binaryCrossentropy`, `meanSquaredError`, `meanAbsoluteError`) or `(yTrue, yPred) => tensor`.
    * For several outputs: one loss for all, an array (one per output, in the model's order) or a map
-   * by output name; the outputs' mean losses are summed. Ignored for custom models.
+   * by output name; the outputs' mean losses are summed (each times its `lossWeights` entry).
+   * Ignored for custom models.
    * @default "categoricalCrossentropy"
    */
   loss?: LossOption | readonly LossOption[] | { readonly [outputName: string]: LossOption };
+  /**
+   * Per-output loss weights for a model with several outputs (Keras's `loss_weights`): an array
+   * in the model's output order (one per output) or a map by output name (outputs left out weigh
+   * 1). The loss trained on (and `loss`/`val_loss` in the logs) is `Σ weight × output's mean loss`,
+   * plus regularisation terms. A name the model has no output for is refused, naming its outputs.
+   * Not for custom models, whose loss function weighs its own terms.
+   * @default 1 for every output
+   * @example loss: { price: "meanSquaredError", kind: "sparseCategoricalCrossentropy" }, lossWeights: { price: 0.5 }
+   */
+  lossWeights?: readonly number[] | { readonly [outputName: string]: number };
   /**
    * An optimizer name, or `{ name, ...hyperparameters }` with the hyperparameters of tfjs's
    * `tf.train.<name>` (sgd, momentum, adam, adamax, rmsprop, adagrad, adadelta); an unknown one is
@@ -230,6 +243,7 @@ export const trainOptionNames = [
   "model",
   "data",
   "loss",
+  "lossWeights",
   "optimizer",
   "batchSize",
   "epochs",
@@ -278,6 +292,8 @@ export function parseTrainOptions(options: unknown, worldSize: number): WorkerTr
   if (typeof seed !== "number" || !Number.isInteger(seed)) throw bad(`seed must be an integer, got ${JSON.stringify(seed)}`);
   const data = parseData(o.data);
   const loss = parseLoss(o.loss ?? "categoricalCrossentropy");
+  const lossWeights = o.lossWeights === undefined ? undefined : parseLossWeights(o.lossWeights);
+  if (lossWeights !== undefined) checkLossWeightsAgainstLoss(lossWeights, loss);
   // Training controls (issue 13).
   const { optimizer, controls, accumulationSteps } = parseTrainingControls(o);
   const schedule: TrainingSchedule = { batchSize, epochs, seed, ...(accumulationSteps === 1 ? {} : { accumulationSteps }) };
@@ -314,6 +330,7 @@ export function parseTrainOptions(options: unknown, worldSize: number): WorkerTr
     modelSource: o.model.toString(),
     data,
     loss,
+    ...(lossWeights === undefined ? {} : { lossWeights }),
     optimizer,
     schedule,
     seed,
@@ -436,6 +453,22 @@ function parseLoss(value: unknown): WorkerLossSpec {
     return { kind: "byName", losses: Object.fromEntries(entries.map(([name, loss]) => [name, entry(loss, ` (output "${name}")`)])) };
   }
   return { kind: "all", loss: entry(value, "") };
+}
+
+/**
+ * What the loss already says about the outputs: an array of losses has one per output, a map of
+ * losses one per output name. lossWeights that disagree are refused before any worker computes.
+ */
+function checkLossWeightsAgainstLoss(weights: LossWeights, loss: WorkerLossSpec): void {
+  if (loss.kind === "byPosition" && Array.isArray(weights) && weights.length !== loss.losses.length) {
+    throw bad(`lossWeights has ${weights.length} entries but loss has ${loss.losses.length} (one per output); give one weight per output, in the model's output order`);
+  }
+  if (loss.kind === "byName" && !Array.isArray(weights)) {
+    const outputs = Object.keys(loss.losses);
+    for (const name of Object.keys(weights)) {
+      if (!outputs.includes(name)) throw bad(`lossWeights names output "${name}", which loss does not name${suggestName(name, outputs)}; loss names the outputs ${outputs.join(", ")}`);
+    }
+  }
 }
 
 function bad(message: string): RingbookError {

@@ -215,7 +215,7 @@ async function buildSetup(spec: WorkerTrainSpec, context: WorkerContext): Promis
       throw explainUserError(error, "model");
     }
     built.model = model;
-    const trainable = toTrainable(model, compileLoss(spec.loss));
+    const trainable = toTrainable(model, compileLoss(spec.loss), spec.lossWeights);
     built.trainable = trainable;
     // The data counts micro-batches; with accumulation, stepsPerEpoch counts optimizer steps.
     const perStep = spec.schedule.accumulationSteps ?? 1;
