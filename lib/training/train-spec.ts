@@ -206,7 +206,8 @@ export interface TrainOptions<Args = any> {
    * Functions run in the notebook as step and epoch records arrive: `onStepEnd(step, logs, run)`,
    * `onEpochEnd(epoch, logs, run)`, `onTrainEnd(logs)` (or an array of such objects). Returning
    * `false` or calling `run.stop()` stops the run at a step all ranks agree on (a few steps after
-   * the callback's, since records arrive in batches). See {@link TrainCallbacks}.
+   * the callback's, since records arrive in batches). `trainSingleProcess` runs them between its
+   * steps and stops right after the step whose callback asked. See {@link TrainCallbacks}.
    */
   callbacks?: TrainCallbacks | TrainCallbacks[];
 

@@ -33,6 +33,11 @@ export interface WorkerTrainEnv {
   emit: (event: WorkerTrainEvent) => void;
   /** True once the owner asked this run to stop. */
   stopRequested: () => boolean;
+  /**
+   * Awaited after each step once its events were emitted (in a world of one only: see
+   * `trainOnRank`): true ends training after that step. How `trainSingleProcess` runs callbacks.
+   */
+  betweenSteps?: () => Promise<boolean>;
 }
 
 /** Events a rank sends to the owner while training. */
@@ -189,6 +194,7 @@ export async function runWorkerTraining(env: WorkerTrainEnv, spec: WorkerTrainSp
         ...(rank === 0 ? { onValidation: (record: ValidationRecord) => bufferedValidations.push(record) } : {}),
       }),
       ...(rank === 0 ? { onEpochEnd: (record: EpochRecord) => bufferedEpochs.push(record) } : {}),
+      ...(env.betweenSteps === undefined ? {} : { betweenSteps: betweenStepsAfterFlush(flush, env.betweenSteps) }),
     });
     const earlyStopping = controls.earlyStopping;
     return { rank, stopped: outcome.stopped, position: outcome.position, parameterCount: exchange.gradientLength, ...(earlyStopping === undefined ? {} : { earlyStopping }) };
@@ -197,6 +203,14 @@ export async function runWorkerTraining(env: WorkerTrainEnv, spec: WorkerTrainSp
     flush();
     optimizer.dispose();
   }
+}
+
+/** The caller's hook, called once the step's buffered events went out. */
+function betweenStepsAfterFlush(flush: () => void, betweenSteps: () => Promise<boolean>): () => Promise<boolean> {
+  return async () => {
+    flush();
+    return betweenSteps();
+  };
 }
 
 /**
