@@ -198,7 +198,9 @@ export interface TrainOptions<Args = any> {
   /**
    * Stops training when the monitored epoch log stops improving (Keras's EarlyStopping), decided on
    * the workers at each epoch's end; `restoreBestWeights` puts the best epoch's weights back when
-   * training ends. `monitor` is `"loss"`, a metric, or with `validationData` `"val_loss"` or `"val_<metric>"`.
+   * training ends. `monitor` is `"loss"`, a metric, or with `validationData` `"val_loss"` or
+   * `"val_<metric>"`; for a model with several outputs also `"<output>_loss"`, `"<output>_<metric>"`
+   * and their `val_` names (checked on the workers, which build the model).
    * @example earlyStopping: { monitor: "loss", patience: 2, minDelta: 1e-3, restoreBestWeights: true }
    */
   earlyStopping?: EarlyStoppingOptions | boolean;
@@ -219,7 +221,8 @@ export interface TrainOptions<Args = any> {
    * `(yTrue, yPred) => tensor` (per sample or a batch mean; they travel as source text, named by
    * the function's name). Training metrics come from each step's forward pass and join the epoch
    * logs (summed over all ranks once per epoch); with `validationData`, `val_<metric>` too. For a
-   * model with several outputs, every metric applies to each output, named `<output>_<metric>`.
+   * model with several outputs, every metric applies to each output, named `<output>_<metric>`, and
+   * each output's own loss (unweighted, as Keras and tfjs log it) is logged as `<output>_loss`.
    * @example metrics: ["accuracy", "precision"]
    */
   metrics?: ReadonlyArray<MetricName | (string & Record<never, never>) | ((yTrue: tf.Tensor, yPred: tf.Tensor) => unknown)>;

@@ -11,11 +11,11 @@ import type { AllReduceSum } from "./gradient-step.js";
 import type { LossFunction, ModelLoss, OutputLoss } from "./losses.js";
 import { createOptimizer } from "./optimizers.js";
 import { trainOnRank, type OpenedEpoch, type StepRecord } from "./rank-loop.js";
-import type { EpochRecord } from "./epoch-record.js";
-import type { EarlyStoppingOutcome } from "./early-stopping.js";
+import { epochLogNamesOf, type EpochRecord } from "./epoch-record.js";
+import { checkMonitor, type EarlyStoppingOutcome } from "./early-stopping.js";
 import { RankControls } from "./training-controls.js";
 import { withSeededMathRandom } from "./seeded-random.js";
-import { resolveMetrics, type MetricFunction, type ResolvedMetric } from "./metrics.js";
+import { outputLossMetrics, resolveMetrics, type MetricFunction, type ResolvedMetric } from "./metrics.js";
 import { RankEvaluation } from "./rank-evaluation.js";
 import type { ValidationRecord } from "./validation.js";
 import type { LossEntrySpec, TrainContext, WorkerLossSpec, WorkerTrainSpec } from "./train-spec.js";
@@ -236,7 +236,12 @@ async function buildSetup(spec: WorkerTrainSpec, context: WorkerContext): Promis
     const dataSchedule = perStep === 1 || spec.schedule.stepsPerEpoch === undefined ? spec.schedule : { ...spec.schedule, stepsPerEpoch: spec.schedule.stepsPerEpoch * perStep };
     const placement = { rank: context.rank, worldSize: context.worldSize, schedule: dataSchedule };
     const data = await buildTrainingData(spec.data, { context, trainable, placement });
-    const metrics = resolveMetrics(spec.metrics ?? [], trainable.layers?.ports.outputs.map((output) => output.name) ?? ["output"], (source) => explainedLoss(compileUserFunction(source, "metric") as MetricFunction, "metric"));
+    const metrics = [
+      ...outputLossMetrics(trainable.layers?.losses ?? []),
+      ...resolveMetrics(spec.metrics ?? [], trainable.layers?.ports.outputs.map((output) => output.name) ?? ["output"], (source) => explainedLoss(compileUserFunction(source, "metric") as MetricFunction, "metric")),
+    ];
+    // The owner could not know the model's output names: a per-output monitor is checked here.
+    if (spec.controls.earlyStopping !== undefined) checkMonitor(spec.controls.earlyStopping.monitor, epochLogNamesOf(metrics, spec.validation?.every));
     const validationData = spec.validation === undefined ? undefined : await buildValidationData(spec, { context, trainable, placement });
     built.optimizer = createOptimizer(spec.optimizer, trainable.variables);
     const start = spec.resumeFrom === undefined ? undefined : await loadCheckpoint({ dir: spec.resumeFrom, variables: trainable.variables, optimizer: built.optimizer });

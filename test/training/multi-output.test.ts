@@ -77,6 +77,8 @@ test("a two-output model with weighted per-output losses, metrics and validation
         const clsLoss = mean(tf.metrics.categoricalCrossentropy(valCls, clsOut!));
         validation.push({
           val_loss: weights.reg * regLoss + weights.cls * clsLoss,
+          val_reg_loss: regLoss,
+          val_cls_loss: clsLoss,
           val_reg_mae: mean(tf.metrics.meanAbsoluteError(valReg, regOut!)),
           val_reg_accuracy: mean(tf.metrics.binaryAccuracy(valReg, regOut!)),
           val_cls_mae: mean(tf.metrics.meanAbsoluteError(valCls, clsOut!)),
@@ -91,12 +93,14 @@ test("a two-output model with weighted per-output losses, metrics and validation
     };
     assert.equal(ours.epochs.length, 3);
     assert.deepEqual(Object.keys(ours.epochs[0]!.logs).sort(), [
-      "cls_accuracy", "cls_mae", "learningRate", "loss", "reg_accuracy", "reg_mae",
-      "val_cls_accuracy", "val_cls_mae", "val_loss", "val_reg_accuracy", "val_reg_mae",
+      "cls_accuracy", "cls_loss", "cls_mae", "learningRate", "loss", "reg_accuracy", "reg_loss", "reg_mae",
+      "val_cls_accuracy", "val_cls_loss", "val_cls_mae", "val_loss", "val_reg_accuracy", "val_reg_loss", "val_reg_mae",
     ]);
     ours.epochs.forEach(({ logs }, epoch) => {
       assertClose(logs.loss, fit("loss", epoch), `epoch ${epoch} loss`);
-      for (const output of ["reg", "cls"]) {
+      for (const output of ["reg", "cls"] as const) {
+        // Per-output losses are logged unweighted (as Keras does); tfjs's here are the scaled functions'.
+        assertClose(logs[`${output}_loss`]! * weights[output], fit(`${output}_loss`, epoch), `epoch ${epoch} ${output}_loss`);
         // tfjs names accuracy `acc`.
         assertClose(logs[`${output}_accuracy`], fit(`${output}_acc`, epoch), `epoch ${epoch} ${output}_accuracy`);
         assertClose(logs[`${output}_mae`], fit(`${output}_mae`, epoch), `epoch ${epoch} ${output}_mae`);
@@ -192,4 +196,42 @@ test("loss weights that do not fit the model or the loss are refused, naming the
     trainSingleProcess({ model: custom, data: { xs: features, ys: targets.map((y) => [y]) }, lossWeights: [2], batchSize: 8 }),
     /lossWeights weights a layers model's outputs; a custom model .* computes its own loss/,
   );
+});
+
+test("early stopping monitors a per-output log (val_cls_accuracy, higher is better; val_reg_loss): 2 and 4 ranks stop where single-process training does, with its best epoch and weights", async () => {
+  const byAccuracy = options({ epochs: 8, earlyStopping: { monitor: "val_cls_accuracy", patience: 2, restoreBestWeights: true } });
+  const alone = await trainSingleProcess(byAccuracy);
+  const outcome = alone.result.earlyStopping!;
+  const seen = alone.epochs.map((epoch) => epoch.logs.val_cls_accuracy!);
+  // "auto" resolves to max for an accuracy: the best is the first epoch with the highest accuracy.
+  assert.equal(outcome.best, Math.max(...seen));
+  assert.equal(outcome.bestEpoch, seen.indexOf(Math.max(...seen)));
+  assert.equal(outcome.restoredBestWeights, true);
+  assert.ok(outcome.stoppedEpoch !== null && outcome.stoppedEpoch < 7, `stopped early: ${JSON.stringify(outcome)}, accuracies ${seen.join(", ")}`);
+  const two = await trainInProcess(2, byAccuracy);
+  assertAllTrained(two);
+  for (const result of two.results) if (result.status === "fulfilled") assert.deepEqual(result.value.earlyStopping, outcome);
+  const difference = maxAbsDifference(await weightsOfRank(1), flatWeights(alone.model));
+  assert.ok(difference < 1e-5, `restored weights, 2 ranks vs alone: ${difference}`);
+
+  // Nothing improves by 1e9: the run stops after its second epoch, the first being the best.
+  const four = await trainInProcess(4, options({ epochs: 6, earlyStopping: { monitor: "val_reg_loss", minDelta: 1e9, patience: 1 } }));
+  assertAllTrained(four);
+  const epochs = four.events.flatMap((e) => (e.kind === "epochs" ? e.records : []));
+  assert.equal(epochs.length, 2);
+  for (const result of four.results) {
+    if (result.status === "fulfilled") assert.deepEqual(result.value.earlyStopping, { stoppedEpoch: 1, bestEpoch: 0, best: epochs[0]!.logs.val_reg_loss, restoredBestWeights: false });
+  }
+});
+
+test("an early-stopping monitor that names no log of the run is refused before training: a per-output name on the workers (which know the outputs), others on the owner", async () => {
+  const typo = await trainInProcess(2, options({ earlyStopping: { monitor: "val_clss_accuracy" } }));
+  for (const result of typo.results) {
+    assert.equal(result.status, "rejected");
+    if (result.status === "rejected") assert.match(String(result.reason), /earlyStopping.monitor "val_clss_accuracy" is not a log of this run; did you mean `val_cls_accuracy`\?; it has loss, reg_loss, cls_loss, reg_mae/);
+  }
+  assert.equal(typo.records.length, 0, "no step trained");
+  const singleOutput = { model: ({ tf: t }: TrainContext) => t.sequential({ layers: [t.layers.dense({ inputShape: [3], units: 3, activation: "softmax" })] }), data: { xs: features, ys: oneHot }, batchSize: 8, metrics: ["accuracy"] };
+  await assert.rejects(trainSingleProcess({ ...singleOutput, earlyStopping: { monitor: "cls_accuracy" } }), /earlyStopping.monitor "cls_accuracy" is not a log of this run; did you mean `accuracy`\?; it has loss, accuracy/);
+  await assert.rejects(trainSingleProcess(options({ earlyStopping: { monitor: "cls_acc" } })), /earlyStopping.monitor "cls_acc" is not a log of this run/);
 });

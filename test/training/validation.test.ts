@@ -147,7 +147,7 @@ test("metrics and validation leak no tensors over a run", async () => {
   assert.equal(tf.memory().numTensors, before);
 });
 
-test("a two-output model logs each metric per output (<output>_<metric>, val_<output>_<metric>), on 2 ranks as alone", async () => {
+test("a two-output model logs each output's loss and each metric per output (<output>_loss, <output>_<metric>, val_ too), on 2 ranks as alone", async () => {
   const twoOutputs = ({ tf: t }: { tf: typeof tf }) => {
     const input = t.input({ shape: [8] });
     const hidden = t.layers.dense({ units: 4, activation: "tanh" }).apply(input) as tf.SymbolicTensor;
@@ -158,7 +158,7 @@ test("a two-output model logs each metric per output (<output>_<metric>, val_<ou
   const ys = { a: validationXs.map((x) => [x[0]! + x[1]!]), b: validationXs.map((x) => [x[2]!, x[3]! * 2]) };
   const multi = options({ model: twoOutputs, loss: "meanSquaredError", metrics: ["mae"], data: { xs: validationXs, ys }, validationData: { xs: validationXs.slice(0, 11), ys: { a: ys.a.slice(0, 11), b: ys.b.slice(0, 11) } } });
   const alone = await trainSingleProcess(multi);
-  assert.deepEqual(Object.keys(alone.epochs[0]!.logs).sort(), ["a_mae", "b_mae", "learningRate", "loss", "val_a_mae", "val_b_mae", "val_loss"]);
+  assert.deepEqual(Object.keys(alone.epochs[0]!.logs).sort(), ["a_loss", "a_mae", "b_loss", "b_mae", "learningRate", "loss", "val_a_loss", "val_a_mae", "val_b_loss", "val_b_mae", "val_loss"]);
   const two = await trainInProcess(2, multi);
   assertAllTrained(two);
   epochsOf(two).forEach((epoch, i) => assertLogsClose(epoch.logs, alone.epochs[i]!.logs, 2e-5, `two outputs, epoch ${i}`));
