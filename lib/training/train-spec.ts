@@ -47,8 +47,8 @@ export interface WorkerTrainSpec {
   controls: TrainingControlsSpec;
   /** Metrics by name or function source (every output's). */
   metrics?: MetricSpec[];
-  /** Validation data (in the forms of `data`) and when to evaluate it. */
-  validation?: { data: WorkerTrainSpec["data"]; every: ValidationEvery };
+  /** Validation data (in the forms of `data`), when to evaluate it, and how many of its batches (all when unset). */
+  validation?: { data: WorkerTrainSpec["data"]; every: ValidationEvery; steps?: number };
 }
 
 /** One output's loss as it travels: a name, or a function's source text. */
@@ -239,6 +239,15 @@ export interface TrainOptions<Args = any> {
    * @default { epochs: 1 }
    */
   validationEvery?: ValidationEvery;
+  /**
+   * Batches (of `batchSize`) to evaluate in each validation pass, from the start of
+   * `validationData` every time (Keras's `validation_steps`, tfjs's `validationBatches`). Required
+   * for an endless `tf.data.Dataset` (`.repeat()`, refused without it); a generator that never
+   * ends has an unknown size that ringbook cannot tell from a finite one's, so give it too, or
+   * validation never ends. Unset: the whole validation data.
+   * @example validationData: ({ tf }) => tf.data.generator(endlessSamples), validationSteps: 20
+   */
+  validationSteps?: number;
   // ---- end of training controls -----------------------------------------------------------
 }
 
@@ -270,6 +279,7 @@ export const trainOptionNames = [
   "metrics",
   "validationData",
   "validationEvery",
+  "validationSteps",
 ] as const satisfies ReadonlyArray<keyof TrainOptions>;
 
 /**
@@ -360,11 +370,20 @@ function parseValidationAndMetrics(o: Record<string, unknown>): Pick<WorkerTrain
     const repeated = names.find((name, i) => names.indexOf(name) !== i);
     if (repeated !== undefined) throw bad(`metrics names "${repeated}" twice; every metric needs its own name (name a function metric: function myMetric(yTrue, yPred) { ... })`);
   }
-  if (o.validationEvery !== undefined && o.validationData === undefined) throw bad("validationEvery is set but validationData is not; give validationData to evaluate");
+  for (const option of ["validationEvery", "validationSteps"]) {
+    if (o[option] !== undefined && o.validationData === undefined) throw bad(`${option} is set but validationData is not; give validationData to evaluate`);
+  }
   if (o.validationData !== undefined) {
     out.validation = { data: parseData(o.validationData, "validationData"), every: parseValidationEvery(o.validationEvery) };
+    if (o.validationSteps !== undefined) out.validation.steps = positiveSteps("validationSteps", o.validationSteps);
   }
   return out;
+}
+
+/** A number of batches to evaluate: a positive integer. */
+function positiveSteps(name: string, value: unknown): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value <= 0) throw bad(`${name} must be a positive integer (batches to evaluate in each pass), got ${JSON.stringify(value) ?? String(value)}`);
+  return value;
 }
 
 function parseValidationEvery(value: unknown): ValidationEvery {
@@ -389,6 +408,8 @@ const builtinOptionNames = { mnist: ["builtin", "split", "sampleShape"], synthet
 export interface WorkerEvaluateSpec {
   data: WorkerTrainSpec["data"];
   batchSize: number;
+  /** Batches to evaluate (all when unset). */
+  steps?: number;
   metrics: MetricSpec[];
   args: unknown;
 }
@@ -397,6 +418,11 @@ export interface WorkerEvaluateSpec {
 export interface EvaluateOptions<Args = any> {
   /** Global batch size (all ranks together; each evaluates its shard of every batch). @default 32 × workers */
   batchSize?: number;
+  /**
+   * Batches to evaluate, from the data's start (Keras's `steps`); required for an endless
+   * `tf.data.Dataset` (`.repeat()`) and for a generator that never ends. @default all of the data
+   */
+  steps?: number;
   /** Metrics by name or function, as in `train`. @default the last run's metrics */
   metrics?: TrainOptions["metrics"];
   /** Values a data function reads as `args`. @default the last run's args */
@@ -405,14 +431,20 @@ export interface EvaluateOptions<Args = any> {
 
 /** Checks `cluster.evaluate(data, options)` on the owner, before any worker computes. */
 export function parseEvaluateOptions(data: unknown, options: unknown, worldSize: number, defaults: { metrics: MetricSpec[]; args: unknown }): WorkerEvaluateSpec {
-  if (typeof options !== "object" || options === null || Array.isArray(options)) throw bad(`evaluate options must be an object { batchSize, metrics, args }, got ${describeValue(options)}`);
-  checkKnownKeys(options, ["batchSize", "metrics", "args"], "evaluate.");
+  if (typeof options !== "object" || options === null || Array.isArray(options)) throw bad(`evaluate options must be an object { batchSize, steps, metrics, args }, got ${describeValue(options)}`);
+  checkKnownKeys(options, ["batchSize", "steps", "metrics", "args"], "evaluate.");
   const o = options as Record<string, unknown>;
   const batchSize = o.batchSize ?? 32 * worldSize;
   if (typeof batchSize !== "number" || !Number.isInteger(batchSize) || batchSize <= 0) throw bad(`evaluate: batchSize must be a positive integer, got ${JSON.stringify(o.batchSize)}`);
   if (o.args !== undefined) checkArgsCloneable(o.args);
   const metrics = o.metrics === undefined ? defaults.metrics : (parseValidationAndMetrics({ metrics: o.metrics }).metrics ?? []);
-  return { data: parseData(data, "data"), batchSize, metrics, args: o.args === undefined ? defaults.args : o.args };
+  return {
+    data: parseData(data, "data"),
+    batchSize,
+    ...(o.steps === undefined ? {} : { steps: positiveSteps("evaluate: steps", o.steps) }),
+    metrics,
+    args: o.args === undefined ? defaults.args : o.args,
+  };
 }
 
 function parseData(value: unknown, name = "data"): WorkerTrainSpec["data"] {

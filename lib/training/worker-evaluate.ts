@@ -26,7 +26,8 @@ export async function evaluateOnWorker(env: { rank: number; worldSize: number; a
     const state = lastTrainedModel(rank);
     if (state === undefined) throw new RingbookError("ERR_NO_MODEL", "no model has been trained on this cluster yet: train one before evaluate");
     const context = { tf, rank, worldSize, args: spec.args, ringbook: ringbookScope };
-    const placement = { rank, worldSize, schedule: { batchSize: spec.batchSize, epochs: 1, seed: 0, shuffle: false } };
+    const schedule = { batchSize: spec.batchSize, epochs: 1, seed: 0, shuffle: false, ...(spec.steps === undefined ? {} : { stepsPerEpoch: spec.steps }) };
+    const placement = { rank, worldSize, schedule, purpose: "evaluation" as const };
     built = { data: await buildTrainingData(spec.data, { context, trainable: state.trainable, placement }), trainable: state.trainable };
   } catch (error) {
     failure = error;

@@ -297,12 +297,15 @@ function explainedLoss(fn: LossFunction, what: "loss" | "metric" = "loss"): Loss
 
 /**
  * The run's validation data on this rank: the forms of `data`, read in order (not shuffled) in
- * batches of `batchSize`, every batch sharded over the ranks; its first batch is checked against
- * the model (messages start with "validationData").
+ * batches of `batchSize` (the first `validationSteps` of them when given, every pass from the
+ * start), every batch sharded over the ranks; its first batch is checked against the model
+ * (messages start with "validationData").
  */
 async function buildValidationData(spec: WorkerTrainSpec, build: Parameters<typeof buildTrainingData>[1]): Promise<TrainingData> {
   const { batchSize, seed } = spec.schedule;
-  const placement = { ...build.placement, schedule: { batchSize, epochs: 1, seed, shuffle: false } };
+  const steps = spec.validation!.steps;
+  const schedule = { batchSize, epochs: 1, seed, shuffle: false, ...(steps === undefined ? {} : { stepsPerEpoch: steps }) };
+  const placement = { ...build.placement, schedule, purpose: "validation" as const };
   try {
     const data = await buildTrainingData(spec.validation!.data, { ...build, placement });
     const first = await data.openEpoch(0, 0).next();
