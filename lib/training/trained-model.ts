@@ -5,6 +5,7 @@
  */
 import tf from "../tfjs.cjs";
 import { RingbookError } from "../errors.js";
+import { acceptIntegerTargets } from "../data/integer-targets.js";
 import type { TensorTree } from "../data/tensor-tree.js";
 import { ringbookScope } from "./function-scope.js";
 import { resolveLoss, resolveLossWeights, type LossFunction, type LossWeights } from "./losses.js";
@@ -126,6 +127,8 @@ export async function rebuildTrainedModel(exported: ExportedModel, recipe: Train
     case "layers": {
       const model = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: exported.modelTopology, weightSpecs: exported.weightSpecs, weightData: exported.weightData }));
       if (recipe !== undefined) compileLayersModel(model, recipe);
+      // Targets as training took them (int32 class indices) work in evaluate and fit too.
+      acceptIntegerTargets(model);
       return model;
     }
     case "variables":
