@@ -66,30 +66,6 @@ export interface ResolvedLoss {
 export type LossWeights = readonly number[] | { readonly [outputName: string]: number };
 
 /**
- * Checks the `lossWeights` option's form (before the model, and so its outputs, is known):
- * a non-empty array or map of finite numbers ≥ 0.
- */
-export function parseLossWeights(value: unknown): LossWeights {
-  const form = "lossWeights must be an array of numbers (one per output, in the model's output order) or a map { outputName: number }";
-  const check = (weight: unknown, where: string): number => {
-    if (typeof weight !== "number" || !Number.isFinite(weight) || weight < 0) {
-      throw new RingbookError("ERR_BAD_TRAIN_OPTIONS", `lossWeights${where} must be a finite number ≥ 0, got ${JSON.stringify(weight) ?? String(weight)}`);
-    }
-    return weight;
-  };
-  if (Array.isArray(value)) {
-    if (value.length === 0) throw new RingbookError("ERR_BAD_TRAIN_OPTIONS", `${form}; got an empty array`);
-    return value.map((weight: unknown, i) => check(weight, `[${i}]`));
-  }
-  if (typeof value === "object" && value !== null && Object.getPrototypeOf(value) === Object.prototype) {
-    const entries = Object.entries(value);
-    if (entries.length === 0) throw new RingbookError("ERR_BAD_TRAIN_OPTIONS", `${form}; got an empty object`);
-    return Object.fromEntries(entries.map(([name, weight]) => [name, check(weight, `.${name}`)]));
-  }
-  throw new RingbookError("ERR_BAD_TRAIN_OPTIONS", `${form}, got ${JSON.stringify(value) ?? String(value)}`);
-}
-
-/**
  * The weight of each of the model's outputs (in `outputNames` order): an array needs one per
  * output; a map may leave outputs out (they weigh 1) but must name only outputs the model has.
  * @default 1 for every output

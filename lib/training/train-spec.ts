@@ -4,12 +4,15 @@ import { describeValue, readSampleTree, toSampleTree, type SampleTree } from "..
 import { checkArgsCloneable } from "./args-check.js";
 import { acceptedDataForms, isIndexedDataset } from "./data-forms.js";
 import type { RingbookScope } from "./function-scope.js";
-import { isLossName, lossNames, parseLossWeights, type LossName, type LossWeights } from "./losses.js";
+import type { LossWeights } from "./losses.js";
+import { parseLossOptions, type LossOption, type WorkerLossSpec } from "./loss-options.js";
 import { isMetricName, unknownMetric, type MetricName, type MetricSpec } from "./metrics.js";
 import type { ValidationEvery } from "./validation.js";
 import { checkKnownKeys, suggestName } from "./option-names.js";
 import type { OptimizerSpec } from "./optimizers.js";
 import type { TrainingSchedule } from "./rank-loop.js";
+
+export type { LossOption, LossEntrySpec, WorkerLossSpec } from "./loss-options.js";
 import { isTfDataset } from "./stream-data.js";
 // Training controls (issue 13): schedules, clipping, accumulation, callbacks, early stopping.
 import type { TrainCallbacks } from "./callback-options.js";
@@ -50,22 +53,6 @@ export interface WorkerTrainSpec {
   /** Validation data (in the forms of `data`), when to evaluate it, and how many of its batches (all when unset). */
   validation?: { data: WorkerTrainSpec["data"]; every: ValidationEvery; steps?: number };
 }
-
-/** One output's loss as it travels: a name, or a function's source text. */
-export type LossEntrySpec = { name: LossName } | { source: string };
-
-/** The loss of a run as it travels: one for every output, or one per output by position or by name. */
-export type WorkerLossSpec =
-  | { kind: "all"; loss: LossEntrySpec }
-  | { kind: "byPosition"; losses: LossEntrySpec[] }
-  | { kind: "byName"; losses: Record<string, LossEntrySpec> };
-
-/**
- * A per-output loss as users give it: a name (as in `model.compile`; any string type-checks, so
- * that a name held in a variable does, and an unknown one is refused with the closest name) or
- * `(yTrue, yPred) => tensor`.
- */
-export type LossOption = LossName | (string & Record<never, never>) | ((yTrue: tf.Tensor, yPred: tf.Tensor) => unknown);
 
 /**
  * What the model and data functions receive on each worker. Typed so that a cell's
@@ -305,9 +292,7 @@ export function parseTrainOptions(options: unknown, worldSize: number): WorkerTr
   const seed = o.seed ?? 0;
   if (typeof seed !== "number" || !Number.isInteger(seed)) throw bad(`seed must be an integer, got ${JSON.stringify(seed)}`);
   const data = parseData(o.data);
-  const loss = parseLoss(o.loss ?? "categoricalCrossentropy");
-  const lossWeights = o.lossWeights === undefined ? undefined : parseLossWeights(o.lossWeights);
-  if (lossWeights !== undefined) checkLossWeightsAgainstLoss(lossWeights, loss);
+  const { loss, lossWeights } = parseLossOptions(o);
   // Training controls (issue 13).
   const { optimizer, controls, accumulationSteps } = parseTrainingControls(o);
   const schedule: TrainingSchedule = { batchSize, epochs, seed, ...(accumulationSteps === 1 ? {} : { accumulationSteps }) };
@@ -470,41 +455,6 @@ function parseData(value: unknown, name = "data"): WorkerTrainSpec["data"] {
     return { inline: { xs: toSampleTree(readSampleTree(value.xs, `${name}.xs`)), ys: toSampleTree(readSampleTree(value.ys, `${name}.ys`)) } };
   }
   throw bad(`${name} is ${describeValue(value)}; give a function ({ tf, rank, worldSize, args }) => data, or the data itself. Accepted: ${acceptedDataForms}`);
-}
-
-function parseLoss(value: unknown): WorkerLossSpec {
-  const entry = (loss: unknown, where: string): LossEntrySpec => {
-    if (typeof loss === "function") return { source: loss.toString() };
-    if (isLossName(loss)) return { name: loss };
-    if (typeof loss === "string") throw bad(`unknown loss ${JSON.stringify(loss)}${where}${suggestName(loss, lossNames)}; use one of ${lossNames.join(", ")} or a function`);
-    throw bad(`loss${where} must be a name or a function (yTrue, yPred) => tensor, got ${describeValue(loss)}`);
-  };
-  if (Array.isArray(value)) {
-    if (value.length === 0) throw bad("loss is an empty array; give one loss per output, or one loss for all");
-    return { kind: "byPosition", losses: value.map((loss, i) => entry(loss, ` (output ${i})`)) };
-  }
-  if (typeof value === "object" && value !== null) {
-    const entries = Object.entries(value);
-    if (entries.length === 0) throw bad("loss is an empty object; give a loss per output name, or one loss for all");
-    return { kind: "byName", losses: Object.fromEntries(entries.map(([name, loss]) => [name, entry(loss, ` (output "${name}")`)])) };
-  }
-  return { kind: "all", loss: entry(value, "") };
-}
-
-/**
- * What the loss already says about the outputs: an array of losses has one per output, a map of
- * losses one per output name. lossWeights that disagree are refused before any worker computes.
- */
-function checkLossWeightsAgainstLoss(weights: LossWeights, loss: WorkerLossSpec): void {
-  if (loss.kind === "byPosition" && Array.isArray(weights) && weights.length !== loss.losses.length) {
-    throw bad(`lossWeights has ${weights.length} entries but loss has ${loss.losses.length} (one per output); give one weight per output, in the model's output order`);
-  }
-  if (loss.kind === "byName" && !Array.isArray(weights)) {
-    const outputs = Object.keys(loss.losses);
-    for (const name of Object.keys(weights)) {
-      if (!outputs.includes(name)) throw bad(`lossWeights names output "${name}", which loss does not name${suggestName(name, outputs)}; loss names the outputs ${outputs.join(", ")}`);
-    }
-  }
 }
 
 function bad(message: string): RingbookError {

@@ -18,7 +18,8 @@ import { withSeededMathRandom } from "./seeded-random.js";
 import { outputLossMetrics, resolveMetrics, type MetricFunction, type ResolvedMetric } from "./metrics.js";
 import { RankEvaluation } from "./rank-evaluation.js";
 import type { ValidationRecord } from "./validation.js";
-import type { LossEntrySpec, TrainContext, WorkerLossSpec, WorkerTrainSpec } from "./train-spec.js";
+import type { LossEntrySpec, WorkerLossSpec } from "./loss-options.js";
+import type { TrainContext, WorkerTrainSpec } from "./train-spec.js";
 import { toTrainable, type Trainable } from "./trainable.js";
 import type { TrainingData } from "./training-data.js";
 
