@@ -8,6 +8,9 @@
  */
 import tf from "../tfjs.cjs";
 
+/** Marks a model already patched, so that patching twice does not cast twice. */
+const acceptsIntegerTargets = Symbol("acceptsIntegerTargets");
+
 /** Targets as tfjs's `evaluate`, `fit` and `trainOnBatch` take them. */
 type Targets = tf.Tensor | tf.Tensor[] | { [outputName: string]: tf.Tensor };
 
@@ -64,5 +67,3 @@ export function acceptIntegerTargets(model: tf.LayersModel): void {
     }
   };
 }
-
-const acceptsIntegerTargets = Symbol("acceptsIntegerTargets");
