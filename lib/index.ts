@@ -14,9 +14,9 @@ export { trainSingleProcess, type SingleProcessRun } from "./training/train-sing
 export { CustomModel, type TrainedModel } from "./training/trained-model.js";
 export { saveModel, loadModel, loadVariables, type SavedModelInfo, type SavableModel, type NamedArray } from "./io/save-model.js";
 export { fileSystem, registerFileSystemRouter, type FileSystemOptions } from "./io/file-system.js";
-export type { TrainOptions, TrainContext, BuiltinData, LossOption } from "./training/train-spec.js";
+export type { TrainOptions, TrainContext, BuiltinData, LossOption, EvaluateOptions } from "./training/train-spec.js";
 export type { RingbookScope } from "./training/function-scope.js";
-export type { LossName, LossFunction } from "./training/losses.js";
+export type { LossName, LossFunction, LossWeights } from "./training/losses.js";
 export type { OptimizerSpec } from "./training/optimizers.js";
 export {
   constantLearningRate,

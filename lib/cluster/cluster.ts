@@ -286,7 +286,9 @@ export class Cluster {
    * distributed: each rank takes its shard of every batch, in inference mode, and the sums of
    * loss × samples and of the metrics are all-reduced once, so the result equals evaluating the
    * whole data in one process (up to float rounding). Checked here before any worker computes.
-   * @returns `{ loss, ...metrics }` (the last run's metrics unless `metrics` is given)
+   * `steps` evaluates only the first batches (required for an endless `tf.data.Dataset`).
+   * @returns `{ loss, ...metrics }` (the last run's metrics unless `metrics` is given; with several
+   * outputs also `<output>_loss` and `<output>_<metric>`)
    * @example
    * const { loss, accuracy } = await cluster.evaluate({ builtin: "mnist", split: "test" }, { batchSize: 512 });
    */

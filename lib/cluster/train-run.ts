@@ -13,7 +13,7 @@ import type { TrainCallbacks } from "../training/callback-options.js";
 import type { EarlyStoppingOutcome } from "../training/early-stopping.js";
 import type { EpochRecord } from "../training/epoch-record.js";
 import type { ValidationRecord } from "../training/validation.js";
-import { CallbackRunner } from "./callback-runner.js";
+import { CallbackRunner } from "../training/callback-runner.js";
 import type { TaskEvent } from "./pending-task.js";
 
 /** What `await run` gives. */
@@ -241,7 +241,16 @@ export class TrainRun implements PromiseLike<TrainResult> {
 
   #attachCallbacks(callbacks: readonly TrainCallbacks[]): CallbackRunner {
     const runner = new CallbackRunner(callbacks, { stop: () => this.stop() });
-    this.onStep((summary) => runner.stepEnd(summary));
+    this.onStep((summary) =>
+      runner.stepEnd(summary.step, {
+        loss: summary.loss,
+        epoch: summary.epoch,
+        stepInEpoch: summary.stepInEpoch,
+        ...(summary.learningRate === undefined ? {} : { learningRate: summary.learningRate }),
+        samples: summary.samples,
+        samplesPerSecond: summary.samplesPerSecond,
+      }),
+    );
     this.onEpoch((record) => runner.epochEnd(record));
     return runner;
   }

@@ -7,6 +7,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import tf from "../tfjs.cjs";
 import { RingbookError } from "../errors.js";
+import { acceptIntegerTargets } from "../data/integer-targets.js";
 import { isJsonObject, quote } from "../json-guards.js";
 import { readableDirectory, replaceDirectory, writeFileDurably } from "./atomic-directory.js";
 import { fileSystem, isModelDirectory, type FileSystemOptions } from "./file-system.js";
@@ -100,7 +101,10 @@ export async function loadModel(dir: string): Promise<tf.LayersModel> {
   const path = checkDir(dir, "loadModel");
   // Whatever backend this process uses must be initialised before weights become tensors.
   await tf.ready();
-  return tf.loadLayersModel(fileSystem(path));
+  const model = await tf.loadLayersModel(fileSystem(path));
+  // Loaded compiled, it evaluates with the int32 targets it was trained on, as it did before saving.
+  acceptIntegerTargets(model);
+  return model;
 }
 
 /**

@@ -46,6 +46,8 @@ export interface CallbackControl {
  * after the `onStepEnd` of the epoch's last step, `onTrainEnd` last, before `await run` resolves.
  * Returning `false` (or a promise of `false`) or calling `control.stop()` stops the run at a step
  * every rank agrees on; a callback that throws stops the run, which then rejects with its error.
+ * `trainSingleProcess` calls them between its steps instead (the next step waits for an async
+ * one) and stops right after the step whose callback asked.
  */
 export interface TrainCallbacks {
   /** After each step: its global step number (from 1) and logs. */

@@ -11,7 +11,11 @@ import { suggestName } from "./option-names.js";
 
 /** `cluster.train`'s `earlyStopping` option (Keras's EarlyStopping arguments). */
 export interface EarlyStoppingOptions {
-  /** The epoch log to watch: `"loss"`, a metric, or with `validationData` `"val_loss"` or `"val_<metric>"`. @default "loss" */
+  /**
+   * The epoch log to watch: `"loss"`, a metric, or with `validationData` `"val_loss"` or
+   * `"val_<metric>"`; with several outputs also `"[val_]<output>_loss"` and `"[val_]<output>_<metric>"`.
+   * @default "loss"
+   */
   monitor?: string;
   /** A change smaller than this is no improvement. @default 0 */
   minDelta?: number;
@@ -42,7 +46,9 @@ const optionNames = ["monitor", "minDelta", "patience", "mode", "baseline", "res
 
 /**
  * Checks the `earlyStopping` option.
- * @param logNames the epoch log names this run will have (`loss`, and `val_` names with validation).
+ * @param logNames the epoch log names this run will have (`loss`, and `val_` names with
+ * validation); a per-output name (`val_<output>_<metric>`) is checked on the workers, which know
+ * the model's outputs.
  */
 export function parseEarlyStopping(value: unknown, logNames: readonly string[]): EarlyStoppingSpec {
   if (value === true) value = {};
@@ -55,13 +61,9 @@ export function parseEarlyStopping(value: unknown, logNames: readonly string[]):
   }
   const monitor = o.monitor ?? "loss";
   if (typeof monitor !== "string") throw bad(`earlyStopping.monitor must be the name of an epoch log, got ${JSON.stringify(monitor)}`);
-  if (!logNames.includes(monitor)) {
-    const validation =
-      monitor.startsWith("val_") && !logNames.some((name) => name.startsWith("val_"))
-        ? "; val_ logs need validationData, evaluated at epoch ends (validationEvery with epochs, the default)"
-        : suggestName(monitor, logNames);
-    throw bad(`earlyStopping.monitor ${JSON.stringify(monitor)} is not a log of this run${validation}; it has ${logNames.join(", ")}`);
-  }
+  // A model with several outputs logs `<output>_<metric>` and `<output>_loss`; the owner does not
+  // know the output names (the model is built on the workers), which check such a name.
+  if (!isPerOutputName(monitor, logNames)) checkMonitor(monitor, logNames);
   const number = (name: string, fallback: number, integer: boolean): number => {
     const v = o[name] ?? fallback;
     if (typeof v !== "number" || !Number.isFinite(v) || v < 0 || (integer && !Number.isInteger(v))) {
@@ -86,6 +88,27 @@ export function parseEarlyStopping(value: unknown, logNames: readonly string[]):
     restoreBestWeights,
     startFromEpoch: number("startFromEpoch", 0, true),
   };
+}
+
+/**
+ * Refuses a `monitor` that is not among `logNames`, with the closest name (or why `val_` logs are
+ * missing) and the list.
+ */
+export function checkMonitor(monitor: string, logNames: readonly string[]): void {
+  if (logNames.includes(monitor)) return;
+  const validation =
+    monitor.startsWith("val_") && !logNames.some((name) => name.startsWith("val_"))
+      ? "; val_ logs need validationData, evaluated at epoch ends (validationEvery with epochs, the default)"
+      : suggestName(monitor, logNames);
+  throw bad(`earlyStopping.monitor ${JSON.stringify(monitor)} is not a log of this run${validation}; it has ${logNames.join(", ")}`);
+}
+
+/** True when `monitor` may be `[val_]<output>_<log>` for a log of the run (`loss` or a metric). */
+function isPerOutputName(monitor: string, logNames: readonly string[]): boolean {
+  // `val_...` is a validation log: without validation at epoch ends, checkMonitor says what is missing.
+  if (monitor.startsWith("val_") && !logNames.includes("val_loss")) return false;
+  const base = monitor.startsWith("val_") ? monitor.slice("val_".length) : monitor;
+  return logNames.some((name) => !name.startsWith("val_") && base.length > name.length + 1 && base.endsWith(`_${name}`));
 }
 
 /** Where early stopping ended: for `await run` and the workers' results. */

@@ -39,6 +39,16 @@ export function epochLogNames(options: Record<string, unknown>): string[] {
   return ["loss", ...metrics, ...(validatesAtEpochEnd ? ["val_loss", ...metrics.map((name) => `val_${name}`)] : [])];
 }
 
+/**
+ * The names an epoch's logs have on a rank that built the model: `loss`, each resolved metric's
+ * (`<output>_<metric>` and `<output>_loss` for several outputs), and their `val_` names when the
+ * run validates at epoch ends.
+ */
+export function epochLogNamesOf(metrics: ReadonlyArray<{ logName: string }>, validationEvery: { epochs?: number } | undefined): string[] {
+  const names = ["loss", ...metrics.map((metric) => metric.logName)];
+  return validationEvery?.epochs === undefined ? names : [...names, ...names.map((name) => `val_${name}`)];
+}
+
 /** The mean loss of an epoch's steps, each weighted by its samples (Keras's epoch `loss`). */
 export class EpochLossMean {
   #weightedSum = 0;

@@ -54,6 +54,38 @@ export interface ResolvedLoss {
   /** Its name, or `undefined` for a function. */
   name: LossName | undefined;
   fn: LossFunction;
+  /** What the output's mean loss is multiplied by in the total (Keras's `loss_weights`). */
+  weight: number;
+}
+
+/**
+ * Per-output loss weights (Keras's `loss_weights`): one number per output in the model's output
+ * order, or a map by output name (an output it does not name weighs 1). The model's loss is
+ * `Σ weight × mean loss of the output` (plus regularisation terms, unweighted, as in Keras).
+ */
+export type LossWeights = readonly number[] | { readonly [outputName: string]: number };
+
+/**
+ * The weight of each of the model's outputs (in `outputNames` order): an array needs one per
+ * output; a map may leave outputs out (they weigh 1) but must name only outputs the model has.
+ * @default 1 for every output
+ */
+export function resolveLossWeights(weights: LossWeights | undefined, outputNames: readonly string[]): number[] {
+  if (weights === undefined) return outputNames.map(() => 1);
+  const outputs = `${outputNames.length} output${outputNames.length === 1 ? "" : "s"} (${outputNames.join(", ")})`;
+  if (Array.isArray(weights)) {
+    if (weights.length !== outputNames.length) {
+      throw new RingbookError("ERR_LOSS_OUTPUTS", `lossWeights has ${weights.length} entries but the model has ${outputs}; give one weight per output, in that order, or a map by output name`);
+    }
+    return [...weights];
+  }
+  const byName = weights as Readonly<Record<string, number>>;
+  for (const key of Object.keys(byName)) {
+    if (!outputNames.includes(key)) {
+      throw new RingbookError("ERR_LOSS_OUTPUTS", `lossWeights names output "${key}", which the model does not have${suggestName(key, outputNames)}; the model has ${outputs}`);
+    }
+  }
+  return outputNames.map((output) => (Object.hasOwn(byName, output) ? byName[output]! : 1));
 }
 
 /** Looks a loss up by name (as in `model.compile`) or passes a function through. */
@@ -68,10 +100,17 @@ export function resolveLoss(loss: unknown): LossFunction {
 
 /**
  * The loss of each of the model's outputs (in `outputNames` order) from a {@link ModelLoss}: an
- * array must have one entry per output, a map one per output name.
+ * array must have one entry per output, a map one per output name; each with its weight from
+ * `weights` (see {@link resolveLossWeights}).
  */
-export function resolveLosses(loss: unknown, outputNames: readonly string[]): ResolvedLoss[] {
-  const one = (value: unknown, output: string): ResolvedLoss => ({ output, name: isLossName(value) ? value : undefined, fn: resolveLoss(value) });
+export function resolveLosses(loss: unknown, outputNames: readonly string[], weights?: LossWeights): ResolvedLoss[] {
+  const weightOf = resolveLossWeights(weights, outputNames);
+  const one = (value: unknown, output: string): ResolvedLoss => ({
+    output,
+    name: isLossName(value) ? value : undefined,
+    fn: resolveLoss(value),
+    weight: weightOf[outputNames.indexOf(output)]!,
+  });
   if (Array.isArray(loss)) {
     if (loss.length !== outputNames.length) {
       throw new RingbookError(

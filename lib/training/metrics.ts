@@ -128,6 +128,16 @@ export function resolveMetrics(specs: readonly MetricSpec[], outputNames: readon
 }
 
 /**
+ * The loss of each output of a model with several outputs, as metrics named `<output>_loss` (in
+ * the logs next to the total `loss`, and `val_<output>_loss`), unweighted by `lossWeights`, as
+ * Keras and tfjs log them. None for a model with one output (its loss is `loss`).
+ */
+export function outputLossMetrics(losses: ReadonlyArray<{ output: string; fn: MetricFunction }>): ResolvedMetric[] {
+  if (losses.length < 2) return [];
+  return losses.map((loss, output) => ({ ...meanOf(loss.fn), output, logName: `${loss.output}_loss` }));
+}
+
+/**
  * Adds up a run's metrics (and optionally a mean loss) over batches on one rank: one small read
  * per batch, no loop over samples in JavaScript. {@link reduce} turns the totals of all ranks,
  * all-reduced once, into the logs.

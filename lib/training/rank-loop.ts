@@ -1,4 +1,5 @@
 import type tf from "../tfjs.cjs";
+import { RingbookError } from "../errors.js";
 import { disposeBatch } from "../data/tensor-tree.js";
 import { saveCheckpoint, type TrainingPosition } from "./checkpoint.js";
 import { EpochLossMean, type EpochRecord } from "./epoch-record.js";
@@ -86,8 +87,17 @@ export async function trainOnRank(args: {
   evaluation?: RankEvaluation;
   /** After each epoch's last step (and before early stopping decides on it). */
   onEpochEnd?: (record: EpochRecord) => void;
+  /**
+   * Awaited after each step, once its record (and its epoch's end) went out: true ends training
+   * after this very step. Only in a world of one (`trainSingleProcess`'s callbacks): a rank's own
+   * decision would leave the ranks of a larger world waiting for each other in the all-reduce.
+   */
+  betweenSteps?: () => Promise<boolean>;
 }): Promise<{ position: TrainingPosition; stopped: boolean; earlyStopped: boolean }> {
   const { rank, trainable, optimizer, data, schedule } = args;
+  if (args.betweenSteps !== undefined && args.worldSize !== 1) {
+    throw new RingbookError("ERR_TRAIN_SETUP", `betweenSteps stops one rank without the others' agreement; it needs a world of one, not ${args.worldSize} ranks`);
+  }
   const controls = args.controls;
   // One optimizer step per group of `accumulationSteps` micro-batches; the data counts micro-batches.
   const perStep = schedule.accumulationSteps ?? 1;
@@ -201,9 +211,17 @@ export async function trainOnRank(args: {
       // Every rank has the same global losses, so every rank makes the same early-stopping decision.
       await args.evaluation?.afterStep(epoch, position.globalStep);
       const earlyStop = last && (await epochEnded(epoch, position.globalStep, epochLoss, learningRate));
-      if (outcome.stop || earlyStop) {
+      let stop = outcome.stop;
+      try {
+        // A stop asked after the schedule's last step stops nothing: the run was not cut short.
+        if (args.betweenSteps !== undefined && (await args.betweenSteps()) && !(last && epoch + 1 >= schedule.epochs)) stop = true;
+      } catch (error) {
         if (ahead?.batch !== undefined) disposeBatch(ahead.batch);
-        return finish(outcome.stop, earlyStop);
+        throw error;
+      }
+      if (stop || earlyStop) {
+        if (ahead?.batch !== undefined) disposeBatch(ahead.batch);
+        return finish(stop, earlyStop);
       }
       if (last) break;
     }

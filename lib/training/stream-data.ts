@@ -33,7 +33,8 @@ export function isTfDataset(value: unknown): value is tf.data.Dataset<tf.TensorC
  * Streams `dataset` (elements `{ xs, ys }`, one sample each) by global batches. Its order is the
  * dataset's own: ringbook cannot shuffle a stream (shuffle the dataset, with a seed, before
  * handing it over). Each epoch iterates a finite dataset from its start; an endless one (size
- * Infinity, after `.repeat()`) needs `stepsPerEpoch` and is read on across epochs.
+ * Infinity, after `.repeat()`) needs `stepsPerEpoch` and is read on across epochs (validation and
+ * evaluation: `validationSteps` or `steps`, every pass from the start).
  */
 export function streamTrainingData(dataset: tf.data.Dataset<tf.TensorContainer>, placement: DataPlacement, name = "tf.data.Dataset"): TrainingData {
   const { rank, worldSize, schedule } = placement;
@@ -45,16 +46,22 @@ export function streamTrainingData(dataset: tf.data.Dataset<tf.TensorContainer>,
     );
   }
   const declared = dataset.size;
+  const purpose = placement.purpose ?? "training";
   if (declared === Infinity && stepsPerEpoch === undefined) {
-    throw new RingbookError("ERR_ENDLESS_DATASET", "the tf.data.Dataset is endless (size Infinity, e.g. after .repeat()): give stepsPerEpoch, or leave out .repeat() (every epoch reads the dataset again)");
+    throw new RingbookError(
+      "ERR_ENDLESS_DATASET",
+      purpose === "training"
+        ? "the tf.data.Dataset is endless (size Infinity, e.g. after .repeat()): give stepsPerEpoch, or leave out .repeat() (every epoch reads the dataset again)"
+        : `the ${purpose} tf.data.Dataset is endless (size Infinity, e.g. after .repeat()): give ${purpose === "validation" ? "validationSteps" : "steps"}, the number of batches to evaluate in each pass (as Keras's ${purpose === "validation" ? "validation_steps" : "steps"}), or leave out .repeat()`,
+    );
   }
   if (declared === 0) throw new RingbookError("ERR_BAD_DATASET", "the tf.data.Dataset is empty (size 0)");
   const size = typeof declared === "number" && Number.isFinite(declared) ? declared : undefined;
   const perEpoch = size === undefined ? undefined : dropRemainder === true ? Math.floor(size / batchSize) : Math.ceil(size / batchSize);
   const steps = perEpoch === undefined ? (declared === Infinity ? stepsPerEpoch : undefined) : Math.min(perEpoch, stepsPerEpoch ?? Infinity);
-  // An endless dataset is read on across epochs (as tfjs's fitDataset does with batchesPerEpoch);
-  // a finite one from its start in every epoch.
-  const endless = declared === Infinity;
+  // An endless dataset is read on across training epochs (as tfjs's fitDataset does with
+  // batchesPerEpoch); a finite one, and every evaluation pass, from its start.
+  const endless = declared === Infinity && purpose === "training";
   let shared: Cursor | undefined;
   return {
     kind: "stream",

@@ -4,12 +4,15 @@ import { describeValue, readSampleTree, toSampleTree, type SampleTree } from "..
 import { checkArgsCloneable } from "./args-check.js";
 import { acceptedDataForms, isIndexedDataset } from "./data-forms.js";
 import type { RingbookScope } from "./function-scope.js";
-import { isLossName, lossNames, type LossName } from "./losses.js";
+import type { LossWeights } from "./losses.js";
+import { parseLossOptions, type LossOption, type WorkerLossSpec } from "./loss-options.js";
 import { isMetricName, unknownMetric, type MetricName, type MetricSpec } from "./metrics.js";
 import type { ValidationEvery } from "./validation.js";
 import { checkKnownKeys, suggestName } from "./option-names.js";
 import type { OptimizerSpec } from "./optimizers.js";
 import type { TrainingSchedule } from "./rank-loop.js";
+
+export type { LossOption, LossEntrySpec, WorkerLossSpec } from "./loss-options.js";
 import { isTfDataset } from "./stream-data.js";
 // Training controls (issue 13): schedules, clipping, accumulation, callbacks, early stopping.
 import type { TrainCallbacks } from "./callback-options.js";
@@ -32,6 +35,8 @@ export interface WorkerTrainSpec {
   /** A data function's source, a built-in data set, or `{ xs, ys }` arrays read on the owner. */
   data: { source: string } | BuiltinData | { inline: { xs: SampleTree; ys: SampleTree } };
   loss: WorkerLossSpec;
+  /** Per-output loss weights, checked against the model's outputs on the workers. */
+  lossWeights?: LossWeights;
   optimizer: OptimizerSpec;
   schedule: TrainingSchedule;
   /** Weight initialisation seed (data order uses `schedule.seed`). */
@@ -45,25 +50,9 @@ export interface WorkerTrainSpec {
   controls: TrainingControlsSpec;
   /** Metrics by name or function source (every output's). */
   metrics?: MetricSpec[];
-  /** Validation data (in the forms of `data`) and when to evaluate it. */
-  validation?: { data: WorkerTrainSpec["data"]; every: ValidationEvery };
+  /** Validation data (in the forms of `data`), when to evaluate it, and how many of its batches (all when unset). */
+  validation?: { data: WorkerTrainSpec["data"]; every: ValidationEvery; steps?: number };
 }
-
-/** One output's loss as it travels: a name, or a function's source text. */
-export type LossEntrySpec = { name: LossName } | { source: string };
-
-/** The loss of a run as it travels: one for every output, or one per output by position or by name. */
-export type WorkerLossSpec =
-  | { kind: "all"; loss: LossEntrySpec }
-  | { kind: "byPosition"; losses: LossEntrySpec[] }
-  | { kind: "byName"; losses: Record<string, LossEntrySpec> };
-
-/**
- * A per-output loss as users give it: a name (as in `model.compile`; any string type-checks, so
- * that a name held in a variable does, and an unknown one is refused with the closest name) or
- * `(yTrue, yPred) => tensor`.
- */
-export type LossOption = LossName | (string & Record<never, never>) | ((yTrue: tf.Tensor, yPred: tf.Tensor) => unknown);
 
 /**
  * What the model and data functions receive on each worker. Typed so that a cell's
@@ -118,10 +107,21 @@ export interface TrainOptions<Args = any> {
    * Loss by name (`categoricalCrossentropy`, `sparseCategoricalCrossentropy` for class indices,
    * `binaryCrossentropy`, `meanSquaredError`, `meanAbsoluteError`) or `(yTrue, yPred) => tensor`.
    * For several outputs: one loss for all, an array (one per output, in the model's order) or a map
-   * by output name; the outputs' mean losses are summed. Ignored for custom models.
+   * by output name; the outputs' mean losses are summed (each times its `lossWeights` entry).
+   * Ignored for custom models.
    * @default "categoricalCrossentropy"
    */
   loss?: LossOption | readonly LossOption[] | { readonly [outputName: string]: LossOption };
+  /**
+   * Per-output loss weights for a model with several outputs (Keras's `loss_weights`): an array
+   * in the model's output order (one per output) or a map by output name (outputs left out weigh
+   * 1). The loss trained on (and `loss`/`val_loss` in the logs) is `Σ weight × output's mean loss`,
+   * plus regularisation terms. A name the model has no output for is refused, naming its outputs.
+   * Not for custom models, whose loss function weighs its own terms.
+   * @default 1 for every output
+   * @example loss: { price: "meanSquaredError", kind: "sparseCategoricalCrossentropy" }, lossWeights: { price: 0.5 }
+   */
+  lossWeights?: readonly number[] | { readonly [outputName: string]: number };
   /**
    * An optimizer name, or `{ name, ...hyperparameters }` with the hyperparameters of tfjs's
    * `tf.train.<name>` (sgd, momentum, adam, adamax, rmsprop, adagrad, adadelta); an unknown one is
@@ -185,7 +185,9 @@ export interface TrainOptions<Args = any> {
   /**
    * Stops training when the monitored epoch log stops improving (Keras's EarlyStopping), decided on
    * the workers at each epoch's end; `restoreBestWeights` puts the best epoch's weights back when
-   * training ends. `monitor` is `"loss"`, a metric, or with `validationData` `"val_loss"` or `"val_<metric>"`.
+   * training ends. `monitor` is `"loss"`, a metric, or with `validationData` `"val_loss"` or
+   * `"val_<metric>"`; for a model with several outputs also `"<output>_loss"`, `"<output>_<metric>"`
+   * and their `val_` names (checked on the workers, which build the model).
    * @example earlyStopping: { monitor: "loss", patience: 2, minDelta: 1e-3, restoreBestWeights: true }
    */
   earlyStopping?: EarlyStoppingOptions | boolean;
@@ -193,7 +195,8 @@ export interface TrainOptions<Args = any> {
    * Functions run in the notebook as step and epoch records arrive: `onStepEnd(step, logs, run)`,
    * `onEpochEnd(epoch, logs, run)`, `onTrainEnd(logs)` (or an array of such objects). Returning
    * `false` or calling `run.stop()` stops the run at a step all ranks agree on (a few steps after
-   * the callback's, since records arrive in batches). See {@link TrainCallbacks}.
+   * the callback's, since records arrive in batches). `trainSingleProcess` runs them between its
+   * steps and stops right after the step whose callback asked. See {@link TrainCallbacks}.
    */
   callbacks?: TrainCallbacks | TrainCallbacks[];
 
@@ -205,7 +208,8 @@ export interface TrainOptions<Args = any> {
    * `(yTrue, yPred) => tensor` (per sample or a batch mean; they travel as source text, named by
    * the function's name). Training metrics come from each step's forward pass and join the epoch
    * logs (summed over all ranks once per epoch); with `validationData`, `val_<metric>` too. For a
-   * model with several outputs, every metric applies to each output, named `<output>_<metric>`.
+   * model with several outputs, every metric applies to each output, named `<output>_<metric>`, and
+   * each output's own loss (unweighted, as Keras and tfjs log it) is logged as `<output>_loss`.
    * @example metrics: ["accuracy", "precision"]
    */
   metrics?: ReadonlyArray<MetricName | (string & Record<never, never>) | ((yTrue: tf.Tensor, yPred: tf.Tensor) => unknown)>;
@@ -222,6 +226,15 @@ export interface TrainOptions<Args = any> {
    * @default { epochs: 1 }
    */
   validationEvery?: ValidationEvery;
+  /**
+   * Batches (of `batchSize`) to evaluate in each validation pass, from the start of
+   * `validationData` every time (Keras's `validation_steps`, tfjs's `validationBatches`). Required
+   * for an endless `tf.data.Dataset` (`.repeat()`, refused without it); a generator that never
+   * ends has an unknown size that ringbook cannot tell from a finite one's, so give it too, or
+   * validation never ends. Unset: the whole validation data.
+   * @example validationData: ({ tf }) => tf.data.generator(endlessSamples), validationSteps: 20
+   */
+  validationSteps?: number;
   // ---- end of training controls -----------------------------------------------------------
 }
 
@@ -230,6 +243,7 @@ export const trainOptionNames = [
   "model",
   "data",
   "loss",
+  "lossWeights",
   "optimizer",
   "batchSize",
   "epochs",
@@ -252,6 +266,7 @@ export const trainOptionNames = [
   "metrics",
   "validationData",
   "validationEvery",
+  "validationSteps",
 ] as const satisfies ReadonlyArray<keyof TrainOptions>;
 
 /**
@@ -277,7 +292,7 @@ export function parseTrainOptions(options: unknown, worldSize: number): WorkerTr
   const seed = o.seed ?? 0;
   if (typeof seed !== "number" || !Number.isInteger(seed)) throw bad(`seed must be an integer, got ${JSON.stringify(seed)}`);
   const data = parseData(o.data);
-  const loss = parseLoss(o.loss ?? "categoricalCrossentropy");
+  const { loss, lossWeights } = parseLossOptions(o);
   // Training controls (issue 13).
   const { optimizer, controls, accumulationSteps } = parseTrainingControls(o);
   const schedule: TrainingSchedule = { batchSize, epochs, seed, ...(accumulationSteps === 1 ? {} : { accumulationSteps }) };
@@ -314,6 +329,7 @@ export function parseTrainOptions(options: unknown, worldSize: number): WorkerTr
     modelSource: o.model.toString(),
     data,
     loss,
+    ...(lossWeights === undefined ? {} : { lossWeights }),
     optimizer,
     schedule,
     seed,
@@ -339,11 +355,20 @@ function parseValidationAndMetrics(o: Record<string, unknown>): Pick<WorkerTrain
     const repeated = names.find((name, i) => names.indexOf(name) !== i);
     if (repeated !== undefined) throw bad(`metrics names "${repeated}" twice; every metric needs its own name (name a function metric: function myMetric(yTrue, yPred) { ... })`);
   }
-  if (o.validationEvery !== undefined && o.validationData === undefined) throw bad("validationEvery is set but validationData is not; give validationData to evaluate");
+  for (const option of ["validationEvery", "validationSteps"]) {
+    if (o[option] !== undefined && o.validationData === undefined) throw bad(`${option} is set but validationData is not; give validationData to evaluate`);
+  }
   if (o.validationData !== undefined) {
     out.validation = { data: parseData(o.validationData, "validationData"), every: parseValidationEvery(o.validationEvery) };
+    if (o.validationSteps !== undefined) out.validation.steps = positiveSteps("validationSteps", o.validationSteps);
   }
   return out;
+}
+
+/** A number of batches to evaluate: a positive integer. */
+function positiveSteps(name: string, value: unknown): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value <= 0) throw bad(`${name} must be a positive integer (batches to evaluate in each pass), got ${JSON.stringify(value) ?? String(value)}`);
+  return value;
 }
 
 function parseValidationEvery(value: unknown): ValidationEvery {
@@ -368,6 +393,8 @@ const builtinOptionNames = { mnist: ["builtin", "split", "sampleShape"], synthet
 export interface WorkerEvaluateSpec {
   data: WorkerTrainSpec["data"];
   batchSize: number;
+  /** Batches to evaluate (all when unset). */
+  steps?: number;
   metrics: MetricSpec[];
   args: unknown;
 }
@@ -376,6 +403,11 @@ export interface WorkerEvaluateSpec {
 export interface EvaluateOptions<Args = any> {
   /** Global batch size (all ranks together; each evaluates its shard of every batch). @default 32 × workers */
   batchSize?: number;
+  /**
+   * Batches to evaluate, from the data's start (Keras's `steps`); required for an endless
+   * `tf.data.Dataset` (`.repeat()`) and for a generator that never ends. @default all of the data
+   */
+  steps?: number;
   /** Metrics by name or function, as in `train`. @default the last run's metrics */
   metrics?: TrainOptions["metrics"];
   /** Values a data function reads as `args`. @default the last run's args */
@@ -384,14 +416,20 @@ export interface EvaluateOptions<Args = any> {
 
 /** Checks `cluster.evaluate(data, options)` on the owner, before any worker computes. */
 export function parseEvaluateOptions(data: unknown, options: unknown, worldSize: number, defaults: { metrics: MetricSpec[]; args: unknown }): WorkerEvaluateSpec {
-  if (typeof options !== "object" || options === null || Array.isArray(options)) throw bad(`evaluate options must be an object { batchSize, metrics, args }, got ${describeValue(options)}`);
-  checkKnownKeys(options, ["batchSize", "metrics", "args"], "evaluate.");
+  if (typeof options !== "object" || options === null || Array.isArray(options)) throw bad(`evaluate options must be an object { batchSize, steps, metrics, args }, got ${describeValue(options)}`);
+  checkKnownKeys(options, ["batchSize", "steps", "metrics", "args"], "evaluate.");
   const o = options as Record<string, unknown>;
   const batchSize = o.batchSize ?? 32 * worldSize;
   if (typeof batchSize !== "number" || !Number.isInteger(batchSize) || batchSize <= 0) throw bad(`evaluate: batchSize must be a positive integer, got ${JSON.stringify(o.batchSize)}`);
   if (o.args !== undefined) checkArgsCloneable(o.args);
   const metrics = o.metrics === undefined ? defaults.metrics : (parseValidationAndMetrics({ metrics: o.metrics }).metrics ?? []);
-  return { data: parseData(data, "data"), batchSize, metrics, args: o.args === undefined ? defaults.args : o.args };
+  return {
+    data: parseData(data, "data"),
+    batchSize,
+    ...(o.steps === undefined ? {} : { steps: positiveSteps("evaluate: steps", o.steps) }),
+    metrics,
+    args: o.args === undefined ? defaults.args : o.args,
+  };
 }
 
 function parseData(value: unknown, name = "data"): WorkerTrainSpec["data"] {
@@ -417,25 +455,6 @@ function parseData(value: unknown, name = "data"): WorkerTrainSpec["data"] {
     return { inline: { xs: toSampleTree(readSampleTree(value.xs, `${name}.xs`)), ys: toSampleTree(readSampleTree(value.ys, `${name}.ys`)) } };
   }
   throw bad(`${name} is ${describeValue(value)}; give a function ({ tf, rank, worldSize, args }) => data, or the data itself. Accepted: ${acceptedDataForms}`);
-}
-
-function parseLoss(value: unknown): WorkerLossSpec {
-  const entry = (loss: unknown, where: string): LossEntrySpec => {
-    if (typeof loss === "function") return { source: loss.toString() };
-    if (isLossName(loss)) return { name: loss };
-    if (typeof loss === "string") throw bad(`unknown loss ${JSON.stringify(loss)}${where}${suggestName(loss, lossNames)}; use one of ${lossNames.join(", ")} or a function`);
-    throw bad(`loss${where} must be a name or a function (yTrue, yPred) => tensor, got ${describeValue(loss)}`);
-  };
-  if (Array.isArray(value)) {
-    if (value.length === 0) throw bad("loss is an empty array; give one loss per output, or one loss for all");
-    return { kind: "byPosition", losses: value.map((loss, i) => entry(loss, ` (output ${i})`)) };
-  }
-  if (typeof value === "object" && value !== null) {
-    const entries = Object.entries(value);
-    if (entries.length === 0) throw bad("loss is an empty object; give a loss per output name, or one loss for all");
-    return { kind: "byName", losses: Object.fromEntries(entries.map(([name, loss]) => [name, entry(loss, ` (output "${name}")`)])) };
-  }
-  return { kind: "all", loss: entry(value, "") };
 }
 
 function bad(message: string): RingbookError {

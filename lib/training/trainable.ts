@@ -1,7 +1,7 @@
 import tf from "../tfjs.cjs";
 import { RingbookError } from "../errors.js";
 import { treeLeaves, type TensorTree } from "../data/tensor-tree.js";
-import { resolveLosses, type ResolvedLoss } from "./losses.js";
+import { resolveLosses, type LossWeights, type ResolvedLoss } from "./losses.js";
 import { arrange, portsOf, withTrailingAxis, type ModelPorts } from "./model-io.js";
 
 /**
@@ -18,7 +18,7 @@ export interface Trainable {
   readonly variables: readonly tf.Variable[];
   /**
    * Mean loss over the batch, in training mode, including regularisation terms; for several
-   * outputs, the sum of each output's mean loss.
+   * outputs, the sum of each output's mean loss times its loss weight.
    */
   loss(xs: TensorTree, ys: TensorTree, observe?: OutputObserver): tf.Scalar;
   /**
@@ -43,14 +43,15 @@ export interface VariablesModel {
 /**
  * Wraps a tfjs layers model (built) and a loss into a {@link Trainable}. `loss` is a name or a
  * function for every output, or one per output (an array in the model's output order, or a map
- * by output name); the losses of several outputs are summed.
+ * by output name); the losses of several outputs are summed, each times its weight in
+ * `lossWeights` (1 when not given).
  */
-export function trainableFromLayersModel(model: tf.LayersModel, loss: unknown): Trainable {
+export function trainableFromLayersModel(model: tf.LayersModel, loss: unknown, lossWeights?: LossWeights): Trainable {
   if (model.trainableWeights.length === 0) {
     throw new RingbookError("ERR_MODEL_NOT_BUILT", `model "${model.name}" has no trainable weights: give its first layer an inputShape`);
   }
   const ports = portsOf(model);
-  const losses = resolveLosses(loss, ports.outputs.map((output) => output.name));
+  const losses = resolveLosses(loss, ports.outputs.map((output) => output.name), lossWeights);
   const variables = model.trainableWeights.map((weight) => weight.read() as tf.Variable);
   const apply = (xs: TensorTree, training: boolean): tf.Tensor[] => {
     const inputs = arrange(xs, ports.inputs, "inputs").map((tensor, i) => withTrailingAxis(tensor, ports.inputs[i]!.sampleShape));
@@ -64,7 +65,9 @@ export function trainableFromLayersModel(model: tf.LayersModel, loss: unknown): 
       const targets = losses.map((resolved, i) => (resolved.name === "sparseCategoricalCrossentropy" ? arranged[i]! : withTrailingAxis(arranged[i]!, ports.outputs[i]!.sampleShape)));
       const perOutput = losses.map((resolved, i) => {
         const perSample = resolved.fn(targets[i]!, outputs[i]!);
-        return perSample.rank === 0 ? (perSample as tf.Scalar) : (perSample.mean() as tf.Scalar);
+        const mean = perSample.rank === 0 ? (perSample as tf.Scalar) : (perSample.mean() as tf.Scalar);
+        // A weight of 1 adds no multiplication: unweighted runs stay bit-identical to model.fit's.
+        return resolved.weight === 1 ? mean : (tf.mul(mean, resolved.weight) as tf.Scalar);
       });
       observe?.(outputs, targets);
       const terms = [...perOutput, ...model.calculateLosses()];
@@ -106,9 +109,14 @@ export function trainableFromVariables(model: VariablesModel): Trainable {
 }
 
 /** A layers model or a custom variables model, as a {@link Trainable}. */
-export function toTrainable(model: unknown, loss: unknown): Trainable {
-  if (model instanceof tf.LayersModel) return trainableFromLayersModel(model, loss);
-  if (typeof model === "object" && model !== null && "variables" in model) return trainableFromVariables(model as VariablesModel);
+export function toTrainable(model: unknown, loss: unknown, lossWeights?: LossWeights): Trainable {
+  if (model instanceof tf.LayersModel) return trainableFromLayersModel(model, loss, lossWeights);
+  if (typeof model === "object" && model !== null && "variables" in model) {
+    if (lossWeights !== undefined) {
+      throw new RingbookError("ERR_BAD_MODEL", "lossWeights weights a layers model's outputs; a custom model ({ variables, loss, predict }) computes its own loss: weight its terms in its loss function");
+    }
+    return trainableFromVariables(model as VariablesModel);
+  }
   throw new RingbookError(
     "ERR_BAD_MODEL",
     `the model factory returned ${model === null ? "null" : typeof model}; expected a tf.LayersModel or { variables, loss, predict }`,

@@ -5,9 +5,10 @@
  */
 import tf from "../tfjs.cjs";
 import { RingbookError } from "../errors.js";
+import { acceptIntegerTargets } from "../data/integer-targets.js";
 import type { TensorTree } from "../data/tensor-tree.js";
 import { ringbookScope } from "./function-scope.js";
-import { resolveLoss, type LossFunction } from "./losses.js";
+import { resolveLoss, resolveLossWeights, type LossFunction, type LossWeights } from "./losses.js";
 import { createTfjsOptimizer, type OptimizerSpec } from "./optimizers.js";
 import { trainableFromVariables, type VariablesModel } from "./trainable.js";
 import type { TrainContext, TrainOptions } from "./train-spec.js";
@@ -21,6 +22,8 @@ export interface TrainingRecipe {
   model: TrainOptions["model"];
   /** As given to `train` (a name or a function); undefined: the default. */
   loss: TrainOptions["loss"];
+  /** As given to `train`; undefined: every output weighs 1. */
+  lossWeights?: LossWeights;
   optimizer: OptimizerSpec;
   args: unknown;
   worldSize: number;
@@ -30,7 +33,15 @@ export interface TrainingRecipe {
 
 /** The recipe of a run from its options, as `train` checked them. */
 export function recipeOf(options: TrainOptions, optimizer: OptimizerSpec, worldSize: number): TrainingRecipe {
-  return { model: options.model, loss: options.loss, optimizer, args: options.args, worldSize, ...(options.metrics === undefined ? {} : { metrics: options.metrics }) };
+  return {
+    model: options.model,
+    loss: options.loss,
+    ...(options.lossWeights === undefined ? {} : { lossWeights: options.lossWeights }),
+    optimizer,
+    args: options.args,
+    worldSize,
+    ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
+  };
 }
 
 /**
@@ -116,6 +127,8 @@ export async function rebuildTrainedModel(exported: ExportedModel, recipe: Train
     case "layers": {
       const model = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: exported.modelTopology, weightSpecs: exported.weightSpecs, weightData: exported.weightData }));
       if (recipe !== undefined) compileLayersModel(model, recipe);
+      // Targets as training took them (int32 class indices) work in evaluate and fit too.
+      acceptIntegerTargets(model);
       return model;
     }
     case "variables":
@@ -134,7 +147,8 @@ export async function rebuildTrainedModel(exported: ExportedModel, recipe: Train
  */
 function compileLayersModel(model: tf.LayersModel, recipe: TrainingRecipe): void {
   const optimizer = createTfjsOptimizer(recipe.optimizer);
-  model.compile({ loss: compileLoss(recipe.loss ?? "categoricalCrossentropy"), optimizer, ...(recipe.metrics === undefined ? {} : { metrics: compileMetrics(recipe.metrics) }) });
+  const loss = recipe.loss ?? "categoricalCrossentropy";
+  model.compile({ loss: recipe.lossWeights === undefined ? compileLoss(loss) : compileWeightedLoss(loss, recipe.lossWeights, model.outputNames), optimizer, ...(recipe.metrics === undefined ? {} : { metrics: compileMetrics(recipe.metrics) }) });
   // tfjs frees an optimizer at dispose() only when compile built it from a name; this one is
   // made for this model alone.
   const dispose = model.dispose.bind(model);
@@ -157,6 +171,22 @@ function compileLoss(loss: NonNullable<TrainOptions["loss"]>): CompileLoss {
   if (Array.isArray(loss)) return loss.map(one) as CompileLoss;
   if (typeof loss === "object" && loss !== null) return Object.fromEntries(Object.entries(loss).map(([output, entry]) => [output, one(entry)])) as CompileLoss;
   return one(loss) as CompileLoss;
+}
+
+/**
+ * tfjs's `compile` has no loss weights (its `lossWeights` is a TODO): each weighted output's loss
+ * becomes a function that scales it, so `evaluate` and `fit` compute what training did. Such a
+ * loss is a function, so `saveModel` writes no training configuration.
+ */
+function compileWeightedLoss(loss: NonNullable<TrainOptions["loss"]>, lossWeights: LossWeights, outputNames: readonly string[]): CompileLoss {
+  const weights = resolveLossWeights(lossWeights, outputNames);
+  return outputNames.map((output, i) => {
+    const entry: unknown = Array.isArray(loss) ? loss[i] : typeof loss === "object" && loss !== null ? (loss as Record<string, unknown>)[output] : loss;
+    const weight = weights[i]!;
+    if (weight === 1) return typeof entry === "string" ? entry : resolveLoss(entry);
+    const fn = resolveLoss(entry);
+    return ((yTrue: tf.Tensor, yPred: tf.Tensor) => tf.tidy(() => tf.mul(fn(yTrue, yPred), weight))) as LossFunction;
+  }) as CompileLoss;
 }
 
 type CompileLoss = Parameters<tf.LayersModel["compile"]>[0]["loss"];

@@ -65,6 +65,13 @@ export interface DataPlacement {
   rank: number;
   worldSize: number;
   schedule: TrainingSchedule;
+  /**
+   * What the data is read for. Training reads an endless stream on across epochs; validation and
+   * evaluation read every pass from the stream's start (as Keras and tfjs evaluate), and name
+   * their own option (`validationSteps`, `steps`) when an endless stream needs a bound.
+   * @default "training"
+   */
+  purpose?: "training" | "validation" | "evaluation";
 }
 
 /**

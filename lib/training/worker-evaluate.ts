@@ -8,7 +8,7 @@ import { RingbookError } from "../errors.js";
 import { buildTrainingData } from "./data-forms.js";
 import { compileUserFunction, explainUserError, ringbookScope } from "./function-scope.js";
 import type { AllReduceSum } from "./gradient-step.js";
-import { resolveMetrics, type MetricFunction } from "./metrics.js";
+import { outputLossMetrics, resolveMetrics, type MetricFunction } from "./metrics.js";
 import type { WorkerEvaluateSpec } from "./train-spec.js";
 import type { TrainingData } from "./training-data.js";
 import { evaluateOnRanks } from "./validation.js";
@@ -26,7 +26,8 @@ export async function evaluateOnWorker(env: { rank: number; worldSize: number; a
     const state = lastTrainedModel(rank);
     if (state === undefined) throw new RingbookError("ERR_NO_MODEL", "no model has been trained on this cluster yet: train one before evaluate");
     const context = { tf, rank, worldSize, args: spec.args, ringbook: ringbookScope };
-    const placement = { rank, worldSize, schedule: { batchSize: spec.batchSize, epochs: 1, seed: 0, shuffle: false } };
+    const schedule = { batchSize: spec.batchSize, epochs: 1, seed: 0, shuffle: false, ...(spec.steps === undefined ? {} : { stepsPerEpoch: spec.steps }) };
+    const placement = { rank, worldSize, schedule, purpose: "evaluation" as const };
     built = { data: await buildTrainingData(spec.data, { context, trainable: state.trainable, placement }), trainable: state.trainable };
   } catch (error) {
     failure = error;
@@ -38,7 +39,7 @@ export async function evaluateOnWorker(env: { rank: number; worldSize: number; a
   const failed = [...agreed].flatMap((flag, r) => (flag > 0 ? [r] : []));
   if (failed.length > 0) throw new RingbookError("ERR_EVALUATE_SETUP", `rank ${rank}: evaluate did not start because rank(s) ${failed.join(", ")} could not build the data or had no model`);
   const outputNames = built.trainable.layers?.ports.outputs.map((output) => output.name) ?? ["output"];
-  const metrics = resolveMetrics(spec.metrics, outputNames, (source) => {
+  const metrics = [...outputLossMetrics(built.trainable.layers?.losses ?? []), ...resolveMetrics(spec.metrics, outputNames, (source) => {
     const fn = compileUserFunction(source, "metric") as MetricFunction;
     return (yTrue, yPred) => {
       try {
@@ -47,7 +48,7 @@ export async function evaluateOnWorker(env: { rank: number; worldSize: number; a
         throw explainUserError(error, "metric");
       }
     };
-  });
+  })];
   const { logs } = await evaluateOnRanks({ trainable: built.trainable, data: built.data, metrics, allReduceSum: env.allReduceSum, prefix: "" });
   return logs;
 }

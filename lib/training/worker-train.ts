@@ -11,14 +11,15 @@ import type { AllReduceSum } from "./gradient-step.js";
 import type { LossFunction, ModelLoss, OutputLoss } from "./losses.js";
 import { createOptimizer } from "./optimizers.js";
 import { trainOnRank, type OpenedEpoch, type StepRecord } from "./rank-loop.js";
-import type { EpochRecord } from "./epoch-record.js";
-import type { EarlyStoppingOutcome } from "./early-stopping.js";
+import { epochLogNamesOf, type EpochRecord } from "./epoch-record.js";
+import { checkMonitor, type EarlyStoppingOutcome } from "./early-stopping.js";
 import { RankControls } from "./training-controls.js";
 import { withSeededMathRandom } from "./seeded-random.js";
-import { resolveMetrics, type MetricFunction, type ResolvedMetric } from "./metrics.js";
+import { outputLossMetrics, resolveMetrics, type MetricFunction, type ResolvedMetric } from "./metrics.js";
 import { RankEvaluation } from "./rank-evaluation.js";
 import type { ValidationRecord } from "./validation.js";
-import type { LossEntrySpec, TrainContext, WorkerLossSpec, WorkerTrainSpec } from "./train-spec.js";
+import type { LossEntrySpec, WorkerLossSpec } from "./loss-options.js";
+import type { TrainContext, WorkerTrainSpec } from "./train-spec.js";
 import { toTrainable, type Trainable } from "./trainable.js";
 import type { TrainingData } from "./training-data.js";
 
@@ -33,6 +34,11 @@ export interface WorkerTrainEnv {
   emit: (event: WorkerTrainEvent) => void;
   /** True once the owner asked this run to stop. */
   stopRequested: () => boolean;
+  /**
+   * Awaited after each step once its events were emitted (in a world of one only: see
+   * `trainOnRank`): true ends training after that step. How `trainSingleProcess` runs callbacks.
+   */
+  betweenSteps?: () => Promise<boolean>;
 }
 
 /** Events a rank sends to the owner while training. */
@@ -189,6 +195,7 @@ export async function runWorkerTraining(env: WorkerTrainEnv, spec: WorkerTrainSp
         ...(rank === 0 ? { onValidation: (record: ValidationRecord) => bufferedValidations.push(record) } : {}),
       }),
       ...(rank === 0 ? { onEpochEnd: (record: EpochRecord) => bufferedEpochs.push(record) } : {}),
+      ...(env.betweenSteps === undefined ? {} : { betweenSteps: betweenStepsAfterFlush(flush, env.betweenSteps) }),
     });
     const earlyStopping = controls.earlyStopping;
     return { rank, stopped: outcome.stopped, position: outcome.position, parameterCount: exchange.gradientLength, ...(earlyStopping === undefined ? {} : { earlyStopping }) };
@@ -197,6 +204,14 @@ export async function runWorkerTraining(env: WorkerTrainEnv, spec: WorkerTrainSp
     flush();
     optimizer.dispose();
   }
+}
+
+/** The caller's hook, called once the step's buffered events went out. */
+function betweenStepsAfterFlush(flush: () => void, betweenSteps: () => Promise<boolean>): () => Promise<boolean> {
+  return async () => {
+    flush();
+    return betweenSteps();
+  };
 }
 
 /**
@@ -215,14 +230,19 @@ async function buildSetup(spec: WorkerTrainSpec, context: WorkerContext): Promis
       throw explainUserError(error, "model");
     }
     built.model = model;
-    const trainable = toTrainable(model, compileLoss(spec.loss));
+    const trainable = toTrainable(model, compileLoss(spec.loss), spec.lossWeights);
     built.trainable = trainable;
     // The data counts micro-batches; with accumulation, stepsPerEpoch counts optimizer steps.
     const perStep = spec.schedule.accumulationSteps ?? 1;
     const dataSchedule = perStep === 1 || spec.schedule.stepsPerEpoch === undefined ? spec.schedule : { ...spec.schedule, stepsPerEpoch: spec.schedule.stepsPerEpoch * perStep };
     const placement = { rank: context.rank, worldSize: context.worldSize, schedule: dataSchedule };
     const data = await buildTrainingData(spec.data, { context, trainable, placement });
-    const metrics = resolveMetrics(spec.metrics ?? [], trainable.layers?.ports.outputs.map((output) => output.name) ?? ["output"], (source) => explainedLoss(compileUserFunction(source, "metric") as MetricFunction, "metric"));
+    const metrics = [
+      ...outputLossMetrics(trainable.layers?.losses ?? []),
+      ...resolveMetrics(spec.metrics ?? [], trainable.layers?.ports.outputs.map((output) => output.name) ?? ["output"], (source) => explainedLoss(compileUserFunction(source, "metric") as MetricFunction, "metric")),
+    ];
+    // The owner could not know the model's output names: a per-output monitor is checked here.
+    if (spec.controls.earlyStopping !== undefined) checkMonitor(spec.controls.earlyStopping.monitor, epochLogNamesOf(metrics, spec.validation?.every));
     const validationData = spec.validation === undefined ? undefined : await buildValidationData(spec, { context, trainable, placement });
     built.optimizer = createOptimizer(spec.optimizer, trainable.variables);
     const start = spec.resumeFrom === undefined ? undefined : await loadCheckpoint({ dir: spec.resumeFrom, variables: trainable.variables, optimizer: built.optimizer });
@@ -278,12 +298,15 @@ function explainedLoss(fn: LossFunction, what: "loss" | "metric" = "loss"): Loss
 
 /**
  * The run's validation data on this rank: the forms of `data`, read in order (not shuffled) in
- * batches of `batchSize`, every batch sharded over the ranks; its first batch is checked against
- * the model (messages start with "validationData").
+ * batches of `batchSize` (the first `validationSteps` of them when given, every pass from the
+ * start), every batch sharded over the ranks; its first batch is checked against the model
+ * (messages start with "validationData").
  */
 async function buildValidationData(spec: WorkerTrainSpec, build: Parameters<typeof buildTrainingData>[1]): Promise<TrainingData> {
   const { batchSize, seed } = spec.schedule;
-  const placement = { ...build.placement, schedule: { batchSize, epochs: 1, seed, shuffle: false } };
+  const steps = spec.validation!.steps;
+  const schedule = { batchSize, epochs: 1, seed, shuffle: false, ...(steps === undefined ? {} : { stepsPerEpoch: steps }) };
+  const placement = { ...build.placement, schedule, purpose: "validation" as const };
   try {
     const data = await buildTrainingData(spec.validation!.data, { ...build, placement });
     const first = await data.openEpoch(0, 0).next();

@@ -60,7 +60,7 @@ export const forms: Array<{ name: string; options: TrainOptions }> = [
     },
   },
   {
-    name: "a two-input, two-output model with inputs and targets by name and a loss per output",
+    name: "a two-input, two-output model with inputs and targets by name, a loss and a loss weight per output",
     options: {
       ...base,
       model: ({ tf: t }: TrainContext) => {
@@ -72,6 +72,7 @@ export const forms: Array<{ name: string; options: TrainOptions }> = [
         return t.model({ inputs: [a, b], outputs: [price, kind] });
       },
       loss: { price: "meanSquaredError", kind: "sparseCategoricalCrossentropy" },
+      lossWeights: { price: 0.5, kind: 2 },
       data: {
         xs: { a: features.map((row) => [row[0]!, row[1]!]), b: features.map((row) => [row[2]!]) },
         ys: { price: targets, kind: Int32Array.from(labels) },

@@ -253,10 +253,6 @@ test("training options of the controls are refused before any worker computes, n
   refused({ callbacks: { onStepEnd: 3 } }, /callbacks.onStepEnd must be a function, got 3/);
 });
 
-test("trainSingleProcess refuses callbacks instead of ignoring them", async () => {
-  await assert.rejects(trainSingleProcess(mlpOptions({ callbacks: { onEpochEnd: () => undefined } })), /trainSingleProcess does not run callbacks/);
-});
-
 test("a learning-rate function that gives no valid rate fails the run, naming the step", async () => {
   await assert.rejects(
     trainSingleProcess(mlpOptions({ optimizer: { name: "sgd", learningRate: ({ step }: { step: number }) => (step < 2 ? 0.1 : Number.NaN) } })),

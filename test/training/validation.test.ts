@@ -147,7 +147,7 @@ test("metrics and validation leak no tensors over a run", async () => {
   assert.equal(tf.memory().numTensors, before);
 });
 
-test("a two-output model logs each metric per output (<output>_<metric>, val_<output>_<metric>), on 2 ranks as alone", async () => {
+test("a two-output model logs each output's loss and each metric per output (<output>_loss, <output>_<metric>, val_ too), on 2 ranks as alone", async () => {
   const twoOutputs = ({ tf: t }: { tf: typeof tf }) => {
     const input = t.input({ shape: [8] });
     const hidden = t.layers.dense({ units: 4, activation: "tanh" }).apply(input) as tf.SymbolicTensor;
@@ -158,8 +158,54 @@ test("a two-output model logs each metric per output (<output>_<metric>, val_<ou
   const ys = { a: validationXs.map((x) => [x[0]! + x[1]!]), b: validationXs.map((x) => [x[2]!, x[3]! * 2]) };
   const multi = options({ model: twoOutputs, loss: "meanSquaredError", metrics: ["mae"], data: { xs: validationXs, ys }, validationData: { xs: validationXs.slice(0, 11), ys: { a: ys.a.slice(0, 11), b: ys.b.slice(0, 11) } } });
   const alone = await trainSingleProcess(multi);
-  assert.deepEqual(Object.keys(alone.epochs[0]!.logs).sort(), ["a_mae", "b_mae", "learningRate", "loss", "val_a_mae", "val_b_mae", "val_loss"]);
+  assert.deepEqual(Object.keys(alone.epochs[0]!.logs).sort(), ["a_loss", "a_mae", "b_loss", "b_mae", "learningRate", "loss", "val_a_loss", "val_a_mae", "val_b_loss", "val_b_mae", "val_loss"]);
   const two = await trainInProcess(2, multi);
   assertAllTrained(two);
   epochsOf(two).forEach((epoch, i) => assertLogsClose(epoch.logs, alone.epochs[i]!.logs, 2e-5, `two outputs, epoch ${i}`));
+});
+
+test("validationSteps evaluates the first N batches of every pass, from the start each time: arrays, an endless tf.data.Dataset and an endless generator give the logs of those batches alone, on 2 ranks as alone", async () => {
+  // 2 batches of 8: the first 16 of the 23 validation samples, validated at steps 3, 6, 8 (epoch end), 9, ...
+  const every = { validationEvery: { steps: 3, epochs: 1 } } as Partial<TrainOptions>;
+  const firstSixteen = await trainSingleProcess(options({ ...every, validationData: { xs: validationXs.slice(0, 16), ys: validationYs.slice(0, 16) } }));
+  const args = { xs: validationXs, ys: validationYs };
+  const forms: Array<{ name: string; validationData: TrainOptions["validationData"] }> = [
+    { name: "arrays", validationData: { xs: validationXs, ys: validationYs } },
+    {
+      name: "an endless tf.data.Dataset (.repeat())",
+      validationData: ({ tf: t, args: a }: { tf: typeof tf; args: typeof args }) => t.data.zip({ xs: t.data.array(a.xs.map((x) => t.tensor1d(x))), ys: t.data.array(a.ys.map((y) => t.tensor1d(y))) }).repeat(),
+    },
+    {
+      name: "an endless generator (size unknown)",
+      validationData: ({ tf: t, args: a }: { tf: typeof tf; args: typeof args }) =>
+        t.data.generator(function* () {
+          for (let i = 0; ; i++) yield { xs: t.tensor1d(a.xs[i % a.xs.length]!), ys: t.tensor1d(a.ys[i % a.ys.length]!) };
+        }),
+    },
+  ];
+  for (const { name, validationData } of forms) {
+    const withSteps = options({ ...every, validationData, validationSteps: 2, args });
+    const alone = await trainSingleProcess(withSteps);
+    assert.deepEqual(alone.validations.map((v) => [v.step, v.samples]), firstSixteen.validations.map((v) => [v.step, 16]), name);
+    alone.validations.forEach((v, i) => assertLogsClose(v.logs, firstSixteen.validations[i]!.logs, 1e-6, `${name}, alone, validation at step ${v.step}`));
+    const two = await trainInProcess(2, withSteps);
+    assertAllTrained(two);
+    validationsOf(two).forEach((v, i) => assertLogsClose(v.logs, firstSixteen.validations[i]!.logs, 2e-5, `${name}, 2 ranks, validation at step ${v.step}`));
+  }
+});
+
+test("an endless validation stream without validationSteps is refused before training, saying to give validationSteps; validationSteps is checked on the owner", async () => {
+  const endless = options({
+    args: { xs: validationXs, ys: validationYs },
+    validationData: ({ tf: t, args }: { tf: typeof tf; args: { xs: number[][]; ys: number[][] } }) => t.data.zip({ xs: t.data.array(args.xs.map((x) => t.tensor1d(x))), ys: t.data.array(args.ys.map((y) => t.tensor1d(y))) }).repeat(),
+  });
+  const run = await trainInProcess(2, endless);
+  for (const result of run.results) {
+    assert.equal(result.status, "rejected");
+    if (result.status === "rejected") assert.match(String(result.reason), /validationData: the validation tf.data.Dataset is endless \(size Infinity, e.g. after .repeat\(\)\): give validationSteps, the number of batches to evaluate in each pass/);
+  }
+  assert.equal(run.records.length, 0, "no step trained");
+  await assert.rejects(trainSingleProcess(options({ validationSteps: 0 })), /validationSteps must be a positive integer \(batches to evaluate in each pass\), got 0/);
+  await assert.rejects(trainSingleProcess(options({ validationData: undefined, validationSteps: 2 })), /validationSteps is set but validationData is not/);
+  await assert.rejects(trainSingleProcess({ ...options({}), validationStep: 2 } as TrainOptions), /unknown option `validationStep`; did you mean `validationSteps`\?/);
 });

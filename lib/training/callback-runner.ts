@@ -1,14 +1,14 @@
 /**
- * Runs a training run's `callbacks` in the notebook (the owner), strictly in order, as step and
- * epoch records arrive (see {@link TrainCallbacks} for when that is). A callback returning `false`
- * or calling `control.stop()` stops the run (at a step all ranks agree on); one that throws stops
- * it too, and the run then rejects with a {@link RingbookError} (`ERR_CALLBACK`) whose cause is
- * what it threw. Nothing more is called after a callback threw.
+ * Runs a training run's `callbacks` strictly in order: in the notebook (the owner) as the step and
+ * epoch records of `cluster.train` arrive (see {@link TrainCallbacks} for when that is), and
+ * between the steps of `trainSingleProcess`. A callback returning `false` or calling
+ * `control.stop()` stops the run; one that throws stops it too, and the run then rejects with a
+ * {@link RingbookError} (`ERR_CALLBACK`) whose cause is what it threw. Nothing more is called
+ * after a callback threw.
  */
 import { RingbookError } from "../errors.js";
-import type { StepSummary } from "../metrics/step-summary.js";
-import type { CallbackControl, StepLogs, TrainCallbacks, TrainEndLogs } from "../training/callback-options.js";
-import type { EpochRecord } from "../training/epoch-record.js";
+import type { CallbackControl, StepLogs, TrainCallbacks, TrainEndLogs } from "./callback-options.js";
+import type { EpochRecord } from "./epoch-record.js";
 
 /** See the file's comment. */
 export class CallbackRunner {
@@ -22,19 +22,11 @@ export class CallbackRunner {
     this.#control = control;
   }
 
-  /** Queues `onStepEnd` for a step whose record (from every rank) arrived. */
-  stepEnd(summary: StepSummary): void {
-    const logs: StepLogs = {
-      loss: summary.loss,
-      epoch: summary.epoch,
-      stepInEpoch: summary.stepInEpoch,
-      ...(summary.learningRate === undefined ? {} : { learningRate: summary.learningRate }),
-      samples: summary.samples,
-      samplesPerSecond: summary.samplesPerSecond,
-    };
+  /** Queues `onStepEnd` for a global step (from 1) whose record (from every rank) arrived. */
+  stepEnd(step: number, logs: StepLogs): void {
     for (const callbacks of this.#callbacks) {
       const onStepEnd = callbacks.onStepEnd;
-      if (onStepEnd !== undefined) this.#enqueue("onStepEnd", `step ${summary.step}`, () => onStepEnd.call(callbacks, summary.step, { ...logs }, this.#control));
+      if (onStepEnd !== undefined) this.#enqueue("onStepEnd", `step ${step}`, () => onStepEnd.call(callbacks, step, { ...logs }, this.#control));
     }
   }
 
@@ -55,6 +47,11 @@ export class CallbackRunner {
       const onTrainEnd = callbacks.onTrainEnd;
       if (onTrainEnd !== undefined) this.#enqueue("onTrainEnd", `step ${logs.steps}`, () => onTrainEnd.call(callbacks, { ...logs }));
     }
+    await this.settled();
+  }
+
+  /** Waits for every queued callback; throws the error of a callback that threw. */
+  async settled(): Promise<void> {
     await this.#chain;
     if (this.#error !== undefined) throw this.#error;
   }
