@@ -1,0 +1,118 @@
+/**
+ * The Slurm launcher on the multi-host test bed: a cluster owner on the head host allocates nodes
+ * and starts its workers as job steps, one per rank, pinned to their nodes; the workers run under
+ * their hosts' names, all-reduce across hosts over tcp, and leave nothing behind: no worker
+ * process on any host and no Slurm job after close(), and no worker within 5 s of a SIGKILLed owner.
+ */
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { after, before, describe, it } from "node:test";
+import { bedSkipReason } from "../helpers/multihost/bed-prerequisites.js";
+import { processesOfBed } from "../helpers/multihost/bed-teardown.js";
+import { TestBed } from "../helpers/multihost/test-bed.js";
+
+const skip = bedSkipReason();
+if (skip !== undefined) console.log(`# Slurm launcher tests skipped: ${skip}`);
+
+const driver = fileURLToPath(new URL("../helpers/multihost/slurm-cluster-driver.js", import.meta.url));
+
+interface DriverReport {
+  jobId: string;
+  hosts: string[];
+  sums: number[][];
+  readyMs: number;
+}
+
+function parseDriverReport(line: string): DriverReport {
+  const value: unknown = JSON.parse(line);
+  assert.ok(typeof value === "object" && value !== null && "jobId" in value && "hosts" in value && "sums" in value && "readyMs" in value, line);
+  const { jobId, hosts, sums, readyMs } = value;
+  assert.ok(typeof jobId === "string" && typeof readyMs === "number" && Array.isArray(hosts) && Array.isArray(sums), line);
+  return { jobId, hosts: hosts.map(String), sums: sums.map((row: unknown) => (Array.isArray(row) ? row.map(Number) : [])), readyMs };
+}
+
+/** Worker processes running on any host of the bed (node itself, not the sruns that started them). */
+function workersOnBed(bed: TestBed): number[] {
+  return processesOfBed(bed.id)
+    .filter(({ pid }) => {
+      try {
+        const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+        return argv[0] === process.execPath && argv.some((arg) => arg.endsWith("worker-process.js"));
+      } catch {
+        return false;
+      }
+    })
+    .map(({ pid }) => pid);
+}
+
+async function jobsOf(bed: TestBed): Promise<string> {
+  const result = await bed.runSlurm("squeue", ["-h", "-o", "%i %T %j"]);
+  assert.equal(result.code, 0, result.stderr);
+  return result.stdout.trim();
+}
+
+const cases = [
+  { hosts: 4, tasksPerNode: 1, workers: 4, expectedHosts: ["host1", "host2", "host3", "host4"] },
+  { hosts: 2, tasksPerNode: 2, workers: 4, expectedHosts: ["host1", "host1", "host2", "host2"] },
+];
+
+describe("Slurm launcher on the multi-host test bed", { skip }, () => {
+  for (const { hosts, tasksPerNode, workers, expectedHosts } of cases) {
+    describe(`${hosts} hosts x ${tasksPerNode} worker${tasksPerNode > 1 ? "s" : ""}`, () => {
+      let bed: TestBed;
+      before(async () => {
+        bed = await TestBed.start({ hosts, cpusPerHost: 2 });
+      });
+      after(async () => {
+        await bed?.close();
+      });
+
+      it("starts one job step per rank on its node; the ranks all-reduce across hosts; close() leaves no worker and no job", async () => {
+        const result = await bed.run(bed.head, process.execPath, [driver, String(hosts), String(tasksPerNode), String(workers), bed.head.address], { env: bed.slurmEnv(), timeoutMs: 120_000 });
+        assert.equal(result.code, 0, `driver failed:\n${result.stdout}\n${result.stderr}`);
+        const [reportLine, closedLine] = result.stdout.trim().split("\n");
+        const report = parseDriverReport(reportLine ?? "");
+        console.log(`# ${hosts} hosts x ${tasksPerNode}: launchCluster ready after ${report.readyMs.toFixed(0)} ms (allocation included; tfjs loads on 2 shared cores)`);
+        assert.deepEqual(report.hosts, expectedHosts);
+        const expectedSum = (workers * (workers + 1)) / 2;
+        assert.deepEqual(report.sums, Array.from({ length: workers }, () => [expectedSum, workers]));
+        assert.equal(closedLine, '{"closed":true}');
+        assert.deepEqual(workersOnBed(bed), []);
+        assert.equal(await jobsOf(bed), "", "the allocation the launcher made is cancelled");
+      });
+    });
+  }
+
+  describe("owner SIGKILLed", () => {
+    let bed: TestBed;
+    before(async () => {
+      bed = await TestBed.start({ hosts: 2 });
+    });
+    after(async () => {
+      await bed?.close();
+    });
+
+    it("no worker runs on any host 5 s after its owner was SIGKILLed", async () => {
+      const owner = bed.spawnOn(bed.head, process.execPath, [driver, "2", "1", "2", bed.head.address, "hold"], { env: bed.slurmEnv(), stdio: ["ignore", "pipe", "inherit"] });
+      const exited = new Promise((resolve) => owner.once("exit", resolve));
+      let line = "";
+      for await (const chunk of owner.stdout!) {
+        line += String(chunk);
+        if (line.includes("\n")) break;
+      }
+      const report = parseDriverReport(line.trim());
+      assert.equal(workersOnBed(bed).length, 2);
+      owner.kill("SIGKILL");
+      await exited;
+      const killedAt = Date.now();
+      while (workersOnBed(bed).length > 0 && Date.now() - killedAt < 5000) await new Promise((resolve) => setTimeout(resolve, 100));
+      console.log(`# workers gone ${Date.now() - killedAt} ms after the owner's SIGKILL`);
+      assert.deepEqual(workersOnBed(bed), []);
+      // TODO(#15): the allocation of a SIGKILLed owner stays until its time limit; the next
+      // launcher start should cancel it from a record of its jobs. Cancelled here by hand.
+      assert.match(await jobsOf(bed), new RegExp(`^${report.jobId} RUNNING`));
+      assert.equal((await bed.runSlurm("scancel", [report.jobId])).code, 0);
+    });
+  });
+});
