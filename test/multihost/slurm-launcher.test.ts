@@ -22,14 +22,28 @@ interface DriverReport {
   hosts: string[];
   sums: number[][];
   readyMs: number;
+  /** The last rank after cluster.restart(): its host, incarnation, and the all-reduce again. */
+  restarted: { host: string; incarnation: number; sums: number[][]; restartMs: number };
+}
+
+function parseSums(value: unknown): number[][] {
+  assert.ok(Array.isArray(value), JSON.stringify(value));
+  return value.map((row: unknown) => (Array.isArray(row) ? row.map(Number) : []));
 }
 
 function parseDriverReport(line: string): DriverReport {
   const value: unknown = JSON.parse(line);
-  assert.ok(typeof value === "object" && value !== null && "jobId" in value && "hosts" in value && "sums" in value && "readyMs" in value, line);
-  const { jobId, hosts, sums, readyMs } = value;
-  assert.ok(typeof jobId === "string" && typeof readyMs === "number" && Array.isArray(hosts) && Array.isArray(sums), line);
-  return { jobId, hosts: hosts.map(String), sums: sums.map((row: unknown) => (Array.isArray(row) ? row.map(Number) : [])), readyMs };
+  assert.ok(typeof value === "object" && value !== null && "jobId" in value && "hosts" in value && "sums" in value && "readyMs" in value && "restarted" in value, line);
+  const { jobId, hosts, sums, readyMs, restarted } = value;
+  assert.ok(typeof jobId === "string" && typeof readyMs === "number" && Array.isArray(hosts), line);
+  assert.ok(typeof restarted === "object" && restarted !== null && "host" in restarted && "incarnation" in restarted && "sums" in restarted && "restartMs" in restarted, line);
+  return {
+    jobId,
+    hosts: hosts.map(String),
+    sums: parseSums(sums),
+    readyMs,
+    restarted: { host: String(restarted.host), incarnation: Number(restarted.incarnation), sums: parseSums(restarted.sums), restartMs: Number(restarted.restartMs) },
+  };
 }
 
 /** Worker processes running on any host of the bed (node itself, not the sruns that started them). */
@@ -68,7 +82,7 @@ describe("Slurm launcher on the multi-host test bed", { skip }, () => {
         await bed?.close();
       });
 
-      it("starts one job step per rank on its node; the ranks all-reduce across hosts; close() leaves no worker and no job", async () => {
+      it("starts one job step per rank on its node; the ranks all-reduce across hosts, also after a rank was restarted as a new step; close() leaves no worker and no job", async () => {
         const result = await bed.run(bed.head, process.execPath, [driver, String(hosts), String(tasksPerNode), String(workers), bed.head.address], { env: bed.slurmEnv(), timeoutMs: 120_000 });
         assert.equal(result.code, 0, `driver failed:\n${result.stdout}\n${result.stderr}`);
         const [reportLine, closedLine] = result.stdout.trim().split("\n");
@@ -77,6 +91,8 @@ describe("Slurm launcher on the multi-host test bed", { skip }, () => {
         assert.deepEqual(report.hosts, expectedHosts);
         const expectedSum = (workers * (workers + 1)) / 2;
         assert.deepEqual(report.sums, Array.from({ length: workers }, () => [expectedSum, workers]));
+        console.log(`# restart of rank ${workers - 1} as a new step: ${report.restarted.restartMs.toFixed(0)} ms`);
+        assert.deepEqual(report.restarted, { host: expectedHosts.at(-1), incarnation: 1, sums: report.sums, restartMs: report.restarted.restartMs });
         assert.equal(closedLine, '{"closed":true}');
         assert.deepEqual(workersOnBed(bed), []);
         assert.equal(await jobsOf(bed), "", "the allocation the launcher made is cancelled");
