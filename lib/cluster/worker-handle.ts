@@ -1,7 +1,8 @@
 /**
- * The owner's side of one worker process: starts it through the cluster's launcher with its bootstrap on stdin (the pipe that
- * keeps it alive), keeps the last lines of its stderr for error messages, forwards stray output,
- * and reports its exit. Whatever ends the owner closes the pipe, and the worker exits by itself.
+ * The owner's side of one worker process: starts it through the cluster's launcher (a child
+ * process here, an srun step on a Slurm node) with its bootstrap on stdin (the pipe that keeps it
+ * alive), keeps the last lines of its stderr for error messages, forwards stray output, and
+ * reports its exit. Whatever ends the owner closes the pipe, and the worker exits by itself.
  */
 import type { ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
