@@ -5,14 +5,18 @@
  * argv, the environment or Slurm's job records), and SIGKILL of it ends the step within a fraction
  * of a second (../shared/multihost/README.md, Q4). srun runs in its own session, so a signal to
  * the owner's process group leaves its helper able to cancel the step. A rank restarted is a new
- * step in the same allocation. `close()` cancels an allocation the launcher made.
+ * step in the same allocation. `close()` cancels an allocation the launcher made; one whose owner
+ * was SIGKILLed is cancelled by the next launcher on the same Slurm cluster (see
+ * slurm-allocation-records.ts).
  *
  * @example
  * const launcher = await SlurmLauncher.open({ nodes: 4 });
  * const cluster = await launchCluster({ workers: 4, transport: "tcp", host: "10.0.0.5", launcher });
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { RingbookError } from "../errors.js";
+import { cancelOrphanedAllocations, defaultAllocationRecordDir, forgetAllocation, parseClusterName, recordAllocation } from "./slurm-allocation-records.js";
 import { parseAllocationId, parseHostnames, parseNodeAddresses, runSlurmCommand, SlurmCommandError, type SlurmNode } from "./slurm-commands.js";
 import type { WorkerLauncher, WorkerStartRequest } from "./worker-launcher.js";
 
@@ -30,6 +34,11 @@ export interface SlurmLauncherOptions {
   time?: string;
   /** Environment of Slurm's commands and of srun (SLURM_CONF, ...). @default process.env */
   env?: NodeJS.ProcessEnv;
+  /**
+   * Where allocations made here are recorded until cancelled, so that the next launcher cancels
+   * those of an owner that was SIGKILLed. @default ~/.cache/ringbook/slurm-allocations
+   */
+  recordDir?: string;
   /** Bound on getting the allocation and reading its nodes. @default 60000 */
   allocateTimeoutMs?: number;
   signal?: AbortSignal;
@@ -70,6 +79,19 @@ function allocate(args: string[], env: NodeJS.ProcessEnv, signal: AbortSignal): 
   });
 }
 
+/** The nodes of job `jobId`, in Slurm's order, with the addresses their slurmd's are reached at. */
+async function readNodes(jobId: string, env: NodeJS.ProcessEnv, signal: AbortSignal): Promise<SlurmNode[]> {
+  const nodeList = (await runSlurmCommand("squeue", ["-h", "-j", jobId, "-o", "%N"], { env, signal })).trim();
+  if (nodeList === "") throw new SlurmCommandError(`Slurm job ${jobId} has no nodes (not running, or gone)`);
+  const names = parseHostnames(await runSlurmCommand("scontrol", ["show", "hostnames", nodeList], { env, signal }));
+  const addresses = parseNodeAddresses(await runSlurmCommand("sinfo", ["-h", "-N", "-o", "%N %o", "-n", nodeList], { env, signal }));
+  return names.map((name) => {
+    const address = addresses.get(name);
+    if (address === undefined) throw new SlurmCommandError(`sinfo gave no address for node ${name} of job ${jobId} (nodes: ${nodeList})`);
+    return { name, address };
+  });
+}
+
 export class SlurmLauncher implements WorkerLauncher {
   readonly kind = "slurm";
   /** The allocation the steps run in. */
@@ -79,15 +101,21 @@ export class SlurmLauncher implements WorkerLauncher {
   readonly tasksPerNode: number;
   /** True when this launcher made the allocation (and so cancels it on close). */
   readonly ownsAllocation: boolean;
+  /** Allocations of gone owners that this launcher cancelled before making its own. */
+  readonly cancelledOrphans: readonly string[];
   readonly #env: NodeJS.ProcessEnv;
+  /** Where its own allocation is recorded (undefined for an adopted one). */
+  readonly #record: { dir: string; clusterName: string } | undefined;
   #closed: Promise<void> | undefined;
 
-  private constructor(jobId: string, nodes: SlurmNode[], tasksPerNode: number, ownsAllocation: boolean, env: NodeJS.ProcessEnv) {
-    this.jobId = jobId;
-    this.nodes = nodes;
-    this.tasksPerNode = tasksPerNode;
-    this.ownsAllocation = ownsAllocation;
-    this.#env = env;
+  private constructor(fields: { jobId: string; nodes: SlurmNode[]; tasksPerNode: number; env: NodeJS.ProcessEnv; record: { dir: string; clusterName: string } | undefined; cancelledOrphans: string[] }) {
+    this.jobId = fields.jobId;
+    this.nodes = fields.nodes;
+    this.tasksPerNode = fields.tasksPerNode;
+    this.ownsAllocation = fields.record !== undefined;
+    this.cancelledOrphans = fields.cancelledOrphans;
+    this.#env = fields.env;
+    this.#record = fields.record;
   }
 
   /** Makes (or adopts) the allocation and reads its nodes and their addresses. */
@@ -98,25 +126,26 @@ export class SlurmLauncher implements WorkerLauncher {
     const timeout = AbortSignal.timeout(positiveInteger(options.allocateTimeoutMs, "allocateTimeoutMs", 60_000));
     const signal = options.signal === undefined ? timeout : AbortSignal.any([timeout, options.signal]);
     const adopted = options.jobId ?? env["SLURM_JOB_ID"];
-    const jobId = adopted ?? (await allocate(
-      [`--nodes=${nodeCount}`, `--ntasks-per-node=${tasksPerNode}`, `--job-name=ringbook-${process.pid}`,
+    if (adopted !== undefined) {
+      return new SlurmLauncher({ jobId: adopted, nodes: await readNodes(adopted, env, signal), tasksPerNode, env, record: undefined, cancelledOrphans: [] });
+    }
+    const clusterName = parseClusterName(await runSlurmCommand("scontrol", ["show", "config"], { env, signal }));
+    if (clusterName === undefined) throw new SlurmCommandError("scontrol show config names no ClusterName");
+    const record = { dir: options.recordDir ?? defaultAllocationRecordDir, clusterName };
+    const cancelledOrphans = await cancelOrphanedAllocations(record.dir, clusterName, { env, signal });
+    const jobName = `ringbook-${randomBytes(6).toString("hex")}`;
+    const jobId = await allocate(
+      [`--nodes=${nodeCount}`, `--ntasks-per-node=${tasksPerNode}`, `--job-name=${jobName}`,
         ...(options.partition === undefined ? [] : [`--partition=${options.partition}`]),
         ...(options.time === undefined ? [] : [`--time=${options.time}`])],
       env, signal,
-    ));
+    );
+    recordAllocation(record.dir, { clusterName, jobId, jobName });
     try {
-      const nodeList = (await runSlurmCommand("squeue", ["-h", "-j", jobId, "-o", "%N"], { env, signal })).trim();
-      if (nodeList === "") throw new SlurmCommandError(`Slurm job ${jobId} has no nodes (not running, or gone)`);
-      const names = parseHostnames(await runSlurmCommand("scontrol", ["show", "hostnames", nodeList], { env, signal }));
-      const addresses = parseNodeAddresses(await runSlurmCommand("sinfo", ["-h", "-N", "-o", "%N %o", "-n", nodeList], { env, signal }));
-      const nodes = names.map((name) => {
-        const address = addresses.get(name);
-        if (address === undefined) throw new SlurmCommandError(`sinfo gave no address for node ${name} of job ${jobId} (nodes: ${nodeList})`);
-        return { name, address };
-      });
-      return new SlurmLauncher(jobId, nodes, tasksPerNode, adopted === undefined, env);
+      return new SlurmLauncher({ jobId, nodes: await readNodes(jobId, env, signal), tasksPerNode, env, record, cancelledOrphans });
     } catch (error) {
-      if (adopted === undefined) await runSlurmCommand("scancel", [jobId], { env, signal: AbortSignal.timeout(10_000) }).catch(() => undefined);
+      await runSlurmCommand("scancel", [jobId], { env, signal: AbortSignal.timeout(10_000) }).catch(() => undefined);
+      forgetAllocation(record.dir, { clusterName, jobId });
       throw error;
     }
   }
@@ -158,9 +187,16 @@ export class SlurmLauncher implements WorkerLauncher {
     return `Slurm job ${this.jobId} on ${this.nodes.map((node) => node.name).join(", ")}`;
   }
 
-  /** Cancels the allocation if this launcher made it (the workers' steps with it). Idempotent. */
+  /** Cancels the allocation if this launcher made it (the workers' steps with it), and forgets it. Idempotent. */
   close(): Promise<void> {
-    this.#closed ??= this.ownsAllocation ? runSlurmCommand("scancel", [this.jobId], { env: this.#env, signal: AbortSignal.timeout(30_000) }).then(() => undefined) : Promise.resolve();
+    this.#closed ??= this.#cancelOwnAllocation();
     return this.#closed;
+  }
+
+  async #cancelOwnAllocation(): Promise<void> {
+    const record = this.#record;
+    if (record === undefined) return;
+    await runSlurmCommand("scancel", [this.jobId], { env: this.#env, signal: AbortSignal.timeout(30_000) });
+    forgetAllocation(record.dir, { clusterName: record.clusterName, jobId: this.jobId });
   }
 }

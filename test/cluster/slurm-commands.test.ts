@@ -1,6 +1,10 @@
-/** Parsers of Slurm's client output used by the Slurm launcher (no Slurm needed). */
+/** Parsers of Slurm's client output and the allocation records of the Slurm launcher (no Slurm needed). */
 import assert from "node:assert/strict";
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
+import { cancelOrphanedAllocations, forgetAllocation, parseClusterName, recordAllocation } from "../../lib/cluster/slurm-allocation-records.js";
 import { parseAllocationId, parseHostnames, parseNodeAddresses, runSlurmCommand, SlurmCommandError } from "../../lib/cluster/slurm-commands.js";
 
 describe("Slurm command output", () => {
@@ -24,5 +28,29 @@ describe("Slurm command output", () => {
       runSlurmCommand("ringbook-no-such-squeue", ["-h"], { env: process.env, signal: AbortSignal.timeout(5000) }),
       (error: unknown) => error instanceof SlurmCommandError && error.code === "ERR_SLURM" && /ringbook-no-such-squeue -h could not start/.test(error.message),
     );
+  });
+});
+
+describe("Slurm allocation records", () => {
+  it("reads ClusterName from scontrol show config", () => {
+    assert.equal(parseClusterName("Configuration data as of 2026-12-03T21:00:00\nAccountingStorageType   = (null)\nClusterName             = rbtb5f3a9c\n"), "rbtb5f3a9c");
+    assert.equal(parseClusterName("SlurmctldPort = 6817\n"), undefined);
+  });
+
+  it("keeps the records of live owners and of other clusters, and cancels nothing for them", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "ringbook-records-"));
+    try {
+      recordAllocation(dir, { clusterName: "here", jobId: "12", jobName: "ringbook-aaaaaaaaaaaa" });
+      const deadOwner = JSON.stringify({ clusterName: "elsewhere", jobId: "13", jobName: "ringbook-bbbbbbbbbbbb", owner: { pid: 1, startTicks: -1 } });
+      writeFileSync(join(dir, "elsewhere-13.json"), deadOwner);
+      // No scancel on PATH: a cancel attempt would reject.
+      const cancelled = await cancelOrphanedAllocations(dir, "here", { env: { PATH: "/nonexistent" }, signal: AbortSignal.timeout(5000) });
+      assert.deepEqual(cancelled, []);
+      assert.deepEqual(readdirSync(dir).sort(), ["elsewhere-13.json", "here-12.json"]);
+      forgetAllocation(dir, { clusterName: "here", jobId: "12" });
+      assert.deepEqual(readdirSync(dir), ["elsewhere-13.json"]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
