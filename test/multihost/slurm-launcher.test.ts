@@ -33,6 +33,8 @@ interface DriverReport {
   cancelledOrphans: string[];
   /** The last rank after cluster.restart(): its host, incarnation, and the all-reduce again. */
   restarted: { host: string; incarnation: number; sums: number[][]; restartMs: number };
+  /** The last rank's worker SIGKILLed during a barrier, then restarted. */
+  afterKill: { killError: string; killErrorMs: number; deadAfterMs: number; host: string; sums: number[][] };
 }
 
 function parseSums(value: unknown): number[][] {
@@ -42,10 +44,11 @@ function parseSums(value: unknown): number[][] {
 
 function parseDriverReport(line: string): DriverReport {
   const value: unknown = JSON.parse(line);
-  assert.ok(typeof value === "object" && value !== null && "jobId" in value && "hosts" in value && "sums" in value && "readyMs" in value && "restarted" in value && "cancelledOrphans" in value, line);
-  const { jobId, hosts, sums, readyMs, restarted, cancelledOrphans } = value;
+  assert.ok(typeof value === "object" && value !== null && "jobId" in value && "hosts" in value && "sums" in value && "readyMs" in value && "restarted" in value && "cancelledOrphans" in value && "afterKill" in value, line);
+  const { jobId, hosts, sums, readyMs, restarted, cancelledOrphans, afterKill } = value;
   assert.ok(typeof jobId === "string" && typeof readyMs === "number" && Array.isArray(hosts) && Array.isArray(cancelledOrphans), line);
   assert.ok(typeof restarted === "object" && restarted !== null && "host" in restarted && "incarnation" in restarted && "sums" in restarted && "restartMs" in restarted, line);
+  assert.ok(typeof afterKill === "object" && afterKill !== null && "killError" in afterKill && "killErrorMs" in afterKill && "deadAfterMs" in afterKill && "host" in afterKill && "sums" in afterKill, line);
   return {
     jobId,
     hosts: hosts.map(String),
@@ -53,6 +56,7 @@ function parseDriverReport(line: string): DriverReport {
     readyMs,
     cancelledOrphans: cancelledOrphans.map(String),
     restarted: { host: String(restarted.host), incarnation: Number(restarted.incarnation), sums: parseSums(restarted.sums), restartMs: Number(restarted.restartMs) },
+    afterKill: { killError: String(afterKill.killError), killErrorMs: Number(afterKill.killErrorMs), deadAfterMs: Number(afterKill.deadAfterMs), host: String(afterKill.host), sums: parseSums(afterKill.sums) },
   };
 }
 
@@ -92,7 +96,7 @@ describe("Slurm launcher on the multi-host test bed", { skip }, () => {
         await bed?.close();
       });
 
-      it("starts one job step per rank on its node; the ranks all-reduce across hosts, also after a rank was restarted as a new step; close() leaves no worker and no job", async () => {
+      it("starts one job step per rank on its node; the ranks all-reduce across hosts, also after a rank was restarted as a new step and after its worker was SIGKILLed; close() leaves no worker and no job", async () => {
         const result = await bed.run(bed.head, process.execPath, driverArgs(bed, { nodes: hosts, tasksPerNode, workers }), { env: bed.slurmEnv(), timeoutMs: 120_000 });
         assert.equal(result.code, 0, `driver failed:\n${result.stdout}\n${result.stderr}`);
         const [reportLine, closedLine] = result.stdout.trim().split("\n");
@@ -103,6 +107,14 @@ describe("Slurm launcher on the multi-host test bed", { skip }, () => {
         assert.deepEqual(report.sums, Array.from({ length: workers }, () => [expectedSum, workers]));
         console.log(`# restart of rank ${workers - 1} as a new step: ${report.restarted.restartMs.toFixed(0)} ms`);
         assert.deepEqual(report.restarted, { host: expectedHosts.at(-1), incarnation: 1, sums: report.sums, restartMs: report.restarted.restartMs });
+        const { afterKill } = report;
+        console.log(`# SIGKILL of rank ${workers - 1}'s worker on ${afterKill.host}: the waiting barrier failed after ${afterKill.killErrorMs.toFixed(0)} ms, the rank counted dead after ${afterKill.deadAfterMs.toFixed(0)} ms`);
+        // Every waiting rank names the dead one and the address of its host.
+        const victimAddress = `198.18.0.${hosts}`;
+        assert.match(afterKill.killError, new RegExp(`lost the connection to rank ${workers - 1} \\(tcp://${victimAddress.replaceAll(".", "\\.")}:\\d+\\)`));
+        assert.ok(afterKill.killErrorMs < 1000, `the barrier failed only ${afterKill.killErrorMs} ms after the SIGKILL: ${afterKill.killError}`);
+        assert.ok(afterKill.deadAfterMs < 1000, `rank ${workers - 1} counted dead only after ${afterKill.deadAfterMs} ms`);
+        assert.deepEqual({ host: afterKill.host, sums: afterKill.sums }, { host: expectedHosts.at(-1), sums: report.sums });
         assert.equal(closedLine, '{"closed":true}');
         assert.deepEqual(workersOnBed(bed), []);
         assert.equal(await jobsOf(bed), "", "the allocation the launcher made is cancelled");

@@ -1,7 +1,8 @@
 /**
  * A cluster owner for the Slurm launcher's tests, run on a bed's head host (the "login node"):
  * allocates nodes, launches workers as job steps over tcp, reports where they run, an all-reduce
- * across them, and the same after the last rank was restarted, as one JSON line; then closes the
+ * across them, the same after the last rank was restarted, and after its worker was SIGKILLed
+ * during a barrier and restarted, as one JSON line; then closes the
  * cluster and reports that too, or with `hold` keeps it open until it is killed.
  * Usage: slurm-cluster-driver.js '{"nodes":2,"tasksPerNode":1,"workers":2,"ownerAddress":"198.18.0.254","recordDir":"...","hold":false}'
  */
@@ -29,7 +30,25 @@ const restartStarted = performance.now();
 await cluster.restart([lastRank]);
 const restartMs = performance.now() - restartStarted;
 const restarted = { host: cluster.describe()[lastRank]?.host, incarnation: cluster.describe()[lastRank]?.incarnation, sums: await allReduce(), restartMs };
-const report = { jobId: launcher.jobId, nodes: launcher.nodes, cancelledOrphans: launcher.cancelledOrphans, hosts, sums, allocatedMs, readyMs, restarted, describe: launcher.describe() };
+
+// SIGKILL of the last rank's worker on its host while the others wait for it in a barrier: how
+// soon and how do they fail; then it is restarted once the cluster saw it die.
+const [victimPid] = await cluster.run(() => process.pid, { ranks: [lastRank] });
+const others = Array.from({ length: lastRank }, (_, rank) => rank);
+const waiting = cluster.run(({ collectives }) => collectives.barrier(), { ranks: others }).then(
+  () => "no error",
+  (error: unknown) => (error instanceof Error ? error.message : String(error)),
+);
+await new Promise((resolve) => setTimeout(resolve, 300));
+const killedAt = performance.now();
+process.kill(victimPid ?? 0, "SIGKILL");
+const killError = await waiting;
+const killErrorMs = performance.now() - killedAt;
+while (cluster.describe()[lastRank]?.state !== "dead" && performance.now() - killedAt < 10_000) await new Promise((resolve) => setTimeout(resolve, 20));
+const deadAfterMs = performance.now() - killedAt;
+await cluster.restart();
+const afterKill = { killError, killErrorMs, deadAfterMs, host: cluster.describe()[lastRank]?.host, sums: await allReduce() };
+const report = { jobId: launcher.jobId, nodes: launcher.nodes, cancelledOrphans: launcher.cancelledOrphans, hosts, sums, allocatedMs, readyMs, restarted, afterKill, describe: launcher.describe() };
 process.stdout.write(`${JSON.stringify(report)}\n`);
 if (hold === true) {
   setInterval(() => undefined, 60_000);
