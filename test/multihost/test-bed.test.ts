@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { once } from "node:events";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -22,10 +22,25 @@ import { TestBed } from "../helpers/multihost/test-bed.js";
 const skip = bedSkipReason();
 if (skip !== undefined) console.log(`# multi-host test bed skipped: ${skip}`);
 
+/** Running processes whose command line mentions `text` (a bed's id is in all its daemons' lines). */
+function processesMentioning(text: string): string[] {
+  return readdirSync("/proc")
+    .filter((name) => /^\d+$/.test(name) && Number(name) !== process.pid)
+    .flatMap((name) => {
+      try {
+        const commandLine = readFileSync(`/proc/${name}/cmdline`, "utf8").replaceAll("\0", " ");
+        return commandLine.includes(text) ? [`${name}: ${commandLine}`] : [];
+      } catch {
+        return [];
+      }
+    });
+}
+
 /** What close() must leave: no namespace, no process of the bed, no state directory. */
 function assertGone(bed: { id: string; stateDir: string }, daemons: readonly ProcessIdentity[]): void {
   assert.deepEqual(namespacesOfBed(bed.id), [], `namespaces of ${bed.id} left`);
   assert.deepEqual(daemons.filter(isRunning), [], `daemons of ${bed.id} still running`);
+  assert.deepEqual(processesMentioning(bed.id), [], `processes of ${bed.id} still running`);
   assert.equal(existsSync(bed.stateDir), false, `${bed.stateDir} left`);
 }
 
@@ -159,7 +174,7 @@ describe("multi-host test bed", { skip }, () => {
     assert.ok(result.megabitsPerSecond >= 120, `${result.megabitsPerSecond} Mbit/s over a 200 Mbit/s link`);
   });
 
-  it("a start that fails (Slurm not up in time) removes everything it had made", async () => {
+  it("a start that fails (Slurm not up in time) removes everything it had made, a daemon just starting included", async () => {
     const error = await TestBed.start({ hosts: 2, startTimeoutMs: 1 }).then(
       () => assert.fail("a bed came up within 1 ms"),
       (error: unknown) => error,
@@ -167,7 +182,6 @@ describe("multi-host test bed", { skip }, () => {
     assert.ok(error instanceof Error);
     const id = /in the bed (rbtb[0-9a-f]{6})/.exec(error.message)?.[1];
     assert.ok(id !== undefined, error.message);
-    assert.deepEqual(namespacesOfBed(id), []);
-    assert.equal(existsSync(join(bedsRoot, id)), false);
+    assertGone({ id, stateDir: join(bedsRoot, id) }, []);
   });
 });

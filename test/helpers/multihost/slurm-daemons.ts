@@ -24,6 +24,7 @@ export const requiredBinaries = ["munged", "mungekey", "slurmctld", "slurmd", "s
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
     const timer = setTimeout(done, ms);
     function done(): void {
       signal?.removeEventListener("abort", aborted);
@@ -98,6 +99,18 @@ export class BedSlurm {
     this.#spawnDaemon("slurmctld", layout.head, "slurmctld", ["-D", "-c", "-i", "-f", paths.confPath]);
     for (const host of layout.hosts) this.#spawnDaemon(`slurmd ${host.name}`, host, "slurmd", ["-D", "-f", paths.confPath]);
     await this.#waitFor(`${layout.hosts.length} idle nodes in sinfo`, async () => (await this.idleNodeCount()) >= layout.hosts.length, deadline);
+  }
+
+  /**
+   * SIGKILLs every daemon this object spawned that has not exited, by the pid of its child (the
+   * same pid from nsenter to the daemon, since each step execs the next). The bed's teardown
+   * finds processes by namespace, which misses one still entering it: a failed start calls this
+   * first, or a munged started a moment before would outlive the bed.
+   */
+  killSpawned(): void {
+    for (const { child } of this.#daemons) {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    }
   }
 
   /** How many nodes `sinfo` shows idle (0 while slurmctld does not answer yet). */

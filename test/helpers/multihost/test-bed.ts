@@ -71,18 +71,19 @@ export class TestBed implements AsyncDisposable {
     cleanupLeftovers();
     createStateDir(bedsRoot, layout.id);
     guardBed(layout.id, layout.stateDir);
+    let slurm: BedSlurm | undefined;
     try {
       const hostsFile = join(layout.stateDir, "hosts");
       writeFileSync(hostsFile, hostsFileText(layout), { mode: 0o644 });
       await createBedNetwork(layout);
       if (linkRate !== null) await shapeHostLinks(layout, linkRate);
-      let slurm: BedSlurm | undefined;
       if (options.slurm ?? true) {
         slurm = new BedSlurm(layout, hostsFile);
         await slurm.start({ cpusPerHost: options.cpusPerHost ?? 2, timeoutMs: options.startTimeoutMs ?? 60_000, ...(options.signal ? { signal: options.signal } : {}) });
       }
       return new TestBed(layout, hostsFile, slurm, linkRate);
     } catch (error) {
+      slurm?.killSpawned();
       tearDownBed(layout.id, layout.stateDir);
       unguardBed(layout.id);
       throw error;
@@ -166,6 +167,7 @@ export class TestBed implements AsyncDisposable {
   async close(): Promise<void> {
     if (this.#teardown !== undefined) return;
     this.#teardown = tearDownBed(this.id, this.stateDir);
+    this.#slurm?.killSpawned(); // none should be left: the teardown stopped them in their namespaces
     unguardBed(this.id);
     const { survivors, failedNamespaces } = this.#teardown;
     if (survivors.length > 0 || failedNamespaces.length > 0) {
