@@ -8,7 +8,8 @@
  * where the event loop will not turn again. It takes a few seconds at most.
  */
 import { spawnSync } from "node:child_process";
-import { readdirSync, readlinkSync, rmSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync, rmSync, statSync } from "node:fs";
+import { basename } from "node:path";
 import { identityOf, isRunning, type ProcessIdentity } from "../../../lib/process/process-tree.js";
 import { bedIdOfNamespace, isComputeHostNamespace } from "./bed-layout.js";
 
@@ -82,6 +83,29 @@ export function processesOfBed(bedId: string): ProcessIdentity[] {
   return inodes.size === 0 ? [] : processesInNamespaces(inodes);
 }
 
+/**
+ * The programs a bed starts its daemons through (nsenter, unshare, sh, each exec-ing the next)
+ * and the daemons, found by the bed's id on their command line (the namespace path or the state
+ * directory), wherever they are: outside the bed's namespaces while still entering one.
+ */
+function bedCommandsEntering(bedId: string): ProcessIdentity[] {
+  const programs = new Set(["nsenter", "unshare", "sh", "munged", "slurmctld", "slurmd"]);
+  const found: ProcessIdentity[] = [];
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    let argv: string[];
+    try {
+      argv = readFileSync(`/proc/${name}/cmdline`, "utf8").split("\0");
+    } catch {
+      continue;
+    }
+    if (!programs.has(basename(argv[0] ?? "")) || !argv.some((arg) => arg.includes(bedId))) continue;
+    const identity = identityOf(Number(name));
+    if (identity !== undefined) found.push(identity);
+  }
+  return found;
+}
+
 function signalEach(processes: readonly ProcessIdentity[], signal: NodeJS.Signals): void {
   for (const target of processes) {
     if (!isRunning(target)) continue; // checked by start time: never a reused pid
@@ -109,16 +133,18 @@ function waitUntilGone(processes: readonly ProcessIdentity[], timeoutMs: number)
  */
 export function tearDownBed(bedId: string, stateDir: string): TeardownReport {
   const namespaces = namespacesOfBed(bedId);
+  const inodesOf = (names: string[]): Set<number> => new Set(names.map(namespaceInode).filter((inode) => inode !== undefined));
+  const hostInodes = inodesOf(namespaces.filter(isComputeHostNamespace));
+  const otherInodes = inodesOf(namespaces.filter((name) => !isComputeHostNamespace(name)));
   // The compute hosts first, then the head: a slurmd that loses slurmctld or munged first takes
-  // 2 s to exit instead of 10 ms.
-  const stages = [namespaces.filter(isComputeHostNamespace), namespaces.filter((name) => !isComputeHostNamespace(name))];
+  // 2 s to exit instead of 10 ms. With the head, the bed's commands still on their way into a
+  // namespace (an nsenter that has not entered yet is not found by namespace).
+  const stages = [() => processesInNamespaces(hostInodes), () => [...processesInNamespaces(otherInodes), ...bedCommandsEntering(bedId)]];
   const stopped = new Map<string, ProcessIdentity>();
-  for (const stage of stages) {
-    const inodes = new Set(stage.map(namespaceInode).filter((inode) => inode !== undefined));
-    if (inodes.size === 0) continue;
+  for (const scan of stages) {
     // Twice: a process may fork (slurmd starting a step) between the scan and the signal.
     for (let round = 0; round < 2; round++) {
-      const running = processesInNamespaces(inodes);
+      const running = scan();
       for (const target of running) stopped.set(`${target.pid}:${target.startTicks}`, target);
       signalEach(running, "SIGTERM");
       const left = waitUntilGone(running, termGraceMs);
