@@ -165,13 +165,14 @@ describe("multi-host test bed", { skip }, () => {
     assertGone({ id, stateDir }, daemons);
   });
 
-  it("tbf holds a link to its rate: 8 MiB over a 200 Mbit/s link arrive at 120-210 Mbit/s", async () => {
+  it("tbf holds a link to its rate: 16 MiB over a 200 Mbit/s link arrive at 100-210 Mbit/s", async () => {
     await using bed = await TestBed.start({ hosts: 2, slurm: false, linkRateMbitPerS: 200 });
-    const result = await probeTcp(bed, bed.host("host1"), bed.host("host2"), { bytes: 8 << 20 });
+    const result = await probeTcp(bed, bed.host("host1"), bed.host("host2"), { bytes: 16 << 20 });
     // At 200 Mbit/s the CPU is never the limit, so this bounds the shaping itself, from both sides.
-    console.log(`# 8 MiB host1 -> host2 over 200 Mbit/s tbf: ${result.megabitsPerSecond.toFixed(0)} Mbit/s`);
+    console.log(`# 16 MiB host1 -> host2 over 200 Mbit/s tbf: ${result.megabitsPerSecond.toFixed(0)} Mbit/s`);
     assert.ok(result.megabitsPerSecond <= 210, `${result.megabitsPerSecond} Mbit/s over a 200 Mbit/s link`);
-    assert.ok(result.megabitsPerSecond >= 120, `${result.megabitsPerSecond} Mbit/s over a 200 Mbit/s link`);
+    // Half the rate at least: TCP's slow start and a busy machine take some of it.
+    assert.ok(result.megabitsPerSecond >= 100, `${result.megabitsPerSecond} Mbit/s over a 200 Mbit/s link`);
   });
 
   it("a start that fails (Slurm not up in time) removes everything it had made, a daemon just starting included", async () => {
