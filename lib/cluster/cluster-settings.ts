@@ -1,6 +1,7 @@
 /** What a cluster is launched with (checked by parseLaunchOptions). */
 import type { BackendPreference } from "../backend/backend-preference.js";
 import type { DeviceOption } from "./devices.js";
+import type { WorkerLauncher } from "./worker-launcher.js";
 
 /** Settings fixed at launch. */
 export interface ClusterSettings {
@@ -15,4 +16,6 @@ export interface ClusterSettings {
   heartbeatIntervalMs: number;
   heartbeatTimeoutMs: number;
   log: (line: string) => void;
+  /** Starts the worker processes; the cluster closes it when it closes. */
+  launcher: WorkerLauncher;
 }

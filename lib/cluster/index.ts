@@ -4,4 +4,8 @@ export { Cluster, type WorkerContext, type RunOptions } from "./cluster.js";
 export { ClusterClosedError, ClusterTaskError, RemoteTaskError, TaskInterruptedError, WorkerDiedError, type WorkerExit } from "./cluster-errors.js";
 export type { ClusterDescription, WorkerDescription } from "./describe.js";
 export type { DeviceOption } from "./devices.js";
+export type { WorkerLauncher, WorkerStartRequest } from "./worker-launcher.js";
+export { LocalLauncher } from "./local-launcher.js";
+export { SlurmLauncher, type SlurmLauncherOptions } from "./slurm-launcher.js";
+export { SlurmCommandError, type SlurmNode } from "./slurm-commands.js";
 export type { Collectives, ReduceOp } from "../collectives/index.js";

@@ -9,7 +9,10 @@ import { RingbookError } from "../errors.js";
 import { Cluster, type ClusterSettings } from "./cluster.js";
 import { parseDeviceOption, type DeviceOption } from "./devices.js";
 import { attachToNotebookHost, closeOnHostShutdown } from "./notebook-hooks.js";
+import { LocalLauncher } from "./local-launcher.js";
+import type { SlurmLauncher } from "./slurm-launcher.js";
 import { parseWorkerCount } from "./worker-handle.js";
+import { isWorkerLauncher, type WorkerLauncher } from "./worker-launcher.js";
 
 /** Options of {@link launchCluster}. */
 export interface LaunchClusterOptions {
@@ -35,6 +38,13 @@ export interface LaunchClusterOptions {
   heartbeatTimeoutMs?: number;
   /** Where the cluster's own log lines go. @default process.stderr */
   log?: (line: string) => void;
+  /**
+   * Starts the workers: a {@link LocalLauncher} (child processes here) or a {@link SlurmLauncher}
+   * (job steps in a Slurm allocation; use `transport: "tcp"` and a `host` the nodes reach). The
+   * cluster owns it: `close()` closes it, a Slurm allocation it made included.
+   * @default new LocalLauncher()
+   */
+  launcher?: WorkerLauncher;
 }
 
 function positive(value: unknown, name: string, fallback: number): number {
@@ -46,7 +56,7 @@ function positive(value: unknown, name: string, fallback: number): number {
 /** Checks options; throws {@link RingbookError} `ERR_BAD_OPTION` naming the bad one. */
 export function parseLaunchOptions(options: LaunchClusterOptions): { workers: number; settings: ClusterSettings } {
   if (typeof options !== "object" || options === null) throw new RingbookError("ERR_BAD_OPTION", `launchCluster expects an options object such as { workers: 2 }, got ${JSON.stringify(options)}`);
-  const known = new Set(["workers", "devices", "backend", "transport", "host", "cwd", "env", "launchTimeoutMs", "heartbeatIntervalMs", "heartbeatTimeoutMs", "log"]);
+  const known = new Set(["workers", "devices", "backend", "transport", "host", "cwd", "env", "launchTimeoutMs", "heartbeatIntervalMs", "heartbeatTimeoutMs", "log", "launcher"]);
   for (const key of Object.keys(options)) if (!known.has(key)) throw new RingbookError("ERR_BAD_OPTION", `unknown launchCluster option ${JSON.stringify(key)} (known: ${[...known].join(", ")})`);
   const transport = options.transport ?? "ipc";
   if (transport !== "ipc" && transport !== "tcp") throw new RingbookError("ERR_BAD_OPTION", `transport must be "ipc" or "tcp", got ${JSON.stringify(transport)}`);
@@ -54,6 +64,9 @@ export function parseLaunchOptions(options: LaunchClusterOptions): { workers: nu
   if (typeof host !== "string" || host.length === 0) throw new RingbookError("ERR_BAD_OPTION", `host must be an interface address such as "127.0.0.1", got ${JSON.stringify(host)}`);
   const env = options.env ?? {};
   if (typeof env !== "object" || env === null || !Object.values(env).every((value) => typeof value === "string")) throw new RingbookError("ERR_BAD_OPTION", `env must map names to strings, got ${JSON.stringify(env)}`);
+  const launcher = options.launcher ?? new LocalLauncher();
+  if (!isWorkerLauncher(launcher)) throw new RingbookError("ERR_BAD_OPTION", `launcher must be a WorkerLauncher (kind, start, peerBindHost, describe, close), got ${JSON.stringify(launcher)}`);
+  if (launcher.kind !== "local" && transport !== "tcp") throw new RingbookError("ERR_BAD_OPTION", `a ${launcher.kind} launcher starts workers on other hosts: use transport "tcp" (got ${JSON.stringify(transport)})`);
   const heartbeatIntervalMs = positive(options.heartbeatIntervalMs, "heartbeatIntervalMs", 250);
   const heartbeatTimeoutMs = positive(options.heartbeatTimeoutMs, "heartbeatTimeoutMs", 10_000);
   if (heartbeatTimeoutMs <= heartbeatIntervalMs * 2) throw new RingbookError("ERR_BAD_OPTION", `heartbeatTimeoutMs (${heartbeatTimeoutMs}) must exceed twice heartbeatIntervalMs (${heartbeatIntervalMs})`);
@@ -70,6 +83,7 @@ export function parseLaunchOptions(options: LaunchClusterOptions): { workers: nu
       heartbeatIntervalMs,
       heartbeatTimeoutMs,
       log: options.log ?? ((line) => process.stderr.write(`[ringbook] ${line}\n`)),
+      launcher,
     },
   };
 }
@@ -83,7 +97,15 @@ export function parseLaunchOptions(options: LaunchClusterOptions): { workers: nu
  * await cluster.close();
  */
 export async function launchCluster(options: LaunchClusterOptions): Promise<Cluster> {
-  const { workers, settings } = parseLaunchOptions(options);
+  let parsed: ReturnType<typeof parseLaunchOptions>;
+  try {
+    parsed = parseLaunchOptions(options);
+  } catch (error) {
+    // The cluster owns its launcher from the call on: a Slurm allocation is not left behind by a typo.
+    if (isWorkerLauncher(options?.launcher)) await options.launcher.close();
+    throw error;
+  }
+  const { workers, settings } = parsed;
   // Registered for the host's shutdown before any worker starts: a kernel shut down mid-launch
   // (e.g. a timed-out cell) still closes the workers and sockets this launch opened.
   const cluster = await Cluster.start(workers, settings, closeOnHostShutdown);

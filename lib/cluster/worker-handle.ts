@@ -1,14 +1,16 @@
 /**
- * The owner's side of one worker process: spawns it with its bootstrap on stdin (the pipe that
- * keeps it alive), keeps the last lines of its stderr for error messages, forwards stray output,
- * and reports its exit. Whatever ends the owner closes the pipe, and the worker exits by itself.
+ * The owner's side of one worker process: starts it through the cluster's launcher (a child
+ * process here, an srun step on a Slurm node) with its bootstrap on stdin (the pipe that keeps it
+ * alive), keeps the last lines of its stderr for error messages, forwards stray output, and
+ * reports its exit. Whatever ends the owner closes the pipe, and the worker exits by itself.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { RingbookError } from "../errors.js";
 import { processExecArgv } from "../threads/interruptible-thread-options.js";
 import type { WorkerExit } from "./cluster-errors.js";
 import type { WorkerBootstrap } from "./worker-bootstrap.js";
+import type { WorkerLauncher } from "./worker-launcher.js";
 
 /** Lines of stderr kept for error messages. */
 const stderrTailLines = 20;
@@ -50,16 +52,18 @@ export class WorkerHandle {
 
   constructor(
     bootstrap: WorkerBootstrap,
-    options: { env: NodeJS.ProcessEnv; onStrayOutput: (rank: number, stream: "stdout" | "stderr", text: string) => void },
+    options: { env: NodeJS.ProcessEnv; launcher: WorkerLauncher; onStrayOutput: (rank: number, stream: "stdout" | "stderr", text: string) => void },
   ) {
     this.rank = bootstrap.rank;
     this.incarnation = bootstrap.incarnation;
-    this.child = spawn(process.execPath, [...workerExecArgv(), workerEntry], {
+    this.child = options.launcher.start({
+      rank: bootstrap.rank,
+      incarnation: bootstrap.incarnation,
+      worldSize: bootstrap.worldSize,
+      command: process.execPath,
+      args: [...workerExecArgv(), workerEntry],
       cwd: bootstrap.cwd,
       env: options.env,
-      stdio: ["pipe", "pipe", "pipe"],
-      // Same process group as the owner: a terminal's Ctrl-C reaches the owner, which decides.
-      detached: false,
     });
     const child = this.child;
     child.stdin?.on("error", () => undefined); // EPIPE when the worker is gone: its exit is reported instead

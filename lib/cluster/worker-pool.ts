@@ -139,7 +139,8 @@ export class WorkerPool {
     const timeoutMs = this.#settings.launchTimeoutMs;
     const endpoints = await Promise.all(
       workers.map((worker) => {
-        const bindAddress = this.#settings.transport === "ipc" ? this.#dir.endpoint(`peer-${worker.rank}-${generation}`) : `tcp://${this.#settings.host}:*`;
+        const bindHost = this.#settings.launcher.peerBindHost(worker.rank) ?? this.#settings.host;
+        const bindAddress = this.#settings.transport === "ipc" ? this.#dir.endpoint(`peer-${worker.rank}-${generation}`) : `tcp://${bindHost}:*`;
         const bound = this.#expectReply<string>(worker, `meshBound:${generation}`, timeoutMs, "bind its peer socket");
         this.#control.send(worker, { type: "mesh", generation, worldSize, bindAddress });
         return bound;
@@ -196,6 +197,7 @@ export class WorkerPool {
     };
     const worker = new WorkerHandle(bootstrap, {
       env: { GLIBC_TUNABLES: workerMallocTunables, ...process.env, ...this.#settings.env, ...device.env },
+      launcher: this.#settings.launcher,
       onStrayOutput: (strayRank, stream, text) => this.#listener.onStrayOutput(strayRank, stream, text),
     });
     this.#workers.set(rank, worker);
@@ -249,14 +251,18 @@ export class WorkerPool {
     }
   }
 
-  /** Stops every worker, closes the control socket, removes the directory. */
+  /** Stops every worker, closes the launcher (a Slurm allocation it made) and the control socket, removes the directory. */
   async close(): Promise<void> {
     this.#closing = true;
     clearInterval(this.#heartbeat);
     this.#replies.failAll(new ClusterClosedError("wait for a worker"));
     await Promise.all([...this.#workers.keys()].map((rank) => this.stopWorker(rank, "the cluster was closed")));
-    await this.#control.close();
-    await this.#dir.remove();
+    try {
+      await this.#settings.launcher.close();
+    } finally {
+      await this.#control.close();
+      await this.#dir.remove();
+    }
   }
 
   #onMessage(message: ReceivedMessage): void {

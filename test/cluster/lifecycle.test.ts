@@ -53,11 +53,19 @@ describe("cluster lifecycle", () => {
       [{ workers: 2, devices: [-1] }, /devices must be .*got \[-1\]/],
       [{ workers: 2, transport: "udp" }, /transport must be "ipc" or "tcp", got "udp"/],
       [{ workers: 2, worker: 3 }, /unknown launchCluster option "worker"/],
+      [{ workers: 2, launcher: { kind: "local" } }, /launcher must be a WorkerLauncher/],
       [{ workers: 2, heartbeatIntervalMs: 500, heartbeatTimeoutMs: 600 }, /heartbeatTimeoutMs \(600\) must exceed/],
     ];
     for (const [options, message] of cases) {
       await assert.rejects(launchCluster(options as never), (error: unknown) => error instanceof RingbookError && error.code === "ERR_BAD_OPTION" && message.test(error.message));
     }
+  });
+
+  it("closes a launcher it was given when the options around it are wrong (a Slurm allocation is not left behind)", async () => {
+    let closed = 0;
+    const launcher = { kind: "slurm", start: () => assert.fail("no worker may start"), peerBindHost: () => "10.0.0.1", describe: () => "fake", close: async () => void closed++ };
+    await assert.rejects(launchCluster({ workers: 2, launcher }), (error: unknown) => error instanceof RingbookError && /a slurm launcher starts workers on other hosts: use transport "tcp"/.test(error.message));
+    assert.equal(closed, 1);
   });
 
   it("works over tcp bound to 127.0.0.1", async () => {

@@ -1,0 +1,45 @@
+/**
+ * How worker processes get started: the seam between a cluster and where its workers run. The
+ * local launcher starts them as child processes of the owner; the Slurm launcher as job steps in
+ * an allocation, one per rank, on the cluster's nodes. Either way the owner gets a child process
+ * whose stdin reaches the worker (the bootstrap line, then the pipe that keeps it alive), whose
+ * stdout and stderr are the worker's, and whose exit is the worker's end.
+ */
+import type { ChildProcess } from "node:child_process";
+import { isJsonObject } from "../json-guards.js";
+
+/** What a launcher needs to start the process of one rank. */
+export interface WorkerStartRequest {
+  rank: number;
+  incarnation: number;
+  worldSize: number;
+  /** The program (Node) and its arguments (flags and the worker's entry script). */
+  command: string;
+  args: string[];
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+}
+
+export interface WorkerLauncher {
+  /** `"local"`, `"slurm"`, ... for `describe()` and messages. */
+  readonly kind: string;
+  /**
+   * Starts rank `request.rank`, with stdin, stdout and stderr as pipes. Killing the returned
+   * process (SIGKILL) must end the worker within a second; closing its stdin ends it too.
+   */
+  start(request: WorkerStartRequest): ChildProcess;
+  /**
+   * The address rank `rank`'s peer socket binds to over tcp (the address of the host it runs on),
+   * or undefined for the cluster's `host` option.
+   */
+  peerBindHost(rank: number): string | undefined;
+  /** Where the workers run, in a few words (e.g. "Slurm job 12 on host[1-4]"). */
+  describe(): string;
+  /** Releases what the launcher holds (a Slurm allocation it made). Idempotent. */
+  close(): Promise<void>;
+}
+
+/** True for a value that implements {@link WorkerLauncher} (checked where a user passes one). */
+export function isWorkerLauncher(value: unknown): value is WorkerLauncher {
+  return isJsonObject(value) && typeof value["kind"] === "string" && ["start", "peerBindHost", "describe", "close"].every((name) => typeof value[name] === "function");
+}
