@@ -5,6 +5,7 @@
  */
 import type { CellEvent, CommTarget, ExecuteOutcome, ExecuteRequest } from "./executor.js";
 import { RingbookError } from "../../lib/errors.js";
+import { isJsonObject, quote } from "../../lib/json-guards.js";
 
 /** Configuration the cell worker receives as `workerData`. */
 export interface CellWorkerConfig {
@@ -17,6 +18,49 @@ export interface CellWorkerConfig {
   /** tsconfig's `experimentalDecorators`: cells with decorators then go through TypeScript. */
   experimentalDecorators: boolean;
   emitDecoratorMetadata: boolean;
+}
+
+/**
+ * Checks the cell worker's `workerData`: the executor built it, but it crosses a thread, so it is
+ * parsed like any input rather than cast.
+ */
+export function parseCellWorkerConfig(value: unknown): CellWorkerConfig {
+  const fail = (problem: string): never => {
+    throw new RingbookError("WORKER_CONFIG", `cell worker configuration: ${problem}`);
+  };
+  if (!isJsonObject(value)) return fail(`expected an object, got ${quote(value)}`);
+  const { cwd, moduleAliases, jsx, experimentalDecorators, emitDecoratorMetadata } = value;
+  if (typeof cwd !== "string" || cwd === "") return fail(`cwd must be a folder, got ${quote(cwd)}`);
+  if (!isJsonObject(moduleAliases)) return fail(`moduleAliases must be an object, got ${quote(moduleAliases)}`);
+  const aliases: Record<string, string> = {};
+  for (const [specifier, url] of Object.entries(moduleAliases)) {
+    if (typeof url !== "string") return fail(`moduleAliases[${JSON.stringify(specifier)}] must be a URL, got ${quote(url)}`);
+    aliases[specifier] = url;
+  }
+  if (typeof experimentalDecorators !== "boolean" || typeof emitDecoratorMetadata !== "boolean") {
+    return fail(`experimentalDecorators and emitDecoratorMetadata must be booleans, got ${quote(experimentalDecorators)} and ${quote(emitDecoratorMetadata)}`);
+  }
+  const config: CellWorkerConfig = { cwd, moduleAliases: aliases, experimentalDecorators, emitDecoratorMetadata };
+  if (jsx !== undefined) config.jsx = parseJsx(jsx, fail);
+  return config;
+}
+
+function parseJsx(value: unknown, fail: (problem: string) => never): NonNullable<CellWorkerConfig["jsx"]> {
+  if (!isJsonObject(value)) return fail(`jsx must be an object, got ${quote(value)}`);
+  const { runtime, factory, fragmentFactory, importSource } = value;
+  if (runtime !== "classic" && runtime !== "automatic") return fail(`jsx.runtime must be "classic" or "automatic", got ${quote(runtime)}`);
+  const jsx: NonNullable<CellWorkerConfig["jsx"]> = { runtime };
+  const optionalText = (name: string, field: unknown): string | undefined => {
+    if (field === undefined || typeof field === "string") return field;
+    return fail(`jsx.${name} must be a string, got ${quote(field)}`);
+  };
+  const parsedFactory = optionalText("factory", factory);
+  const parsedFragmentFactory = optionalText("fragmentFactory", fragmentFactory);
+  const parsedImportSource = optionalText("importSource", importSource);
+  if (parsedFactory !== undefined) jsx.factory = parsedFactory;
+  if (parsedFragmentFactory !== undefined) jsx.fragmentFactory = parsedFragmentFactory;
+  if (parsedImportSource !== undefined) jsx.importSource = parsedImportSource;
+  return jsx;
 }
 
 /** A request that expects a reply. */

@@ -11,6 +11,7 @@ import { getHeapStatistics } from "node:v8";
 import { Worker } from "node:worker_threads";
 import * as zmq from "zeromq";
 import { RingbookError } from "../errors.js";
+import { inspectorCall } from "../threads/code-thread.js";
 import { ThreadInterrupter } from "../threads/thread-interrupter.js";
 import { WorkerInspector } from "../threads/worker-inspector.js";
 import { startInterruptibleThread } from "../threads/interruptible-thread-options.js";
@@ -192,7 +193,7 @@ class Supervisor {
   async #closeExecutionSockets(): Promise<void> {
     const inspector = this.#inspector;
     if (!inspector || this.#executionExited) return;
-    const expression = `globalThis[Symbol.for(${JSON.stringify(closeSocketsKey)})]?.()`;
+    const expression = inspectorCall(closeSocketsKey, [], { optional: true });
     await Promise.race([inspector.send("Runtime.evaluate", { expression }).catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 500).unref())]);
   }
 
@@ -206,7 +207,7 @@ class Supervisor {
     const inspector = this.#inspector;
     if (!inFlight() || !inspector) return;
     const outcome = await this.#interrupter.interrupt(inspector, {
-      probe: (seq) => `globalThis[Symbol.for(${JSON.stringify(interruptProbeKey)})](${seq}, ${JSON.stringify(taskId)})`,
+      probe: (seq) => inspectorCall(interruptProbeKey, [seq, taskId]),
       stillRunning: inFlight,
       idleAckMs,
       terminatedAckMs,
