@@ -20,7 +20,7 @@ import { CellContext } from "./cell-context.js";
 import { Outbox, redirectOutput } from "./worker-output.js";
 import { CommRegistry } from "./worker-comms.js";
 import { formatError } from "./traceback.js";
-import { interruptProbeSymbolKey, type CellWorkerConfig, type ToWorker, type WorkerCall } from "./worker-protocol.js";
+import { interruptProbeSymbolKey, parseToWorker, type CellWorkerConfig, type ToWorker, type WorkerCall } from "./worker-protocol.js";
 import { transpileWithDecorators } from "./decorator-transpile.js";
 import { warmUpCompiler } from "./compiler-warmup.js";
 import { display } from "../display/index.js";
@@ -133,7 +133,7 @@ export class CellRuntime {
       process.off("uncaughtException", onUncaught);
       process.off("unhandledRejection", onUnhandled);
     });
-    const onMessage = (message: ToWorker): void => this.#receive(message);
+    const onMessage = (message: unknown): void => this.#receive(parseToWorker(message));
     this.#port.on("message", onMessage);
     this.#teardown.push(() => this.#port.off("message", onMessage));
     this.#outbox.post({ type: "ready" });

@@ -89,6 +89,65 @@ export type FromWorker =
 /** The global function the interrupt probe calls inside the worker (through the inspector). */
 export const interruptProbeSymbolKey = "ringbook.interruptProbe";
 
+/** Narrows a message to the cell worker (the executor's, but it crosses a thread: parsed, not cast). */
+export function parseToWorker(message: unknown): ToWorker {
+  const fail = (): never => {
+    throw new RingbookError("WORKER_MESSAGE", `the executor sent the cell worker an unexpected message: ${quote(message, 200)}`);
+  };
+  if (!isJsonObject(message)) return fail();
+  switch (message["type"]) {
+    case "execute":
+      return { type: "execute", request: parseExecuteRequest(message["request"]) ?? fail() };
+    case "input": {
+      const { requestId, value } = message;
+      if (typeof requestId !== "string" || typeof value !== "string") return fail();
+      return { type: "input", requestId, value };
+    }
+    case "call": {
+      const { callId } = message;
+      if (typeof callId !== "number") return fail();
+      return { type: "call", callId, call: parseWorkerCall(message["call"]) ?? fail() };
+    }
+    case "shutdown":
+      return { type: "shutdown" };
+    default:
+      return fail();
+  }
+}
+
+function parseExecuteRequest(value: unknown): ExecuteRequest | undefined {
+  if (!isJsonObject(value)) return undefined;
+  const { cellId, code, silent, storeHistory, userExpressions, allowStdin, executionCount } = value;
+  if (typeof cellId !== "string" || typeof code !== "string" || typeof executionCount !== "number") return undefined;
+  if (typeof silent !== "boolean" || typeof storeHistory !== "boolean" || typeof allowStdin !== "boolean") return undefined;
+  if (!isJsonObject(userExpressions)) return undefined;
+  const expressions: Record<string, string> = {};
+  for (const [name, expression] of Object.entries(userExpressions)) {
+    if (typeof expression !== "string") return undefined;
+    expressions[name] = expression;
+  }
+  return { cellId, code, silent, storeHistory, userExpressions: expressions, allowStdin, executionCount };
+}
+
+function parseWorkerCall(value: unknown): WorkerCall | undefined {
+  if (!isJsonObject(value)) return undefined;
+  const { kind, commId, targetName, data, metadata } = value;
+  if (kind === "commInfo") {
+    if (targetName === undefined) return { kind };
+    return typeof targetName === "string" ? { kind, targetName } : undefined;
+  }
+  if (typeof commId !== "string" || !isJsonObject(data) || !isJsonObject(metadata)) return undefined;
+  switch (kind) {
+    case "commOpen":
+      return typeof targetName === "string" ? { kind, commId, targetName, data, metadata } : undefined;
+    case "commMsg":
+    case "commClose":
+      return { kind, commId, data, metadata };
+    default:
+      return undefined;
+  }
+}
+
 /** Narrows a message from the cell worker. */
 export function parseFromWorker(message: unknown): FromWorker {
   if (typeof message !== "object" || message === null) throw new RingbookError("WORKER_MESSAGE", `cell worker sent a non-object message: ${String(message)}`);
