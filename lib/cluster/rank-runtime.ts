@@ -25,7 +25,7 @@ import { ZapAuthenticator } from "../transport/zap-authenticator.js";
 import type { TaskSpec } from "./messages.js";
 import { OutputRelay } from "./output-relay.js";
 import { serializeValue, TaskRunner, toRemoteError, type TaskOutcome } from "./task-runner.js";
-import { closeSocketsKey, interruptProbeKey, type FromExecution, type ToExecution } from "./thread-protocol.js";
+import { closeSocketsKey, interruptProbeKey, parseToExecution, type FromExecution, type ToExecution } from "./thread-protocol.js";
 import type { WorkerBootstrap } from "./worker-bootstrap.js";
 import { WorkerMesh } from "./worker-mesh.js";
 
@@ -155,7 +155,7 @@ export class RankRuntime {
     };
     process.on("exit", onExit);
     this.#teardown.push(() => process.off("exit", onExit));
-    const onMessage = (message: ToExecution): void => this.#receive(message);
+    const onMessage = (message: unknown): void => this.#receive(parseToExecution(message));
     this.#port.on("message", onMessage);
     this.#teardown.push(() => this.#port.off("message", onMessage));
     this.#post({
