@@ -1,7 +1,8 @@
 /**
  * Messages between the executor (main thread) and its cell worker thread. Both ends are ours and
- * structured-clone the messages, but the main thread still narrows what it receives with
- * {@link parseFromWorker} so that a bug shows as a clear error, not as a wrong cast.
+ * structured-clone the messages, but each end still narrows what it receives ({@link parseFromWorker},
+ * {@link parseToWorker}, and {@link parseCellWorkerConfig} for `workerData`) so that a bug shows as
+ * a clear error, not as a wrong cast.
  */
 import type { CellEvent, CommTarget, ExecuteOutcome, ExecuteRequest } from "./executor.js";
 import { RingbookError } from "../../lib/errors.js";

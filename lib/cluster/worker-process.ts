@@ -1,7 +1,7 @@
 /**
  * Entry point of a cluster worker process; its main thread is the supervisor. It reads its
  * bootstrap (and the cluster secret) from stdin, connects to the owner's control socket, starts
- * the execution thread (worker-runtime) and relays between the two. Because user code runs in the
+ * the execution thread (worker-runtime.ts: a RankRuntime) and relays between the two. Because user code runs in the
  * other thread, this one always answers heartbeats and can interrupt a busy task through the
  * inspector. It exits as soon as its stdin reaches EOF: the owner died or closed the pipe, so no
  * worker outlives its notebook, whatever killed it.
