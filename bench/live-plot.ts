@@ -23,8 +23,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Publisher } from "zeromq";
-import { display, displayHostSymbol } from "../kernel/display/index.js";
-import { displaySinkSymbol, type DisplayMessage, type DisplaySink } from "../kernel/display/sink.js";
+import { display } from "../kernel/display/index.js";
+import type { DisplayMessage, DisplaySink } from "../kernel/display/sink.js";
+import { CommRegistry } from "../kernel/execution/worker-comms.js";
 import { messageWithParent } from "../kernel/protocol/child-of.js";
 import { serializeMessage } from "../kernel/protocol/frames.js";
 import type { JsonObject } from "../kernel/protocol/json-guards.js";
@@ -33,6 +34,7 @@ import type { MessageHeader } from "../kernel/protocol/wire-types.js";
 import { SerialSender } from "../kernel/sockets/serial-sender.js";
 import { LiveTrainingView } from "../lib/cluster/live-training-view.js";
 import { findDisplayHost } from "../lib/plots/live-display.js";
+import { installNotebookHost } from "../lib/notebook-host.js";
 import { launchCluster, type Cluster, type TrainOptions } from "../lib/index.js";
 import { StepAggregator } from "../lib/metrics/step-summary.js";
 import { TrainingHistory } from "../lib/metrics/training-history.js";
@@ -248,9 +250,14 @@ async function simulatedRun(withView: boolean, stepsPerSecond: number, durationM
 
 const dir = await mkdtemp(join(tmpdir(), "ringbook-bench-live-"));
 const iopub = await KernelIopub.open(dir);
-const globals = globalThis as Record<symbol, unknown>;
-globals[displaySinkSymbol] = iopub;
-globals[displayHostSymbol] = display;
+const uninstallHost = installNotebookHost({
+  displays: iopub,
+  liveFigures: { create: () => display.create() },
+  comms: new CommRegistry(() => undefined),
+  cellMagics: new Map(),
+  interruptHooks: new Set(),
+  shutdownHooks: new Set(),
+});
 const cluster = await launchCluster({ workers: 2 });
 try {
   {
@@ -306,8 +313,7 @@ try {
   }
 } finally {
   await cluster.close();
-  delete globals[displaySinkSymbol];
-  delete globals[displayHostSymbol];
+  uninstallHost();
   const received = await iopub.close();
   console.log(`\nthe front-end process received ${formatNumber(received / 1024 / 1024)} MiB of the ${formatNumber(iopub.sentBytes / 1024 / 1024)} MiB sent`);
   await rm(dir, { recursive: true, force: true });

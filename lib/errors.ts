@@ -117,6 +117,8 @@ export const ERROR_CODES = [
   "ERR_WORKER_THREAD",
   "ERR_WORKER_TIMEOUT",
   "ERR_WORKER_UNAVAILABLE",
+  // lib/notebook-host
+  "ERR_BAD_NOTEBOOK_HOST",
   // lib/plots
   "ERR_BAD_SERIES",
   "ERR_PLOT_FINISHED",
@@ -139,6 +141,7 @@ export const ERROR_CODES = [
   "ERR_SOCKETS_RECEIVING",
   "KERNEL_CLOSED",
   // kernel/execution
+  "CELL_RUNTIME",
   "CELL_WORKER",
   "EXECUTE_OVERLAP",
   "EXECUTOR_CLOSED",
@@ -148,6 +151,7 @@ export const ERROR_CODES = [
   "STDIN_NO_CELL",
   "UNKNOWN_MAGIC",
   "WORKER_CALL",
+  "WORKER_CONFIG",
   "WORKER_GONE",
   "WORKER_MESSAGE",
   "WORKER_START",

@@ -9,11 +9,12 @@ import { registerFileSystemRouter } from "./io/file-system.js";
 registerFileSystemRouter();
 
 export * from "./cluster/index.js";
-export { TrainRun, type TrainResult, type StepListener, type EpochListener } from "./cluster/train-run.js";
+// A type only: runs come from `cluster.train`, never from the constructor.
+export type { TrainRun, TrainResult, StepListener, EpochListener } from "./cluster/train-run.js";
 export { trainSingleProcess, type SingleProcessRun } from "./training/train-single-process.js";
 export { CustomModel, type TrainedModel } from "./training/trained-model.js";
 export { saveModel, loadModel, loadVariables, type SavedModelInfo, type SavableModel, type NamedArray } from "./io/save-model.js";
-export { fileSystem, registerFileSystemRouter, type FileSystemOptions } from "./io/file-system.js";
+export { fileSystem, type FileSystemOptions } from "./io/file-system.js";
 export type { TrainOptions, TrainContext, BuiltinData, LossOption, EvaluateOptions } from "./training/train-spec.js";
 export type { RingbookScope } from "./training/function-scope.js";
 export type { LossName, LossFunction, LossWeights } from "./training/losses.js";
@@ -45,7 +46,6 @@ export { linePlot, type Series, type LinePlotOptions } from "./plots/line-plot.j
 export { LivePlot, plotStream, type LivePlotOptions } from "./plots/live-plot.js";
 export { trainingFigure, type TrainingFigureOptions } from "./plots/training-figure.js";
 export type { Figure, Trace, Layout } from "./plots/figure.js";
-export { selectBackend, type BackendChoice } from "./backend/select-backend.js";
 export type { BackendPreference } from "./backend/backend-preference.js";
 export { useWasmBackend } from "./backend/load-wasm.js";
 export { useBlasBackend, activeBackendName, BlasBackendError, type BlasBackendInfo } from "./backend/load-blas.js";

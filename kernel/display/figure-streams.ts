@@ -5,8 +5,7 @@
  * in order with the display messages, so a delta always follows the figure it extends.
  */
 import { figureStreamTarget, type FigureDelta } from "../../lib/plots/figure-stream.js";
-import type { LiveDisplayHost } from "../../lib/plots/live-display.js";
-import type { Comm, Comms } from "../execution/worker-comms.js";
+import type { Comm, Comms, LiveDisplayHost } from "../../lib/notebook-host.js";
 import { display } from "./index.js";
 
 /** Version of the messages on the comm; the front end names the one it speaks when it opens. */
@@ -39,7 +38,7 @@ export class FigureStreams {
   }
 }
 
-/** What lib/ finds under `Symbol.for("ringbook.display")`: display handles and the figure streams. */
+/** The notebook host's live figures (see lib/notebook-host.ts): display handles and the figure streams. */
 export function liveDisplayHost(streams: FigureStreams): LiveDisplayHost {
   return {
     create: () => display.create(),

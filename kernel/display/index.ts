@@ -107,13 +107,6 @@ function createDisplay(): Display {
 /** Shows values and rich content in the running cell's output. */
 export const display: Display = createDisplay();
 
-/**
- * Where the kernel publishes its display host for libraries that know nothing of Jupyter: display
- * handles and the figure streams (see figure-streams.ts). ringbook's live figures look here;
- * without a notebook host there is nothing and they stay quiet.
- */
-export const displayHostSymbol = Symbol.for("ringbook.display");
-
 /** Clears the running cell's output (`wait`: when the next output arrives). */
 export function clearOutput(options: { wait?: boolean } = {}): void {
   display.clearOutput(options);

@@ -71,7 +71,7 @@ function staticSvg(figure: PlotlyFigure): string | undefined {
 }
 
 function loaderScript(id: string, figureJson: string): string {
-  const configured = (globalThis as Record<symbol, unknown>)[plotlyScriptUrlSymbol];
+  const configured: unknown = Reflect.get(globalThis, plotlyScriptUrlSymbol);
   const first = typeof configured === "string" ? JSON.stringify(configured) : "null";
   // ES5 on purpose: the classic notebook runs this as is.
   return `<script type="text/javascript">(function () {

@@ -6,29 +6,11 @@
  */
 import { randomUUID } from "node:crypto";
 import type { CellEvent, CommTarget } from "./executor.js";
+import type { Comm, Comms, CommTargetHandler } from "../../lib/notebook-host.js";
+
+export type { Comm, Comms, CommTargetHandler } from "../../lib/notebook-host.js";
 
 type Json = Record<string, unknown>;
-
-/** One comm, from the kernel's side. */
-export interface Comm {
-  readonly commId: string;
-  readonly targetName: string;
-  send(data?: Json, metadata?: Json): void;
-  close(data?: Json, metadata?: Json): void;
-  onMsg(handler: (data: Json, metadata: Json) => void): void;
-  onClose(handler: (data: Json, metadata: Json) => void): void;
-}
-
-/** Called when the front end opens a comm to a registered target. */
-export type CommTargetHandler = (comm: Comm, openMessage: { data: Json; metadata: Json }) => void;
-
-/** The cells' API. */
-export interface Comms {
-  registerTarget(targetName: string, handler: CommTargetHandler): void;
-  unregisterTarget(targetName: string): void;
-  /** Opens a comm towards the front end. */
-  open(targetName: string, data?: Json, metadata?: Json): Comm;
-}
 
 class OpenComm implements Comm {
   readonly #registry: CommRegistry;

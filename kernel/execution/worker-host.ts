@@ -10,6 +10,7 @@ import { RingbookError } from "../../lib/errors.js";
 import { WorkerInspector } from "../../lib/threads/worker-inspector.js";
 import { ThreadInterrupter } from "../../lib/threads/thread-interrupter.js";
 import { startInterruptibleThread } from "../../lib/threads/interruptible-thread-options.js";
+import { inspectorCall } from "../../lib/threads/code-thread.js";
 import { interruptProbeSymbolKey, parseFromWorker, type CellWorkerConfig, type FromWorker, type ToWorker, type WorkerCall } from "./worker-protocol.js";
 
 /** How long an awaiting (not busy) worker gets to acknowledge the interrupt probe. */
@@ -105,7 +106,7 @@ export class CellWorkerHost {
     const live = await this.#live;
     const outcome = await this.#interrupter.interrupt(live.inspector, {
       // The hooks (e.g. a cluster's interrupt of its workers) run once, with the first probe.
-      probe: (seq, first) => `globalThis[Symbol.for(${JSON.stringify(interruptProbeSymbolKey)})](${seq}, ${first})`,
+      probe: (seq, first) => inspectorCall(interruptProbeSymbolKey, [seq, first]),
       stillRunning: () => this.#running === running,
       onBusy: () => this.#log(`interrupt: cell ${running.cellId} is busy; terminating its execution`),
       idleAckMs,

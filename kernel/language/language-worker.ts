@@ -9,12 +9,11 @@ import { RingbookError } from "../../lib/errors.js";
 import { NotebookLanguageService } from "./language-service.js";
 import { IdleCollector } from "./idle-gc.js";
 import { NativeChecker } from "./native-checker.js";
-import type { CellDiagnostic, FromLanguageWorker, LanguageReply, LanguageRequest, LanguageWorkerConfig, ToLanguageWorker } from "./protocol.js";
+import { parseLanguageWorkerConfig, type CellDiagnostic, type FromLanguageWorker, type LanguageReply, type LanguageRequest, type ToLanguageWorker } from "./protocol.js";
 
 if (!parentPort) throw new RingbookError("LANGUAGE_WORKER", "language-worker.js must run in a worker thread");
 const port = parentPort;
-// Parsed by the LanguageClient, which made it.
-const config = workerData as LanguageWorkerConfig;
+const config = parseLanguageWorkerConfig(workerData);
 /** Quiet time after the last request before the heap is collected. */
 const collectAfterIdleMs = 1000;
 const collector = new IdleCollector(collectAfterIdleMs);

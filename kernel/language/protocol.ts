@@ -1,4 +1,6 @@
 /** Messages between the executor and its language-service worker thread. */
+import { RingbookError } from "../../lib/errors.js";
+import { isJsonObject, quote } from "../../lib/json-guards.js";
 import type { CompleteResult, InspectResult } from "../execution/executor.js";
 
 /** `workerData` of the language worker. */
@@ -9,6 +11,16 @@ export interface LanguageWorkerConfig {
   packageRoot: string;
   /** What checks cells: TypeScript 7's native compiler (falling back to classic where it cannot start), or classic TypeScript. */
   checker: TypeChecker;
+}
+
+/** Checks the language worker's `workerData` (made by the LanguageClient, but it crosses a thread). */
+export function parseLanguageWorkerConfig(value: unknown): LanguageWorkerConfig {
+  if (!isJsonObject(value)) throw new RingbookError("LANGUAGE_WORKER", `language worker configuration must be an object, got ${quote(value)}`);
+  const { cwd, packageRoot, checker } = value;
+  if (typeof cwd !== "string" || typeof packageRoot !== "string" || (checker !== "native" && checker !== "classic")) {
+    throw new RingbookError("LANGUAGE_WORKER", `language worker configuration needs cwd and packageRoot folders and checker "native" or "classic", got ${quote(value, 200)}`);
+  }
+  return { cwd, packageRoot, checker };
 }
 
 /** The type checker of cells; completions and inspection always use classic TypeScript's language service. */

@@ -1,5 +1,5 @@
 /** Worker clusters: launch, run code, supervise. */
-export { launchCluster, parseLaunchOptions, type LaunchClusterOptions } from "./launch-cluster.js";
+export { launchCluster, type LaunchClusterOptions } from "./launch-cluster.js";
 export { Cluster, type WorkerContext, type RunOptions } from "./cluster.js";
 export { ClusterClosedError, ClusterTaskError, RemoteTaskError, TaskInterruptedError, WorkerDiedError, type WorkerExit } from "./cluster-errors.js";
 export type { ClusterDescription, WorkerDescription } from "./describe.js";

@@ -2,14 +2,14 @@
  * The live view of a training run in a notebook: one progress line and one figure (loss raw and
  * smoothed, throughput total and per rank, step-time split), each a single display updated in
  * place at most {@link LiveViewOptions.maxUpdatesPerSecond} times a second, whatever the step rate,
- * with the figure downsampled so the saved notebook stays small however long the run. The host
- * (ringbook's kernel) publishes its display API under `Symbol.for("ringbook.display")`; lib/ only
- * hands it plain figure JSON and text.
+ * with the figure downsampled so the saved notebook stays small however long the run. It reaches the
+ * notebook through its host (lib/notebook-host.ts), handing it only plain figure JSON and text.
  */
 import { downsampleIndices } from "../metrics/downsample.js";
 import type { TrainingHistory } from "../metrics/training-history.js";
 import { deltaTraces } from "../plots/figure-stream.js";
-import { figureSpacingMs, FigureStreamState, maxDeltaPoints, TrailingUpdate, type LiveDisplayHandle, type LiveDisplayHost } from "../plots/live-display.js";
+import type { LiveDisplayHandle, LiveDisplayHost } from "../notebook-host.js";
+import { figureSpacingMs, FigureStreamState, maxDeltaPoints, TrailingUpdate } from "../plots/live-display.js";
 import { progressText } from "../plots/progress-text.js";
 import { trainingFigure, type EvaluationSeries } from "../plots/training-figure.js";
 

@@ -153,7 +153,14 @@ function parseTask(value: unknown): TaskSpec {
 
 /** Parses an owner → worker header. */
 export function parseToWorker(text: Buffer | string): ToWorker {
-  const value = header(text);
+  return parseToWorkerFields(header(text));
+}
+
+/**
+ * Parses the fields of an owner → worker message (the header's, once its version is checked; or a
+ * message the supervisor relays to its execution thread).
+ */
+export function parseToWorkerFields(value: JsonObject): ToWorker {
   const type = value["type"];
   switch (type) {
     case "task":

@@ -1,27 +1,20 @@
 /**
- * Connects a cluster to the host that runs the notebook, through registries the host publishes
- * on `globalThis` under well-known symbols (ringbook's kernel does; any host may). lib/ knows
- * nothing of Jupyter: without a host this does nothing.
- * - `ringbook.interruptHooks` (Set of functions): the notebook's interrupt also interrupts the
- *   workers.
- * - `ringbook.cellMagics` (Map of name → handler): `%%workers [RANKS]` runs the cell on the
- *   workers of the most recently launched open cluster.
- * - `ringbook.shutdownHooks` (Set of async functions): the host awaits them before it ends the
- *   thread that runs cells (kernel shutdown or restart), so a cluster a notebook left open is
- *   closed: its training runs stopped (their final state shown), its workers stopped and its
- *   socket directory removed.
+ * Connects a cluster to the notebook that runs it, through the notebook host (see
+ * lib/notebook-host.ts; ringbook's kernel installs one, any host may). Without a host this does
+ * nothing.
+ * - Interrupt hooks: the notebook's interrupt also interrupts the workers.
+ * - Cell magics: `%%workers [RANKS]` runs the cell on the workers of the most recently launched
+ *   open cluster.
+ * - Shutdown hooks: the host awaits them before it ends the thread that runs cells (kernel
+ *   shutdown or restart), so a cluster a notebook left open is closed: its training runs stopped
+ *   (their final state shown), its workers stopped and its socket directory removed.
  */
 import { RingbookError } from "../errors.js";
+import { notebookHost, type CellMagic } from "../notebook-host.js";
 import type { Cluster } from "./cluster.js";
-
-type CellMagic = (args: string, body: string) => Promise<unknown>;
 
 /** Open clusters, most recent last: `%%workers` uses the last. */
 const openClusters: Cluster[] = [];
-
-function registry<T>(key: string): T | undefined {
-  return (globalThis as Record<symbol, unknown>)[Symbol.for(key)] as T | undefined;
-}
 
 /** Parses `%%workers` arguments: nothing (all ranks), or ranks as `0,2` / `0 2` / `--ranks 0,2`. */
 export function parseWorkersMagicArgs(args: string): number[] | undefined {
@@ -57,7 +50,7 @@ const stopOnShutdownMs = 1500;
  * image before the host's last messages (see {@link Cluster.stopTraining}).
  */
 export function closeOnHostShutdown(cluster: Cluster): void {
-  const shutdownHooks = registry<Set<() => Promise<void>>>("ringbook.shutdownHooks");
+  const shutdownHooks = notebookHost()?.shutdownHooks;
   if (shutdownHooks === undefined) return;
   const closeOnShutdown = async (): Promise<void> => {
     await cluster.stopTraining({ signal: AbortSignal.timeout(stopOnShutdownMs) });
@@ -69,8 +62,9 @@ export function closeOnHostShutdown(cluster: Cluster): void {
 
 /** Registers a ready cluster with the host's interrupt and `%%workers`, until it closes. */
 export function attachToNotebookHost(cluster: Cluster): void {
-  const magics = registry<Map<string, CellMagic>>("ringbook.cellMagics");
-  const hooks = registry<Set<() => void>>("ringbook.interruptHooks");
+  const host = notebookHost();
+  const magics = host?.cellMagics;
+  const hooks = host?.interruptHooks;
   openClusters.push(cluster);
   magics?.set("workers", workersMagic);
   hooks?.add(interruptAll);

@@ -30,9 +30,9 @@ export class OutputRelay {
     this.#taskId = taskId;
   }
 
-  /** Captures this thread's console and process streams (see threads/redirect-output). */
-  install(): void {
-    redirectOutput((stream, text) => this.write(stream, text));
+  /** Captures this thread's console and process streams (see threads/redirect-output); the returned function releases them. */
+  install(): () => void {
+    return redirectOutput((stream, text) => this.write(stream, text));
   }
 
   write(stream: Stream, text: string): void {

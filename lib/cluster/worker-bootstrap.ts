@@ -31,6 +31,14 @@ export function parseWorkerBootstrap(line: string): WorkerBootstrap {
   } catch (error) {
     throw new RingbookError("ERR_BAD_BOOTSTRAP", `worker bootstrap is not JSON: ${(error as Error).message}`);
   }
+  return parseWorkerBootstrapValue(value);
+}
+
+/**
+ * Checks a bootstrap that arrived as a value: the line once parsed, or what the supervisor hands
+ * its execution thread as `workerData` (a structured clone across threads, checked again there).
+ */
+export function parseWorkerBootstrapValue(value: unknown): WorkerBootstrap {
   if (!isJsonObject(value)) throw new RingbookError("ERR_BAD_BOOTSTRAP", `worker bootstrap must be an object, got ${quote(value)}`);
   const fields = value;
   const text = (key: string): string => {

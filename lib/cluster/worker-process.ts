@@ -1,7 +1,7 @@
 /**
  * Entry point of a cluster worker process; its main thread is the supervisor. It reads its
  * bootstrap (and the cluster secret) from stdin, connects to the owner's control socket, starts
- * the execution thread (worker-runtime) and relays between the two. Because user code runs in the
+ * the execution thread (worker-runtime.ts: a RankRuntime) and relays between the two. Because user code runs in the
  * other thread, this one always answers heartbeats and can interrupt a busy task through the
  * inspector. It exits as soon as its stdin reaches EOF: the owner died or closed the pipe, so no
  * worker outlives its notebook, whatever killed it.
@@ -11,6 +11,7 @@ import { getHeapStatistics } from "node:v8";
 import { Worker } from "node:worker_threads";
 import * as zmq from "zeromq";
 import { RingbookError } from "../errors.js";
+import { inspectorCall } from "../threads/code-thread.js";
 import { ThreadInterrupter } from "../threads/thread-interrupter.js";
 import { WorkerInspector } from "../threads/worker-inspector.js";
 import { startInterruptibleThread } from "../threads/interruptible-thread-options.js";
@@ -192,7 +193,7 @@ class Supervisor {
   async #closeExecutionSockets(): Promise<void> {
     const inspector = this.#inspector;
     if (!inspector || this.#executionExited) return;
-    const expression = `globalThis[Symbol.for(${JSON.stringify(closeSocketsKey)})]?.()`;
+    const expression = inspectorCall(closeSocketsKey, [], { optional: true });
     await Promise.race([inspector.send("Runtime.evaluate", { expression }).catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 500).unref())]);
   }
 
@@ -206,7 +207,7 @@ class Supervisor {
     const inspector = this.#inspector;
     if (!inFlight() || !inspector) return;
     const outcome = await this.#interrupter.interrupt(inspector, {
-      probe: (seq) => `globalThis[Symbol.for(${JSON.stringify(interruptProbeKey)})](${seq}, ${JSON.stringify(taskId)})`,
+      probe: (seq) => inspectorCall(interruptProbeKey, [seq, taskId]),
       stillRunning: inFlight,
       idleAckMs,
       terminatedAckMs,

@@ -1,42 +1,15 @@
 /**
- * What live figures need of the notebook, and the bookkeeping they share. The host (ringbook's
- * kernel) publishes its display API under `Symbol.for("ringbook.display")`; lib/ only hands it
- * plain figure JSON, text and figure deltas. In a plain Node script there is no host and live
- * figures show nothing.
+ * The bookkeeping live figures share. They reach the notebook through its host (see
+ * lib/notebook-host.ts), to which they hand only plain figure JSON, text and figure deltas. In a
+ * plain Node script there is no host and live figures show nothing.
  */
 import { randomUUID } from "node:crypto";
-import type { Figure } from "./figure.js";
+import { notebookHost, type LiveDisplayHost } from "../notebook-host.js";
 import type { FigureDelta, FigureStreamTag } from "./figure-stream.js";
 
-/** What a live figure needs of a display handle (the kernel's display API has these). */
-export interface LiveDisplayHandle {
-  /**
-   * `interim`: a later update replaces this one soon, so what only saved copies need may be left
-   * out. `stream`: the figure's identity for {@link LiveDisplayHost.sendFigureDelta}.
-   */
-  plotly(figure: Figure, options?: { text?: string; interim?: boolean; stream?: FigureStreamTag }): void;
-  bundle(data: Record<string, unknown>, metadata?: Record<string, unknown>): void;
-}
-
-/** What a live figure needs of the host. */
-export interface LiveDisplayHost {
-  create(): LiveDisplayHandle;
-  /**
-   * How many front ends apply figure deltas (ringbook's JupyterLab extension); absent or 0: none,
-   * so every update is a whole figure.
-   */
-  figureListeners?(): number;
-  /** Sends a delta to those front ends. */
-  sendFigureDelta?(delta: FigureDelta): void;
-}
-
-/** The host's display API, when running in one. */
+/** The host's live figures, when running in a notebook. */
 export function findDisplayHost(): LiveDisplayHost | undefined {
-  const host = (globalThis as Record<symbol, unknown>)[Symbol.for("ringbook.display")];
-  if ((typeof host === "function" || typeof host === "object") && host !== null && typeof (host as { create?: unknown }).create === "function") {
-    return host as LiveDisplayHost;
-  }
-  return undefined;
+  return notebookHost()?.liveFigures;
 }
 
 /** One display's trailing rate limit: {@link request} shows it once {@link dueAt} is reached, never earlier. */

@@ -8,7 +8,8 @@ import { downsampleIndices } from "../metrics/downsample.js";
 import { RingbookError } from "../errors.js";
 import { roundSignificant, type Figure } from "./figure.js";
 import type { FigureDelta } from "./figure-stream.js";
-import { figureSpacingMs, findDisplayHost, FigureStreamState, maxDeltaPoints, TrailingUpdate, type LiveDisplayHandle, type LiveDisplayHost } from "./live-display.js";
+import type { LiveDisplayHandle, LiveDisplayHost } from "../notebook-host.js";
+import { figureSpacingMs, findDisplayHost, FigureStreamState, maxDeltaPoints, TrailingUpdate } from "./live-display.js";
 import { linePlot, type LinePlotOptions } from "./line-plot.js";
 
 /** Options of {@link LivePlot}. */

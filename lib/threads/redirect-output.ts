@@ -16,9 +16,12 @@ const tfjsNodeBanner = /^\n={5,}\nHi, looks like you are running TensorFlow\.js 
 
 /**
  * Replaces `console` and the process streams' `write` with ones that call `write(name, text)`,
- * leaving out tfjs's banner about its Node backend.
+ * leaving out tfjs's banner about its Node backend. The returned function puts the originals back.
  */
-export function redirectOutput(write: (name: "stdout" | "stderr", text: string) => void): void {
+export function redirectOutput(write: (name: "stdout" | "stderr", text: string) => void): () => void {
+  const originalConsole = globalThis.console;
+  const originalStdoutWrite = process.stdout.write;
+  const originalStderrWrite = process.stderr.write;
   const streamFor = (name: "stdout" | "stderr") => {
     const stream = name === "stdout" ? process.stdout : process.stderr;
     const writeChunk = (chunk: unknown, encodingOrCallback?: BufferEncoding | WriteCallback, callback?: WriteCallback): boolean => {
@@ -36,4 +39,9 @@ export function redirectOutput(write: (name: "stdout" | "stderr", text: string) 
   const stderr = streamFor("stderr");
   // No colours: Jupyter front ends show the text as it is.
   globalThis.console = new Console({ stdout, stderr, colorMode: false });
+  return () => {
+    process.stdout.write = originalStdoutWrite;
+    process.stderr.write = originalStderrWrite;
+    globalThis.console = originalConsole;
+  };
 }

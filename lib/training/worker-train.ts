@@ -66,17 +66,14 @@ export interface TrainedModelState {
   trainable: Trainable;
 }
 
-/** The last model each rank trained (one rank per worker process; several in in-process tests). */
-const lastTrainedKey = Symbol.for("ringbook.lastTrained");
+/**
+ * The last model each rank trained (one rank per worker process; several in in-process tests).
+ * Only this module's training, evaluation and export read it, so it is module state, not a global.
+ */
+const lastTrainedByRank = new Map<number, TrainedModelState>();
 
 function lastTrained(): Map<number, TrainedModelState> {
-  const globals = globalThis as Record<symbol, unknown>;
-  let byRank = globals[lastTrainedKey] as Map<number, TrainedModelState> | undefined;
-  if (!(byRank instanceof Map)) {
-    byRank = new Map();
-    globals[lastTrainedKey] = byRank;
-  }
-  return byRank;
+  return lastTrainedByRank;
 }
 
 /** What the model and data functions get on a worker ({@link TrainContext}, with ringbook's own tfjs). */

@@ -97,7 +97,7 @@ describe("executor cells", () => {
   });
 
   it("passes %%magic cells to registered handlers and rejects unknown magics", async () => {
-    await nb.run("const magics = globalThis[Symbol.for('ringbook.cellMagics')] as Map<string, (args: string, body: string) => Promise<unknown>>\nmagics.set('shout', async (args, body) => `${args}:${body.toUpperCase()}`)");
+    await nb.run("const magics = globalThis[Symbol.for('ringbook.notebookHost')].cellMagics as Map<string, (args: string, body: string) => Promise<unknown>>\nmagics.set('shout', async (args, body) => `${args}:${body.toUpperCase()}`)");
     assert.equal(resultText(await nb.run("%%shout loud\nhello\nworld")), "'loud:HELLO\\nWORLD'");
     const unknown = await nb.run("%%nosuchmagic\nbody");
     assert.ok(unknown.status === "error");

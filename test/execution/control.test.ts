@@ -24,7 +24,7 @@ describe("executor control: interrupt, restart, stdin, comms", () => {
   });
 
   it("interrupts a busy loop, a never-resolving await and a microtask loop within 1 s, keeping state", async () => {
-    await nb.run("const kept = { value: 41 }\nglobalThis.hookCalls = 0\nglobalThis[Symbol.for('ringbook.interruptHooks')].add(() => { globalThis.hookCalls++ })");
+    await nb.run("const kept = { value: 41 }\nglobalThis.hookCalls = 0\nglobalThis[Symbol.for('ringbook.notebookHost')].interruptHooks.add(() => { globalThis.hookCalls++ })");
     let expected = 41;
     for (const code of ["while (true) {}", "await new Promise(() => {})", "while (true) { await Promise.resolve() }", "kept.value++\nfor (;;) { JSON.stringify({ a: [1, 2, 3] }) }"]) {
       const { status, interruptMs } = await interruptAfter(nb, code, 150);

@@ -1,14 +1,12 @@
 /**
  * The kernel's real display API and figure streams for tests of live figures, outside a kernel:
- * a display sink on globalThis collects the display messages the kernel would send, a comm
- * registry collects what it would send on comms, and the host lib/ looks for is installed.
+ * a notebook host whose displays collect the display messages the kernel would send and whose
+ * comm registry collects what it would send on comms.
  */
-import { displayHostSymbol } from "../../kernel/display/index.js";
 import { FigureStreams, liveDisplayHost } from "../../kernel/display/figure-streams.js";
-import { displaySinkSymbol, type DisplayMessage } from "../../kernel/display/sink.js";
 import type { CellEvent } from "../../kernel/execution/executor.js";
 import { CommRegistry } from "../../kernel/execution/worker-comms.js";
-import type { LiveDisplayHost } from "../../lib/plots/live-display.js";
+import { installNotebookHost, type DisplayMessage, type LiveDisplayHost } from "../../lib/notebook-host.js";
 
 export interface KernelDisplayHost {
   /** Display messages, in order. */
@@ -27,19 +25,25 @@ export function kernelDisplayHost(): KernelDisplayHost {
   const commEvents: CellEvent[] = [];
   const comms = new CommRegistry((event) => commEvents.push(event));
   const host = liveDisplayHost(new FigureStreams(comms));
-  const globals = globalThis as Record<symbol, unknown>;
+  let uninstall: (() => void) | undefined;
   return {
     messages,
     commEvents,
     comms,
     host,
     install() {
-      globals[displaySinkSymbol] = { display: (message: DisplayMessage) => messages.push(message), clearOutput: () => undefined };
-      globals[displayHostSymbol] = host;
+      uninstall = installNotebookHost({
+        displays: { display: (message) => messages.push(message), clearOutput: () => undefined },
+        liveFigures: host,
+        comms,
+        cellMagics: new Map(),
+        interruptHooks: new Set(),
+        shutdownHooks: new Set(),
+      });
     },
     uninstall() {
-      delete globals[displaySinkSymbol];
-      delete globals[displayHostSymbol];
+      uninstall?.();
+      uninstall = undefined;
     },
   };
 }
