@@ -30,7 +30,10 @@ export class KernelClient {
   readonly #shell: zmq.Dealer;
   readonly #control: zmq.Dealer;
   readonly #iopub: zmq.Subscriber;
-  readonly #pending = new Map<string, { onIopub: IopubListener; reply?: WireMessage; idle: boolean; keepListening: boolean; done: (r: CompletedRequest) => void }>();
+  readonly #pending = new Map<
+    string,
+    { onIopub: IopubListener; reply?: WireMessage; expectsReply: boolean; idle: boolean; keepListening: boolean; done: (reply: WireMessage | undefined) => void }
+  >();
   /** Completed requests whose later iopub messages still go to their listener (see `keepListening`). */
   readonly #finished = new Map<string, IopubListener>();
   readonly #loops: Promise<void>[];
@@ -63,10 +66,30 @@ export class KernelClient {
     content: object,
     options: { onIopub?: IopubListener; signal?: AbortSignal; keepListening?: boolean } = {},
   ): Promise<CompletedRequest> {
+    const reply = await this.#send(channel, msgType, content, true, options);
+    if (reply === undefined) throw new RingbookError("ERR_NO_REPLY", `${msgType} completed without a reply`);
+    return { reply };
+  }
+
+  /**
+   * Sends a message the protocol answers with no reply (comm_open, comm_msg, comm_close) and
+   * resolves when its idle status has arrived; `onIopub` sees what the kernel published under it.
+   */
+  async notify(channel: "shell" | "control", msgType: string, content: object, options: { onIopub?: IopubListener; signal?: AbortSignal } = {}): Promise<void> {
+    await this.#send(channel, msgType, content, false, options);
+  }
+
+  async #send(
+    channel: "shell" | "control",
+    msgType: string,
+    content: object,
+    expectsReply: boolean,
+    options: { onIopub?: IopubListener; signal?: AbortSignal; keepListening?: boolean },
+  ): Promise<WireMessage | undefined> {
     if (this.#closed) throw new RingbookError("ERR_CLIENT_CLOSED", `cannot send ${msgType}: the kernel client is closed`);
     const message = newRequest(msgType, content, this.session);
     const id = message.header.msg_id;
-    const completed = new Promise<CompletedRequest>((resolve, reject) => {
+    const completed = new Promise<WireMessage | undefined>((resolve, reject) => {
       const onAbort = (): void => {
         this.#pending.delete(id);
         reject(options.signal?.reason ?? new RingbookError("ERR_ABORTED", `${msgType} aborted`));
@@ -75,6 +98,7 @@ export class KernelClient {
       options.signal?.addEventListener("abort", onAbort, { once: true });
       this.#pending.set(id, {
         onIopub: options.onIopub ?? (() => undefined),
+        expectsReply,
         idle: false,
         keepListening: options.keepListening === true,
         done: (result) => {
@@ -125,7 +149,7 @@ export class KernelClient {
     } else if (pending !== undefined) {
       pending.reply = message;
     }
-    if (pending !== undefined && pending.idle && pending.reply !== undefined && parentId !== undefined) {
+    if (pending !== undefined && pending.idle && (pending.reply !== undefined || !pending.expectsReply) && parentId !== undefined) {
       this.#pending.delete(parentId);
       if (pending.keepListening) {
         this.#finished.set(parentId, pending.onIopub);
@@ -134,7 +158,7 @@ export class KernelClient {
           if (oldest.done !== true) this.#finished.delete(oldest.value);
         }
       }
-      pending.done({ reply: pending.reply });
+      pending.done(pending.reply);
     }
   }
 
