@@ -7,6 +7,7 @@
 import type { JupyterFrontEnd, JupyterFrontEndPlugin } from "@jupyterlab/application";
 import { INotebookTracker, type NotebookPanel } from "@jupyterlab/notebook";
 import { connectFigureStreams, type FigureStreamConnection } from "./kernel-streams.js";
+import { diagnosticsPlugin } from "./diagnostics-plugin.js";
 
 /** Follows the kernel of one notebook panel, through kernel changes, until the panel closes. */
 function followPanel(panel: NotebookPanel): void {
@@ -37,4 +38,4 @@ const plugin: JupyterFrontEndPlugin<void> = {
   },
 };
 
-export default plugin;
+export default [plugin, diagnosticsPlugin];

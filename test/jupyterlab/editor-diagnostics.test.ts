@@ -1,0 +1,80 @@
+/**
+ * Type errors in the real JupyterLab's editor while the user types, before anything runs: the
+ * ringbook-plotly extension's diagnostics plugin sends the edited cell to the kernel over the
+ * `ringbook.diagnostics` comm and underlines what the kernel reports (CodeMirror's lint: a wavy
+ * underline, the message and its TS code on hover); the underline goes once the code is fixed.
+ * The cells that ran are the context: a name declared by a cell that ran is known, with its type.
+ */
+import assert from "node:assert/strict";
+import { describe } from "node:test";
+import { errors, type Locator } from "playwright-core";
+import { notebookTest, useJupyterLab, type NotebookPage } from "./lab-page.js";
+
+/** How long a user would wait for an underline after they stopped typing (a check takes ~10 ms, plus the 300 ms pause). */
+const patienceMs = 15_000;
+
+/** The error underlines in cell `index`'s editor. */
+function underlines(notebook: NotebookPage, index: number): Locator {
+  return notebook.editor(index).locator(".cm-lintRange-error");
+}
+
+/** Waits until cell `index` shows exactly the underlined texts `expected` (none: every underline gone). */
+async function expectUnderlined(notebook: NotebookPage, index: number, expected: string[]): Promise<void> {
+  const found = underlines(notebook, index);
+  try {
+    if (expected.length === 0) await found.first().waitFor({ state: "detached", timeout: patienceMs });
+    else await found.nth(expected.length - 1).waitFor({ timeout: patienceMs });
+  } catch (error) {
+    if (!(error instanceof errors.TimeoutError)) throw error;
+    assert.fail(`cell ${index} (${JSON.stringify(await notebook.editorText(index))}) should underline ${JSON.stringify(expected)} within ${patienceMs} ms; it underlines ${JSON.stringify(await found.allInnerTexts())}`);
+  }
+  assert.deepEqual(await found.allInnerTexts(), expected);
+}
+
+/** Hovers the first underline of cell `index`; the text of the lint tooltip that opens. */
+async function hoverMessage(notebook: NotebookPage, index: number): Promise<string> {
+  await underlines(notebook, index).first().hover();
+  const tooltip = notebook.page.locator(".cm-tooltip-lint");
+  await tooltip.waitFor({ timeout: patienceMs });
+  return tooltip.innerText();
+}
+
+/** execute_requests the page sent so far. */
+function executeRequests(notebook: NotebookPage): number {
+  return notebook.traffic.frames.filter((frame) => frame.direction === "sent" && frame.msgType === "execute_request").length;
+}
+
+describe("JupyterLab: type errors underlined in the editor as the user types", () => {
+  const lab = useJupyterLab();
+
+  notebookTest("typing `const typed: string = 5;` underlines `typed` with TS2322 without running the cell; fixing it removes the underline", { timeout: 180_000 }, lab, async (notebook) => {
+    await notebook.enter(0, "const typed: string = 5;");
+    await expectUnderlined(notebook, 0, ["typed"]);
+    const message = await hoverMessage(notebook, 0);
+    assert.match(message, /Type 'number' is not assignable to type 'string'\./);
+    assert.match(message, /TS2322/);
+    await notebook.screenshot("editor-type-error");
+    assert.equal(executeRequests(notebook), 0, "nothing ran: the check went over the comm");
+    const checks = notebook.traffic.frames.filter((frame) => frame.direction === "sent" && frame.msgType === "comm_msg");
+    assert.ok(checks.length >= 1, "the extension sent the cell over a comm");
+
+    // The user fixes the value: `5;` becomes `"five";` (the editor closes the quote as it is typed).
+    await notebook.page.keyboard.press("End");
+    await notebook.page.keyboard.press("Backspace");
+    await notebook.page.keyboard.press("Backspace");
+    await notebook.page.keyboard.type('"five";');
+    assert.equal(await notebook.editorText(0), 'const typed: string = "five";');
+    await expectUnderlined(notebook, 0, []);
+    await notebook.screenshot("editor-type-error-fixed");
+    assert.equal(executeRequests(notebook), 0, "still nothing ran");
+  });
+
+  notebookTest("a cell is checked after the cells that ran: `const label: string = steps;` is underlined once `const steps = 3;` ran", { timeout: 180_000 }, lab, async (notebook) => {
+    await notebook.runToEnd(0, "const steps = 3;");
+    await notebook.enter(1, "const label: string = steps;");
+    await expectUnderlined(notebook, 1, ["label"]);
+    assert.match(await hoverMessage(notebook, 1), /Type 'number' is not assignable to type 'string'/);
+    await notebook.screenshot("editor-type-error-context");
+    assert.equal(executeRequests(notebook), 1, "only the first cell ran");
+  });
+});
