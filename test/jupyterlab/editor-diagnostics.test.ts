@@ -4,6 +4,7 @@
  * `ringbook.diagnostics` comm and underlines what the kernel reports (CodeMirror's lint: a wavy
  * underline, the message and its TS code on hover); the underline goes once the code is fixed.
  * The cells that ran are the context: a name declared by a cell that ran is known, with its type.
+ * An answer to text that has changed since (the kernel was busy) is never shown.
  */
 import assert from "node:assert/strict";
 import { describe } from "node:test";
@@ -37,6 +38,14 @@ async function hoverMessage(notebook: NotebookPage, index: number): Promise<stri
   const tooltip = notebook.page.locator(".cm-tooltip-lint");
   await tooltip.waitFor({ timeout: patienceMs });
   return tooltip.innerText();
+}
+
+/** The `data` of comm messages on the diagnostics comm the page sent or received so far. */
+function checks(notebook: NotebookPage, direction: "sent" | "received"): Array<Record<string, unknown>> {
+  return notebook.traffic.frames.flatMap((frame) => {
+    const data = frame.content["data"];
+    return frame.direction === direction && frame.msgType === "comm_msg" && typeof data === "object" && data !== null && !Array.isArray(data) ? [{ ...data }] : [];
+  });
 }
 
 /** execute_requests the page sent so far. */
@@ -76,5 +85,48 @@ describe("JupyterLab: type errors underlined in the editor as the user types", (
     assert.match(await hoverMessage(notebook, 1), /Type 'number' is not assignable to type 'string'/);
     await notebook.screenshot("editor-type-error-context");
     assert.equal(executeRequests(notebook), 1, "only the first cell ran");
+  });
+
+  notebookTest("an answer to text edited since (the kernel was busy with a cell) is dropped: the fixed cell never shows the old error", { timeout: 180_000 }, lab, async (notebook) => {
+    /** The kernel's answer to the latest check of `source`, once it came. */
+    const answered = (source: string): Record<string, unknown> | undefined => {
+      const sent = checks(notebook, "sent").filter((data) => data["source"] === source).at(-1);
+      return checks(notebook, "received").find((data) => sent !== undefined && data["version"] === sent["version"]);
+    };
+    // A cell that waits for the user: the kernel's shell is busy until the input is given, so the
+    // check of the next cell's first text waits for its turn while the user fixes it. The user
+    // paused before running it: its own check was answered then (one check is in flight at a time).
+    const waiting = 'await input("continue?")';
+    await notebook.enter(0, waiting);
+    await notebook.traffic.waitFor(() => answered(waiting) !== undefined, { timeoutMs: patienceMs, describe: () => `no answer to the check of cell 0: ${JSON.stringify(checks(notebook, "received"))}` });
+    await notebook.page.keyboard.press("Shift+Enter");
+    const stdin = notebook.cells.nth(0).locator(".jp-Stdin-input");
+    await stdin.waitFor({ timeout: patienceMs });
+    // Records whether an error underline ever appears, from now on (the page's DOM, read only).
+    await notebook.page.evaluate(`(() => {
+      window.ringbookUnderlineSeen = false;
+      new MutationObserver(() => { if (document.querySelector(".cm-lintRange-error") !== null) window.ringbookUnderlineSeen = true; })
+        .observe(document.body, { subtree: true, childList: true, attributes: true });
+    })()`);
+    const wrong = "const typed: string = 5;";
+    const fixed = 'const typed: string = "five";';
+    await notebook.enter(1, wrong);
+    await notebook.traffic.waitFor(() => checks(notebook, "sent").some((data) => data["source"] === wrong), { timeoutMs: patienceMs, describe: () => `no check of ${JSON.stringify(wrong)} sent: ${JSON.stringify(checks(notebook, "sent"))}` });
+    await notebook.page.keyboard.press("End");
+    await notebook.page.keyboard.press("Backspace");
+    await notebook.page.keyboard.press("Backspace");
+    await notebook.page.keyboard.type('"five";');
+    assert.equal(await notebook.editorText(1), fixed);
+    await stdin.fill("yes");
+    await stdin.press("Enter");
+    await notebook.finished(0);
+    // The kernel answers the old text with its error, then the fixed text without any.
+    await notebook.traffic.waitFor(() => answered(fixed) !== undefined, { timeoutMs: patienceMs, describe: () => `no answer to the fixed text: ${JSON.stringify(checks(notebook, "received"))}` });
+    const stale = answered(wrong);
+    assert.ok(stale !== undefined && Array.isArray(stale["diagnostics"]) && stale["diagnostics"].length === 1, `the kernel answered the old text with its error: ${JSON.stringify(stale)}`);
+    assert.deepEqual(answered(fixed)?.["diagnostics"], []);
+    await notebook.screenshot("editor-type-error-stale-dropped");
+    assert.equal(await notebook.page.evaluate("window.ringbookUnderlineSeen"), false, "the old text's error was never shown on the fixed text");
+    assert.equal(await underlines(notebook, 1).count(), 0);
   });
 });

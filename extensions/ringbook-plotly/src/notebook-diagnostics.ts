@@ -152,6 +152,13 @@ export class NotebookDiagnostics {
       }
       const source = cell.model.sharedModel.getSource();
       if (this.#checked.get(cellId) === `${this.#context}\n${source}`) continue;
+      if (source.trim() === "") {
+        // Nothing to check: no need to wait for the kernel (busy with a cell, maybe) to say so.
+        const version = ++this.#version;
+        this.#latest.set(cellId, version);
+        this.#show({ cellId, version, source, context: this.#context }, []);
+        continue;
+      }
       const check: SentCheck = { cellId, version: ++this.#version, source, context: this.#context };
       if (!comm.send({ type: "check", cell: cellId, version: check.version, source })) {
         this.#waiting.add(cellId);
