@@ -63,8 +63,9 @@ export class NotebookExecutor implements Executor {
     this.#log = log;
     this.#checkWaitMs = timing.waitMs ?? 10_000;
     host.onEvent((cellId, event) => this.#listener(cellId, event));
-    // An edited cell is checked as if it ran next: after every cell that ran so far.
-    this.#editorDiagnostics = new EditorDiagnostics({ diagnose: (code) => this.#language.diagnose(code, this.#committedCells) }, log);
+    // An edited cell is checked as if it ran next: after every cell that ran so far. A cell magic
+    // (`%%bash`) is not TypeScript.
+    this.#editorDiagnostics = new EditorDiagnostics({ diagnose: async (code) => (isMagic(code) ? [] : this.#language.diagnose(code, this.#committedCells)) }, log);
   }
 
   onEvent(listener: (cellId: string, event: CellEvent) => void): void {

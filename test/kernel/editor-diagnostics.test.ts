@@ -79,6 +79,8 @@ describe("the ringbook.diagnostics comm on the real kernel", () => {
     });
     const fixed = await send({ type: "check", cell: "cell-a", version: 2, source: 'const typed: string = "5";' });
     assert.deepEqual(fixed, { type: "diagnostics", cell: "cell-a", version: 2, diagnostics: [] });
+    const magic = await send({ type: "check", cell: "cell-m", version: 3, source: "%%bash\necho $((1 + 2))" });
+    assert.deepEqual(magic.diagnostics, [], "a cell magic is not TypeScript");
     // Checked, not run: the name `typed` was never declared in the kernel.
     const results: unknown[] = [];
     const onIopub = (message: WireMessage): void => {
@@ -89,16 +91,16 @@ describe("the ringbook.diagnostics comm on the real kernel", () => {
   });
 
   test("a cell is checked after the cells that ran: their names and types are known", async () => {
-    const before = await send({ type: "check", cell: "cell-b", version: 3, source: "const n: number = trainedSteps;" });
+    const before = await send({ type: "check", cell: "cell-b", version: 4, source: "const n: number = trainedSteps;" });
     assert.deepEqual(
       before.diagnostics,
       [{ line: 1, column: 19, endLine: 1, endColumn: 31, severity: "error", code: 2304, message: "Cannot find name 'trainedSteps'." }],
       "a name no cell declared yet",
     );
     await execute('const trainedSteps = "many";');
-    const stringValue = await send({ type: "check", cell: "cell-b", version: 4, source: "const n: number = trainedSteps;" });
+    const stringValue = await send({ type: "check", cell: "cell-b", version: 5, source: "const n: number = trainedSteps;" });
     assert.deepEqual(stringValue.diagnostics, [{ line: 1, column: 7, endLine: 1, endColumn: 8, severity: "error", code: 2322, message: "Type 'string' is not assignable to type 'number'." }]);
-    const used = await send({ type: "check", cell: "cell-b", version: 5, source: "const n: number = trainedSteps.length;\nn.toFixed(2);" });
+    const used = await send({ type: "check", cell: "cell-b", version: 6, source: "const n: number = trainedSteps.length;\nn.toFixed(2);" });
     assert.deepEqual(used.diagnostics, []);
   });
 
