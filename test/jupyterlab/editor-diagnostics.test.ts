@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { describe } from "node:test";
 import { errors, type Locator } from "playwright-core";
-import { notebookTest, useJupyterLab, type NotebookPage } from "./lab-page.js";
+import { notebookTest, stepTimeoutMs, useJupyterLab, type NotebookPage } from "./lab-page.js";
 
 /** How long a user would wait for an underline after they stopped typing (a check takes ~10 ms, plus the 300 ms pause). */
 const patienceMs = 15_000;
@@ -46,6 +46,12 @@ function checks(notebook: NotebookPage, direction: "sent" | "received"): Array<R
     const data = frame.content["data"];
     return frame.direction === direction && frame.msgType === "comm_msg" && typeof data === "object" && data !== null && !Array.isArray(data) ? [{ ...data }] : [];
   });
+}
+
+/** The kernel's answer to the latest check of `source` the page sent, once it came. */
+function answerTo(notebook: NotebookPage, source: string): Record<string, unknown> | undefined {
+  const sent = checks(notebook, "sent").filter((data) => data["source"] === source).at(-1);
+  return sent === undefined ? undefined : checks(notebook, "received").find((data) => data["version"] === sent["version"]);
 }
 
 /** execute_requests the page sent so far. */
@@ -88,11 +94,7 @@ describe("JupyterLab: type errors underlined in the editor as the user types", (
   });
 
   notebookTest("an answer to text edited since (the kernel was busy with a cell) is dropped: the fixed cell never shows the old error", { timeout: 180_000 }, lab, async (notebook) => {
-    /** The kernel's answer to the latest check of `source`, once it came. */
-    const answered = (source: string): Record<string, unknown> | undefined => {
-      const sent = checks(notebook, "sent").filter((data) => data["source"] === source).at(-1);
-      return checks(notebook, "received").find((data) => sent !== undefined && data["version"] === sent["version"]);
-    };
+    const answered = (source: string): Record<string, unknown> | undefined => answerTo(notebook, source);
     // A cell that waits for the user: the kernel's shell is busy until the input is given, so the
     // check of the next cell's first text waits for its turn while the user fixes it. The user
     // paused before running it: its own check was answered then (one check is in flight at a time).
@@ -128,5 +130,24 @@ describe("JupyterLab: type errors underlined in the editor as the user types", (
     await notebook.screenshot("editor-type-error-stale-dropped");
     assert.equal(await notebook.page.evaluate("window.ringbookUnderlineSeen"), false, "the old text's error was never shown on the fixed text");
     assert.equal(await underlines(notebook, 1).count(), 0);
+  });
+
+  notebookTest("after Kernel > Restart Kernel… the cell is checked against the restarted kernel: a name declared before the restart is unknown", { timeout: 180_000 }, lab, async (notebook) => {
+    await notebook.runToEnd(0, "const steps = 3;");
+    const source = "const count: number = steps;";
+    await notebook.enter(1, source);
+    await notebook.traffic.waitFor(() => answerTo(notebook, source) !== undefined, { timeoutMs: patienceMs, describe: () => `no answer to ${JSON.stringify(source)}: ${JSON.stringify(checks(notebook, "received"))}` });
+    assert.deepEqual(answerTo(notebook, source)?.["diagnostics"], [], "`steps` is a number while the kernel has it");
+    assert.equal(await underlines(notebook, 1).count(), 0);
+
+    await notebook.menu("Kernel", "Restart Kernel…");
+    const dialog = notebook.page.locator(".jp-Dialog");
+    await dialog.filter({ hasText: "Restart Kernel?" }).waitFor({ timeout: stepTimeoutMs });
+    await dialog.locator("button.jp-mod-accept", { hasText: "Restart" }).click();
+    await dialog.waitFor({ state: "hidden", timeout: stepTimeoutMs });
+    // The plugin opens a new comm on the restarted kernel and checks the active cell again.
+    await expectUnderlined(notebook, 1, ["steps"]);
+    assert.match(await hoverMessage(notebook, 1), /Cannot find name 'steps'/);
+    await notebook.screenshot("editor-type-error-after-restart");
   });
 });
