@@ -1,9 +1,9 @@
 /**
  * Opens the `ringbook.diagnostics` comm on a kernel connection, when the kernel is ringbook's,
  * sends checks on it and hands every parsed answer to its owner. The comm is opened again after a
- * kernel restart (a restart forgets comms on both sides). A kernel that refuses the comm (type
- * checks turned off, another protocol version) says why when it closes it; it is not asked again
- * until it restarts. An answer that fails to parse is reported on the console and dropped.
+ * kernel restart (a restart forgets comms on both sides). A kernel that closes the comm (type
+ * checks turned off, another protocol version: it says why; an older ringbook without the target)
+ * is not asked again until it restarts. An answer that fails to parse is reported on the console and dropped.
  */
 import type { Kernel, KernelMessage } from "@jupyterlab/services";
 import { diagnosticsProtocol, diagnosticsTarget, parseDiagnosticsReply, type CheckRequest, type DiagnosticsReply } from "./diagnostics-protocol.js";
@@ -36,6 +36,11 @@ export class DiagnosticsComm {
     kernel.statusChanged.connect(this.#onStatus);
     kernel.disposed.connect(this.dispose);
     this.#openLogged();
+  }
+
+  /** True when this kernel will not answer checks: another kernel than ringbook's, or one that refused the comm (until it restarts). */
+  get unavailable(): boolean {
+    return this.#notRingbook || this.#refused;
   }
 
   /** True while checks can be sent. */
@@ -76,11 +81,10 @@ export class DiagnosticsComm {
       opened.onClose = (message: KernelMessage.ICommCloseMsg) => {
         if (this.#comm !== opened) return;
         this.#comm = undefined;
+        // Closed by the kernel: refused (it says why), or a kernel without the target.
+        this.#refused = true;
         const reason = message.content.data["error"];
-        if (typeof reason === "string") {
-          this.#refused = true;
-          console.info(`ringbook-plotly: no type errors in the editor: ${reason}`);
-        }
+        console.info(`ringbook-plotly: no type errors in the editor: ${typeof reason === "string" ? reason : "the kernel closed the diagnostics comm"}`);
         this.#events.lost();
       };
       this.#comm = opened;

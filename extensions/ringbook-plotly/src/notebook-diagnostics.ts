@@ -120,7 +120,8 @@ export class NotebookDiagnostics {
 
   /** Queues `cell` for a check, and sends the next check after `delayMs` of quiet. */
   #checkSoon(cell: NotebookCell | undefined, delayMs: number): void {
-    if (this.#disposed) return;
+    // Notebooks on other kernels pay nothing: no queue, no timer.
+    if (this.#disposed || this.#comm === undefined || this.#comm.unavailable) return;
     if (cell !== undefined) {
       // The active cell goes first.
       this.#waiting.delete(cell.model.id);
@@ -148,6 +149,8 @@ export class NotebookDiagnostics {
       const cell = this.#cell(cellId);
       if (cell === undefined || cell.model.type !== "code") {
         this.#showing.delete(cellId);
+        this.#latest.delete(cellId);
+        this.#checked.delete(cellId);
         continue;
       }
       const source = cell.model.sharedModel.getSource();
