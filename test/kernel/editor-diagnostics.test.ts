@@ -59,7 +59,8 @@ describe("the ringbook.diagnostics comm on the real kernel", () => {
 
   before(async () => {
     temp = await makeTempDir("editor-diagnostics");
-    kernel = await LocalKernel.start({ cwd: temp.path, onStderr: (text) => (stderr += text) });
+    // The default mode, whatever the environment running the tests says.
+    kernel = await LocalKernel.start({ cwd: temp.path, env: { RINGBOOK_TYPE_CHECK: "warn" }, onStderr: (text) => (stderr += text) });
     const opened = await open(commId, { protocol: 1 });
     assert.deepEqual(opened, { msgs: [], closes: [] }, "the comm opens silently");
   });
@@ -133,5 +134,18 @@ describe("the ringbook.diagnostics comm on the real kernel", () => {
     const { reply } = await kernel.client.request("shell", "comm_info_request", { target_name: target });
     assert.ok(isJsonObject(reply.content) && isJsonObject(reply.content["comms"]));
     assert.deepEqual(Object.keys(reply.content["comms"]), [commId], "only the accepted comm is open");
+  });
+
+  test("a kernel with type checks off closes the comm and says why", async () => {
+    const off = await LocalKernel.start({ cwd: temp.path, env: { RINGBOOK_TYPE_CHECK: "off" } });
+    try {
+      const id = randomUUID();
+      const answer: Answer = { msgs: [], closes: [] };
+      await off.client.notify("shell", "comm_open", { comm_id: id, target_name: target, data: { protocol: 1 } }, { onIopub: collect(answer, id), signal: AbortSignal.timeout(30_000) });
+      assert.equal(answer.closes.length, 1, JSON.stringify(answer));
+      assert.match(String(answer.closes[0]!["error"]), /type checks are off/);
+    } finally {
+      await off.close();
+    }
   });
 });
