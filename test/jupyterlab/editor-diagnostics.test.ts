@@ -155,4 +155,19 @@ describe("JupyterLab: type errors underlined in the editor as the user types", (
     assert.match(await hoverMessage(notebook, 1), /Cannot find name 'steps'/);
     await notebook.screenshot("editor-type-error-after-restart");
   });
+
+  notebookTest("a cell showing errors is checked again when another cell runs: `steps` unknown, then declared as a number by a cell run below", { timeout: 180_000 }, lab, async (notebook) => {
+    await notebook.enter(0, "const label: string = steps;");
+    await expectUnderlined(notebook, 0, ["steps"]);
+    assert.match(await hoverMessage(notebook, 0), /Cannot find name 'steps'/);
+    // A new cell below (the toolbar's +), run with Ctrl+Enter: the cell above is not the active one.
+    await notebook.clickToolbar("notebook:insert-cell-below");
+    await notebook.enter(1, "const steps = 3;");
+    await notebook.page.keyboard.press("Control+Enter");
+    await notebook.finished(1);
+    await expectUnderlined(notebook, 0, ["label"]);
+    assert.match(await hoverMessage(notebook, 0), /Type 'number' is not assignable to type 'string'/);
+    await notebook.screenshot("editor-type-error-rechecked");
+    assert.equal(executeRequests(notebook), 1, "only the cell below ran");
+  });
 });
