@@ -67,7 +67,9 @@ export class NotebookDiagnostics {
     if (kernel === undefined || this.#disposed) return;
     this.#comm = new DiagnosticsComm(kernel, {
       opened: () => {
+        // A new comm is a new (or restarted) kernel: what it knows has changed.
         this.#newContext();
+        for (const cellId of this.#showing) this.#waiting.add(cellId);
         this.#checkSoon(this.#followed, 0);
       },
       answered: (reply) => this.#onAnswer(reply),
