@@ -164,6 +164,7 @@ export const ERROR_CODES = [
   "LANGUAGE_WORKER",
   "NATIVE_CHECKER",
   // kernel/client, kernel/notebook, kernel/cli
+  "ERR_NO_REPLY",
   "ERR_BAD_REPLY",
   "ERR_CLIENT_CLOSED",
   "ERR_KERNEL_DIED",

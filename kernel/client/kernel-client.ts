@@ -6,7 +6,15 @@ import { parseFrames, serializeMessage } from "../protocol/frames.js";
 import { isJsonObject, type JsonObject } from "../protocol/json-guards.js";
 import { MessageSigner } from "../protocol/signer.js";
 import type { WireMessage } from "../protocol/wire-types.js";
-import { newRequest, parseReply, type ClientRequestContents, type ClientRequestType, type CompletedRequest } from "./request.js";
+import {
+  newRequest,
+  parseReply,
+  type ClientNotificationContents,
+  type ClientNotificationType,
+  type ClientRequestContents,
+  type ClientRequestType,
+  type CompletedRequest,
+} from "./request.js";
 
 /** An iopub message for a request, as the client hands it to that request's listener. */
 export type IopubListener = (message: WireMessage) => void;
@@ -16,13 +24,15 @@ const maxListeningAfterDone = 10_000;
 
 /** A request waiting for its reply and its idle status. */
 interface PendingRequest {
-  msgType: ClientRequestType;
+  msgType: string;
   onIopub: IopubListener;
   reply?: WireMessage;
+  /** False for comm messages, which complete on their idle status alone. */
+  expectsReply: boolean;
   idle: boolean;
   keepListening: boolean;
-  /** Settles the caller's promise (with the parsed reply, or its parse error). */
-  complete(reply: WireMessage): void;
+  /** Settles the caller's promise (with the reply, undefined when none is expected). */
+  complete(reply: WireMessage | undefined): void;
   fail(error: unknown): void;
 }
 
@@ -75,10 +85,30 @@ export class KernelClient {
     content: ClientRequestContents[K],
     options: { onIopub?: IopubListener; signal?: AbortSignal; keepListening?: boolean } = {},
   ): Promise<CompletedRequest<K>> {
+    const reply = await this.#send(channel, msgType, content, true, options);
+    if (reply === undefined) throw new RingbookError("ERR_NO_REPLY", `${msgType} completed without a reply`);
+    return parseReply(msgType, reply);
+  }
+
+  /**
+   * Sends a message the protocol answers with no reply (comm_open, comm_msg, comm_close) and
+   * resolves when its idle status has arrived; `onIopub` sees what the kernel published under it.
+   */
+  async notify<K extends ClientNotificationType>(channel: "shell" | "control", msgType: K, content: ClientNotificationContents[K], options: { onIopub?: IopubListener; signal?: AbortSignal } = {}): Promise<void> {
+    await this.#send(channel, msgType, content, false, options);
+  }
+
+  async #send(
+    channel: "shell" | "control",
+    msgType: ClientRequestType | ClientNotificationType,
+    content: object,
+    expectsReply: boolean,
+    options: { onIopub?: IopubListener; signal?: AbortSignal; keepListening?: boolean },
+  ): Promise<WireMessage | undefined> {
     if (this.#closed) throw new RingbookError("ERR_CLIENT_CLOSED", `cannot send ${msgType}: the kernel client is closed`);
     const message = newRequest(msgType, content, this.session);
     const id = message.header.msg_id;
-    const completed = new Promise<CompletedRequest<K>>((resolve, reject) => {
+    const completed = new Promise<WireMessage | undefined>((resolve, reject) => {
       const fail = (error: unknown): void => {
         this.#pending.delete(id);
         options.signal?.removeEventListener("abort", onAbort);
@@ -90,15 +120,12 @@ export class KernelClient {
       this.#pending.set(id, {
         msgType,
         onIopub: options.onIopub ?? (() => undefined),
+        expectsReply,
         idle: false,
         keepListening: options.keepListening === true,
         complete: (reply) => {
           options.signal?.removeEventListener("abort", onAbort);
-          try {
-            resolve(parseReply(msgType, reply));
-          } catch (error) {
-            reject(error);
-          }
+          resolve(reply);
         },
         fail,
       });
@@ -147,7 +174,7 @@ export class KernelClient {
     } else if (pending !== undefined) {
       pending.reply = message;
     }
-    if (pending !== undefined && pending.idle && pending.reply !== undefined && parentId !== undefined) {
+    if (pending !== undefined && pending.idle && (pending.reply !== undefined || !pending.expectsReply) && parentId !== undefined) {
       this.#pending.delete(parentId);
       if (pending.keepListening) {
         this.#finished.set(parentId, pending.onIopub);

@@ -2,7 +2,10 @@ import { randomUUID } from "node:crypto";
 import { RingbookError } from "../../lib/errors.js";
 import {
   PROTOCOL_VERSION,
+  type CommCloseContent,
   type CommInfoRequestContent,
+  type CommMsgContent,
+  type CommOpenContent,
   type CompleteRequestContent,
   type EmptyContent,
   type ExecuteRequestContent,
@@ -32,6 +35,16 @@ export interface ClientRequestContents {
 
 export type ClientRequestType = keyof ClientRequestContents;
 
+/** msg_type → content of the messages the client sends that get no reply, only an idle status. */
+export interface ClientNotificationContents {
+  comm_open: CommOpenContent;
+  comm_msg: CommMsgContent;
+  comm_close: CommCloseContent;
+}
+
+export type ClientNotificationType = keyof ClientNotificationContents;
+
+
 /** The msg_type of the reply to a request: `<base>_request` → `<base>_reply`. */
 export type ReplyTypeOf<K extends ClientRequestType> = K extends `${infer Base}_request` ? `${Base}_reply` : never;
 
@@ -59,8 +72,11 @@ const replyShapes: { [K in ClientRequestType]: { replyType: ReplyTypeOf<K>; stat
   interrupt_request: { replyType: "interrupt_reply", statuses: ["ok", "error"] },
 };
 
-/** A new request from a client: fresh msg_id, the client's session, no parent. */
-export function newRequest<K extends ClientRequestType>(msgType: K, content: ClientRequestContents[K], session: string): WireMessage<object> {
+/**
+ * A new request from a client: fresh msg_id, the client's session, no parent. The client's
+ * `request` and `notify` type `content` by `msgType`.
+ */
+export function newRequest(msgType: ClientRequestType | ClientNotificationType, content: object, session: string): WireMessage<object> {
   return {
     header: { msg_id: randomUUID(), session, username: "ringbook", date: new Date().toISOString(), msg_type: msgType, version: PROTOCOL_VERSION },
     parent_header: {},

@@ -78,6 +78,17 @@ export type IsCompleteResult =
   | { status: "invalid" }
   | { status: "unknown" };
 
+/**
+ * The `cellId` of events that answer a front end's comm message rather than come from a cell: the
+ * server registers the origin of every comm_open and comm_msg under it before handing the request
+ * to the executor, so an answer goes out with that request as its parent.
+ * @example
+ * listener(commOrigin(commId), { kind: "commMsg", commId, data: reply, metadata: {} });
+ */
+export function commOrigin(commId: string): string {
+  return `comm:${commId}`;
+}
+
 export interface CommTarget {
   commId: string;
   targetName: string;

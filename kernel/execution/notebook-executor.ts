@@ -3,12 +3,14 @@
  * language service answers completion, inspection and type checks from its own worker, and
  * is_complete is decided on the main thread without either.
  */
-import type { CellEvent, CommTarget, CompleteResult, ExecuteOutcome, ExecuteRequest, Executor, InspectResult, IsCompleteResult } from "./executor.js";
+import { commOrigin, type CellEvent, type CommTarget, type CompleteResult, type ExecuteOutcome, type ExecuteRequest, type Executor, type InspectResult, type IsCompleteResult } from "./executor.js";
 import type { CellWorkerHost } from "./worker-host.js";
 import type { LanguageClient } from "../language/language-client.js";
 import type { CellDiagnostic } from "../language/protocol.js";
 import { isCellComplete } from "./is-complete.js";
 import { figureStreamTarget } from "../../lib/plots/figure-stream.js";
+import { diagnosticsTarget } from "../language/diagnostics-protocol.js";
+import { EditorDiagnostics } from "../language/editor-diagnostics.js";
 
 /**
  * How type errors affect cells: `off` never checks; `warn` (the default) checks each cell while it
@@ -51,6 +53,8 @@ export class NotebookExecutor implements Executor {
   #committedCells = 0;
   #compile: CompileCell | undefined;
   #closed: Promise<void> | undefined;
+  /** The `ringbook.diagnostics` comms: answered here, beside the language client, never in the cell worker. */
+  readonly #editorDiagnostics: EditorDiagnostics;
 
   constructor(host: CellWorkerHost, language: LanguageClient, typeCheck: TypeCheckMode, log: (line: string) => void, timing: TypeCheckTiming = {}) {
     this.#host = host;
@@ -59,6 +63,9 @@ export class NotebookExecutor implements Executor {
     this.#log = log;
     this.#checkWaitMs = timing.waitMs ?? 10_000;
     host.onEvent((cellId, event) => this.#listener(cellId, event));
+    // An edited cell is checked as if it ran next: after every cell that ran so far. A cell magic
+    // (`%%bash`) is not TypeScript.
+    this.#editorDiagnostics = new EditorDiagnostics({ diagnose: async (code) => (isMagic(code) ? [] : this.#language.diagnose(code, this.#committedCells)) }, log);
   }
 
   onEvent(listener: (cellId: string, event: CellEvent) => void): void {
@@ -132,21 +139,37 @@ export class NotebookExecutor implements Executor {
     // ringbook's JupyterLab extension opens this comm for every notebook it shows: someone who
     // will press Tab soon. Headless runs never open it, and never pay the service's memory.
     if (targetName === figureStreamTarget) this.#language.prepareCompletions();
+    if (targetName === diagnosticsTarget) {
+      const refused = this.#typeCheck === "off" ? "type checks are off in this kernel (--type-check off)" : this.#editorDiagnostics.open(commId, data);
+      // Accepted, then closed with the reason: the front end learns why (an unknown target closes silently).
+      if (refused !== undefined) this.#listener(commOrigin(commId), { kind: "commClose", commId, data: { error: refused }, metadata: {} });
+      return true;
+    }
     return (await this.#host.call({ kind: "commOpen", commId, targetName, data, metadata })) === true;
   }
 
   async commMsg(commId: string, data: Record<string, unknown>, metadata: Record<string, unknown>): Promise<void> {
+    if (this.#editorDiagnostics.owns(commId)) {
+      const reply = await this.#editorDiagnostics.answer(commId, data);
+      this.#listener(commOrigin(commId), { kind: "commMsg", commId, data: { ...reply }, metadata: {} });
+      return;
+    }
     await this.#host.call({ kind: "commMsg", commId, data, metadata });
   }
 
   async commClose(commId: string, data: Record<string, unknown>, metadata: Record<string, unknown>): Promise<void> {
+    if (this.#editorDiagnostics.owns(commId)) {
+      this.#editorDiagnostics.close(commId);
+      return;
+    }
     await this.#host.call({ kind: "commClose", commId, data, metadata });
   }
 
   async commInfo(targetName?: string): Promise<CommTarget[]> {
     const call = targetName === undefined ? { kind: "commInfo" as const } : { kind: "commInfo" as const, targetName };
     const value = await this.#host.call(call);
-    return Array.isArray(value) ? value : [];
+    const own = targetName === undefined || targetName === diagnosticsTarget ? this.#editorDiagnostics.commIds.map((commId) => ({ commId, targetName: diagnosticsTarget })) : [];
+    return [...(Array.isArray(value) ? value : []), ...own];
   }
 
   close(): Promise<void> {

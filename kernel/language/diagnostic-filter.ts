@@ -18,3 +18,11 @@ export function lineColumn(text: string, offset: number): { line: number; column
   const line = before.split("\n").length;
   return { line, column: offset - (before.lastIndexOf("\n") + 1) + 1 };
 }
+
+/** The 1-based range of `length` characters at `offset` in a cell (an empty range at least one wide). */
+export function cellRange(text: string, offset: number, length: number): { line: number; column: number; endLine: number; endColumn: number } {
+  const start = lineColumn(text, offset);
+  // Clamped to the cell: an error at its very end (a missing token) has nothing after it to cover.
+  const end = lineColumn(text, Math.min(text.length, offset + Math.max(length, 0)));
+  return { line: start.line, column: start.column, endLine: end.line, endColumn: end.column };
+}

@@ -11,7 +11,7 @@ import type { CompleteResult, InspectResult } from "../execution/executor.js";
 import { NotebookModule } from "./notebook-module.js";
 import { TextSnapshot } from "./text-snapshot.js";
 import type { CellDiagnostic, LanguageWorkerConfig } from "./protocol.js";
-import { ignoredDiagnostics, lineColumn } from "./diagnostic-filter.js";
+import { cellRange, ignoredDiagnostics } from "./diagnostic-filter.js";
 import { globalsDeclarations, ringbookTypePaths } from "./notebook-globals.js";
 
 /** TypeScript's internal region check (5.6+; not in its .d.ts): only the nodes in `ranges`. */
@@ -76,8 +76,8 @@ export class NotebookLanguageService {
     for (const diagnostic of all) {
       if (diagnostic.start === undefined || diagnostic.start < cellStart || diagnostic.start > cellEnd) continue;
       if (diagnostic.category !== this.#ts.DiagnosticCategory.Error || ignoredDiagnostics.has(diagnostic.code)) continue;
-      const { line, column } = lineColumn(code, diagnostic.start - cellStart);
-      diagnostics.push({ line, column, code: diagnostic.code, message: this.#ts.flattenDiagnosticMessageText(diagnostic.messageText, "\n") });
+      const range = cellRange(code, diagnostic.start - cellStart, diagnostic.length ?? 0);
+      diagnostics.push({ ...range, code: diagnostic.code, message: this.#ts.flattenDiagnosticMessageText(diagnostic.messageText, "\n") });
     }
     return diagnostics;
   }

@@ -14,7 +14,7 @@ import { basename, dirname, join } from "node:path";
 import type { API, Diagnostic, Project, Snapshot } from "typescript-native/unstable/sync";
 import { RingbookError } from "../../lib/errors.js";
 import { stripJsonComments } from "../execution/tsconfig-options.js";
-import { ignoredDiagnostics, lineColumn } from "./diagnostic-filter.js";
+import { cellRange, ignoredDiagnostics } from "./diagnostic-filter.js";
 import { globalsDeclarations, ringbookTypePaths } from "./notebook-globals.js";
 import { augmentation, NotebookModel, type CellFile } from "./notebook-model.js";
 import type { CellDiagnostic, LanguageWorkerConfig } from "./protocol.js";
@@ -182,8 +182,8 @@ export class NativeChecker {
     for (const diagnostic of found) {
       if (diagnostic.pos < cell.cellStart || diagnostic.pos > cell.cellEnd) continue;
       if (diagnostic.category !== errorCategory || ignoredDiagnostics.has(diagnostic.code)) continue;
-      const { line, column } = lineColumn(code, diagnostic.pos - cell.cellStart);
-      diagnostics.push({ line, column, code: diagnostic.code, message: flatten(diagnostic) });
+      const range = cellRange(code, diagnostic.pos - cell.cellStart, diagnostic.end - diagnostic.pos);
+      diagnostics.push({ ...range, code: diagnostic.code, message: flatten(diagnostic) });
     }
     return diagnostics;
   }

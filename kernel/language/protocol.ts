@@ -26,10 +26,13 @@ export function parseLanguageWorkerConfig(value: unknown): LanguageWorkerConfig 
 /** The type checker of cells; completions and inspection always use classic TypeScript's language service. */
 export type TypeChecker = "native" | "classic";
 
-/** A type error of the checked cell, positions 1-based within that cell. */
+/** A type error of the checked cell, positions 1-based within that cell; the end is exclusive. */
 export interface CellDiagnostic {
   line: number;
   column: number;
+  /** Where the code the error is about ends (editors underline from line:column to here). */
+  endLine: number;
+  endColumn: number;
   code: number;
   message: string;
 }

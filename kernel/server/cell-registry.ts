@@ -20,12 +20,19 @@ export class CellRegistry {
     this.#capacity = capacity;
   }
 
+  /** Adds or replaces an origin; it becomes the newest (the last to be forgotten). */
   add(cellId: string, origin: CellOrigin): void {
+    this.#cells.delete(cellId);
     this.#cells.set(cellId, origin);
     if (this.#cells.size > this.#capacity) {
       const oldest = this.#cells.keys().next();
       if (oldest.done !== true) this.#cells.delete(oldest.value);
     }
+  }
+
+  /** Forgets one origin (a closed comm's: see commOrigin). */
+  delete(cellId: string): void {
+    this.#cells.delete(cellId);
   }
 
   get(cellId: string): CellOrigin | undefined {

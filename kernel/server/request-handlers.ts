@@ -1,3 +1,4 @@
+import { commOrigin } from "../execution/executor.js";
 import type { ReplyContents } from "../protocol/wire-types.js";
 import type { CellEventPublisher } from "./cell-event-publisher.js";
 import { executeCell, type ExecuteContext } from "./execute-handler.js";
@@ -93,6 +94,7 @@ export async function handleRequest(item: QueuedRequest, context: HandlerContext
     }
     case "comm_open": {
       const { comm_id: commId, target_name: targetName, data } = request.content;
+      context.cells.add(commOrigin(commId), { header: item.message.header, ids: item.ids });
       const opened = await executor.commOpen(commId, targetName, data, item.message.metadata);
       if (!opened) {
         log(`comm_open for unknown target ${JSON.stringify(targetName)}; closing comm ${commId}`);
@@ -101,10 +103,12 @@ export async function handleRequest(item: QueuedRequest, context: HandlerContext
       return false;
     }
     case "comm_msg":
+      context.cells.add(commOrigin(request.content.comm_id), { header: item.message.header, ids: item.ids });
       await executor.commMsg(request.content.comm_id, request.content.data, item.message.metadata);
       return false;
     case "comm_close":
       await executor.commClose(request.content.comm_id, request.content.data, item.message.metadata);
+      context.cells.delete(commOrigin(request.content.comm_id));
       return false;
     case "interrupt_request":
       await executor.interrupt();

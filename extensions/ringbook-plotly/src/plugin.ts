@@ -2,11 +2,13 @@
  * The JupyterLab plugin half of ringbook-plotly: for every notebook whose kernel is ringbook's, it
  * opens the figure stream comm (see kernel-streams.ts), so live figures append points from small
  * deltas instead of receiving the whole figure at every update. Without it (or with another
- * kernel), the MIME renderer still draws every whole figure.
+ * kernel), the MIME renderer still draws every whole figure. The module also exports the plugin
+ * that underlines type errors in cell editors (diagnostics-plugin.ts).
  */
 import type { JupyterFrontEnd, JupyterFrontEndPlugin } from "@jupyterlab/application";
 import { INotebookTracker, type NotebookPanel } from "@jupyterlab/notebook";
 import { connectFigureStreams, type FigureStreamConnection } from "./kernel-streams.js";
+import { diagnosticsPlugin } from "./diagnostics-plugin.js";
 
 /** Follows the kernel of one notebook panel, through kernel changes, until the panel closes. */
 function followPanel(panel: NotebookPanel): void {
@@ -37,4 +39,4 @@ const plugin: JupyterFrontEndPlugin<void> = {
   },
 };
 
-export default plugin;
+export default [plugin, diagnosticsPlugin];

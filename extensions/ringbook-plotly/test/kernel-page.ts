@@ -4,8 +4,9 @@
  * notebook server started), with the *built* labextension loaded through its module federation
  * container: its MIME renderer draws the outputs and its plugin, activated with a notebook tracker
  * that holds one panel on that kernel (the seam: JupyterLab's own tracker needs the whole
- * application), opens the figure stream comm. Every IOPub message is recorded with its size. The
- * test drives it through `window.ringbookKernelPage`.
+ * application), opens the figure stream comm. The extension's other plugin (type errors in cell
+ * editors) needs a whole notebook and is not activated here: the JupyterLab tests cover it. Every
+ * IOPub message is recorded with its size. The test drives it through `window.ringbookKernelPage`.
  */
 import { OutputArea, OutputAreaModel } from "@jupyterlab/outputarea";
 import { RenderMimeRegistry, standardRendererFactories } from "@jupyterlab/rendermime";
@@ -15,6 +16,11 @@ import { Token } from "@lumino/coreutils";
 import { Signal } from "@lumino/signaling";
 import * as widgets from "@lumino/widgets";
 import widgetsPackage from "@lumino/widgets/package.json";
+import * as codemirrorState from "@codemirror/state";
+// Their exports maps leave package.json out: read from the extension's install.
+import codemirrorStatePackage from "../node_modules/@codemirror/state/package.json";
+import * as codemirrorView from "@codemirror/view";
+import codemirrorViewPackage from "../node_modules/@codemirror/view/package.json";
 import { loadContainer, shared } from "./federation.js";
 
 declare global {
@@ -61,6 +67,9 @@ const page = {
     const { manifest, container } = await loadContainer(base, {
       "@lumino/widgets": shared(widgetsPackage.version, widgets),
       "@jupyterlab/notebook": shared("4.6.4", notebookTokens),
+      // Singletons the diagnostics plugin imports; JupyterLab's page provides them.
+      "@codemirror/state": shared(codemirrorStatePackage.version, codemirrorState),
+      "@codemirror/view": shared(codemirrorViewPackage.version, codemirrorView),
     });
     const build = manifest.jupyterlab._build;
     const mime = (await container.get(build.mimeExtension!))().default as IRenderMime.IExtension;
@@ -80,7 +89,9 @@ const page = {
     });
 
     type Plugin = { id: string; requires?: unknown[]; activate(app: unknown, ...services: unknown[]): void };
-    const plugin = (await container.get(build.extension!))().default as Plugin;
+    const exported = (await container.get(build.extension!))().default as Plugin | Plugin[];
+    const plugin = (Array.isArray(exported) ? exported : [exported]).find((candidate) => candidate.id === "ringbook-plotly:figure-streams");
+    if (plugin === undefined) throw new Error("the labextension has no ringbook-plotly:figure-streams plugin");
     if (plugin.requires?.[0] !== notebookTokens.INotebookTracker) throw new Error(`the plugin does not require the notebook tracker: ${String(plugin.requires)}`);
     panel = new PanelOnKernel(kernel);
     const widgetAdded = new Signal<unknown, PanelOnKernel>({});
