@@ -350,5 +350,8 @@ function virtualTsconfig(config: LanguageWorkerConfig, user: UserTsconfig | unde
     ...(user === undefined ? {} : { extends: "./tsconfig.json" }),
     compilerOptions,
     files: ["__ringbook_globals__.d.ts", cellFileName],
+    // `files`, `include` and `exclude` are inherited one by one: without this, the `include` of
+    // the tsconfig.json beside the notebook (a project's whole source) joined every check.
+    include: [],
   };
 }

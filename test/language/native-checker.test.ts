@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -72,3 +72,23 @@ function childrenOf(pid: number): number[] {
     })
     .map(Number);
 }
+
+test("a tsconfig.json beside the notebook gives its options, not its included files: a project's source does not join every check", async () => {
+  const cwd = await mkdtemp(join(tmpdir(), "ringbook-checker-"));
+  try {
+    await mkdir(join(cwd, "src"));
+    await writeFile(join(cwd, "tsconfig.json"), JSON.stringify({ compilerOptions: { strict: true, target: "es2022", lib: ["es2023"] }, include: ["src/**/*.ts"] }));
+    // A project file with a global declaration: visible only if the project's files joined the program.
+    await writeFile(join(cwd, "src", "project-globals.ts"), "declare global { var projectOnly: number }\nexport const fromProject = 1;\n");
+    const checker = await NativeChecker.start({ cwd, packageRoot, checker: "native" });
+    try {
+      assert.deepEqual(checker.diagnose("const n: number = projectOnly;").map((d) => d.code), [2304], "the project's files are not part of the notebook");
+      assert.deepEqual(checker.diagnose('import { fromProject } from "./src/project-globals.ts";\nconst m: number = fromProject;'), [], "a cell imports the project's code");
+      assert.deepEqual(checker.diagnose("let s: string = 1;").map((d) => d.code), [2322], "the tsconfig's strict options apply");
+    } finally {
+      await checker.close();
+    }
+  } finally {
+    await rm(cwd, { recursive: true, force: true });
+  }
+});
