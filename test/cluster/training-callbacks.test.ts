@@ -10,7 +10,7 @@ import { TrainRun } from "../../lib/cluster/train-run.js";
 import type { TaskEvent } from "../../lib/cluster/pending-task.js";
 import type { TrainCallbacks } from "../../lib/training/callback-options.js";
 import type { EpochRecord } from "../../lib/training/epoch-record.js";
-import type { StepRecord } from "../../lib/training/rank-loop.js";
+import type { StepRecord } from "../../lib/metrics/step-record.js";
 import type { WorkerTrainEvent, WorkerTrainResult } from "../../lib/training/worker-train.js";
 
 function stepRecord(rank: number, step: number, loss: number): StepRecord {
