@@ -383,7 +383,7 @@ export class Cluster {
       try {
         payload = serialize(options.args);
       } catch (error) {
-        throw new RingbookError("ERR_ARGS_NOT_CLONEABLE", `args cannot be sent to workers: ${(error as Error).message}. Pass plain data (numbers, strings, arrays, objects, typed arrays)`, { cause: error });
+        throw new RingbookError("ERR_ARGS_NOT_CLONEABLE", `args cannot be sent to workers: ${messageOf(error)}. Pass plain data (numbers, strings, arrays, objects, typed arrays)`, { cause: error });
       }
     }
     const pending = new PendingTask(randomUUID(), targets, options.stoppable === true);
@@ -430,8 +430,9 @@ export class Cluster {
     switch (message.type) {
       case "output": {
         const task = message.taskId === null ? undefined : this.#tasks.get(message.taskId);
-        if (task) task.push({ kind: "output", rank: worker.rank, stream: message.stream, text: message.text });
-        else printStray(worker.rank, message.stream, message.text);
+        // Output that comes after its task ended (every rank settled) is still printed.
+        const queued = task?.push({ kind: "output", rank: worker.rank, stream: message.stream, text: message.text }) ?? false;
+        if (!queued) printStray(worker.rank, message.stream, message.text);
         return;
       }
       case "event":
@@ -475,7 +476,7 @@ export class Cluster {
         try {
           return { status: "ok", value: deserialize(message.payload) };
         } catch (error) {
-          return { status: "error", error: new RingbookError("ERR_BAD_PAYLOAD", `rank ${rank}'s result could not be read: ${(error as Error).message}`) };
+          return { status: "error", error: new RingbookError("ERR_BAD_PAYLOAD", `rank ${rank}'s result could not be read: ${messageOf(error)}`) };
         }
       case "error":
         return { status: "error", error: new RemoteTaskError(rank, message.error) };
@@ -497,7 +498,7 @@ export class Cluster {
       try {
         callback();
       } catch (error) {
-        this.#settings.log(`cluster ${this.id}: close callback failed: ${(error as Error).message}`);
+        this.#settings.log(`cluster ${this.id}: close callback failed: ${messageOf(error)}`);
       }
     }
   }
@@ -515,6 +516,11 @@ export class Cluster {
     }
     return [...new Set(ranks)].sort((a, b) => a - b);
   }
+}
+
+/** What a caught value says (anything may be thrown). */
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 /** Output that belongs to no task, printed with its rank. */

@@ -39,12 +39,14 @@ export function integerField(object: JsonObject, key: string, path: string, min 
   return value;
 }
 
+/** A string field. */
 export function stringField(object: JsonObject, key: string, path: string): string {
   const value = object[key];
   if (typeof value !== "string") throw new BadPayloadError(`${path}.${key}`, "a string", value);
   return value;
 }
 
+/** A boolean field. */
 export function booleanField(object: JsonObject, key: string, path: string): boolean {
   const value = object[key];
   if (typeof value !== "boolean") throw new BadPayloadError(`${path}.${key}`, "a boolean", value);

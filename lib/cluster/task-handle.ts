@@ -13,6 +13,12 @@ import { collectResults } from "./task-output.js";
 /** What a task's consumer sees: rank output, or one of the kind's events. */
 export type TaskHandleEvent<Event> = (TaskEvent & { kind: "output" }) | { kind: "event"; rank: number; event: Event };
 
+/**
+ * One task of kind `Kind` on its ranks. Made by the cluster when it sends the task.
+ * @example
+ * for await (const event of handle.events()) if (event.kind === "event") onEvent(event.event);
+ * const results = await handle.result();
+ */
 export class TaskHandle<Kind extends TaskKindName> {
   readonly kindName: Kind;
   readonly #kind: TaskKind<TaskEventOf<Kind>, TaskResultOf<Kind>>;
