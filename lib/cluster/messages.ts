@@ -6,7 +6,7 @@
  * not parse is dropped, logged and, when the sender can be told, answered with `rejected`.
  */
 import { RingbookError } from "../errors.js";
-import { toRank, type Rank } from "../ids.js";
+import { isRank, type Rank } from "../ids.js";
 import { isJsonObject, quote, type JsonObject } from "../json-guards.js";
 
 /** Bumped on any incompatible change; a message of another version is rejected with both versions named. */
@@ -84,11 +84,8 @@ function str(object: JsonObject, key: string): string {
 
 function rank(object: JsonObject, key: string): Rank {
   const value = object[key];
-  try {
-    return toRank(value, `field ${key}`);
-  } catch {
-    return fail(`field ${key} must be a rank (an integer >= 0)`, value);
-  }
+  if (!isRank(value)) fail(`field ${key} must be an integer >= 0`, value);
+  return value;
 }
 
 function nullableStr(object: JsonObject, key: string): string | null {
