@@ -8,6 +8,8 @@
 export const ERROR_CODES = [
   // cancellation, shared by the collectives and the kernel client
   "ERR_ABORTED",
+  // lib/async-queue
+  "ERR_QUEUE_FULL",
   // lib/backend
   "ERR_BACKEND",
   "ERR_BLAS_BACKEND",

@@ -4,9 +4,13 @@
  * parent headers; the executor knows cells only by the `cellId` the server gives it, and every event
  * it emits names the cell whose code (or callbacks, or promises) produced it.
  */
+import type { CompleteResult, InspectResult } from "../language/protocol.js";
 
 /** A MIME bundle: MIME type → data. JSON types carry objects, the rest strings (base64 for images). */
 export type MimeBundle = Record<string, unknown>;
+
+// Completion and inspection are answered by the language service, which owns their types.
+export type { CompleteResult, InspectResult } from "../language/protocol.js";
 
 /** Output and requests the executor emits while, or after, a cell runs. */
 export type CellEvent =
@@ -58,19 +62,6 @@ export type ExecuteOutcome =
   | { status: "interrupted" }
   /** The execution environment died (e.g. `process.exit()` in a cell); a fresh one was started. */
   | { status: "restarted"; reason: string };
-
-export interface CompleteResult {
-  matches: string[];
-  cursorStart: number;
-  cursorEnd: number;
-  /** Spec's `_jupyter_types_experimental` entries, one per match. */
-  types?: Array<{ start: number; end: number; text: string; type: string; signature?: string }>;
-}
-
-export interface InspectResult {
-  found: boolean;
-  data: MimeBundle;
-}
 
 export type IsCompleteResult =
   | { status: "complete" }

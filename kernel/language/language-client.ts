@@ -5,7 +5,7 @@
  */
 import { Worker } from "node:worker_threads";
 import { RingbookError } from "../../lib/errors.js";
-import type { CompleteResult, InspectResult } from "../execution/executor.js";
+import type { CompleteResult, InspectResult } from "./protocol.js";
 import type { CellDiagnostic, FromLanguageWorker, LanguageReply, LanguageRequest, LanguageWorkerConfig, ToLanguageWorker } from "./protocol.js";
 
 /** The language worker's young-generation size (see {@link LanguageClient.start}). */

@@ -7,7 +7,7 @@
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import type * as ts from "typescript";
-import type { CompleteResult, InspectResult } from "../execution/executor.js";
+import type { CompleteResult, InspectResult } from "./protocol.js";
 import { NotebookModule } from "./notebook-module.js";
 import { TextSnapshot } from "./text-snapshot.js";
 import type { CellDiagnostic, LanguageWorkerConfig } from "./protocol.js";

@@ -13,7 +13,7 @@ import { createRequire, syncBuiltinESMExports } from "node:module";
 import { basename, dirname, join } from "node:path";
 import type { API, Diagnostic, Project, Snapshot } from "typescript-native/unstable/sync";
 import { RingbookError } from "../../lib/errors.js";
-import { stripJsonComments } from "../execution/tsconfig-options.js";
+import { stripJsonComments } from "./json-comments.js";
 import { cellRange, ignoredDiagnostics } from "./diagnostic-filter.js";
 import { globalsDeclarations, ringbookTypePaths } from "./notebook-globals.js";
 import { augmentation, NotebookModel, type CellFile } from "./notebook-model.js";

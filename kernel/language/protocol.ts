@@ -1,7 +1,22 @@
 /** Messages between the executor and its language-service worker thread. */
 import { RingbookError } from "../../lib/errors.js";
 import { isJsonObject, quote } from "../../lib/json-guards.js";
-import type { CompleteResult, InspectResult } from "../execution/executor.js";
+
+/** Completions at a cursor (a complete_reply's content, in camelCase). */
+export interface CompleteResult {
+  matches: string[];
+  cursorStart: number;
+  cursorEnd: number;
+  /** Spec's `_jupyter_types_experimental` entries, one per match. */
+  types?: Array<{ start: number; end: number; text: string; type: string; signature?: string }>;
+}
+
+/** What inspection found at a cursor. */
+export interface InspectResult {
+  found: boolean;
+  /** A MIME bundle (MIME type → data). */
+  data: Record<string, unknown>;
+}
 
 /** `workerData` of the language worker. */
 export interface LanguageWorkerConfig {

@@ -1,11 +1,11 @@
 import { randomUUID } from "node:crypto";
+import { AsyncQueue } from "../../lib/async-queue.js";
 import { RingbookError } from "../../lib/errors.js";
 import type { Executor } from "../execution/executor.js";
 import type { ConnectionInfo } from "../protocol/connection-info.js";
 import { DEFAULT_MAX_MESSAGE_BYTES, hasParent } from "../protocol/frames.js";
 import { MessageSigner } from "../protocol/signer.js";
 import { KernelSockets } from "../sockets/kernel-sockets.js";
-import { BoundedQueue } from "./bounded-queue.js";
 import { CellEventPublisher } from "./cell-event-publisher.js";
 import { CellRegistry } from "./cell-registry.js";
 import { HistoryStore } from "./history-store.js";
@@ -88,7 +88,7 @@ class KernelServer implements RunningKernel {
   readonly #sender: MessageSender;
   readonly #events: CellEventPublisher;
   readonly #context: HandlerContext;
-  readonly #shellQueue: BoundedQueue<QueuedRequest>;
+  readonly #shellQueue: AsyncQueue<QueuedRequest>;
   /** Aborted by close(): a request being handled stops waiting for the executor. */
   readonly #closing = new AbortController();
   readonly #shellLoop: Promise<void>;
@@ -103,7 +103,8 @@ class KernelServer implements RunningKernel {
     this.#history = history;
     this.#signer = new MessageSigner(options.connection.signatureScheme, options.connection.key);
     this.#decoder = new RequestDecoder(this.#signer, options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES, options.log);
-    this.#shellQueue = new BoundedQueue<QueuedRequest>(options.shellQueueCapacity ?? 1000);
+    // A full queue holds the shell socket's receive loop back (ZeroMQ then queues, up to its high-water mark).
+    this.#shellQueue = new AsyncQueue<QueuedRequest>({ capacity: options.shellQueueCapacity ?? 1000, overflow: "block" });
     let requestShutdown: (value: { restart: boolean }) => void = () => {};
     this.shutdownRequested = new Promise((resolve) => (requestShutdown = resolve));
     this.#sender = new MessageSender(sockets, this.#signer, randomUUID());
@@ -143,7 +144,7 @@ class KernelServer implements RunningKernel {
   close(): Promise<void> {
     this.#closed ??= (async () => {
       this.#closing.abort(new RingbookError("KERNEL_CLOSED", "the kernel closed while a request was being handled"));
-      this.#shellQueue.close();
+      this.#shellQueue.close({ discard: true });
       await this.#shellLoop;
       await this.#executor.close().catch((error: unknown) => this.#log(`executor close failed: ${error instanceof Error ? error.message : String(error)}`));
       await this.#sockets.close();

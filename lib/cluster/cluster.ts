@@ -15,15 +15,16 @@ import { parseEvaluateOptions, parseTrainOptions, type EvaluateOptions, type Tra
 import type { MetricSpec } from "../training/metrics.js";
 import { rebuildTrainedModel, recipeOf, type TrainedModel, type TrainingRecipe } from "../training/trained-model.js";
 import { parseCallbackOptions } from "../training/callback-options.js";
-import type { ExportedModel, WorkerTrainResult } from "../training/worker-train.js";
 import { ClusterClosedError, RemoteTaskError, WorkerDiedError, type WorkerExit } from "./cluster-errors.js";
 import type { ClusterSettings } from "./cluster-settings.js";
 import { describeCluster, type ClusterDescription, type WorkerDescription } from "./describe.js";
 import { findDisplayHost } from "../plots/live-display.js";
 import { LiveTrainingView } from "./live-training-view.js";
 import type { TaskSpec } from "./messages.js";
-import { PendingTask, type RankOutcome, type TaskEvent } from "./pending-task.js";
-import { collectResults, prefixLines, PrefixedPrinter } from "./task-output.js";
+import { PendingTask, type RankOutcome } from "./pending-task.js";
+import { TaskHandle } from "./task-handle.js";
+import type { TaskEventOf, TaskKindName, TaskResultOf } from "./task-kinds.js";
+import { prefixLines, PrefixedPrinter } from "./task-output.js";
 import { TrainRun } from "./train-run.js";
 import type { WorkerHandle } from "./worker-handle.js";
 import { WorkerPool, type TaskMessage } from "./worker-pool.js";
@@ -52,16 +53,17 @@ export interface RunOptions<Args> {
   signal?: AbortSignal;
 }
 
-/** How {@link Cluster} runs one task. */
-interface ExecuteOptions {
+/** How {@link Cluster} runs one task of kind `Kind`. */
+interface ExecuteOptions<Kind extends TaskKindName> {
   ranks?: readonly number[] | undefined;
   args?: unknown;
   signal?: AbortSignal | undefined;
   /** Interrupts become stop requests (training). */
   stoppable?: boolean;
   /** Called once the task is registered, before it is sent. */
-  onStart?: (task: PendingTask) => void;
-  onEvent?: (event: TaskEvent & { kind: "event" }) => void;
+  onStart?: (task: TaskHandle<Kind>) => void;
+  /** Every event of the kind, parsed, in the order each rank sent them. */
+  onEvent?: (event: TaskEventOf<Kind>) => void;
 }
 
 /** A launched cluster. Create one with {@link launchCluster}. */
@@ -170,8 +172,10 @@ export class Cluster {
     if (/^\s*(async\s+)?[\w$]+\s*\([^)]*\)\s*\{/.test(source) && !/^\s*(async\s+)?function\b/.test(source)) {
       throw new RingbookError("ERR_BAD_TASK", "cluster.run cannot send a method shorthand; pass an arrow function or a function expression");
     }
-    const outcomes = await this.#execute({ kind: "function", source }, options);
-    return collectResults(outcomes) as Awaited<Result>[];
+    const results = await this.#execute({ kind: "function", source }, options);
+    // The function's declared result type: its value crossed a process as structured-clone data,
+    // which no parser can check against a TypeScript type (the one cast the caller asked for).
+    return results as Awaited<Result>[];
   }
 
   /**
@@ -183,7 +187,7 @@ export class Cluster {
     const name = `workers-cell-${++this.#cellCount}`;
     // The workers compile it with the default options: its frames in a worker's error map back here.
     threadCellSources.record(name, code, {});
-    return collectResults(await this.#execute({ kind: "cell", code, name }, options));
+    return this.#execute({ kind: "cell", code, name }, options);
   }
 
   /**
@@ -199,23 +203,26 @@ export class Cluster {
     this.#assertOpen("train");
     const spec = parseTrainOptions(options, this.worldSize);
     const recipe = recipeOf(options, spec.optimizer, this.worldSize);
-    const run = new TrainRun(this.worldSize, spec.schedule, async (onEvent, onStart) => {
-      const outcomes = await this.#execute(
-        { kind: "train" },
-        {
-          args: spec,
-          stoppable: true,
-          onStart: (task) => onStart(() => this.#stopTask(task)),
-          // A rank sends events only once every rank built the new model: the workers hold it now.
-          onEvent: (event) => {
-            this.#trainedWith = recipe;
-            this.#evaluateDefaults = { metrics: spec.metrics ?? [], args: spec.args };
-            onEvent(event);
+    const run = new TrainRun(
+      this.worldSize,
+      spec.schedule,
+      (onEvent, onStart) =>
+        this.#execute(
+          { kind: "train" },
+          {
+            args: spec,
+            stoppable: true,
+            onStart: (task) => onStart(() => task.stop()),
+            // A rank sends events only once every rank built the new model: the workers hold it now.
+            onEvent: (event) => {
+              this.#trainedWith = recipe;
+              this.#evaluateDefaults = { metrics: spec.metrics ?? [], args: spec.args };
+              onEvent(event);
+            },
           },
-        },
-      );
-      return collectResults(outcomes) as WorkerTrainResult[];
-    }, trainRunOptions(options));
+        ),
+      trainRunOptions(options),
+    );
     const host = options.live === false ? undefined : findDisplayHost();
     // The view shows its displays now, before this cell can end (see LiveTrainingView).
     const view = host === undefined ? undefined : new LiveTrainingView(run, host, typeof options.live === "object" ? options.live : {});
@@ -277,7 +284,9 @@ export class Cluster {
    * await saveModel(model, "runs/exp3");
    */
   async model(options: { rank?: number } = {}): Promise<TrainedModel> {
-    const [exported] = collectResults(await this.#execute({ kind: "exportModel" }, { ranks: [options.rank ?? 0] })) as [ExportedModel];
+    const rank = options.rank ?? 0;
+    const [exported] = await this.#execute({ kind: "exportModel" }, { ranks: [rank] });
+    if (exported === undefined) throw new RingbookError("ERR_NO_OUTCOME", `rank ${rank} exported no model`);
     return rebuildTrainedModel(exported, this.#trainedWith);
   }
 
@@ -295,7 +304,8 @@ export class Cluster {
   async evaluate<Args = any>(data: TrainOptions<Args>["data"], options: EvaluateOptions<Args> = {}): Promise<Record<string, number>> {
     this.#assertOpen("evaluate");
     const spec = parseEvaluateOptions(data, options, this.worldSize, this.#evaluateDefaults);
-    const [logs] = collectResults(await this.#execute({ kind: "evaluate" }, { args: spec })) as [Record<string, number>];
+    const [logs] = await this.#execute({ kind: "evaluate" }, { args: spec });
+    if (logs === undefined) throw new RingbookError("ERR_NO_OUTCOME", "evaluate ended without a result from rank 0");
     return logs;
   }
 
@@ -350,10 +360,11 @@ export class Cluster {
   // ---------------------------------------------------------------- tasks
 
   /**
-   * Sends a task to its ranks and drives it to its end in the caller's async context: output is
-   * printed with rank prefixes, other events go to `onEvent`. Resolves with every rank's outcome.
+   * Sends a task to its ranks and drives its handle to the end in the caller's async context:
+   * output is printed with rank prefixes, the kind's events go to `onEvent`. Resolves with every
+   * rank's result, parsed by the kind (see task-kinds), in rank order.
    */
-  async #execute(task: TaskSpec, options: ExecuteOptions): Promise<Array<{ rank: number; outcome: RankOutcome }>> {
+  async #execute<Kind extends TaskKindName>(task: TaskSpec & { kind: Kind }, options: ExecuteOptions<Kind>): Promise<Array<TaskResultOf<Kind>>> {
     this.#assertOpen("run a task");
     options.signal?.throwIfAborted();
     if (this.#meshStale) {
@@ -374,20 +385,21 @@ export class Cluster {
       try {
         payload = serialize(options.args);
       } catch (error) {
-        throw new RingbookError("ERR_ARGS_NOT_CLONEABLE", `args cannot be sent to workers: ${(error as Error).message}. Pass plain data (numbers, strings, arrays, objects, typed arrays)`, { cause: error });
+        throw new RingbookError("ERR_ARGS_NOT_CLONEABLE", `args cannot be sent to workers: ${messageOf(error)}. Pass plain data (numbers, strings, arrays, objects, typed arrays)`, { cause: error });
       }
     }
     const pending = new PendingTask(randomUUID(), targets, options.stoppable === true);
+    const handle = new TaskHandle(task.kind, pending, () => (pending.stoppable ? this.#stopTask(pending) : this.#interruptTask(pending)));
     this.#tasks.set(pending.taskId, pending);
     const onAbort = (): void => this.#interruptTask(pending);
     options.signal?.addEventListener("abort", onAbort, { once: true });
     try {
-      options.onStart?.(pending);
+      options.onStart?.(handle);
       for (const rank of targets) this.#pool.send(this.#pool.worker(rank)!, { type: "task", taskId: pending.taskId, task }, payload);
       const printer = new PrefixedPrinter();
-      for await (const event of pending.events()) {
+      for await (const event of handle.events()) {
         if (event.kind === "output") printer.print(event);
-        else options.onEvent?.(event);
+        else options.onEvent?.(event.event);
       }
       printer.end();
     } finally {
@@ -395,7 +407,7 @@ export class Cluster {
       this.#tasks.delete(pending.taskId);
     }
     options.signal?.throwIfAborted();
-    return pending.outcomes();
+    return handle.result();
   }
 
   /** Asks the ranks running a stoppable task (training) to stop after the step they agree on. */
@@ -420,8 +432,9 @@ export class Cluster {
     switch (message.type) {
       case "output": {
         const task = message.taskId === null ? undefined : this.#tasks.get(message.taskId);
-        if (task) task.push({ kind: "output", rank: worker.rank, stream: message.stream, text: message.text });
-        else printStray(worker.rank, message.stream, message.text);
+        // Output that comes after its task ended (every rank settled) is still printed.
+        const queued = task?.push({ kind: "output", rank: worker.rank, stream: message.stream, text: message.text }) ?? false;
+        if (!queued) printStray(worker.rank, message.stream, message.text);
         return;
       }
       case "event":
@@ -465,7 +478,7 @@ export class Cluster {
         try {
           return { status: "ok", value: deserialize(message.payload) };
         } catch (error) {
-          return { status: "error", error: new RingbookError("ERR_BAD_PAYLOAD", `rank ${rank}'s result could not be read: ${(error as Error).message}`) };
+          return { status: "error", error: new RingbookError("ERR_BAD_PAYLOAD", `rank ${rank}'s result could not be read: ${messageOf(error)}`) };
         }
       case "error":
         return { status: "error", error: new RemoteTaskError(rank, message.error) };
@@ -487,7 +500,7 @@ export class Cluster {
       try {
         callback();
       } catch (error) {
-        this.#settings.log(`cluster ${this.id}: close callback failed: ${(error as Error).message}`);
+        this.#settings.log(`cluster ${this.id}: close callback failed: ${messageOf(error)}`);
       }
     }
   }
@@ -505,6 +518,11 @@ export class Cluster {
     }
     return [...new Set(ranks)].sort((a, b) => a - b);
   }
+}
+
+/** What a caught value says (anything may be thrown). */
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 /** Output that belongs to no task, printed with its rank. */

@@ -6,6 +6,7 @@
  * not parse is dropped, logged and, when the sender can be told, answered with `rejected`.
  */
 import { RingbookError } from "../errors.js";
+import { isRank, type Rank } from "../ids.js";
 import { isJsonObject, quote, type JsonObject } from "../json-guards.js";
 
 /** Bumped on any incompatible change; a message of another version is rejected with both versions named. */
@@ -26,7 +27,7 @@ export type ToWorker =
   | { type: "stopTraining"; taskId: string }
   | { type: "mesh"; generation: number; worldSize: number; bindAddress: string }
   | { type: "peers"; generation: number; endpoints: string[] }
-  | { type: "peerDied"; generation: number; rank: number; reason: string }
+  | { type: "peerDied"; generation: number; rank: Rank; reason: string }
   | { type: "ping"; seq: number }
   | { type: "shutdown" };
 
@@ -56,7 +57,7 @@ export type FromWorker =
 
 /** Who sent a worker message; checked against the connection it arrived on. */
 export interface WorkerIdentity {
-  rank: number;
+  rank: Rank;
   incarnation: number;
 }
 
@@ -78,6 +79,12 @@ function fail(what: string, value: unknown): never {
 function str(object: JsonObject, key: string): string {
   const value = object[key];
   if (typeof value !== "string") fail(`field ${key} must be a string`, value);
+  return value;
+}
+
+function rank(object: JsonObject, key: string): Rank {
+  const value = object[key];
+  if (!isRank(value)) fail(`field ${key} must be an integer >= 0`, value);
   return value;
 }
 
@@ -174,7 +181,7 @@ export function parseToWorkerFields(value: JsonObject): ToWorker {
     case "peers":
       return { type, generation: int(value, "generation"), endpoints: strings(value, "endpoints") };
     case "peerDied":
-      return { type, generation: int(value, "generation"), rank: int(value, "rank"), reason: str(value, "reason") };
+      return { type, generation: int(value, "generation"), rank: rank(value, "rank"), reason: str(value, "reason") };
     case "ping":
       return { type, seq: int(value, "seq") };
     case "shutdown":
@@ -187,7 +194,7 @@ export function parseToWorkerFields(value: JsonObject): ToWorker {
 /** Parses a worker → owner header, with the sender's identity. */
 export function parseFromWorker(text: Buffer | string): FromWorker & WorkerIdentity {
   const value = header(text);
-  const identity: WorkerIdentity = { rank: int(value, "rank"), incarnation: int(value, "incarnation") };
+  const identity: WorkerIdentity = { rank: rank(value, "rank"), incarnation: int(value, "incarnation") };
   const type = value["type"];
   const message = ((): FromWorker => {
     switch (type) {

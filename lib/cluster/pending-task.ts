@@ -5,6 +5,7 @@
  * so a worker's output lands in the cell that started the task, not the one that launched the
  * cluster.
  */
+import { AsyncQueue } from "../async-queue.js";
 import { RingbookError } from "../errors.js";
 
 /** Something that happened on a rank while the task ran. */
@@ -22,14 +23,21 @@ export class PendingTask {
   /** Training: an interrupt asks it to stop at an agreed step instead of abandoning it. */
   readonly stoppable: boolean;
   readonly #outcomes = new Map<number, RankOutcome>();
-  #events: TaskEvent[] = [];
-  #wake: (() => void) | undefined;
+  /**
+   * Unbounded: its producer is the socket's receive loop, which must not wait, and its consumer
+   * (the cluster's loop in the caller's cell) only prints and hands events on, so it keeps up.
+   * Training bounds its own rate (records are batched every `metricsIntervalMs`).
+   */
+  readonly #events = new AsyncQueue<TaskEvent>();
+  readonly #settled: Promise<void>;
+  #markSettled: () => void = () => undefined;
 
   constructor(taskId: string, ranks: readonly number[], stoppable = false) {
     if (ranks.length === 0) throw new RingbookError("ERR_NO_RANKS", `task ${taskId} has no target ranks`);
     this.taskId = taskId;
     this.ranks = ranks;
     this.stoppable = stoppable;
+    this.#settled = new Promise((resolve) => (this.#markSettled = resolve));
   }
 
   /** True once every target rank has an outcome. */
@@ -46,16 +54,23 @@ export class PendingTask {
     return this.ranks.includes(rank);
   }
 
-  push(event: TaskEvent): void {
-    this.#events.push(event);
-    this.#wakeConsumer();
+  /** Queues an event for the consumer; one that arrives after every rank settled is dropped (false). */
+  push(event: TaskEvent): boolean {
+    return this.#events.push(event);
   }
 
   /** Records a rank's outcome; later ones for the same rank are ignored (a death after its result changes nothing). */
   settle(rank: number, outcome: RankOutcome): void {
     if (!this.includes(rank) || this.#outcomes.has(rank)) return;
     this.#outcomes.set(rank, outcome);
-    this.#wakeConsumer();
+    if (!this.settled) return;
+    this.#events.close();
+    this.#markSettled();
+  }
+
+  /** Resolves once every target rank has an outcome. */
+  whenSettled(): Promise<void> {
+    return this.#settled;
   }
 
   /** Outcomes in result order (only meaningful once {@link settled}). */
@@ -63,23 +78,8 @@ export class PendingTask {
     return this.ranks.map((rank) => ({ rank, outcome: this.#outcomes.get(rank) ?? { status: "error", error: new RingbookError("ERR_NO_OUTCOME", `rank ${rank} has no outcome`) } }));
   }
 
-  /** Events until every rank has settled; then the loop ends. One consumer. */
-  async *events(): AsyncGenerator<TaskEvent, void, undefined> {
-    for (;;) {
-      if (this.#events.length > 0) {
-        const batch = this.#events;
-        this.#events = [];
-        yield* batch;
-        continue;
-      }
-      if (this.settled) return;
-      await new Promise<void>((resolve) => (this.#wake = resolve));
-    }
-  }
-
-  #wakeConsumer(): void {
-    const wake = this.#wake;
-    this.#wake = undefined;
-    wake?.();
+  /** Events until every rank has settled (those queued by then included); then the loop ends. One consumer. */
+  events(): AsyncIterable<TaskEvent> {
+    return this.#events;
   }
 }

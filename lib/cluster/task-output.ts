@@ -23,22 +23,21 @@ export function prefixLines(rank: number, text: string): string {
 
 /** Prints task output line by line with rank prefixes, keeping partial lines per rank and stream. */
 export class PrefixedPrinter {
-  readonly #partial = new Map<string, string>();
+  /** The unfinished line of each rank and stream, keyed by `rank:stream`. */
+  readonly #partial = new Map<string, { rank: number; stream: "stdout" | "stderr"; text: string }>();
 
   print(event: TaskEvent): void {
     if (event.kind !== "output") return;
     const key = `${event.rank}:${event.stream}`;
-    const text = (this.#partial.get(key) ?? "") + event.text;
+    const text = (this.#partial.get(key)?.text ?? "") + event.text;
     const cut = text.lastIndexOf("\n") + 1;
-    this.#partial.set(key, text.slice(cut));
+    this.#partial.set(key, { rank: event.rank, stream: event.stream, text: text.slice(cut) });
     if (cut > 0) this.#write(event.stream, prefixLines(event.rank, text.slice(0, cut)));
   }
 
   end(): void {
-    for (const [key, text] of this.#partial) {
-      if (text === "") continue;
-      const [rank, stream] = key.split(":") as [string, "stdout" | "stderr"];
-      this.#write(stream, `${prefixLines(Number(rank), text)}\n`);
+    for (const { rank, stream, text } of this.#partial.values()) {
+      if (text !== "") this.#write(stream, `${prefixLines(rank, text)}\n`);
     }
     this.#partial.clear();
   }

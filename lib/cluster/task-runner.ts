@@ -141,7 +141,7 @@ export class TaskRunner {
 export function toRemoteError(error: unknown): RemoteErrorInfo {
   if (error instanceof Error) {
     const info: RemoteErrorInfo = { name: error.name, message: error.message, stack: error.stack ?? `${error.name}: ${error.message}` };
-    const code = (error as { code?: unknown }).code;
+    const code = "code" in error ? error.code : undefined;
     if (typeof code === "string") info.code = code;
     return info;
   }
@@ -170,8 +170,8 @@ export function serializeValue(value: unknown): { ok: true; bytes: Uint8Array } 
       ok: false,
       error: {
         name: "DataCloneError",
-        message: `the task's result (${kind}) cannot be sent back: ${(error as Error).message}. Return plain data: numbers, strings, arrays, objects, typed arrays, Maps`,
-        stack: (error as Error).stack ?? "",
+        message: `the task's result (${kind}) cannot be sent back: ${error instanceof Error ? error.message : String(error)}. Return plain data: numbers, strings, arrays, objects, typed arrays, Maps`,
+        stack: error instanceof Error ? (error.stack ?? "") : "",
         code: "ERR_RESULT_NOT_CLONEABLE",
       },
     };

@@ -3,7 +3,7 @@
  * of per-step metrics (joined across ranks), a history for plots, and `stop()`, which asks every
  * rank to stop after the step they agree on so the model is left consistent.
  */
-import { deserialize } from "node:v8";
+import { AsyncQueue, type QueueOverflow } from "../async-queue.js";
 import { RingbookError } from "../errors.js";
 import { StepAggregator, type StepSummary } from "../metrics/step-summary.js";
 import { TrainingHistory } from "../metrics/training-history.js";
@@ -14,7 +14,6 @@ import type { EarlyStoppingOutcome } from "../training/early-stopping.js";
 import type { EpochRecord } from "../training/epoch-record.js";
 import type { ValidationRecord } from "../training/validation.js";
 import { CallbackRunner } from "../training/callback-runner.js";
-import type { TaskEvent } from "./pending-task.js";
 
 /** What `await run` gives. */
 export interface TrainResult {
@@ -45,7 +44,10 @@ export interface TrainResult {
 /** Something that wants every epoch's end record (callbacks, plots). */
 export type EpochListener = (record: EpochRecord) => void;
 
-/** Limit on summaries buffered for a metrics consumer that reads slower than steps arrive. */
+/**
+ * Limit on summaries buffered for a `run.metrics` reader that reads slower than steps arrive: past
+ * it the oldest are dropped (the history keeps them all), and the first drop is reported.
+ */
 const maxBufferedSummaries = 100_000;
 
 /** Something that wants every step summary (the live plot, `run.metrics` readers). */
@@ -56,7 +58,7 @@ export class TrainRun implements PromiseLike<TrainResult> {
   readonly schedule: TrainingSchedule;
   #totalSteps: number | undefined;
   readonly #aggregator: StepAggregator;
-  readonly #subscribers = new Set<{ queue: StepSummary[]; wake: (() => void) | undefined; done: boolean }>();
+  readonly #subscribers = new Set<AsyncQueue<StepSummary>>();
   readonly #listeners = new Set<StepListener>();
   readonly #result: Promise<TrainResult>;
   #stop: (() => void) | undefined;
@@ -79,7 +81,7 @@ export class TrainRun implements PromiseLike<TrainResult> {
   constructor(
     worldSize: number,
     schedule: TrainingSchedule,
-    drive: (onEvent: (event: TaskEvent & { kind: "event" }) => void, onStart: (stop: () => void) => void) => Promise<WorkerTrainResult[]>,
+    drive: (onEvent: (event: WorkerTrainEvent) => void, onStart: (stop: () => void) => void) => Promise<WorkerTrainResult[]>,
     options: { callbacks?: readonly TrainCallbacks[] } = {},
   ) {
     this.history = new TrainingHistory(worldSize);
@@ -117,32 +119,28 @@ export class TrainRun implements PromiseLike<TrainResult> {
     return this.#finished;
   }
 
-  /** Every step summary from now on, until the run ends. */
+  /**
+   * Every step summary from now on, until the run ends. A reader more than 100,000 summaries
+   * behind loses the oldest, with a warning (`RINGBOOK_METRICS_DROPPED`) at the first one.
+   */
   get metrics(): AsyncIterable<StepSummary> {
     return {
       [Symbol.asyncIterator]: () => {
-        const subscriber = { queue: [] as StepSummary[], wake: undefined as (() => void) | undefined, done: this.#finished };
-        this.#subscribers.add(subscriber);
-        const next = async (): Promise<IteratorResult<StepSummary>> => {
-          for (;;) {
-            const summary = subscriber.queue.shift();
-            if (summary !== undefined) return { value: summary, done: false };
-            if (subscriber.done) {
-              this.#subscribers.delete(subscriber);
-              return { value: undefined, done: true };
-            }
-            await new Promise<void>((resolve) => (subscriber.wake = resolve));
-          }
-        };
-        return {
-          next,
-          return: async (): Promise<IteratorResult<StepSummary>> => {
-            this.#subscribers.delete(subscriber);
-            return { value: undefined, done: true };
-          },
-        };
+        // Subscribed now, not at the first next(): nothing sent between the two is missed.
+        const queue = new AsyncQueue<StepSummary>({ capacity: maxBufferedSummaries, overflow: "drop-oldest", onOverflow: reportDroppedSummaries });
+        if (this.#finished) queue.close();
+        else this.#subscribers.add(queue);
+        return this.#read(queue);
       },
     };
+  }
+
+  async *#read(queue: AsyncQueue<StepSummary>): AsyncGenerator<StepSummary, void, undefined> {
+    try {
+      yield* queue;
+    } finally {
+      this.#subscribers.delete(queue);
+    }
   }
 
   /** Calls `listener` for every step summary; returns a function that removes it. */
@@ -185,14 +183,8 @@ export class TrainRun implements PromiseLike<TrainResult> {
     return this.#result.finally(onFinally);
   }
 
-  #onEvent(event: TaskEvent & { kind: "event" }): void {
-    if (event.payload === null) return;
-    let parsed: WorkerTrainEvent;
-    try {
-      parsed = deserialize(event.payload) as WorkerTrainEvent;
-    } catch {
-      return;
-    }
+  /** One rank's event, parsed by the train task kind (see task-kinds). */
+  #onEvent(parsed: WorkerTrainEvent): void {
     if (parsed.kind === "validations") {
       this.#validations.push(...parsed.records);
       for (const record of parsed.records) for (const listener of this.#validationListeners) listener(record);
@@ -220,13 +212,7 @@ export class TrainRun implements PromiseLike<TrainResult> {
       this.history.add(summary);
       for (const listener of this.#listeners) listener(summary, this.history);
       this.#lastSummaryStep = Math.max(this.#lastSummaryStep, summary.step);
-      for (const subscriber of this.#subscribers) {
-        if (subscriber.queue.length >= maxBufferedSummaries) subscriber.queue.shift();
-        subscriber.queue.push(summary);
-        const wake = subscriber.wake;
-        subscriber.wake = undefined;
-        wake?.();
-      }
+      for (const subscriber of this.#subscribers) subscriber.push(summary);
       this.#releaseEpochs();
     }
   }
@@ -291,11 +277,16 @@ export class TrainRun implements PromiseLike<TrainResult> {
 
   #endSubscribers(): void {
     this.#finished = true;
-    for (const subscriber of this.#subscribers) {
-      subscriber.done = true;
-      const wake = subscriber.wake;
-      subscriber.wake = undefined;
-      wake?.();
-    }
+    for (const subscriber of this.#subscribers) subscriber.close();
+    this.#subscribers.clear();
   }
+}
+
+/** The first summary a `run.metrics` reader lost, as a process warning (later drops are only counted). */
+function reportDroppedSummaries(overflow: QueueOverflow<StepSummary>): void {
+  if (overflow.droppedCount !== 1) return;
+  process.emitWarning(
+    `a run.metrics reader fell ${overflow.capacity} step summaries behind; the oldest are dropped from now on (step ${overflow.dropped.step} first). The run's history keeps every step; use run.onStep for a reader that must see all`,
+    { code: "RINGBOOK_METRICS_DROPPED" },
+  );
 }

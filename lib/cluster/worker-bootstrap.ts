@@ -4,12 +4,13 @@
  */
 import { parseBackendPreference, type BackendPreference } from "../backend/backend-preference.js";
 import { RingbookError } from "../errors.js";
+import { isRank, type Rank } from "../ids.js";
 import { isJsonObject, quote } from "../json-guards.js";
 
 /** A worker's start-up parameters. */
 export interface WorkerBootstrap {
   clusterId: string;
-  rank: number;
+  rank: Rank;
   incarnation: number;
   worldSize: number;
   /** The owner's control socket. */
@@ -51,9 +52,11 @@ export function parseWorkerBootstrapValue(value: unknown): WorkerBootstrap {
     if (typeof field !== "number" || !Number.isSafeInteger(field) || field < min) throw new RingbookError("ERR_BAD_BOOTSTRAP", `bootstrap field ${key} must be an integer >= ${min}, got ${quote(field)}`);
     return field;
   };
+  const rank = count("rank", 0);
+  if (!isRank(rank)) throw new RingbookError("ERR_BAD_BOOTSTRAP", `bootstrap field rank must be a rank, got ${quote(rank)}`);
   const bootstrap: WorkerBootstrap = {
     clusterId: text("clusterId"),
-    rank: count("rank", 0),
+    rank,
     incarnation: count("incarnation", 0),
     worldSize: count("worldSize", 1),
     controlEndpoint: text("controlEndpoint"),

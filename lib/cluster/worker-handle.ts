@@ -7,6 +7,7 @@
 import type { ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { RingbookError } from "../errors.js";
+import type { Rank } from "../ids.js";
 import { processExecArgv } from "../threads/interruptible-thread-options.js";
 import type { WorkerExit } from "./cluster-errors.js";
 import type { WorkerBootstrap } from "./worker-bootstrap.js";
@@ -37,7 +38,7 @@ const workerEntry = fileURLToPath(new URL("./worker-process.js", import.meta.url
 
 /** One worker process as seen by its owner. */
 export class WorkerHandle {
-  readonly rank: number;
+  readonly rank: Rank;
   readonly incarnation: number;
   readonly child: ChildProcess;
   state: WorkerState = "starting";

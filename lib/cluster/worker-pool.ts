@@ -5,6 +5,7 @@
  * cluster; everything else about a worker's life is handled here.
  */
 import { RingbookError } from "../errors.js";
+import { toRank } from "../ids.js";
 import { ClusterSecret } from "../transport/cluster-secret.js";
 import { PrivateDir } from "../transport/private-dir.js";
 import { ClusterClosedError, RemoteTaskError, WorkerDiedError, type WorkerExit } from "./cluster-errors.js";
@@ -186,7 +187,7 @@ export class WorkerPool {
     const device = assignDevices(this.#settings.devices, rank, () => gpus);
     const bootstrap: WorkerBootstrap = {
       clusterId: this.id,
-      rank,
+      rank: toRank(rank),
       incarnation: this.#nextIncarnationOf(rank),
       worldSize,
       controlEndpoint: this.#control.endpoint,
@@ -326,7 +327,7 @@ export class WorkerPool {
   abandonPeer(failedRank: number, ranks: readonly number[], reason: string): void {
     for (const rank of ranks) {
       const worker = this.#workers.get(rank);
-      if (worker?.alive === true) this.send(worker, { type: "peerDied", generation: this.#generation, rank: failedRank, reason });
+      if (worker?.alive === true) this.send(worker, { type: "peerDied", generation: this.#generation, rank: toRank(failedRank), reason });
     }
   }
 

@@ -19,6 +19,11 @@
  * | 20 | u32 | chunk index within the step |
  * | 24 | u32 | number of elements in the payload frame |
  * | 28 | u32 | total elements of the array the chunk belongs to |
+ *
+ * The mesh's own messages use the same 32 bytes with dtype none and no payload: a hello carries
+ * the rank it is addressed to at offset 20 and the world size at offset 28; a goodbye carries the
+ * number of operations its sender ran at offset 12; their other fields are 0. Decoded, each kind
+ * has its own fields ({@link HelloHeader}, {@link ByeHeader}, {@link CollectiveHeader}).
  */
 
 /** Bytes in an encoded header. */
@@ -38,9 +43,26 @@ const dtypes = ["none", "float32"] as const;
 /** Element type of the payload frame. */
 export type FrameDtype = (typeof dtypes)[number];
 
-/** A decoded header. */
-export interface FrameHeader {
-  kind: FrameKind;
+/** The first message on a new connection: names its destination and the world size, so a crossed endpoint list is caught. */
+export interface HelloHeader {
+  kind: "hello";
+  source: number;
+  /** The rank the hello is addressed to. */
+  destination: number;
+  worldSize: number;
+}
+
+/** A rank's last message to a peer before it closes its mesh. */
+export interface ByeHeader {
+  kind: "bye";
+  source: number;
+  /** Collectives the sender ran on this mesh. */
+  operations: number;
+}
+
+/** The header of one chunk of a collective. */
+export interface CollectiveHeader {
+  kind: CollectiveKind;
   dtype: FrameDtype;
   source: number;
   sequence: number;
@@ -48,6 +70,21 @@ export interface FrameHeader {
   chunk: number;
   count: number;
   total: number;
+}
+
+/** A decoded header. */
+export type FrameHeader = HelloHeader | ByeHeader | CollectiveHeader;
+
+/** The six u32 fields at offsets 8..28 and the dtype of `header`, as laid out on the wire. */
+function wireFields(header: FrameHeader): { dtype: FrameDtype; fields: [number, number, number, number, number, number] } {
+  switch (header.kind) {
+    case "hello":
+      return { dtype: "none", fields: [header.source, 0, 0, header.destination, 0, header.worldSize] };
+    case "bye":
+      return { dtype: "none", fields: [header.source, header.operations, 0, 0, 0, 0] };
+    default:
+      return { dtype: header.dtype, fields: [header.source, header.sequence, header.step, header.chunk, header.count, header.total] };
+  }
 }
 
 const maxU32 = 0xffff_ffff;
@@ -58,8 +95,8 @@ export function encodeHeader(header: FrameHeader): Buffer {
   buffer.writeUInt32LE(magic, 0);
   buffer.writeUInt8(protocolVersion, 4);
   buffer.writeUInt8(kinds.indexOf(header.kind) + 1, 5);
-  buffer.writeUInt8(dtypes.indexOf(header.dtype), 6);
-  const fields = [header.source, header.sequence, header.step, header.chunk, header.count, header.total];
+  const { dtype, fields } = wireFields(header);
+  buffer.writeUInt8(dtypes.indexOf(dtype), 6);
   fields.forEach((value, i) => {
     if (!Number.isInteger(value) || value < 0 || value > maxU32) throw new RangeError(`header field ${i} is ${value}, not a u32`);
     buffer.writeUInt32LE(value, 8 + 4 * i);
@@ -81,13 +118,24 @@ export function decodeHeader(frame: Uint8Array): { ok: true; header: FrameHeader
   if (dtype === undefined) return { ok: false, reason: `unknown dtype code ${view.getUint8(6)}` };
   if (view.getUint8(7) !== 0) return { ok: false, reason: `reserved byte is ${view.getUint8(7)}, expected 0` };
   const field = (i: number): number => view.getUint32(8 + 4 * i, true);
+  const source = field(0);
+  if (kind === "hello" || kind === "bye") {
+    // The mesh's own messages: no payload, and only their own slots set.
+    const used = kind === "hello" ? [3, 5] : [1];
+    const stray = [1, 2, 3, 4, 5].find((i) => !used.includes(i) && field(i) !== 0);
+    if (dtype !== "none") return { ok: false, reason: `a ${kind} has dtype ${dtype}, expected none` };
+    if (stray !== undefined) return { ok: false, reason: `a ${kind} has ${field(stray)} at offset ${8 + 4 * stray}, expected 0` };
+    return { ok: true, header: kind === "hello" ? { kind, source, destination: field(3), worldSize: field(5) } : { kind, source, operations: field(1) } };
+  }
   return {
     ok: true,
-    header: { kind, dtype, source: field(0), sequence: field(1), step: field(2), chunk: field(3), count: field(4), total: field(5) },
+    header: { kind, dtype, source, sequence: field(1), step: field(2), chunk: field(3), count: field(4), total: field(5) },
   };
 }
 
 /** A header as a short text for error messages. */
 export function describeHeader(header: FrameHeader): string {
+  if (header.kind === "hello") return `hello from rank ${header.source} to rank ${header.destination} (world ${header.worldSize})`;
+  if (header.kind === "bye") return `goodbye from rank ${header.source} after ${header.operations} operation(s)`;
   return `${header.kind} #${header.sequence} from rank ${header.source} (step ${header.step}, chunk ${header.chunk}, ${header.count} of ${header.total} ${header.dtype} values)`;
 }

@@ -3,7 +3,7 @@
  * ROUTER socket delivers (which connection, a well-formed header that agrees with it, a payload of
  * the announced size), and an operation checks that it is the message it expects next.
  */
-import { decodeHeader, describeHeader, type CollectiveKind, type FrameHeader } from "./frame-header.js";
+import { decodeHeader, describeHeader, type CollectiveHeader, type CollectiveKind, type FrameHeader } from "./frame-header.js";
 
 /** The routing id a rank's outgoing connections carry, which the receiving ROUTER reports. */
 export function routingIdOf(rank: number): string {
@@ -30,7 +30,7 @@ export function parsePeerMessage(frames: readonly Buffer[], rank: number, worldS
   if (!decoded.ok) return refuse(decoded.reason);
   const { header } = decoded;
   if (header.source !== from) return refuse(`the header says it is from rank ${header.source}`);
-  const payloadBytes = header.dtype === "float32" ? header.count * 4 : 0;
+  const payloadBytes = header.kind !== "hello" && header.kind !== "bye" && header.dtype === "float32" ? header.count * 4 : 0;
   if (payload.byteLength !== payloadBytes) return refuse(`payload of ${payload.byteLength} bytes for ${describeHeader(header)}`);
   return { ok: true, message: { from, header, payload } };
 }
@@ -45,20 +45,18 @@ export interface Expectation {
   total?: number;
 }
 
-/** Why `header`, received from rank `from`, is not the expected message (with a hint at the likely cause), or undefined if it is. */
-export function mismatchOf(header: FrameHeader, expected: Expectation, from: number): string | undefined {
-  const problem =
-    header.kind !== expected.kind || header.sequence !== expected.sequence
-      ? "every rank must call the same collectives in the same order"
-      : header.dtype !== "float32"
-        ? "expected float32 values"
-        : header.step !== expected.step || header.chunk !== expected.chunk
-          ? "message out of order (or the ranks disagree on the root or the chunk size)"
-          : (expected.total !== undefined && header.total !== expected.total) || (expected.count !== undefined && header.count !== expected.count)
-            ? "the ranks passed arrays of different lengths (or use different chunk sizes)"
-            : undefined;
-  if (problem === undefined) return undefined;
-  const count = expected.count === undefined ? "" : ` with ${expected.count} values`;
-  const total = expected.total === undefined ? "" : ` of ${expected.total}`;
-  return `expected ${expected.kind} #${expected.sequence} step ${expected.step} chunk ${expected.chunk}${count}${total} from rank ${from}, got ${describeHeader(header)}: ${problem}`;
+/** The checked header when `header`, received from rank `from`, is the expected message, or why not (with a hint at the likely cause). */
+export function matchExpected(header: FrameHeader, expected: Expectation, from: number): { ok: true; header: CollectiveHeader } | { ok: false; reason: string } {
+  const refuse = (problem: string): { ok: false; reason: string } => {
+    const count = expected.count === undefined ? "" : ` with ${expected.count} values`;
+    const total = expected.total === undefined ? "" : ` of ${expected.total}`;
+    return { ok: false, reason: `expected ${expected.kind} #${expected.sequence} step ${expected.step} chunk ${expected.chunk}${count}${total} from rank ${from}, got ${describeHeader(header)}: ${problem}` };
+  };
+  if (header.kind === "hello" || header.kind === "bye" || header.kind !== expected.kind || header.sequence !== expected.sequence) return refuse("every rank must call the same collectives in the same order");
+  if (header.dtype !== "float32") return refuse("expected float32 values");
+  if (header.step !== expected.step || header.chunk !== expected.chunk) return refuse("message out of order (or the ranks disagree on the root or the chunk size)");
+  if ((expected.total !== undefined && header.total !== expected.total) || (expected.count !== undefined && header.count !== expected.count)) {
+    return refuse("the ranks passed arrays of different lengths (or use different chunk sizes)");
+  }
+  return { ok: true, header };
 }

@@ -24,8 +24,8 @@ import * as zmq from "zeromq";
 import { RingbookError } from "../errors.js";
 import { ZapAuthenticator, zapClientOptions, zapServerOptions, type ZapRegistration } from "../transport/zap-authenticator.js";
 import { floatsOf, bytesOf } from "./float-frames.js";
-import { describeHeader, encodeHeader, type CollectiveKind, type FrameHeader } from "./frame-header.js";
-import { mismatchOf, parsePeerMessage, routingIdOf, type PeerMessage } from "./mesh-messages.js";
+import { describeHeader, encodeHeader, type CollectiveHeader, type CollectiveKind, type FrameHeader } from "./frame-header.js";
+import { matchExpected, parsePeerMessage, routingIdOf, type PeerMessage } from "./mesh-messages.js";
 import { MeshChanges, untilDeadline } from "./mesh-waits.js";
 
 /** Options of {@link PeerMesh.bind}. */
@@ -55,7 +55,7 @@ export interface PeerMeshOptions {
 
 /** A received message: its checked header and its float32 values (the caller's to change). */
 export interface ReceivedFrame {
-  header: FrameHeader;
+  header: CollectiveHeader;
   values: Float32Array;
 }
 
@@ -188,11 +188,11 @@ export class PeerMesh {
         dealer.connect(endpoints[peer.rank]!);
       }
       // A hello names its destination and the world size, so a crossed endpoint list is caught.
-      const hello = (to: number): FrameHeader => ({ kind: "hello", dtype: "none", source: this.rank, sequence: 0, step: 0, chunk: to, count: 0, total: this.worldSize });
+      const hello = (to: number): FrameHeader => ({ kind: "hello", source: this.rank, destination: to, worldSize: this.worldSize });
       await this.#guard(Promise.all(others.map((peer) => this.#send(peer.rank, hello(peer.rank)))), signal, "connect");
       for (const peer of others) {
         const { header } = await this.#receive(peer.rank, signal, "connect");
-        if (header.kind !== "hello" || header.chunk !== this.rank || header.total !== this.worldSize) {
+        if (header.kind !== "hello" || header.destination !== this.rank || header.worldSize !== this.worldSize) {
           throw new RingbookError("ERR_BAD_HELLO", `rank ${this.rank} (world ${this.worldSize}) expected a hello addressed to it from rank ${peer.rank}, got ${describeHeader(header)}`);
         }
       }
@@ -311,7 +311,7 @@ export class PeerMesh {
 
   async #sayGoodbye(waitForPeers: boolean): Promise<void> {
     const deadline = Date.now() + (this.#options.closeTimeoutMs ?? 2000);
-    const bye: FrameHeader = { kind: "bye", dtype: "none", source: this.rank, sequence: this.#operations, step: 0, chunk: 0, count: 0, total: 0 };
+    const bye: FrameHeader = { kind: "bye", source: this.rank, operations: this.#operations };
     // A goodbye queues behind everything already sent to that peer, so it arrives last. A peer
     // whose pipe is still blocked by a failed operation gets none: it will see a disconnect.
     const greeted = this.#peers.filter((peer) => peer.dealer !== undefined && !peer.sending && !peer.lost);
@@ -349,9 +349,9 @@ export class PeerMesh {
       receive: async (from, expected) => {
         this.#peerAt(from, what);
         const { header, payload } = await this.#receive(from, signal, what);
-        const mismatch = mismatchOf(header, { kind, sequence, ...expected }, from);
-        if (mismatch !== undefined) throw new RingbookError("ERR_COLLECTIVE_MISMATCH", `rank ${this.rank} ${mismatch}`);
-        return { header, values: floatsOf(payload) };
+        const match = matchExpected(header, { kind, sequence, ...expected }, from);
+        if (!match.ok) throw new RingbookError("ERR_COLLECTIVE_MISMATCH", `rank ${this.rank} ${match.reason}`);
+        return { header: match.header, values: floatsOf(payload) };
       },
       own: (task) => this.#own(task),
     };
@@ -402,7 +402,7 @@ export class PeerMesh {
     if (header.kind === "bye") {
       peer.saidBye = true;
       this.#changes.notify();
-      this.#log(`rank ${this.rank}: rank ${from} said goodbye after ${header.sequence} operation(s)`);
+      this.#log(`rank ${this.rank}: rank ${from} said goodbye after ${header.operations} operation(s)`);
       return;
     }
     peer.stash.push(parsed.message);

@@ -14,7 +14,7 @@
  * sent, so the caller may change it at once and reuse it for the next call.
  */
 import { arrayToFill } from "./float-frames.js";
-import { Outbox } from "./mesh-waits.js";
+import { AsyncQueue } from "../async-queue.js";
 import type { MeshOperation } from "./peer-mesh.js";
 import { mod, ringChunksPerSegment, segmentSpan, splitSpan, type Span } from "./ring-layout.js";
 import { addIntoFast, divideIntoFast } from "./simd-floats.js";
@@ -47,14 +47,16 @@ export async function ringAllReduce(operation: MeshOperation, input: Float32Arra
   // At step s a rank sends segment (rank − s) and receives segment (rank − s − 1).
   const spanAt = (segment: number, chunk: number): Span => splitSpan(segmentSpan(length, worldSize, mod(segment, worldSize)), chunks, chunk);
 
-  const outbox = new Outbox<Outgoing>();
+  // Unbounded, yet bounded by the operation's size: the receive loop must never wait for the
+  // send loop, or a ring whose every rank waits to receive until its sends drained could deadlock.
+  const outbox = new AsyncQueue<Outgoing>();
   for (let chunk = 0; chunk < chunks; chunk++) {
     const span = spanAt(rank, chunk);
     outbox.push({ step: 0, chunk, values: input.subarray(span.start, span.end) });
   }
   const sending = (async () => {
     for (let sent = 0; sent < steps * chunks; sent++) {
-      const item = await outbox.shift();
+      const item = await outbox.take();
       if (item === undefined) return;
       await operation.send(next, { step: item.step, chunk: item.chunk, total: length }, item.values);
     }
@@ -83,7 +85,7 @@ export async function ringAllReduce(operation: MeshOperation, input: Float32Arra
         if (step + 1 < steps) outbox.push({ step: step + 1, chunk, values });
       }
     }
-    outbox.end();
+    outbox.close();
   })().catch((error: unknown) => {
     outbox.fail(error instanceof Error ? error : new Error(String(error)));
     throw error;

@@ -7,7 +7,7 @@
  */
 import { RingbookError } from "../errors.js";
 import { arrayToFill } from "./float-frames.js";
-import { Outbox } from "./mesh-waits.js";
+import { AsyncQueue } from "../async-queue.js";
 import type { MeshOperation } from "./peer-mesh.js";
 import { blockChunks, mod, splitSpan } from "./ring-layout.js";
 
@@ -20,17 +20,20 @@ interface Outgoing {
 
 const noValues = new Float32Array(0);
 
-/** Sends each item of `outbox` to `to`, in order, until the outbox ends. */
-async function drain(operation: MeshOperation, to: number, outbox: Outbox<Outgoing>): Promise<void> {
+/**
+ * Sends each item of `outbox` to `to`, in order, until the outbox ends. The outbox is unbounded
+ * (it holds at most one operation's chunks) so that receiving never waits for sending.
+ */
+async function drain(operation: MeshOperation, to: number, outbox: AsyncQueue<Outgoing>): Promise<void> {
   for (;;) {
-    const item = await outbox.shift();
+    const item = await outbox.take();
     if (item === undefined) return;
     await operation.send(to, { step: item.step, chunk: item.chunk, total: item.total }, item.values);
   }
 }
 
 /** Queues `values` as the chunks of one block. */
-function queueBlock(outbox: Outbox<Outgoing>, step: number, values: Float32Array, chunkElements: number): void {
+function queueBlock(outbox: AsyncQueue<Outgoing>, step: number, values: Float32Array, chunkElements: number): void {
   const chunks = blockChunks(values.length, chunkElements);
   for (let chunk = 0; chunk < chunks; chunk++) {
     const span = splitSpan({ start: 0, end: values.length }, chunks, chunk);
@@ -59,12 +62,12 @@ async function receiveBlock(operation: MeshOperation, from: number, step: number
 }
 
 /** Runs a send loop to the next rank and `receive` concurrently; the send loop ends when `receive` does. */
-async function relay<T>(operation: MeshOperation, outbox: Outbox<Outgoing>, sends: boolean, receive: () => Promise<T>): Promise<T> {
+async function relay<T>(operation: MeshOperation, outbox: AsyncQueue<Outgoing>, sends: boolean, receive: () => Promise<T>): Promise<T> {
   const next = mod(operation.rank + 1, operation.worldSize);
   const sending = sends ? drain(operation, next, outbox) : Promise.resolve();
   const receiving = receive().then(
     (value) => {
-      outbox.end();
+      outbox.close();
       return value;
     },
     (error: unknown) => {
@@ -81,7 +84,7 @@ async function relay<T>(operation: MeshOperation, outbox: Outbox<Outgoing>, send
 /** `root`'s array on every rank, as a new array. The header's step carries the root, so ranks that disagree on it fail. */
 export async function ringBroadcast(operation: MeshOperation, values: Float32Array | undefined, root: number, chunkElements: number): Promise<Float32Array> {
   const { rank, worldSize } = operation;
-  const outbox = new Outbox<Outgoing>();
+  const outbox = new AsyncQueue<Outgoing>();
   if (rank === root) {
     if (values === undefined) throw new RingbookError("ERR_BAD_ARGUMENT", `rank ${rank} is the root of broadcast #${operation.sequence} but passed no values`);
     if (worldSize > 1) queueBlock(outbox, root, values.slice(), chunkElements);
@@ -99,7 +102,7 @@ export async function ringAllGather(operation: MeshOperation, values: Float32Arr
   const result: Float32Array[] = new Array<Float32Array>(worldSize);
   result[rank] = values.slice();
   if (worldSize === 1) return result;
-  const outbox = new Outbox<Outgoing>();
+  const outbox = new AsyncQueue<Outgoing>();
   queueBlock(outbox, 0, values.slice(), chunkElements);
   return relay(operation, outbox, true, async () => {
     // At step s a rank sends block (rank − s) and receives block (rank − s − 1).

@@ -1,5 +1,5 @@
 import { ArrayDataset } from "./dataset.js";
-import { createSeededRandom } from "../training/seeded-random.js";
+import { createSeededRandom } from "./seeded-random.js";
 
 /** Options of {@link syntheticClassification}. */
 export interface SyntheticOptions {

@@ -1,4 +1,4 @@
-import type { StepRecord } from "../training/rank-loop.js";
+import type { StepRecord } from "./step-record.js";
 
 /** Per-rank part of a {@link StepSummary}. */
 export interface RankStepTimings {

@@ -1,5 +1,5 @@
 import { RingbookError } from "../errors.js";
-import { createSeededRandom, seededPermutation } from "./seeded-random.js";
+import { createSeededRandom, seededPermutation } from "../data/seeded-random.js";
 
 /** One global batch: the sample indices every rank together processes in one step. */
 export interface GlobalBatch {

@@ -14,7 +14,7 @@ import { trainOnRank, type OpenedEpoch, type StepRecord } from "./rank-loop.js";
 import { epochLogNamesOf, type EpochRecord } from "./epoch-record.js";
 import { checkMonitor, type EarlyStoppingOutcome } from "./early-stopping.js";
 import { RankControls } from "./training-controls.js";
-import { withSeededMathRandom } from "./seeded-random.js";
+import { withSeededMathRandom } from "../data/seeded-random.js";
 import { outputLossMetrics, resolveMetrics, type MetricFunction, type ResolvedMetric } from "./metrics.js";
 import { RankEvaluation } from "./rank-evaluation.js";
 import type { ValidationRecord } from "./validation.js";

@@ -17,7 +17,7 @@ import { useWasmBackend } from "../../lib/backend/load-wasm.js";
 import { launchCluster, type Cluster, type TrainOptions } from "../../lib/index.js";
 import { identityOf, isRunning, type ProcessIdentity } from "../../lib/process/process-tree.js";
 import { loadLayersModelFromDir } from "../../lib/training/checkpoint.js";
-import { createSeededRandom } from "../../lib/training/seeded-random.js";
+import { createSeededRandom } from "../../lib/data/seeded-random.js";
 import { spawnChild } from "../kernel/helpers.js";
 
 await useWasmBackend();

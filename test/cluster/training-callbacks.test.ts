@@ -4,13 +4,13 @@
  * in batches, and epoch ends from rank 0 that may overtake another rank's records.
  */
 import assert from "node:assert/strict";
-import { serialize } from "node:v8";
+import { deserialize, serialize } from "node:v8";
 import { test } from "node:test";
 import { TrainRun } from "../../lib/cluster/train-run.js";
-import type { TaskEvent } from "../../lib/cluster/pending-task.js";
+import { parseTrainEvent } from "../../lib/cluster/task-kinds.js";
 import type { TrainCallbacks } from "../../lib/training/callback-options.js";
 import type { EpochRecord } from "../../lib/training/epoch-record.js";
-import type { StepRecord } from "../../lib/training/rank-loop.js";
+import type { StepRecord } from "../../lib/metrics/step-record.js";
 import type { WorkerTrainEvent, WorkerTrainResult } from "../../lib/training/worker-train.js";
 
 function stepRecord(rank: number, step: number, loss: number): StepRecord {
@@ -43,7 +43,8 @@ function scriptedRun(batches: WorkerTrainEvent[][], callbacks: TrainCallbacks[],
       });
       for (const batch of batches) {
         if (stopRequested && options.stopsAfterRequest === true) break;
-        for (const event of batch) onEvent({ kind: "event", rank: event.rank, payload: serialize(event) } satisfies TaskEvent);
+        // As from a worker: structured-clone bytes, read back by the train kind's parser.
+        for (const event of batch) onEvent(parseTrainEvent(deserialize(serialize(event)), `rank ${event.rank}'s train event`));
         delivered++;
         await new Promise((resolve) => setImmediate(resolve));
       }

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { addInto, floatsOf } from "../../lib/collectives/float-frames.js";
-import { decodeHeader, encodeHeader, headerBytes, type FrameHeader } from "../../lib/collectives/frame-header.js";
-import { mismatchOf, parsePeerMessage } from "../../lib/collectives/mesh-messages.js";
+import { decodeHeader, encodeHeader, headerBytes, type CollectiveHeader, type FrameHeader } from "../../lib/collectives/frame-header.js";
+import { matchExpected, parsePeerMessage } from "../../lib/collectives/mesh-messages.js";
 import { blockChunks, ringChunksPerSegment, segmentSpan, splitSpan } from "../../lib/collectives/ring-layout.js";
 
-const header: FrameHeader = { kind: "allReduce", dtype: "float32", source: 3, sequence: 70000, step: 5, chunk: 2, count: 1000, total: 4_000_000 };
+const header: CollectiveHeader = { kind: "allReduce", dtype: "float32", source: 3, sequence: 70000, step: 5, chunk: 2, count: 1000, total: 4_000_000 };
 
 describe("frame header", () => {
   test("decodes what it encodes", () => {
@@ -28,6 +28,21 @@ describe("frame header", () => {
       assert.equal(decoded.ok, false, name);
       if (!decoded.ok) assert.match(decoded.reason, reason, name);
     }
+  });
+
+  test("a hello and a goodbye have their own fields, in the same 32 bytes without a payload", () => {
+    const hello: FrameHeader = { kind: "hello", source: 1, destination: 2, worldSize: 4 };
+    const bye: FrameHeader = { kind: "bye", source: 3, operations: 17 };
+    for (const control of [hello, bye]) assert.deepEqual(decodeHeader(encodeHeader(control)), { ok: true, header: control });
+    const helloFrame = encodeHeader(hello);
+    assert.equal(helloFrame.readUInt8(6), 0, "dtype none");
+    assert.deepEqual([20, 28].map((offset) => helloFrame.readUInt32LE(offset)), [2, 4], "destination and world size where a chunk's index and total are");
+    assert.equal(encodeHeader(bye).readUInt32LE(12), 17, "operations where a chunk's sequence is");
+    const stray = encodeHeader(hello);
+    stray.writeUInt32LE(5, 24);
+    const decoded = decodeHeader(stray);
+    assert.equal(decoded.ok, false);
+    if (!decoded.ok) assert.match(decoded.reason, /a hello has 5 at offset 24, expected 0/);
   });
 
   test("refuses to encode a field that is not a u32", () => {
@@ -110,9 +125,14 @@ describe("peer messages", () => {
 
   test("a mismatch names what was expected, what came and the likely cause", () => {
     const expected = { kind: "allReduce", sequence: 70000, step: 5, chunk: 2, count: 1000, total: 4_000_000 } as const;
-    assert.equal(mismatchOf(header, expected, 3), undefined);
-    assert.match(mismatchOf({ ...header, sequence: 70001 }, expected, 3)!, /^expected allReduce #70000 step 5 chunk 2 with 1000 values of 4000000 from rank 3, got allReduce #70001 from rank 3 .*same order$/);
-    assert.match(mismatchOf({ ...header, chunk: 3 }, expected, 3)!, /out of order/);
-    assert.match(mismatchOf({ ...header, total: 5 }, expected, 3)!, /different lengths/);
+    const reason = (received: FrameHeader): string => {
+      const match = matchExpected(received, expected, 3);
+      return match.ok ? "" : match.reason;
+    };
+    assert.deepEqual(matchExpected(header, expected, 3), { ok: true, header });
+    assert.match(reason({ ...header, sequence: 70001 }), /^expected allReduce #70000 step 5 chunk 2 with 1000 values of 4000000 from rank 3, got allReduce #70001 from rank 3 .*same order$/);
+    assert.match(reason({ ...header, chunk: 3 }), /out of order/);
+    assert.match(reason({ ...header, total: 5 }), /different lengths/);
+    assert.match(reason({ kind: "hello", source: 3, destination: 0, worldSize: 4 }), /got hello from rank 3 to rank 0 \(world 4\): .*same order$/);
   });
 });

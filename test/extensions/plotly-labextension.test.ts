@@ -19,7 +19,7 @@ import { nbextensionPlotlyPath, plotlyBundle } from "../../kernel/display/plotly
 import { StepAggregator } from "../../lib/metrics/step-summary.js";
 import { TrainingHistory } from "../../lib/metrics/training-history.js";
 import { trainingFigure } from "../../lib/plots/training-figure.js";
-import type { StepRecord } from "../../lib/training/rank-loop.js";
+import type { StepRecord } from "../../lib/metrics/step-record.js";
 import { bundleExtensionPage, labextensionDir, requireBuiltLabextension } from "../helpers/extension-page.js";
 import { makeTempDir, repoRoot } from "../kernel/helpers.js";
 import { chromiumLaunchOptions } from "../helpers/chromium.js";

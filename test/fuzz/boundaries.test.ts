@@ -19,6 +19,7 @@ import { parseRequest } from "../../kernel/protocol/request-validators.js";
 import { MessageSigner } from "../../kernel/protocol/signer.js";
 import { ClusterMessageError, encodeFromWorker, encodeToWorker, parseFromWorker, parseToWorker } from "../../lib/cluster/messages.js";
 import { decodeHeader, encodeHeader, headerBytes } from "../../lib/collectives/frame-header.js";
+import { toRank } from "../../lib/ids.js";
 import { fuzzParameters } from "./fuzz-runs.js";
 
 const signer = new MessageSigner("hmac-sha256", "fuzz-key");
@@ -110,7 +111,7 @@ describe("fuzzed boundaries", () => {
       parameters,
     );
     fc.assert(
-      fc.property(fc.record({ type: fc.constant("pong" as const), seq: fc.nat(), busy: fc.boolean() }), fc.nat(), fc.nat(), (message, rank, incarnation) => {
+      fc.property(fc.record({ type: fc.constant("pong" as const), seq: fc.nat(), busy: fc.boolean() }), fc.nat().map((rank) => toRank(rank)), fc.nat(), (message, rank, incarnation) => {
         assert.deepEqual(parseFromWorker(encodeFromWorker(message, { rank, incarnation })), plain({ ...message, rank, incarnation }));
       }),
       parameters,
@@ -125,8 +126,8 @@ describe("fuzzed boundaries", () => {
       }),
       parameters,
     );
-    const header = fc.record({
-      kind: fc.constantFrom("hello" as const, "bye" as const, "allReduce" as const, "broadcast" as const, "allGather" as const, "barrier" as const),
+    const collective = fc.record({
+      kind: fc.constantFrom("allReduce" as const, "broadcast" as const, "allGather" as const, "barrier" as const),
       dtype: fc.constantFrom("float32" as const),
       source: fc.nat({ max: 1023 }),
       sequence: fc.nat(),
@@ -135,6 +136,11 @@ describe("fuzzed boundaries", () => {
       count: fc.nat(),
       total: fc.nat(),
     });
+    const header = fc.oneof(
+      collective,
+      fc.record({ kind: fc.constant("hello" as const), source: fc.nat({ max: 1023 }), destination: fc.nat({ max: 1023 }), worldSize: fc.nat({ max: 1024 }) }),
+      fc.record({ kind: fc.constant("bye" as const), source: fc.nat({ max: 1023 }), operations: fc.nat() }),
+    );
     fc.assert(
       fc.property(header, fc.nat({ max: headerBytes - 1 }), fc.integer({ min: 0, max: 255 }), (value, index, byte) => {
         let encoded: Buffer;

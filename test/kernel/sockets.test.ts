@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import * as zmq from "zeromq";
-import { BoundedQueue } from "../../kernel/server/bounded-queue.js";
 import { SerialSender } from "../../kernel/sockets/serial-sender.js";
 
 describe("SerialSender", () => {
@@ -80,25 +79,5 @@ describe("SerialSender", () => {
     await sender.flush();
     assert.deepEqual(events, ["cell handed to the worker", "sent busy", "encoded input", "sent input", "sent idle"]);
     assert.deepEqual(logs, ["deferred: send failed: Do not know how to serialize a BigInt"]);
-  });
-});
-
-describe("BoundedQueue", () => {
-  test("put waits while full; take waits while empty; close releases both", async () => {
-    const queue = new BoundedQueue<number>(1);
-    assert.equal(await queue.put(1), true);
-    let secondPut = false;
-    const pending = queue.put(2).then((accepted) => (secondPut = accepted));
-    await new Promise((resolve) => setImmediate(resolve));
-    assert.equal(secondPut, false, "the second put waits while the queue is full");
-    assert.equal(await queue.take(), 1);
-    await pending;
-    assert.equal(secondPut, true);
-    assert.deepEqual(queue.pending(), [2]);
-    assert.equal(await queue.take(), 2);
-    const waitingTake = queue.take();
-    queue.close();
-    assert.equal(await waitingTake, undefined);
-    assert.equal(await queue.put(3), false);
   });
 });

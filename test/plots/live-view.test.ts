@@ -13,7 +13,7 @@ import { LiveTrainingView } from "../../lib/cluster/live-training-view.js";
 import { findDisplayHost } from "../../lib/plots/live-display.js";
 import { StepAggregator } from "../../lib/metrics/step-summary.js";
 import { TrainingHistory } from "../../lib/metrics/training-history.js";
-import type { StepRecord } from "../../lib/training/rank-loop.js";
+import type { StepRecord } from "../../lib/metrics/step-record.js";
 import { kernelDisplayHost } from "../helpers/display-host.js";
 
 /** The bound stated in the README: the live output of any run, as saved, in bytes. */

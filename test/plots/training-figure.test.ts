@@ -8,7 +8,7 @@ import { trainingFigure } from "../../lib/plots/training-figure.js";
 import { figureToSvg } from "../../lib/plots/svg.js";
 import { progressText } from "../../lib/plots/progress-text.js";
 import { linePlot } from "../../lib/plots/line-plot.js";
-import type { StepRecord } from "../../lib/training/rank-loop.js";
+import type { StepRecord } from "../../lib/metrics/step-record.js";
 
 function record(rank: number, step: number, loss: number): StepRecord {
   return {

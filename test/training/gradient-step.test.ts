@@ -6,7 +6,7 @@ import { GradientExchange } from "../../lib/training/gradient-exchange.js";
 import { planEpoch, shardOf } from "../../lib/training/shard-plan.js";
 import { toTrainable } from "../../lib/training/trainable.js";
 import { createOptimizer } from "../../lib/training/optimizers.js";
-import { withSeededMathRandom } from "../../lib/training/seeded-random.js";
+import { withSeededMathRandom } from "../../lib/data/seeded-random.js";
 import { syntheticClassification } from "../../lib/data/synthetic.js";
 import { InProcessAllReduce } from "./in-process-all-reduce.js";
 

@@ -8,7 +8,7 @@ import { trainOnRank, type StepRecord, type TrainingSchedule } from "../../lib/t
 import { loadCheckpoint, loadLayersModelFromDir, type TrainingPosition } from "../../lib/training/checkpoint.js";
 import { toTrainable } from "../../lib/training/trainable.js";
 import { createOptimizer } from "../../lib/training/optimizers.js";
-import { withSeededMathRandom } from "../../lib/training/seeded-random.js";
+import { withSeededMathRandom } from "../../lib/data/seeded-random.js";
 import { syntheticClassification } from "../../lib/data/synthetic.js";
 import { indexedTrainingData } from "../../lib/training/training-data.js";
 import { InProcessAllReduce } from "./in-process-all-reduce.js";

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { exportTrainedModel, runWorkerTraining, type ExportedModel, type WorkerTrainEvent, type WorkerTrainResult } from "../../lib/training/worker-train.js";
 import { parseTrainOptions, type TrainOptions } from "../../lib/training/train-spec.js";
-import type { StepRecord } from "../../lib/training/rank-loop.js";
+import type { StepRecord } from "../../lib/metrics/step-record.js";
 import { InProcessAllReduce, InProcessBroadcast } from "./in-process-all-reduce.js";
 
 /** What an in-process run gives: each rank's outcome, every event, and rank 0's weights and losses when it trained. */

@@ -17,7 +17,7 @@ import { trainSingleProcess } from "../../lib/training/train-single-process.js";
 import { cosineDecay, exponentialDecay, learningRateAt, linearWarmup, stepDecay, constantLearningRate } from "../../lib/training/learning-rate-schedule.js";
 import { clipGradients } from "../../lib/training/gradient-clipping.js";
 import { syntheticClassification } from "../../lib/data/synthetic.js";
-import type { StepRecord } from "../../lib/training/rank-loop.js";
+import type { StepRecord } from "../../lib/metrics/step-record.js";
 import type { EpochRecord } from "../../lib/training/epoch-record.js";
 import { InProcessAllReduce, InProcessBroadcast } from "./in-process-all-reduce.js";
 

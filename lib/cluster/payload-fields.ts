@@ -1,0 +1,75 @@
+/**
+ * Field readers for task payloads (structured-clone data from a worker, read as `unknown`): each
+ * gives a typed value or throws {@link BadPayloadError} naming the path of the field and quoting
+ * what was there.
+ */
+import { RingbookError } from "../errors.js";
+import { isJsonObject, quote, type JsonObject } from "../json-guards.js";
+
+/** A task payload that does not have the shape its task kind promises. */
+export class BadPayloadError extends RingbookError {
+  constructor(path: string, expected: string, value: unknown) {
+    super("ERR_BAD_PAYLOAD", `${path} must be ${expected}, got ${quote(value)}`);
+  }
+}
+
+/** `value` as an object, or a {@link BadPayloadError} naming `path`. */
+export function objectAt(value: unknown, path: string): JsonObject {
+  if (!isJsonObject(value)) throw new BadPayloadError(path, "an object", value);
+  return value;
+}
+
+/** `value` as an array, or a {@link BadPayloadError} naming `path`. */
+export function arrayAt(value: unknown, path: string): unknown[] {
+  if (!Array.isArray(value)) throw new BadPayloadError(path, "an array", value);
+  return value;
+}
+
+/** A number field (NaN and infinities allowed: a loss may be NaN). */
+export function numberField(object: JsonObject, key: string, path: string): number {
+  const value = object[key];
+  if (typeof value !== "number") throw new BadPayloadError(`${path}.${key}`, "a number", value);
+  return value;
+}
+
+/** A safe integer field, at least `min`. */
+export function integerField(object: JsonObject, key: string, path: string, min = 0): number {
+  const value = object[key];
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min) throw new BadPayloadError(`${path}.${key}`, `an integer >= ${min}`, value);
+  return value;
+}
+
+/** A string field. */
+export function stringField(object: JsonObject, key: string, path: string): string {
+  const value = object[key];
+  if (typeof value !== "string") throw new BadPayloadError(`${path}.${key}`, "a string", value);
+  return value;
+}
+
+/** A boolean field. */
+export function booleanField(object: JsonObject, key: string, path: string): boolean {
+  const value = object[key];
+  if (typeof value !== "boolean") throw new BadPayloadError(`${path}.${key}`, "a boolean", value);
+  return value;
+}
+
+/** An optional number field: `{}` when absent, `{ [key]: value }` when present (for spreading into a record). */
+export function optionalNumberField<K extends string>(object: JsonObject, key: K, path: string): { [P in K]?: number } {
+  if (object[key] === undefined) return {};
+  const entry: { [P in K]?: number } = {};
+  entry[key] = numberField(object, key, path);
+  return entry;
+}
+
+/** An integer field that may be null. */
+export function nullableIntegerField(object: JsonObject, key: string, path: string): number | null {
+  return object[key] === null ? null : integerField(object, key, path);
+}
+
+/** An object whose every value is a number (logs such as `{ loss, accuracy }`). */
+export function numberRecordAt(value: unknown, path: string): Record<string, number> {
+  const object = objectAt(value, path);
+  const record: Record<string, number> = {};
+  for (const key of Object.keys(object)) record[key] = numberField(object, key, path);
+  return record;
+}
