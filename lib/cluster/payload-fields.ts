@@ -61,6 +61,31 @@ export function optionalNumberField<K extends string>(object: JsonObject, key: K
   return entry;
 }
 
+/**
+ * An optional field read by `read` (one of the readers above): `{}` when absent, `{ [key]: value }`
+ * when present, for spreading into a record whose optional fields must stay absent.
+ */
+export function optionalField<K extends string, T>(object: JsonObject, key: K, path: string, read: (object: JsonObject, key: K, path: string) => T): { [P in K]?: T } {
+  if (object[key] === undefined) return {};
+  const entry: { [P in K]?: T } = {};
+  entry[key] = read(object, key, path);
+  return entry;
+}
+
+/** One of `choices`, or a {@link BadPayloadError} naming `path`. */
+export function oneOf<const T extends string>(value: unknown, choices: readonly T[], path: string): T {
+  const found = choices.find((choice) => choice === value);
+  if (found === undefined) throw new BadPayloadError(path, `one of ${choices.join(", ")}`, value);
+  return found;
+}
+
+/** Refuses a key outside `keys` (a payload from another version, or a field dropped by mistake). */
+export function onlyKeys(object: JsonObject, keys: readonly string[], path: string): void {
+  for (const key of Object.keys(object)) {
+    if (!keys.includes(key)) throw new BadPayloadError(`${path}.${key}`, `absent (${path} has only ${keys.join(", ")})`, object[key]);
+  }
+}
+
 /** An integer field that may be null. */
 export function nullableIntegerField(object: JsonObject, key: string, path: string): number | null {
   return object[key] === null ? null : integerField(object, key, path);
