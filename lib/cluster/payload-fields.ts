@@ -94,7 +94,6 @@ export function nullableIntegerField(object: JsonObject, key: string, path: stri
 /** An object whose every value is a number (logs such as `{ loss, accuracy }`). */
 export function numberRecordAt(value: unknown, path: string): Record<string, number> {
   const object = objectAt(value, path);
-  const record: Record<string, number> = {};
-  for (const key of Object.keys(object)) record[key] = numberField(object, key, path);
-  return record;
+  // fromEntries defines own properties: a key such as "__proto__" stays a key.
+  return Object.fromEntries(Object.keys(object).map((key) => [key, numberField(object, key, path)]));
 }

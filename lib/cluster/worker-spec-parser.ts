@@ -152,9 +152,8 @@ function parseSampleTree(value: unknown, path: string): SampleTree {
   if (isSampleTypedArray(value) || isShapedValues(value)) return parseSampleLeaf(value, path);
   if (Array.isArray(value)) return value.map((leaf, i) => parseSampleLeaf(leaf, `${path}[${i}]`));
   const map = objectAt(value, path);
-  const leaves: Record<string, SampleLeaf> = {};
-  for (const name of Object.keys(map)) leaves[name] = parseSampleLeaf(map[name], `${path}.${name}`);
-  return leaves;
+  // fromEntries defines own properties: a name such as "__proto__" stays a name.
+  return Object.fromEntries(Object.keys(map).map((name) => [name, parseSampleLeaf(map[name], `${path}.${name}`)]));
 }
 
 /** An object with the keys of {@link ShapedValues}: read as one, not as a map of inputs of those names. */
@@ -200,9 +199,7 @@ function parseLoss(value: unknown, path: string): WorkerLossSpec {
     case "byName": {
       onlyKeys(loss, ["kind", "losses"], path);
       const byName = objectAt(loss["losses"], `${path}.losses`);
-      const losses: Record<string, LossEntrySpec> = {};
-      for (const name of Object.keys(byName)) losses[name] = parseLossEntry(byName[name], `${path}.losses.${name}`);
-      return { kind, losses };
+      return { kind, losses: Object.fromEntries(Object.keys(byName).map((name) => [name, parseLossEntry(byName[name], `${path}.losses.${name}`)])) };
     }
     default: {
       const impossible: never = kind;
@@ -219,9 +216,7 @@ function parseLossWeights(value: unknown, path: string): LossWeights {
     });
   }
   const byName = objectAt(value, path);
-  const weights: Record<string, number> = {};
-  for (const name of Object.keys(byName)) weights[name] = finiteField(byName, name, path);
-  return weights;
+  return Object.fromEntries(Object.keys(byName).map((name) => [name, finiteField(byName, name, path)]));
 }
 
 function parseMetrics(value: unknown, path: string): MetricSpec[] {

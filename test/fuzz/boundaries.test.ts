@@ -18,7 +18,11 @@ import { ProtocolError } from "../../kernel/protocol/protocol-error.js";
 import { parseRequest } from "../../kernel/protocol/request-validators.js";
 import { MessageSigner } from "../../kernel/protocol/signer.js";
 import { ClusterMessageError, encodeFromWorker, encodeToWorker, parseFromWorker, parseToWorker } from "../../lib/cluster/messages.js";
+import { BadPayloadError } from "../../lib/cluster/payload-fields.js";
+import { parseWorkerEvaluateSpec, parseWorkerTrainSpec } from "../../lib/cluster/worker-spec-parser.js";
 import { decodeHeader, encodeHeader, headerBytes } from "../../lib/collectives/frame-header.js";
+import { linearWarmup } from "../../lib/training/learning-rate-schedule.js";
+import { parseEvaluateOptions, parseTrainOptions } from "../../lib/training/train-spec.js";
 import { toRank } from "../../lib/ids.js";
 import { fuzzParameters } from "./fuzz-runs.js";
 
@@ -33,6 +37,12 @@ const requestTypes = ["execute_request", "complete_request", "inspect_request", 
 function signedFrames(header: unknown, parent: unknown, metadata: unknown, content: unknown): Buffer[] {
   const parts = [header, parent, metadata, content].map((part) => Buffer.from(JSON.stringify(part) ?? "null"));
   return [Buffer.from("client"), Buffer.from("<IDS|MSG>"), Buffer.from(signer.sign(parts)), ...parts];
+}
+
+/** The containers of a spec (objects and arrays, not typed arrays), each with a way to replace one of its entries. */
+function slotsOf(value: unknown): Array<(replacement: unknown) => void> {
+  if (typeof value !== "object" || value === null || ArrayBuffer.isView(value)) return [];
+  return Object.entries(value).flatMap(([key, entry]) => [(replacement: unknown) => void Reflect.set(value, key, replacement), ...slotsOf(entry)]);
 }
 
 /** fast-check makes records without a prototype; parsers make plain objects. */
@@ -156,6 +166,37 @@ describe("fuzzed boundaries", () => {
         mutated[index] = byte;
         const again = decodeHeader(mutated);
         if (!again.ok) assert.ok(again.reason.length > 0);
+      }),
+      parameters,
+    );
+  });
+
+  test("train and evaluate task arguments: random JSON, and real specs with any field replaced by random JSON, parse or are refused with a BadPayloadError", () => {
+    const trainSpec = parseTrainOptions(
+      {
+        model: () => null,
+        data: { xs: { a: [[1], [2]], b: new Float32Array([1, 2]) }, ys: [0, 1] },
+        loss: { out: "meanSquaredError" },
+        optimizer: { name: "adam", learningRate: linearWarmup({ learningRate: 1, warmupSteps: 2 }) },
+        metrics: ["accuracy", function custom() { return 0; }],
+        validationData: { builtin: "synthetic", size: 4 },
+        validationEvery: { steps: 2 },
+        earlyStopping: { monitor: "loss", patience: 1 },
+        clipNorm: 1,
+        checkpoint: "/tmp/fuzz",
+        batchSize: 2,
+      },
+      2,
+    );
+    const evaluateSpec = parseEvaluateOptions({ builtin: "mnist" }, { steps: 1 }, 2, { metrics: [{ name: "accuracy" }], args: { n: 1 } });
+    fc.assert(
+      fc.property(json, fc.nat(), fc.boolean(), (value, slot, train) => {
+        expectOnly(BadPayloadError, () => parseWorkerTrainSpec(value, "args"));
+        expectOnly(BadPayloadError, () => parseWorkerEvaluateSpec(value, "args"));
+        const spec = structuredClone(train ? trainSpec : evaluateSpec);
+        const slots = slotsOf(spec);
+        slots[slot % slots.length]?.(value);
+        expectOnly(BadPayloadError, () => (train ? parseWorkerTrainSpec(spec, "args") : parseWorkerEvaluateSpec(spec, "args")));
       }),
       parameters,
     );
