@@ -4,6 +4,7 @@
  * what was there.
  */
 import { RingbookError } from "../errors.js";
+import { isStep, type Step } from "../ids.js";
 import { isJsonObject, quote, type JsonObject } from "../json-guards.js";
 
 /** A task payload that does not have the shape its task kind promises. */
@@ -36,6 +37,13 @@ export function numberField(object: JsonObject, key: string, path: string): numb
 export function integerField(object: JsonObject, key: string, path: string, min = 0): number {
   const value = object[key];
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min) throw new BadPayloadError(`${path}.${key}`, `an integer >= ${min}`, value);
+  return value;
+}
+
+/** A global step number (an integer >= 0) as a {@link Step}. */
+export function stepField(object: JsonObject, key: string, path: string): Step {
+  const value = object[key];
+  if (!isStep(value)) throw new BadPayloadError(`${path}.${key}`, "an integer >= 0", value);
   return value;
 }
 

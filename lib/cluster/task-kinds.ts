@@ -23,6 +23,7 @@ import {
   objectAt,
   oneOf,
   optionalNumberField,
+  stepField,
   stringField,
 } from "./payload-fields.js";
 import { parseWorkerEvaluateSpec, parseWorkerTrainSpec } from "./worker-spec-parser.js";
@@ -117,7 +118,7 @@ function parseStepRecord(value: unknown, path: string): StepRecord {
   return {
     rank: integerField(record, "rank", path),
     epoch: integerField(record, "epoch", path),
-    step: integerField(record, "step", path),
+    step: stepField(record, "step", path),
     stepInEpoch: integerField(record, "stepInEpoch", path),
     stepsInEpoch: number("stepsInEpoch"),
     loss: number("loss"),
