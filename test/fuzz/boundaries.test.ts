@@ -15,6 +15,8 @@ import { readRuntimeTsconfig } from "../../kernel/execution/tsconfig-options.js"
 import { parseNotebook, NotebookFormatError } from "../../kernel/notebook/notebook-file.js";
 import { parseFrames } from "../../kernel/protocol/frames.js";
 import { ProtocolError } from "../../kernel/protocol/protocol-error.js";
+import { parseFromWorker as parseFromCellThread } from "../../kernel/execution/worker-protocol.js";
+import { RingbookError } from "../../lib/errors.js";
 import { parseRequest } from "../../kernel/protocol/request-validators.js";
 import { MessageSigner } from "../../kernel/protocol/signer.js";
 import { ClusterMessageError, encodeFromWorker, encodeToWorker, parseFromWorker, parseToWorker } from "../../lib/cluster/messages.js";
@@ -197,6 +199,19 @@ describe("fuzzed boundaries", () => {
         const slots = slotsOf(spec);
         slots[slot % slots.length]?.(value);
         expectOnly(BadPayloadError, () => (train ? parseWorkerTrainSpec(spec, "args") : parseWorkerEvaluateSpec(spec, "args")));
+      }),
+      parameters,
+    );
+  });
+
+  test("cell thread messages: random JSON, alone or as an event, outcome or reply, reads or is refused with a RingbookError", () => {
+    const message = fc.oneof(
+      json,
+      fc.record({ type: fc.constantFrom("event", "outcome", "reply", "interruptAck", "shutdownDone"), cellId: fc.oneof(fc.string(), json), event: json, outcome: json, callId: fc.oneof(fc.nat(), json), ok: fc.oneof(fc.boolean(), json), value: json, message: json, seq: json, failures: json }, { requiredKeys: ["type"] }),
+    );
+    fc.assert(
+      fc.property(message, (value) => {
+        expectOnly(RingbookError, () => parseFromCellThread(value));
       }),
       parameters,
     );
