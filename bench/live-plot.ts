@@ -24,6 +24,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Publisher } from "zeromq";
 import { display } from "../kernel/display/index.js";
+import { toStep } from "../lib/ids.js";
 import type { DisplayMessage, DisplaySink } from "../kernel/display/sink.js";
 import { CommRegistry } from "../kernel/execution/worker-comms.js";
 import { messageWithParent } from "../kernel/protocol/child-of.js";
@@ -230,7 +231,7 @@ async function simulatedRun(withView: boolean, stepsPerSecond: number, durationM
         const loss = 2 * Math.exp(-step / 1000) + 0.1 * Math.random();
         const stepMs = 3 + Math.random();
         const record: StepRecord = {
-          rank, step: step + 1, epoch: 0, stepInEpoch: step, stepsInEpoch: run.totalSteps, loss, localLoss: loss, samples: 4, globalSamples: 8,
+          rank, step: toStep(step + 1), epoch: 0, stepInEpoch: step, stepsInEpoch: run.totalSteps, loss, localLoss: loss, samples: 4, globalSamples: 8,
           dataMs: 0.1, computeMs: 1.5 + Math.random(), communicationMs: 0.8, applyMs: 0.3, stepMs, endedAtMs: performance.timeOrigin + performance.now(), samplesPerSecond: 4000 / stepMs,
         };
         const summary = aggregator.add(record);

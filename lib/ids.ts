@@ -25,3 +25,27 @@ export function toRank(value: unknown, what = "rank"): Rank {
   if (!isRank(value)) throw new RingbookError("ERR_BAD_RANK", `${what} must be an integer >= 0, got ${quote(value)}`);
   return value;
 }
+
+declare const stepBrand: unique symbol;
+
+/**
+ * A global optimizer step number, counted across resumed runs: an integer >= 0. Branded where it
+ * crosses from a rank to the owner (step records), so an epoch or a step within an epoch passed
+ * where a global step is expected does not type-check.
+ */
+export type Step = number & { readonly [stepBrand]: true };
+
+/** True when `value` can be a step number (an integer >= 0). */
+export function isStep(value: unknown): value is Step {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
+}
+
+/**
+ * `value` as a {@link Step}, or an `ERR_BAD_STEP` error quoting it.
+ * @example
+ * const step = toStep(position.globalStep, "the global step");
+ */
+export function toStep(value: unknown, what = "step"): Step {
+  if (!isStep(value)) throw new RingbookError("ERR_BAD_STEP", `${what} must be an integer >= 0, got ${quote(value)}`);
+  return value;
+}

@@ -7,6 +7,7 @@
 import type { CellEvent, CommTarget, ExecuteOutcome, ExecuteRequest } from "./executor.js";
 import { RingbookError } from "../../lib/errors.js";
 import { isJsonObject, quote } from "../../lib/json-guards.js";
+import { parseCallReply, parseCellEvent, parseExecuteOutcome } from "./cell-message-parser.js";
 
 /** Configuration the cell worker receives as `workerData`. */
 export interface CellWorkerConfig {
@@ -152,19 +153,29 @@ function parseWorkerCall(value: unknown): WorkerCall | undefined {
 /** Narrows a message from the cell worker. */
 export function parseFromWorker(message: unknown): FromWorker {
   if (typeof message !== "object" || message === null) throw new RingbookError("WORKER_MESSAGE", `cell worker sent a non-object message: ${String(message)}`);
-  const record = message as Record<string, unknown>;
+  if (!isJsonObject(message)) throw new RingbookError("WORKER_MESSAGE", `cell worker sent an unexpected message: ${quote(message, 200)}`);
+  const record = message;
   switch (record["type"]) {
     case "ready":
       return { type: "ready" };
-    case "event":
-    case "outcome":
-      if (typeof record["cellId"] !== "string") break;
-      if (record["type"] === "event" && typeof record["event"] === "object" && record["event"] !== null) return message as FromWorker;
-      if (record["type"] === "outcome" && typeof record["outcome"] === "object" && record["outcome"] !== null) return message as FromWorker;
+    case "event": {
+      const { cellId } = record;
+      const event = parseCellEvent(record["event"]);
+      if (typeof cellId === "string" && event !== undefined) return { type: "event", cellId, event };
       break;
-    case "reply":
-      if (typeof record["callId"] === "number" && typeof record["ok"] === "boolean") return message as FromWorker;
+    }
+    case "outcome": {
+      const { cellId } = record;
+      const outcome = parseExecuteOutcome(record["outcome"]);
+      if (typeof cellId === "string" && outcome !== undefined) return { type: "outcome", cellId, outcome };
       break;
+    }
+    case "reply": {
+      const { callId } = record;
+      const reply = parseCallReply(record);
+      if (typeof callId === "number" && reply !== undefined) return { type: "reply", callId, ...reply };
+      break;
+    }
     case "interruptAck":
       if (typeof record["seq"] === "number") return { type: "interruptAck", seq: record["seq"] };
       break;

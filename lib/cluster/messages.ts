@@ -114,8 +114,8 @@ function bool(object: JsonObject, key: string): boolean {
 
 function strings(object: JsonObject, key: string): string[] {
   const value = object[key];
-  if (!Array.isArray(value) || !value.every((item) => typeof item === "string")) fail(`field ${key} must be an array of strings`, value);
-  return value as string[];
+  if (!Array.isArray(value)) fail(`field ${key} must be an array of strings`, value);
+  return value.map((item: unknown) => (typeof item === "string" ? item : fail(`field ${key} must be an array of strings`, value)));
 }
 
 function header(text: Buffer | string): JsonObject {

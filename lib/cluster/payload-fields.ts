@@ -4,6 +4,7 @@
  * what was there.
  */
 import { RingbookError } from "../errors.js";
+import { isStep, type Step } from "../ids.js";
 import { isJsonObject, quote, type JsonObject } from "../json-guards.js";
 
 /** A task payload that does not have the shape its task kind promises. */
@@ -39,6 +40,13 @@ export function integerField(object: JsonObject, key: string, path: string, min 
   return value;
 }
 
+/** A global step number (an integer >= 0) as a {@link Step}. */
+export function stepField(object: JsonObject, key: string, path: string): Step {
+  const value = object[key];
+  if (!isStep(value)) throw new BadPayloadError(`${path}.${key}`, "an integer >= 0", value);
+  return value;
+}
+
 /** A string field. */
 export function stringField(object: JsonObject, key: string, path: string): string {
   const value = object[key];
@@ -61,6 +69,31 @@ export function optionalNumberField<K extends string>(object: JsonObject, key: K
   return entry;
 }
 
+/**
+ * An optional field read by `read` (one of the readers above): `{}` when absent, `{ [key]: value }`
+ * when present, for spreading into a record whose optional fields must stay absent.
+ */
+export function optionalField<K extends string, T>(object: JsonObject, key: K, path: string, read: (object: JsonObject, key: K, path: string) => T): { [P in K]?: T } {
+  if (object[key] === undefined) return {};
+  const entry: { [P in K]?: T } = {};
+  entry[key] = read(object, key, path);
+  return entry;
+}
+
+/** One of `choices`, or a {@link BadPayloadError} naming `path`. */
+export function oneOf<const T extends string>(value: unknown, choices: readonly T[], path: string): T {
+  const found = choices.find((choice) => choice === value);
+  if (found === undefined) throw new BadPayloadError(path, `one of ${choices.join(", ")}`, value);
+  return found;
+}
+
+/** Refuses a key outside `keys` (a payload from another version, or a field dropped by mistake). */
+export function onlyKeys(object: JsonObject, keys: readonly string[], path: string): void {
+  for (const key of Object.keys(object)) {
+    if (!keys.includes(key)) throw new BadPayloadError(`${path}.${key}`, `absent (${path} has only ${keys.join(", ")})`, object[key]);
+  }
+}
+
 /** An integer field that may be null. */
 export function nullableIntegerField(object: JsonObject, key: string, path: string): number | null {
   return object[key] === null ? null : integerField(object, key, path);
@@ -69,7 +102,6 @@ export function nullableIntegerField(object: JsonObject, key: string, path: stri
 /** An object whose every value is a number (logs such as `{ loss, accuracy }`). */
 export function numberRecordAt(value: unknown, path: string): Record<string, number> {
   const object = objectAt(value, path);
-  const record: Record<string, number> = {};
-  for (const key of Object.keys(object)) record[key] = numberField(object, key, path);
-  return record;
+  // fromEntries defines own properties: a key such as "__proto__" stays a key.
+  return Object.fromEntries(Object.keys(object).map((key) => [key, numberField(object, key, path)]));
 }

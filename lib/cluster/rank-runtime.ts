@@ -18,11 +18,11 @@ import { registerFileSystemRouter } from "../io/file-system.js";
 import type { Collectives } from "../collectives/index.js";
 import { setUpCodeThread } from "../threads/code-thread.js";
 import { exportTrainedModel, runWorkerTraining } from "../training/worker-train.js";
-import type { WorkerEvaluateSpec, WorkerTrainSpec } from "../training/train-spec.js";
 import { evaluateOnWorker } from "../training/worker-evaluate.js";
 import { ClusterSecret } from "../transport/cluster-secret.js";
 import { ZapAuthenticator } from "../transport/zap-authenticator.js";
 import type { TaskSpec } from "./messages.js";
+import { taskKinds } from "./task-kinds.js";
 import { OutputRelay } from "./output-relay.js";
 import { serializeValue, TaskRunner, toRemoteError, type TaskOutcome } from "./task-runner.js";
 import { closeSocketsKey, interruptProbeKey, parseToExecution, type FromExecution, type ToExecution } from "./thread-protocol.js";
@@ -261,8 +261,8 @@ export class RankRuntime {
             emit: (event) => this.#post({ type: "forward", message: { type: "event", taskId }, payload: serialize(event) }),
             stopRequested: () => this.#stopRequests.has(taskId),
           },
-          // Signed by the owner, which built it with parseTrainOptions.
-          args as WorkerTrainSpec,
+          // Built by the owner with parseTrainOptions; a spec that does not parse fails the task naming its field.
+          taskKinds.train.parseArgs(args, "the train task's args"),
         ).finally(() => this.#stopRequests.delete(taskId));
       case "exportModel":
         return exportTrainedModel();
@@ -273,8 +273,8 @@ export class RankRuntime {
             worldSize,
             allReduceSum: (values, into) => mesh.collectives.allReduce(values, into === undefined ? { op: "sum" } : { op: "sum", into }),
           },
-          // Signed by the owner, which built it with parseEvaluateOptions.
-          args as WorkerEvaluateSpec,
+          // Built by the owner with parseEvaluateOptions; a spec that does not parse fails the task naming its field.
+          taskKinds.evaluate.parseArgs(args, "the evaluate task's args"),
         );
       default: {
         const impossible: never = task;

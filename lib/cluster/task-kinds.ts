@@ -1,6 +1,7 @@
 /**
- * Every task kind's events and result, and the parsers that read them on the owner. A worker sends
- * both as structured-clone payloads; they arrive as `unknown` and become typed values here, or a
+ * Every task kind's arguments, events and result, and their parsers: a rank reads the arguments
+ * the owner sent, the owner reads the events and results the ranks send. All travel as
+ * structured-clone payloads; they arrive as `unknown` and become typed values here, or a
  * `BadPayloadError` that names the rank, the field and what was there.
  */
 import type tf from "../tfjs.cjs";
@@ -8,6 +9,7 @@ import type { StepRecord } from "../metrics/step-record.js";
 import type { EarlyStoppingOutcome } from "../training/early-stopping.js";
 import type { EpochLogs, EpochRecord } from "../training/epoch-record.js";
 import type { ValidationRecord } from "../training/validation.js";
+import type { WorkerEvaluateSpec, WorkerTrainSpec } from "../training/train-spec.js";
 import type { ExportedModel, WorkerTrainEvent, WorkerTrainResult } from "../training/worker-train.js";
 import type { TaskSpec } from "./messages.js";
 import {
@@ -19,34 +21,45 @@ import {
   numberField,
   numberRecordAt,
   objectAt,
+  oneOf,
   optionalNumberField,
+  stepField,
   stringField,
 } from "./payload-fields.js";
+import { parseWorkerEvaluateSpec, parseWorkerTrainSpec } from "./worker-spec-parser.js";
 
 /** The names of the task kinds. */
 export type TaskKindName = TaskSpec["kind"];
 
-/** How the owner reads one task kind's payloads. */
-export interface TaskKind<Event, Result> {
+/** How a rank reads one task kind's arguments, and the owner its events and results. */
+export interface TaskKind<Event, Result, Args = unknown> {
+  /** The arguments the owner sent with the task (`undefined` when it sent none), read on each rank. */
+  parseArgs: (value: unknown, path: string) => Args;
   /** One event a rank sent while the task ran. */
   parseEvent: (value: unknown, path: string) => Event;
   /** A rank's value at the task's end (`undefined` when it sent none). */
   parseResult: (value: unknown, path: string) => Result;
 }
 
-/** What each task kind sends while it runs (`never`: nothing) and what each rank returns at its end. */
+/**
+ * What each task kind takes from the owner, sends while it runs (`never`: nothing) and what each
+ * rank returns at its end.
+ */
 export interface TaskKindTypes {
-  /** `cluster.run`: the user's function; its value is whatever it returned. */
-  function: { event: never; result: unknown };
+  /** `cluster.run`: the user's function and `args`; its value is whatever it returned. */
+  function: { args: unknown; event: never; result: unknown };
   /** `cluster.runCell`: a `%%workers` cell; its value is the cell's last expression. */
-  cell: { event: never; result: unknown };
-  /** `cluster.train`: step records, epoch ends and validations while it runs; each rank's end state. */
-  train: { event: WorkerTrainEvent; result: WorkerTrainResult };
+  cell: { args: unknown; event: never; result: unknown };
+  /** `cluster.train`: the spec; step records, epoch ends and validations while it runs; each rank's end state. */
+  train: { args: WorkerTrainSpec; event: WorkerTrainEvent; result: WorkerTrainResult };
   /** `cluster.model()`: the trained model's weights. */
-  exportModel: { event: never; result: ExportedModel };
-  /** `cluster.evaluate`: `{ loss, ...metrics }`. */
-  evaluate: { event: never; result: Record<string, number> };
+  exportModel: { args: unknown; event: never; result: ExportedModel };
+  /** `cluster.evaluate`: the spec; `{ loss, ...metrics }`. */
+  evaluate: { args: WorkerEvaluateSpec; event: never; result: Record<string, number> };
 }
+
+/** The arguments of task kind `Kind`, as a rank reads them. */
+export type TaskArgsOf<Kind extends TaskKindName> = TaskKindTypes[Kind]["args"];
 
 /** The events of task kind `Kind`. */
 export type TaskEventOf<Kind extends TaskKindName> = TaskKindTypes[Kind]["event"];
@@ -54,12 +67,12 @@ export type TaskEventOf<Kind extends TaskKindName> = TaskKindTypes[Kind]["event"
 export type TaskResultOf<Kind extends TaskKindName> = TaskKindTypes[Kind]["result"];
 
 /** Every task kind's parsers, by name. */
-export const taskKinds: { readonly [Kind in TaskKindName]: TaskKind<TaskEventOf<Kind>, TaskResultOf<Kind>> } = {
-  function: { parseEvent: noEvents("function"), parseResult: anyValue },
-  cell: { parseEvent: noEvents("cell"), parseResult: anyValue },
-  train: { parseEvent: parseTrainEvent, parseResult: parseTrainResult },
-  exportModel: { parseEvent: noEvents("exportModel"), parseResult: parseExportedModel },
-  evaluate: { parseEvent: noEvents("evaluate"), parseResult: numberRecordAt },
+export const taskKinds: { readonly [Kind in TaskKindName]: TaskKind<TaskEventOf<Kind>, TaskResultOf<Kind>, TaskArgsOf<Kind>> } = {
+  function: { parseArgs: anyValue, parseEvent: noEvents("function"), parseResult: anyValue },
+  cell: { parseArgs: anyValue, parseEvent: noEvents("cell"), parseResult: anyValue },
+  train: { parseArgs: parseWorkerTrainSpec, parseEvent: parseTrainEvent, parseResult: parseTrainResult },
+  exportModel: { parseArgs: anyValue, parseEvent: noEvents("exportModel"), parseResult: parseExportedModel },
+  evaluate: { parseArgs: parseWorkerEvaluateSpec, parseEvent: noEvents("evaluate"), parseResult: numberRecordAt },
 };
 
 /** A kind that sends no events: any event is a protocol error. */
@@ -69,7 +82,7 @@ function noEvents(kind: TaskKindName): (value: unknown, path: string) => never {
   };
 }
 
-/** A user's value: structured-clone data, whatever its shape. */
+/** A user's value (or arguments a task kind ignores): structured-clone data, whatever its shape. */
 function anyValue(value: unknown): unknown {
   return value;
 }
@@ -105,7 +118,7 @@ function parseStepRecord(value: unknown, path: string): StepRecord {
   return {
     rank: integerField(record, "rank", path),
     epoch: integerField(record, "epoch", path),
-    step: integerField(record, "step", path),
+    step: stepField(record, "step", path),
     stepInEpoch: integerField(record, "stepInEpoch", path),
     stepsInEpoch: number("stepsInEpoch"),
     loss: number("loss"),
@@ -179,13 +192,6 @@ const weightDtypes = ["float32", "int32", "bool", "string", "complex64"] as cons
 const quantizationDtypes = ["uint16", "uint8", "float16"] as const;
 const weightGroups = ["model", "optimizer"] as const;
 
-/** One of `choices`, or a {@link BadPayloadError}. */
-function oneOf<const T extends string>(value: unknown, choices: readonly T[], path: string): T {
-  const found = choices.find((choice) => choice === value);
-  if (found === undefined) throw new BadPayloadError(path, `one of ${choices.join(", ")}`, value);
-  return found;
-}
-
 function parseShape(value: unknown, path: string): number[] {
   return arrayAt(value, path).map((size, i) => {
     if (typeof size !== "number" || !Number.isSafeInteger(size) || size < 0) throw new BadPayloadError(`${path}[${i}]`, "a dimension (an integer >= 0)", size);
@@ -243,6 +249,6 @@ export function parseExportedModel(value: unknown, path: string): ExportedModel 
 }
 
 /** The parsers of task kind `name`, typed by it. */
-export function taskKindOf<Kind extends TaskKindName>(name: Kind): TaskKind<TaskEventOf<Kind>, TaskResultOf<Kind>> {
+export function taskKindOf<Kind extends TaskKindName>(name: Kind): TaskKind<TaskEventOf<Kind>, TaskResultOf<Kind>, TaskArgsOf<Kind>> {
   return taskKinds[name];
 }

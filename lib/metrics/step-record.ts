@@ -3,12 +3,14 @@
  * `metrics` stays free of `training` (training produces records; metrics and plots read them).
  */
 
+import type { Step } from "../ids.js";
+
 /** One rank's record of one step: what the live plots and `run.metrics` are made of. */
 export interface StepRecord {
   rank: number;
   epoch: number;
   /** Global step number, from 1 (counts across resumed runs). */
-  step: number;
+  step: Step;
   stepInEpoch: number;
   stepsInEpoch: number;
   /** Mean loss over the global batch. */

@@ -6,6 +6,7 @@
 import { Session } from "node:inspector";
 import type { Worker } from "node:worker_threads";
 import { RingbookError } from "../errors.js";
+import { isJsonObject } from "../json-guards.js";
 
 interface InspectorReply {
   id: number;
@@ -93,13 +94,13 @@ function parseReply(text: string): InspectorReply | undefined {
   } catch {
     return undefined;
   }
-  if (typeof value !== "object" || value === null) return undefined;
-  const record = value as Record<string, unknown>;
+  if (!isJsonObject(value)) return undefined;
+  const record = value;
   if (typeof record["id"] !== "number") return undefined;
   const reply: InspectorReply = { id: record["id"], result: record["result"] };
   const error = record["error"];
   if (typeof error === "object" && error !== null) {
-    const message = (error as Record<string, unknown>)["message"];
+    const message = isJsonObject(error) ? error["message"] : undefined;
     reply.error = typeof message === "string" ? { message } : {};
   }
   return reply;

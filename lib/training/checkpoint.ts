@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import tf from "../tfjs.cjs";
 import { RingbookError } from "../errors.js";
+import { isJsonObject } from "../json-guards.js";
 import { readableDirectory, replaceDirectory, writeFileDurably } from "../io/atomic-directory.js";
 import { isModelDirectory } from "../io/file-system.js";
 import { writeModelFiles } from "../io/model-files.js";
@@ -149,26 +150,31 @@ function parseManifest(value: unknown, dir: string): CheckpointManifest {
   const bad = (why: string): never => {
     throw new RingbookError("ERR_BAD_CHECKPOINT", `${join(dir, stateFile)}: ${why}`);
   };
-  if (typeof value !== "object" || value === null) return bad("not a JSON object");
-  const record = value as Record<string, unknown>;
-  if (record.format !== "ringbook-checkpoint/1") return bad(`format ${JSON.stringify(record.format)}, expected "ringbook-checkpoint/1"`);
-  const position = record.position as Record<string, unknown> | undefined;
+  if (!isJsonObject(value)) return bad("not a JSON object");
+  if (value["format"] !== "ringbook-checkpoint/1") return bad(`format ${JSON.stringify(value["format"])}, expected "ringbook-checkpoint/1"`);
+  const position = value["position"];
   const isCount = (n: unknown): n is number => typeof n === "number" && Number.isInteger(n) && n >= 0;
-  if (!position || !isCount(position.epoch) || !isCount(position.stepInEpoch) || !isCount(position.globalStep)) {
+  if (!isJsonObject(position) || !isCount(position["epoch"]) || !isCount(position["stepInEpoch"]) || !isCount(position["globalStep"])) {
     return bad(`position ${JSON.stringify(position)} needs non-negative integers epoch, stepInEpoch, globalStep`);
   }
-  const isShape = (s: unknown): s is number[] => Array.isArray(s) && s.every(isCount);
-  const variables = record.variables;
-  if (!Array.isArray(variables) || !variables.every((v) => typeof v === "object" && v !== null && isShape((v as { shape?: unknown }).shape))) {
-    return bad("variables must be a list of { shape }");
-  }
-  const slots = record.optimizerSlots;
-  if (!Array.isArray(slots) || !slots.every((s) => {
-    const slot = s as Record<string, unknown>;
-    return (slot.variableIndex === null || isCount(slot.variableIndex)) && typeof slot.suffix === "string" && isShape(slot.shape) &&
-      (slot.dtype === "float32" || slot.dtype === "int32");
-  })) {
-    return bad("optimizerSlots must be a list of { variableIndex, suffix, shape, dtype }");
-  }
-  return value as CheckpointManifest;
+  const shapeOf = (s: unknown): number[] | undefined => (Array.isArray(s) && s.every(isCount) ? s.map(Number) : undefined);
+  const variables = value["variables"];
+  if (!Array.isArray(variables)) return bad("variables must be a list of { shape }");
+  const variableShapes = variables.map((v: unknown) => ({ shape: (isJsonObject(v) ? shapeOf(v["shape"]) : undefined) ?? bad("variables must be a list of { shape }") }));
+  const slots = value["optimizerSlots"];
+  const badSlots = (): never => bad("optimizerSlots must be a list of { variableIndex, suffix, shape, dtype }");
+  if (!Array.isArray(slots)) return badSlots();
+  const optimizerSlots = slots.map((slot: unknown): CheckpointManifest["optimizerSlots"][number] => {
+    if (!isJsonObject(slot)) return badSlots();
+    const { variableIndex, suffix, dtype } = slot;
+    const shape = shapeOf(slot["shape"]);
+    if (!(variableIndex === null || isCount(variableIndex)) || typeof suffix !== "string" || shape === undefined || (dtype !== "float32" && dtype !== "int32")) return badSlots();
+    return { variableIndex, suffix, shape, dtype };
+  });
+  return {
+    format: "ringbook-checkpoint/1",
+    position: { epoch: position["epoch"], stepInEpoch: position["stepInEpoch"], globalStep: position["globalStep"] },
+    variables: variableShapes,
+    optimizerSlots,
+  };
 }

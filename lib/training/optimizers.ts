@@ -41,7 +41,8 @@ export interface OptimizerSpec {
   fused?: boolean;
 }
 
-const optimizerNames = ["sgd", "momentum", "adam", "adamax", "rmsprop", "adagrad", "adadelta"] as const;
+/** The optimizers `cluster.train` knows by name. */
+export const optimizerNames = ["sgd", "momentum", "adam", "adamax", "rmsprop", "adagrad", "adadelta"] as const;
 export type OptimizerName = (typeof optimizerNames)[number];
 
 type NumberKey = "learningRate" | "momentum" | "beta1" | "beta2" | "epsilon" | "decay" | "initialAccumulatorValue" | "rho";

@@ -10,6 +10,7 @@ import type { RankControls } from "./training-controls.js";
 import type { Trainable } from "./trainable.js";
 import type { StepRecord } from "../metrics/step-record.js";
 import type { EpochBatches, RankBatch, TrainingData } from "./training-data.js";
+import { toStep } from "../ids.js";
 
 // StepRecord lives with the metrics that summarise it (metrics must not import training).
 export type { StepRecord } from "../metrics/step-record.js";
@@ -168,7 +169,7 @@ export async function trainOnRank(args: {
       args.onStep({
         rank,
         epoch,
-        step: position.globalStep,
+        step: toStep(position.globalStep, "the global step"),
         stepInEpoch,
         stepsInEpoch: steps ?? (last ? stepInEpoch + 1 : Number.NaN),
         loss: outcome.globalLoss,

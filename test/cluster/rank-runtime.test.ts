@@ -1,8 +1,9 @@
 /**
  * A rank's execution-thread runtime in this test's own thread, over a MessageChannel: what the
  * supervisor would see (ready with the backend, task output and results, an interrupted task,
- * shutdown), and that close() leaves the thread as it found it. Everything runs inside one test:
- * while the runtime is started, this thread's output goes to it.
+ * train and evaluate specs that do not parse, shutdown), and that close() leaves the thread as it
+ * found it. Everything runs inside one test: while the runtime is started, this thread's output
+ * goes to it.
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -104,6 +105,17 @@ describe("rank runtime, in process", () => {
       const after = await supervisor.result("t4");
       assert.ok(after.payload);
       assert.equal(deserialize(after.payload), 2, "cells' declarations survive the interrupt");
+
+      // A train or evaluate spec that does not parse fails its task naming the field, before any model is built.
+      supervisor.send({ type: "task", taskId: "t5", task: { kind: "train" }, payload: serialize({ modelSource: 42 }) });
+      const train = (await supervisor.result("t5")).message;
+      assert.ok(train.status === "error", JSON.stringify(train));
+      assert.equal(train.error.code, "ERR_BAD_PAYLOAD");
+      assert.equal(train.error.message, "the train task's args.modelSource must be a string, got 42");
+      supervisor.send({ type: "task", taskId: "t6", task: { kind: "evaluate" }, payload: null });
+      const evaluate = (await supervisor.result("t6")).message;
+      assert.ok(evaluate.status === "error", JSON.stringify(evaluate));
+      assert.equal(evaluate.error.message, "the evaluate task's args must be an object, got undefined");
 
       supervisor.send({ type: "shutdown" });
       await supervisor.next((message) => (message.type === "shutdownDone" ? true : undefined));

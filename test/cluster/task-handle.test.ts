@@ -9,6 +9,7 @@ import { PendingTask } from "../../lib/cluster/pending-task.js";
 import { TaskHandle, type TaskHandleEvent } from "../../lib/cluster/task-handle.js";
 import { parseExportedModel, parseTrainEvent, parseTrainResult } from "../../lib/cluster/task-kinds.js";
 import type { WorkerTrainEvent, WorkerTrainResult } from "../../lib/training/worker-train.js";
+import { toStep, type Step } from "../../lib/ids.js";
 
 const ready: WorkerTrainEvent = { kind: "ready", rank: 1, parameterCount: 10, datasetSize: null, backend: "cpu" };
 const result = (rank: number): WorkerTrainResult => ({ rank, stopped: false, position: { epoch: 1, stepInEpoch: 0, globalStep: 4 }, parameterCount: 10 });
@@ -34,6 +35,18 @@ describe("task kinds", () => {
     });
     assert.throws(() => parseTrainEvent({ kind: "finished", rank: 0 }, "event"), /event\.kind must be "ready", "steps", "epochs" or "validations", got "finished"/);
     assert.throws(() => parseExportedModel({ kind: "variables", variables: [{ name: "w", shape: [2], values: [1, 2] }] }, "model"), /model\.variables\[0\]\.values must be a Float32Array/);
+  });
+});
+
+describe("step numbers", () => {
+  test("a step record's global step crosses to the owner as a checked Step", () => {
+    const record = { rank: 0, epoch: 0, step: 3, stepInEpoch: 2, stepsInEpoch: 4, loss: 1, localLoss: 1, samples: 2, globalSamples: 4, dataMs: 0, computeMs: 1, communicationMs: 0, applyMs: 0, stepMs: 1, endedAtMs: 5, samplesPerSecond: 2 };
+    const event = parseTrainEvent(structuredClone({ kind: "steps", rank: 0, records: [record] }), "event");
+    assert.ok(event.kind === "steps");
+    const step: Step | undefined = event.records[0]?.step;
+    assert.equal(step, 3);
+    assert.throws(() => parseTrainEvent({ kind: "steps", rank: 0, records: [{ ...record, step: -1 }] }, "event"), /^BadPayloadError: event\.records\[0\]\.step must be an integer >= 0, got -1$/);
+    assert.throws(() => toStep(1.5, "the global step"), (error: unknown) => error instanceof Error && "code" in error && error.code === "ERR_BAD_STEP" && error.message === "the global step must be an integer >= 0, got 1.5");
   });
 });
 

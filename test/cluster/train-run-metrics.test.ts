@@ -8,10 +8,11 @@ import { test } from "node:test";
 import { TrainRun } from "../../lib/cluster/train-run.js";
 import type { StepRecord } from "../../lib/metrics/step-record.js";
 import type { WorkerTrainResult } from "../../lib/training/worker-train.js";
+import { toStep } from "../../lib/ids.js";
 
 function stepRecord(step: number): StepRecord {
   return {
-    rank: 0, epoch: 0, step, stepInEpoch: step - 1, stepsInEpoch: 3, loss: 1 / step, localLoss: 1 / step, samples: 4, globalSamples: 4,
+    rank: 0, epoch: 0, step: toStep(step), stepInEpoch: step - 1, stepsInEpoch: 3, loss: 1 / step, localLoss: 1 / step, samples: 4, globalSamples: 4,
     dataMs: 0, computeMs: 1, communicationMs: 0, applyMs: 0, stepMs: 1, endedAtMs: 1_000 + step, samplesPerSecond: 4_000,
   };
 }

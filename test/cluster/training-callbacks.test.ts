@@ -12,11 +12,12 @@ import type { TrainCallbacks } from "../../lib/training/callback-options.js";
 import type { EpochRecord } from "../../lib/training/epoch-record.js";
 import type { StepRecord } from "../../lib/metrics/step-record.js";
 import type { WorkerTrainEvent, WorkerTrainResult } from "../../lib/training/worker-train.js";
+import { toStep } from "../../lib/ids.js";
 
 function stepRecord(rank: number, step: number, loss: number): StepRecord {
   const stepInEpoch = (step - 1) % 2;
   return {
-    rank, epoch: Math.floor((step - 1) / 2), step, stepInEpoch, stepsInEpoch: 2, loss, localLoss: loss, samples: 4, globalSamples: 8,
+    rank, epoch: Math.floor((step - 1) / 2), step: toStep(step), stepInEpoch, stepsInEpoch: 2, loss, localLoss: loss, samples: 4, globalSamples: 8,
     dataMs: 0, computeMs: 1, communicationMs: 1, applyMs: 0, stepMs: 2, endedAtMs: 1_000 + step, samplesPerSecond: 2_000, learningRate: 0.1,
   };
 }

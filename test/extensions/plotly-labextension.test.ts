@@ -23,6 +23,7 @@ import type { StepRecord } from "../../lib/metrics/step-record.js";
 import { bundleExtensionPage, labextensionDir, requireBuiltLabextension } from "../helpers/extension-page.js";
 import { makeTempDir, repoRoot } from "../kernel/helpers.js";
 import { chromiumLaunchOptions } from "../helpers/chromium.js";
+import { toStep } from "../../lib/ids.js";
 
 const artifactsDir = join(repoRoot, "test-artifacts");
 const plotlyMimeType = "application/vnd.plotly.v1+json";
@@ -37,7 +38,7 @@ function trainingBundle(steps: number): { bundle: Record<string, unknown>; trace
       const loss = 2 * Math.exp(-step / 80) + 0.05 * Math.sin(step);
       const stepMs = 11 + rank;
       const record: StepRecord = {
-        rank, step, epoch: Math.floor((step - 1) / 100), stepInEpoch: (step - 1) % 100, stepsInEpoch: 100, loss, localLoss: loss,
+        rank, step: toStep(step), epoch: Math.floor((step - 1) / 100), stepInEpoch: (step - 1) % 100, stepsInEpoch: 100, loss, localLoss: loss,
         samples: 64, globalSamples: 128, dataMs: 0.5, computeMs: 8 + rank, communicationMs: 1.5, applyMs: 0.7, stepMs, endedAtMs: step * 12, samplesPerSecond: 64000 / stepMs,
       };
       const summary = aggregator.add(record);

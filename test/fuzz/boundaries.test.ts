@@ -15,10 +15,16 @@ import { readRuntimeTsconfig } from "../../kernel/execution/tsconfig-options.js"
 import { parseNotebook, NotebookFormatError } from "../../kernel/notebook/notebook-file.js";
 import { parseFrames } from "../../kernel/protocol/frames.js";
 import { ProtocolError } from "../../kernel/protocol/protocol-error.js";
+import { parseFromWorker as parseFromCellThread } from "../../kernel/execution/worker-protocol.js";
+import { RingbookError } from "../../lib/errors.js";
 import { parseRequest } from "../../kernel/protocol/request-validators.js";
 import { MessageSigner } from "../../kernel/protocol/signer.js";
 import { ClusterMessageError, encodeFromWorker, encodeToWorker, parseFromWorker, parseToWorker } from "../../lib/cluster/messages.js";
+import { BadPayloadError } from "../../lib/cluster/payload-fields.js";
+import { parseWorkerEvaluateSpec, parseWorkerTrainSpec } from "../../lib/cluster/worker-spec-parser.js";
 import { decodeHeader, encodeHeader, headerBytes } from "../../lib/collectives/frame-header.js";
+import { linearWarmup } from "../../lib/training/learning-rate-schedule.js";
+import { parseEvaluateOptions, parseTrainOptions } from "../../lib/training/train-spec.js";
 import { toRank } from "../../lib/ids.js";
 import { fuzzParameters } from "./fuzz-runs.js";
 
@@ -33,6 +39,12 @@ const requestTypes = ["execute_request", "complete_request", "inspect_request", 
 function signedFrames(header: unknown, parent: unknown, metadata: unknown, content: unknown): Buffer[] {
   const parts = [header, parent, metadata, content].map((part) => Buffer.from(JSON.stringify(part) ?? "null"));
   return [Buffer.from("client"), Buffer.from("<IDS|MSG>"), Buffer.from(signer.sign(parts)), ...parts];
+}
+
+/** The containers of a spec (objects and arrays, not typed arrays), each with a way to replace one of its entries. */
+function slotsOf(value: unknown): Array<(replacement: unknown) => void> {
+  if (typeof value !== "object" || value === null || ArrayBuffer.isView(value)) return [];
+  return Object.entries(value).flatMap(([key, entry]) => [(replacement: unknown) => void Reflect.set(value, key, replacement), ...slotsOf(entry)]);
 }
 
 /** fast-check makes records without a prototype; parsers make plain objects. */
@@ -156,6 +168,50 @@ describe("fuzzed boundaries", () => {
         mutated[index] = byte;
         const again = decodeHeader(mutated);
         if (!again.ok) assert.ok(again.reason.length > 0);
+      }),
+      parameters,
+    );
+  });
+
+  test("train and evaluate task arguments: random JSON, and real specs with any field replaced by random JSON, parse or are refused with a BadPayloadError", () => {
+    const trainSpec = parseTrainOptions(
+      {
+        model: () => null,
+        data: { xs: { a: [[1], [2]], b: new Float32Array([1, 2]) }, ys: [0, 1] },
+        loss: { out: "meanSquaredError" },
+        optimizer: { name: "adam", learningRate: linearWarmup({ learningRate: 1, warmupSteps: 2 }) },
+        metrics: ["accuracy", function custom() { return 0; }],
+        validationData: { builtin: "synthetic", size: 4 },
+        validationEvery: { steps: 2 },
+        earlyStopping: { monitor: "loss", patience: 1 },
+        clipNorm: 1,
+        checkpoint: "/tmp/fuzz",
+        batchSize: 2,
+      },
+      2,
+    );
+    const evaluateSpec = parseEvaluateOptions({ builtin: "mnist" }, { steps: 1 }, 2, { metrics: [{ name: "accuracy" }], args: { n: 1 } });
+    fc.assert(
+      fc.property(json, fc.nat(), fc.boolean(), (value, slot, train) => {
+        expectOnly(BadPayloadError, () => parseWorkerTrainSpec(value, "args"));
+        expectOnly(BadPayloadError, () => parseWorkerEvaluateSpec(value, "args"));
+        const spec = structuredClone(train ? trainSpec : evaluateSpec);
+        const slots = slotsOf(spec);
+        slots[slot % slots.length]?.(value);
+        expectOnly(BadPayloadError, () => (train ? parseWorkerTrainSpec(spec, "args") : parseWorkerEvaluateSpec(spec, "args")));
+      }),
+      parameters,
+    );
+  });
+
+  test("cell thread messages: random JSON, alone or as an event, outcome or reply, reads or is refused with a RingbookError", () => {
+    const message = fc.oneof(
+      json,
+      fc.record({ type: fc.constantFrom("event", "outcome", "reply", "interruptAck", "shutdownDone"), cellId: fc.oneof(fc.string(), json), event: json, outcome: json, callId: fc.oneof(fc.nat(), json), ok: fc.oneof(fc.boolean(), json), value: json, message: json, seq: json, failures: json }, { requiredKeys: ["type"] }),
+    );
+    fc.assert(
+      fc.property(message, (value) => {
+        expectOnly(RingbookError, () => parseFromCellThread(value));
       }),
       parameters,
     );

@@ -15,6 +15,7 @@ import { StepAggregator } from "../../lib/metrics/step-summary.js";
 import { TrainingHistory } from "../../lib/metrics/training-history.js";
 import type { StepRecord } from "../../lib/metrics/step-record.js";
 import { kernelDisplayHost } from "../helpers/display-host.js";
+import { toStep } from "../../lib/ids.js";
 
 /** The bound stated in the README: the live output of any run, as saved, in bytes. */
 const savedOutputBoundBytes = 256 * 1024;
@@ -27,7 +28,7 @@ after(() => kernel.uninstall());
 function record(rank: number, step: number): StepRecord {
   const loss = 2 * Math.exp(-step / 1000) + 0.05 * Math.sin(step);
   return {
-    rank, step, epoch: Math.floor((step - 1) / 500), stepInEpoch: (step - 1) % 500, stepsInEpoch: 500, loss, localLoss: loss,
+    rank, step: toStep(step), epoch: Math.floor((step - 1) / 500), stepInEpoch: (step - 1) % 500, stepsInEpoch: 500, loss, localLoss: loss,
     samples: 64, globalSamples: 128, dataMs: 0.5, computeMs: 8 + rank, communicationMs: 1.5, applyMs: 0.7, stepMs: 11 + rank, endedAtMs: step * 12, samplesPerSecond: 64000 / (11 + rank),
   };
 }

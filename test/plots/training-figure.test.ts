@@ -9,10 +9,11 @@ import { figureToSvg } from "../../lib/plots/svg.js";
 import { progressText } from "../../lib/plots/progress-text.js";
 import { linePlot } from "../../lib/plots/line-plot.js";
 import type { StepRecord } from "../../lib/metrics/step-record.js";
+import { toStep } from "../../lib/ids.js";
 
 function record(rank: number, step: number, loss: number): StepRecord {
   return {
-    rank, step, epoch: Math.floor((step - 1) / 100), stepInEpoch: (step - 1) % 100, stepsInEpoch: 100, loss, localLoss: loss,
+    rank, step: toStep(step), epoch: Math.floor((step - 1) / 100), stepInEpoch: (step - 1) % 100, stepsInEpoch: 100, loss, localLoss: loss,
     samples: 32, globalSamples: 64, dataMs: 1, computeMs: 10 + rank, communicationMs: 2, applyMs: 1, stepMs: 14 + rank, endedAtMs: step * 15, samplesPerSecond: 32000 / (14 + rank),
   };
 }
