@@ -111,7 +111,8 @@ class LocalGradients {
   readonly #globalSamples: number;
   readonly #stopVote: boolean;
   readonly #metrics: MetricSums | undefined;
-  #payload: Float32Array;
+  /** Set by the first micro-batch with samples; zeroed only for a rank that has none (a 1 MiB fill per step otherwise). */
+  #payload: Float32Array | undefined;
   #samples = 0;
   #weightedLoss = 0;
 
@@ -121,8 +122,6 @@ class LocalGradients {
     this.#exchange = exchange;
     this.#globalSamples = globalSamples;
     this.#stopVote = stopVote;
-    // A rank with no samples (a tiny last batch) contributes zeros with weight zero.
-    this.#payload = exchange.emptyPayload(stopVote);
   }
 
   /** Adds a micro-batch (the caller owns its tensors). */
@@ -152,6 +151,8 @@ class LocalGradients {
   /** The payload to all-reduce, and this rank's mean loss (NaN without samples) over its samples. */
   result(): { payload: Float32Array; localLoss: number; localSamples: number } {
     const localLoss = this.#samples === 0 ? Number.NaN : (this.#weightedLoss * this.#globalSamples) / this.#samples;
-    return { payload: this.#payload, localLoss, localSamples: this.#samples };
+    // A rank with no samples (a tiny last batch) contributes zeros with weight zero.
+    const payload = this.#payload ?? this.#exchange.emptyPayload(this.#stopVote);
+    return { payload, localLoss, localSamples: this.#samples };
   }
 }
