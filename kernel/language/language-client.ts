@@ -22,6 +22,8 @@ export class LanguageClient {
   #backlog: string[] = [];
   #nextId = 1;
   #closed = false;
+  /** Set when close() begins: a start cut short by it is not reported as a failure. */
+  #closing = false;
 
   constructor(config: LanguageWorkerConfig, log: (line: string) => void) {
     this.#config = config;
@@ -80,7 +82,10 @@ export class LanguageClient {
     for (const code of this.#backlog) this.commit(code);
     this.#backlog = [];
     // A failed start is reported to each request; the background start itself must not throw.
-    this.#ready.catch((error: unknown) => this.#log(`language service unavailable: ${error instanceof Error ? error.message : String(error)}`));
+    // A worker terminated by close() while it started is no news ("unavailable" at every quick shutdown).
+    this.#ready.catch((error: unknown) => {
+      if (!this.#closing) this.#log(`language service unavailable: ${error instanceof Error ? error.message : String(error)}`);
+    });
     return this.#ready;
   }
 
@@ -125,6 +130,7 @@ export class LanguageClient {
   /** Stops the native compiler's process, then the worker. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
+    this.#closing = true;
     const worker = this.#worker;
     if (worker) {
       // Only a worker that started can close what it started; one still starting is terminated,
