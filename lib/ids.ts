@@ -11,9 +11,14 @@ declare const rankBrand: unique symbol;
 /** A worker's rank: an integer >= 0 (below its world size, which the reader checks where it knows it). */
 export type Rank = number & { readonly [rankBrand]: true };
 
+/** What a rank and a step both are: an integer >= 0. */
+function isCount(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
+}
+
 /** True when `value` can be a rank (an integer >= 0). */
 export function isRank(value: unknown): value is Rank {
-  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
+  return isCount(value);
 }
 
 /**
@@ -37,7 +42,7 @@ export type Step = number & { readonly [stepBrand]: true };
 
 /** True when `value` can be a step number (an integer >= 0). */
 export function isStep(value: unknown): value is Step {
-  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
+  return isCount(value);
 }
 
 /**

@@ -1,49 +1,30 @@
 import { randomUUID } from "node:crypto";
 import { RingbookError } from "../../lib/errors.js";
-import {
-  PROTOCOL_VERSION,
-  type CommCloseContent,
-  type CommInfoRequestContent,
-  type CommMsgContent,
-  type CommOpenContent,
-  type CompleteRequestContent,
-  type EmptyContent,
-  type ExecuteRequestContent,
-  type HistoryRequestContent,
-  type InspectRequestContent,
-  type IsCompleteRequestContent,
-  type ReplyContents,
-  type ShutdownRequestContent,
-  type WireMessage,
-} from "../protocol/wire-types.js";
+import { PROTOCOL_VERSION, type ReplyContents, type RequestContents, type WireMessage } from "../protocol/wire-types.js";
 
 /**
  * msg_type → content of every request the client sends: those answered by a reply (comm messages
  * have none, and input_reply goes on stdin, which this client does not connect).
  */
-export interface ClientRequestContents {
-  kernel_info_request: EmptyContent;
-  execute_request: ExecuteRequestContent;
-  complete_request: CompleteRequestContent;
-  inspect_request: InspectRequestContent;
-  is_complete_request: IsCompleteRequestContent;
-  history_request: HistoryRequestContent;
-  comm_info_request: CommInfoRequestContent;
-  shutdown_request: ShutdownRequestContent;
-  interrupt_request: EmptyContent;
-}
+export type ClientRequestContents = Pick<
+  RequestContents,
+  | "kernel_info_request"
+  | "execute_request"
+  | "complete_request"
+  | "inspect_request"
+  | "is_complete_request"
+  | "history_request"
+  | "comm_info_request"
+  | "shutdown_request"
+  | "interrupt_request"
+>;
 
 export type ClientRequestType = keyof ClientRequestContents;
 
 /** msg_type → content of the messages the client sends that get no reply, only an idle status. */
-export interface ClientNotificationContents {
-  comm_open: CommOpenContent;
-  comm_msg: CommMsgContent;
-  comm_close: CommCloseContent;
-}
+export type ClientNotificationContents = Pick<RequestContents, "comm_open" | "comm_msg" | "comm_close">;
 
 export type ClientNotificationType = keyof ClientNotificationContents;
-
 
 /** The msg_type of the reply to a request: `<base>_request` → `<base>_reply`. */
 export type ReplyTypeOf<K extends ClientRequestType> = K extends `${infer Base}_request` ? `${Base}_reply` : never;
