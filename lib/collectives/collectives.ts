@@ -5,6 +5,8 @@
  */
 import { RingbookError } from "../errors.js";
 import type { PeerMesh } from "./peer-mesh.js";
+import { hierarchicalAllReduce } from "./hierarchical-all-reduce.js";
+import { hostLayoutOf, type HostLayout } from "./host-layout.js";
 import { ringAllReduce } from "./ring-all-reduce.js";
 import { meshBarrier, ringAllGather, ringBroadcast } from "./ring-relay.js";
 
@@ -17,6 +19,13 @@ export interface CollectivesOptions {
    * @default 262144 (1 MiB)
    */
   chunkElements?: number;
+  /**
+   * The host of every rank (`hosts[r]` for rank r; equal names mean one host), the same list on
+   * every rank. With several hosts and several ranks on some host, allReduce sums within each host
+   * first and runs the ring only between hosts (see hierarchical-all-reduce.ts).
+   * @default every rank on one host (a plain ring)
+   */
+  hosts?: readonly string[];
 }
 
 /** The reduction of {@link Collectives.allReduce}. */
@@ -44,12 +53,23 @@ function overlaps(a: Float32Array, b: Float32Array): boolean {
 export class Collectives {
   readonly #mesh: PeerMesh;
   readonly #chunkElements: number;
+  readonly #layout: HostLayout | undefined;
 
   constructor(mesh: PeerMesh, options: CollectivesOptions = {}) {
     const chunkElements = options.chunkElements ?? 262144;
     if (!Number.isInteger(chunkElements) || chunkElements < 1) throw new RingbookError("ERR_BAD_ARGUMENT", `chunkElements must be a positive integer, got ${String(chunkElements)}`);
+    const hosts = options.hosts;
+    if (hosts !== undefined && (!Array.isArray(hosts) || hosts.length !== mesh.worldSize || hosts.some((host) => typeof host !== "string"))) {
+      throw new RingbookError("ERR_BAD_ARGUMENT", `hosts must name the host of each of the ${mesh.worldSize} ranks, got ${JSON.stringify(hosts)}`);
+    }
     this.#mesh = mesh;
     this.#chunkElements = chunkElements;
+    this.#layout = hosts === undefined ? undefined : hostLayoutOf(hosts, mesh.rank);
+  }
+
+  /** Whether allReduce reduces within each host before the ring between hosts. */
+  get hierarchical(): boolean {
+    return this.#layout?.hierarchical ?? false;
   }
 
   /**
@@ -59,8 +79,8 @@ export class Collectives {
    * `values` is only read, and not referred to once the promise resolves, so it may be refilled
    * then (after a failure, ZeroMQ may still hold, never change, part of it until the mesh is
    * closed). Every rank gets bit-identical results, which may differ from a rank-order sum in the
-   * last bit. A ring (reduce-scatter, then all-gather) of pipelined chunks; any length, including
-   * 0 and 1.
+   * last bit. A ring (reduce-scatter, then all-gather) of pipelined chunks, or with `hosts` that
+   * make it pay, a sum within each host around a ring between hosts; any length, including 0 and 1.
    */
   async allReduce(values: Float32Array, options: { op?: ReduceOp; signal?: AbortSignal; into?: Float32Array } = {}): Promise<Float32Array> {
     checkValues(values, "allReduce");
@@ -72,7 +92,13 @@ export class Collectives {
       if (into.length !== values.length) throw new RingbookError("ERR_BAD_ARGUMENT", `allReduce's into has ${into.length} values, the input ${values.length}`);
       if (overlaps(into, values)) throw new RingbookError("ERR_BAD_ARGUMENT", "allReduce's into must not overlap its input (the input is read while the result is written)");
     }
-    return this.#mesh.run("allReduce", options, (operation) => ringAllReduce(operation, values, op === "mean", this.#chunkElements, into));
+    const divisor = op === "mean" ? this.#mesh.worldSize : undefined;
+    const layout = this.#layout;
+    return this.#mesh.run("allReduce", options, (operation) =>
+      layout?.hierarchical === true
+        ? hierarchicalAllReduce(operation, layout, values, divisor, this.#chunkElements, into)
+        : ringAllReduce(operation, values, divisor, this.#chunkElements, into),
+    );
   }
 
   /** Rank `root`'s `values` on every rank, as a new array (the other ranks pass `undefined`). */

@@ -26,11 +26,12 @@ interface Outgoing {
 }
 
 /**
- * Sum (or mean) of `input` over all ranks, into `into` (same length, not overlapping `input`) or
- * a new array. Reusing `into` saves a large allocation per call: in a training loop, fresh arrays
+ * Sum of `input` over all ranks (divided by `divisor` when given: the world size for a mean, which
+ * is more than this ring's size when the ring joins hosts' leaders), into `into` (same length, not
+ * overlapping `input`) or a new array. Reusing `into` saves a large allocation per call: in a training loop, fresh arrays
  * of a megabyte per step kept V8's external memory high enough to trigger full collections.
  */
-export async function ringAllReduce(operation: MeshOperation, input: Float32Array, mean: boolean, chunkElements: number, into?: Float32Array): Promise<Float32Array> {
+export async function ringAllReduce(operation: MeshOperation, input: Float32Array, divisor: number | undefined, chunkElements: number, into?: Float32Array): Promise<Float32Array> {
   const { rank, worldSize } = operation;
   const length = input.length;
   // Every element is written below (each segment once: the own one at the end of the
@@ -38,6 +39,7 @@ export async function ringAllReduce(operation: MeshOperation, input: Float32Arra
   const output = into ?? arrayToFill(length);
   if (worldSize === 1) {
     output.set(input);
+    if (divisor !== undefined) divideIntoFast(output, divisor);
     return output;
   }
   const next = mod(rank + 1, worldSize);
@@ -70,10 +72,10 @@ export async function ringAllReduce(operation: MeshOperation, input: Float32Arra
           const own = input.subarray(span.start, span.end);
           if (step < worldSize - 2) {
             addIntoFast(values, own);
-          } else if (mean) {
+          } else if (divisor !== undefined) {
             // This rank's fully reduced segment: divided here, once, so every rank gets the same bits.
             addIntoFast(values, own);
-            divideIntoFast(values, worldSize);
+            divideIntoFast(values, divisor);
             output.set(values, span.start);
           } else {
             // The sum is forwarded (from `values`) and kept (in `output`), written by one pass.

@@ -17,6 +17,8 @@ export interface RankClusterOptions {
   chunkElements?: number;
   /** The password each rank gets (all share the cluster secret's unless overridden). */
   password?: string;
+  /** The host each rank claims to run on (Collectives' `hosts`), e.g. ["a", "a", "b", "b"]. */
+  hosts?: string[];
 }
 
 /** What one rank answered to a run: its results, or the error its collective rejected with. */
@@ -36,6 +38,8 @@ export class RankCluster {
   readonly password: string;
   readonly zapDomain: string;
   readonly endpoints: string[] = [];
+  /** Whether each rank's allReduce is the host-aware one. */
+  readonly hierarchical: boolean[] = [];
   readonly #ranks: RankProcess[] = [];
   #nextId = 1;
 
@@ -55,8 +59,9 @@ export class RankCluster {
       const bound = await Promise.all(
         cluster.#ranks.map(async (process, rank) => {
           const bindAddress = options.transport === "tcp" ? "tcp://127.0.0.1:*" : dir.endpoint(`peer-${rank}`);
-          cluster.#send(rank, { type: "bind", rank, worldSize, bindAddress, password: cluster.password, zapDomain: cluster.zapDomain, watchPeers: options.watchPeers ?? true, ...(options.chunkElements === undefined ? {} : { chunkElements: options.chunkElements }) });
+          cluster.#send(rank, { type: "bind", rank, worldSize, bindAddress, password: cluster.password, zapDomain: cluster.zapDomain, watchPeers: options.watchPeers ?? true, ...(options.chunkElements === undefined ? {} : { chunkElements: options.chunkElements }), ...(options.hosts === undefined ? {} : { hosts: options.hosts }) });
           const report = await cluster.#next(process, (r) => r.type === "bound");
+          cluster.hierarchical[rank] = report.type === "bound" && report.hierarchical;
           return report.type === "bound" ? report.endpoint : "";
         }),
       );

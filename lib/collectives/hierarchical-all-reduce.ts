@@ -1,0 +1,95 @@
+/**
+ * All-reduce for worlds with several ranks per host (NCCL's and Horovod's hierarchical scheme):
+ * every rank sends its array to its host's leader, which sums them (over ipc, a dozen times faster
+ * here than the 1 Gbit/s links between hosts); the leaders run the ring all-reduce among
+ * themselves, so each host's link carries `2 (h − 1) / h` of the array once instead of once per
+ * rank; each leader then sends the result back to its host's ranks. Every phase moves chunks of at
+ * most `chunkElements`, each summed or forwarded as it arrives.
+ *
+ * Messages of the three phases never get confused: the local ones go between a leader and its own
+ * ranks (step 0 up, step 1 down), the ring's only between leaders.
+ */
+import { arrayToFill } from "./float-frames.js";
+import type { HostLayout } from "./host-layout.js";
+import type { MeshOperation } from "./peer-mesh.js";
+import { blockChunks, splitSpan } from "./ring-layout.js";
+import { ringAllReduce } from "./ring-all-reduce.js";
+import { addIntoFast } from "./simd-floats.js";
+
+const upStep = 0;
+const downStep = 1;
+
+/** The leaders of `layout` as a ring of their own: rank i of it is leader i, messages go to the real ranks. */
+function leaderRing(operation: MeshOperation, layout: HostLayout): MeshOperation {
+  const { leaders } = layout;
+  return {
+    kind: operation.kind,
+    sequence: operation.sequence,
+    rank: layout.ownIndex,
+    worldSize: leaders.length,
+    send: (to, fields, values) => operation.send(leaders[to]!, fields, values),
+    receive: (from, expected) => operation.receive(leaders[from]!, expected),
+    own: (task) => operation.own(task),
+  };
+}
+
+/**
+ * Sum (or mean, `divisor` = the world size) of `input` over all ranks, into `into` or a new array.
+ * Every rank gets the same bits (the leaders' ring gives its leaders the same bits, and the other
+ * ranks get copies); the sum's order differs from a rank-order sum, so it may differ from one in
+ * the last bits. `input` is only read, and not referred to once the promise resolves.
+ */
+export async function hierarchicalAllReduce(operation: MeshOperation, layout: HostLayout, input: Float32Array, divisor: number | undefined, chunkElements: number, into?: Float32Array): Promise<Float32Array> {
+  const length = input.length;
+  const chunks = blockChunks(length, chunkElements);
+  const spanOf = (chunk: number) => splitSpan({ start: 0, end: length }, chunks, chunk);
+  const output = into ?? arrayToFill(length);
+  const leader = layout.own.ranks[0]!;
+  const total = length;
+
+  if (operation.rank !== leader) {
+    // The leader answers only after it has summed (read) all of this input, so sending from the caller's memory is safe.
+    const sending = (async () => {
+      for (let chunk = 0; chunk < chunks; chunk++) {
+        const span = spanOf(chunk);
+        await operation.send(leader, { step: upStep, chunk, total }, input.subarray(span.start, span.end));
+      }
+    })();
+    operation.own(sending);
+    for (let chunk = 0; chunk < chunks; chunk++) {
+      const span = spanOf(chunk);
+      const { values } = await operation.receive(leader, { step: downStep, chunk, count: span.end - span.start, total });
+      output.set(values, span.start);
+    }
+    await sending;
+    return output;
+  }
+
+  const members = layout.own.ranks.slice(1);
+  // The host's sum: the ring's input, so not the caller's array; own values first, then the members' in rank order.
+  const hostSum = members.length === 0 ? input : arrayToFill(length);
+  for (let chunk = 0; chunk < chunks && members.length > 0; chunk++) {
+    const span = spanOf(chunk);
+    const count = span.end - span.start;
+    const target = hostSum.subarray(span.start, span.end);
+    for (const [i, member] of members.entries()) {
+      const { values } = await operation.receive(member, { step: upStep, chunk, count, total });
+      if (i === 0) addIntoFast(values, input.subarray(span.start, span.end), target);
+      else addIntoFast(target, values);
+    }
+  }
+  await ringAllReduce(leaderRing(operation, layout), hostSum, divisor, chunkElements, output);
+  if (members.length === 0) return output;
+  // Sent from a private copy: the caller may change `output` as soon as this resolves, while
+  // ZeroMQ may still be sending from the memory it was given.
+  const result = output.slice();
+  const sends = members.map(async (member) => {
+    for (let chunk = 0; chunk < chunks; chunk++) {
+      const span = spanOf(chunk);
+      await operation.send(member, { step: downStep, chunk, total }, result.subarray(span.start, span.end));
+    }
+  });
+  for (const send of sends) operation.own(send);
+  await Promise.all(sends);
+  return output;
+}
