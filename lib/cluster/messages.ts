@@ -25,7 +25,8 @@ export type ToWorker =
   | { type: "task"; taskId: string; task: TaskSpec }
   | { type: "interrupt"; taskId: string | null }
   | { type: "stopTraining"; taskId: string }
-  | { type: "mesh"; generation: number; worldSize: number; bindAddress: string }
+  /** `hosts[r]`: the host rank r runs on; ranks of one host link over ipc (when the transport is tcp) and reduce together. */
+  | { type: "mesh"; generation: number; worldSize: number; bindAddress: string; hosts: string[] }
   | { type: "peers"; generation: number; endpoints: string[] }
   | { type: "peerDied"; generation: number; rank: Rank; reason: string }
   | { type: "ping"; seq: number }
@@ -44,7 +45,8 @@ export type FromWorker =
   | { type: "hello"; pid: number; host: string }
   | { type: "ready"; backend: string; backendSummary: string; device: string; tfjsVersion: string; startMs: number; notes: string[] }
   | { type: "startFailed"; error: RemoteErrorInfo }
-  | { type: "meshBound"; generation: number; endpoint: string }
+  /** `localEndpoint`: the ipc endpoint for the ranks of the same host, when it bound one. */
+  | { type: "meshBound"; generation: number; endpoint: string; localEndpoint: string | null }
   | { type: "peersReady"; generation: number }
   | { type: "meshFailed"; generation: number; error: RemoteErrorInfo }
   | { type: "output"; taskId: string | null; stream: "stdout" | "stderr"; text: string }
@@ -177,7 +179,12 @@ export function parseToWorkerFields(value: JsonObject): ToWorker {
     case "stopTraining":
       return { type, taskId: str(value, "taskId") };
     case "mesh":
-      return { type, generation: int(value, "generation"), worldSize: int(value, "worldSize", 1), bindAddress: str(value, "bindAddress") };
+    {
+      const worldSize = int(value, "worldSize", 1);
+      const hosts = strings(value, "hosts");
+      if (hosts.length !== worldSize) fail(`field hosts must name a host for each of the ${worldSize} ranks`, hosts);
+      return { type, generation: int(value, "generation"), worldSize, bindAddress: str(value, "bindAddress"), hosts };
+    }
     case "peers":
       return { type, generation: int(value, "generation"), endpoints: strings(value, "endpoints") };
     case "peerDied":
@@ -213,7 +220,7 @@ export function parseFromWorker(text: Buffer | string): FromWorker & WorkerIdent
       case "startFailed":
         return { type, error: parseErrorInfo(value["error"]) };
       case "meshBound":
-        return { type, generation: int(value, "generation"), endpoint: str(value, "endpoint") };
+        return { type, generation: int(value, "generation"), endpoint: str(value, "endpoint"), localEndpoint: nullableStr(value, "localEndpoint") };
       case "peersReady":
         return { type, generation: int(value, "generation") };
       case "meshFailed":

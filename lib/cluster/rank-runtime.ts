@@ -348,8 +348,8 @@ export class RankRuntime {
         this.#worldSize = message.worldSize;
         Reflect.set(globalThis, "worldSize", this.#worldSize);
         this.#changeMesh(generation, async () => {
-          const endpoint = await mesh.bind(generation, message.worldSize, bindAddress);
-          this.#post({ type: "forward", message: { type: "meshBound", generation, endpoint }, payload: null });
+          const { endpoint, localEndpoint } = await mesh.bind(generation, message.worldSize, bindAddress, message.hosts);
+          this.#post({ type: "forward", message: { type: "meshBound", generation, endpoint, localEndpoint }, payload: null });
         });
         return;
       }

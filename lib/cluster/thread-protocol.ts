@@ -10,7 +10,7 @@ import { ClusterMessageError, parseToWorkerFields, type FromWorker, type TaskSpe
 /** Supervisor → execution thread. */
 export type ToExecution =
   | { type: "task"; taskId: string; task: TaskSpec; payload: Uint8Array | null }
-  | { type: "mesh"; generation: number; worldSize: number; bindAddress: string }
+  | { type: "mesh"; generation: number; worldSize: number; bindAddress: string; hosts: string[] }
   | { type: "peers"; generation: number; endpoints: string[] }
   | { type: "peerDied"; generation: number; rank: number; reason: string }
   | { type: "stopTraining"; taskId: string }

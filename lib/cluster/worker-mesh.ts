@@ -5,6 +5,7 @@
  */
 import { Collectives, PeerMesh } from "../collectives/index.js";
 import { RingbookError } from "../errors.js";
+import { PrivateDir } from "../transport/private-dir.js";
 
 /** The mesh of one generation. */
 interface Generation {
@@ -12,6 +13,8 @@ interface Generation {
   mesh: PeerMesh;
   collectives: Collectives;
   connected: boolean;
+  /** Holds the ipc endpoint for the ranks of this host, when there are any. */
+  localDir: PrivateDir | undefined;
 }
 
 export class WorkerMesh {
@@ -28,19 +31,32 @@ export class WorkerMesh {
     this.#log = options.log;
   }
 
-  /** Closes the previous generation's mesh and binds this one's; resolves with the endpoint to announce. */
-  async bind(generation: number, worldSize: number, bindAddress: string): Promise<string> {
+  /**
+   * Closes the previous generation's mesh and binds this one's; resolves with the endpoints to
+   * announce. Over tcp, a rank that shares its host (`hosts[r]` names rank r's) also binds an ipc
+   * endpoint in a private directory on this host, for those ranks.
+   */
+  async bind(generation: number, worldSize: number, bindAddress: string, hosts: readonly string[]): Promise<{ endpoint: string; localEndpoint: string | null }> {
     await this.close();
-    const mesh = await PeerMesh.bind({
-      rank: this.#rank,
-      worldSize,
-      bindAddress,
-      password: this.#password,
-      zapDomain: `ringbook-${this.#clusterId}-mesh-${generation}`,
-      log: this.#log,
-    });
-    this.#current = { generation, mesh, collectives: new Collectives(mesh), connected: false };
-    return mesh.endpoint;
+    const ownHost = hosts[this.#rank];
+    const sharesHost = hosts.some((host, rank) => rank !== this.#rank && host === ownHost);
+    const localDir = bindAddress.startsWith("tcp://") && sharesHost ? await PrivateDir.create("rbp-") : undefined;
+    try {
+      const mesh = await PeerMesh.bind({
+        rank: this.#rank,
+        worldSize,
+        bindAddress,
+        ...(localDir === undefined ? {} : { localBindAddress: localDir.endpoint(`peer-${this.#rank}`) }),
+        password: this.#password,
+        zapDomain: `ringbook-${this.#clusterId}-mesh-${generation}`,
+        log: this.#log,
+      });
+      this.#current = { generation, mesh, collectives: new Collectives(mesh, { hosts }), connected: false, localDir };
+      return { endpoint: mesh.endpoint, localEndpoint: mesh.localEndpoint ?? null };
+    } catch (error) {
+      await localDir?.remove();
+      throw error;
+    }
   }
 
   /** Connects to every peer of `generation`. */
@@ -67,6 +83,7 @@ export class WorkerMesh {
   /** Closes the mesh's sockets at once, for an exiting thread (see PeerMesh.closeNow). */
   closeNow(): void {
     this.#current?.mesh.closeNow();
+    // The directory goes with the process (PrivateDir removes its own at exit).
     this.#current = undefined;
   }
 
@@ -78,6 +95,7 @@ export class WorkerMesh {
     const current = this.#current;
     this.#current = undefined;
     await current?.mesh.close({ waitForGoodbyes: options.leaving !== true });
+    await current?.localDir?.remove();
   }
 
   #expect(generation: number): Generation {

@@ -28,6 +28,17 @@ import { WorkerHandle } from "./worker-handle.js";
  */
 const workerMallocTunables = "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=536870912:glibc.malloc.top_pad=67108864";
 
+/** Where a rank's peer socket listens: for every peer, and for the peers on its host. */
+interface BoundPeer {
+  endpoint: string;
+  localEndpoint: string | null;
+}
+
+/** The endpoints rank `rank` connects to: the local (ipc) one of a peer on its host where it has one, else the peer's tcp one. */
+function peerEndpointsFor(rank: number, hosts: readonly string[], bound: readonly BoundPeer[]): string[] {
+  return bound.map((peer, r) => (hosts[r] === hosts[rank] ? (peer.localEndpoint ?? peer.endpoint) : peer.endpoint));
+}
+
 /** A message about a task, for the cluster. */
 export type TaskMessage = ReceivedMessage & { type: "output" | "event" | "result" };
 
@@ -138,19 +149,21 @@ export class WorkerPool {
     const worldSize = this.#worldSize;
     const workers = Array.from({ length: worldSize }, (_, rank) => this.#workers.get(rank)!);
     const timeoutMs = this.#settings.launchTimeoutMs;
-    const endpoints = await Promise.all(
+    // A rank's host is the address its peer socket binds to: ranks that bind the same address run
+    // on one machine (the launcher places them there), so they can reach each other over ipc.
+    const hosts = workers.map((worker) => this.#settings.launcher.peerBindHost(worker.rank) ?? this.#settings.host);
+    const bound = await Promise.all(
       workers.map((worker) => {
-        const bindHost = this.#settings.launcher.peerBindHost(worker.rank) ?? this.#settings.host;
-        const bindAddress = this.#settings.transport === "ipc" ? this.#dir.endpoint(`peer-${worker.rank}-${generation}`) : `tcp://${bindHost}:*`;
-        const bound = this.#expectReply<string>(worker, `meshBound:${generation}`, timeoutMs, "bind its peer socket");
-        this.#control.send(worker, { type: "mesh", generation, worldSize, bindAddress });
-        return bound;
+        const bindAddress = this.#settings.transport === "ipc" ? this.#dir.endpoint(`peer-${worker.rank}-${generation}`) : `tcp://${hosts[worker.rank]!}:*`;
+        const reply = this.#expectReply<BoundPeer>(worker, `meshBound:${generation}`, timeoutMs, "bind its peer socket");
+        this.#control.send(worker, { type: "mesh", generation, worldSize, bindAddress, hosts });
+        return reply;
       }),
     );
     await Promise.all(
       workers.map((worker) => {
         const connected = this.#expectReply(worker, `peersReady:${generation}`, timeoutMs, "connect to its peers");
-        this.#control.send(worker, { type: "peers", generation, endpoints });
+        this.#control.send(worker, { type: "peers", generation, endpoints: peerEndpointsFor(worker.rank, hosts, bound) });
         return connected;
       }),
     );
@@ -299,7 +312,7 @@ export class WorkerPool {
         this.#listener.onTaskMessage(worker, message);
         return;
       case "meshBound":
-        this.#replies.resolve(worker, `meshBound:${message.generation}`, message.endpoint);
+        this.#replies.resolve(worker, `meshBound:${message.generation}`, { endpoint: message.endpoint, localEndpoint: message.localEndpoint });
         return;
       case "peersReady":
         this.#replies.resolve(worker, `peersReady:${message.generation}`);

@@ -34,6 +34,12 @@ export interface PeerMeshOptions {
   worldSize: number;
   /** Where this rank binds its receiving socket, e.g. `"ipc:///tmp/rb-x/peer-0"` or `"tcp://127.0.0.1:*"` (give the host: `tcp://*:…` listens on every interface). */
   bindAddress: string;
+  /**
+   * A second address the same socket binds, for the peers on this rank's host: an ipc endpoint in
+   * a private directory there, so traffic between ranks of one host skips the TCP stack. Peers on
+   * other hosts connect to `bindAddress`. @default none
+   */
+  localBindAddress?: string;
   /** ZeroMQ PLAIN password ({@link ClusterSecret.socketPassword}); every connection is checked by the thread's ZapAuthenticator. */
   password: string;
   /** The ZAP domain (the cluster id); one mesh per domain per thread. */
@@ -113,6 +119,8 @@ export class PeerMesh {
   readonly worldSize: number;
   /** The bound address (tcp port resolved) to hand to the other ranks. */
   readonly endpoint: string;
+  /** The bound {@link PeerMeshOptions.localBindAddress}, for the peers on this rank's host. */
+  readonly localEndpoint: string | undefined;
   readonly #router: zmq.Router;
   readonly #registration: ZapRegistration;
   readonly #options: PeerMeshOptions;
@@ -129,14 +137,15 @@ export class PeerMesh {
   #pendingFrames: Promise<Buffer[]> | undefined;
   #closed: Promise<void> | undefined;
 
-  private constructor(options: PeerMeshOptions, router: zmq.Router, registration: ZapRegistration) {
+  private constructor(options: PeerMeshOptions, router: zmq.Router, registration: ZapRegistration, endpoint: string) {
     this.rank = options.rank;
     this.worldSize = options.worldSize;
     this.#options = options;
     this.#log = options.log ?? noop;
     this.#router = router;
     this.#registration = registration;
-    this.endpoint = router.lastEndpoint ?? options.bindAddress;
+    this.endpoint = endpoint;
+    this.localEndpoint = options.localBindAddress;
     this.#peers = Array.from({ length: options.worldSize }, (_, rank) => ({ rank, dealer: undefined, stash: [], handshaken: false, sending: false, saidBye: false, lost: false }));
   }
 
@@ -151,21 +160,30 @@ export class PeerMesh {
     for (const [name, value] of [["password", options.password], ["zapDomain", options.zapDomain], ["bindAddress", bindAddress]] as const) {
       if (typeof value !== "string" || value.length === 0) throw new RingbookError("ERR_BAD_ARGUMENT", `PeerMesh ${name} must be a non-empty string, got ${typeof value}`);
     }
+    const localBindAddress = options.localBindAddress;
+    if (localBindAddress !== undefined && (typeof localBindAddress !== "string" || !localBindAddress.startsWith("ipc://"))) {
+      throw new RingbookError("ERR_BAD_ARGUMENT", `PeerMesh localBindAddress must be an ipc:// endpoint, got ${JSON.stringify(localBindAddress)}`);
+    }
     const registration = await ZapAuthenticator.register(options.zapDomain, options.password, options.log ?? noop);
     let router: zmq.Router | undefined;
     try {
       router = new zmq.Router({ linger: 0, receiveHighWaterMark: options.highWaterMark ?? 4, ...zapServerOptions(options.zapDomain) });
       await router.bind(bindAddress);
-      return new PeerMesh(options, router, registration);
+      // Read before a second bind, which would become the last endpoint.
+      const endpoint = router.lastEndpoint ?? bindAddress;
+      if (localBindAddress !== undefined) await router.bind(localBindAddress);
+      return new PeerMesh(options, router, registration, endpoint);
     } catch (error) {
       router?.close();
+      if (localBindAddress !== undefined) await removeSocketFile(localBindAddress, options.log ?? noop);
       await registration.release();
       throw new RingbookError("ERR_MESH_BIND", `rank ${rank} could not bind its peer socket at ${bindAddress}: ${asError(error).message}`, { cause: error });
     }
   }
 
   /**
-   * Connects to every peer (`endpoints[r]` is rank r's {@link PeerMesh.endpoint}) and resolves once
+   * Connects to every peer (`endpoints[r]` is rank r's {@link PeerMesh.endpoint}, or its
+   * {@link PeerMesh.localEndpoint} for a peer on the same host) and resolves once
    * this rank has greeted every peer, been greeted by each, and completed the authenticated
    * handshake of each outgoing connection: no collective starts before all ranks are reachable.
    */
@@ -174,8 +192,9 @@ export class PeerMesh {
     if (!Array.isArray(endpoints) || endpoints.length !== this.worldSize || endpoints.some((e) => typeof e !== "string")) {
       throw new RingbookError("ERR_BAD_ENDPOINTS", `rank ${this.rank}: expected ${this.worldSize} endpoint strings, got ${JSON.stringify(endpoints)}`);
     }
-    if (endpoints[this.rank] !== this.endpoint) {
-      throw new RingbookError("ERR_BAD_ENDPOINTS", `rank ${this.rank}: endpoints[${this.rank}] is ${JSON.stringify(endpoints[this.rank])}, but this rank is bound at ${JSON.stringify(this.endpoint)}`);
+    if (endpoints[this.rank] !== this.endpoint && endpoints[this.rank] !== this.localEndpoint) {
+      const bound = [this.endpoint, ...(this.localEndpoint === undefined ? [] : [this.localEndpoint])];
+      throw new RingbookError("ERR_BAD_ENDPOINTS", `rank ${this.rank}: endpoints[${this.rank}] is ${JSON.stringify(endpoints[this.rank])}, but this rank is bound at ${bound.map((e) => JSON.stringify(e)).join(" and ")}`);
     }
     this.#state = "connecting";
     const signal = options.signal;
@@ -273,7 +292,9 @@ export class PeerMesh {
       peer.dealer?.close();
     }
     this.#router.close();
-    if (this.endpoint.startsWith("ipc://") && !this.endpoint.startsWith("ipc://@")) rmSync(this.endpoint.slice("ipc://".length), { force: true });
+    for (const endpoint of [this.endpoint, this.localEndpoint]) {
+      if (endpoint?.startsWith("ipc://") === true && !endpoint.startsWith("ipc://@")) rmSync(endpoint.slice("ipc://".length), { force: true });
+    }
   }
 
   /** Counters for tests: nothing should accumulate between operations. */
@@ -304,6 +325,7 @@ export class PeerMesh {
     }
     this.#router.close();
     await removeSocketFile(this.endpoint, this.#log);
+    if (this.localEndpoint !== undefined) await removeSocketFile(this.localEndpoint, this.#log);
     await Promise.all(this.#owned);
     await this.#registration.release();
     this.#log(`rank ${this.rank}: mesh closed after ${this.#operations} operation(s)`);
