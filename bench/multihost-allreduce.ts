@@ -1,0 +1,171 @@
+/**
+ * All-reduce across hosts, one run: ringbook's allReduce bus bandwidth on the multi-host test bed
+ * (hosts are network namespaces of this machine, links shaped with tc tbf), next to PyTorch
+ * gloo's (Debian python3-torch, one process per host, GLOO_SOCKET_IFNAME=veth0) and to the link
+ * rate, for 2 and 4 hosts and 4 and 64 MiB. Rounds interleave ringbook and gloo (alternating which
+ * goes first), every variant launched fresh each round; medians over every timed iteration of
+ * every round. Bus bandwidth = 2(n−1)/n × bytes / time (as nccl-tests; the anchors in
+ * ../shared/multihost/README.md Q3): ringbook's time is the slowest rank's, gloo's rank 0's.
+ * ALL HOSTS SHARE THIS MACHINE'S CORES: what the 1 Gbit/s links leave is CPU-bound.
+ *
+ * Needs root and the bed's prerequisites (test/helpers/multihost/bed-prerequisites.ts).
+ * Usage: npm run build && node dist/bench/multihost-allreduce.js [--rounds 3] [--hosts 2,4]
+ *        [--sizes-mib 4,64] [--rate-mbit 1000] [--tasks-per-node 1] [--no-gloo]
+ */
+import { cpus, loadavg } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { bedSkipReason } from "../test/helpers/multihost/bed-prerequisites.js";
+import { TestBed } from "../test/helpers/multihost/test-bed.js";
+import { formatNumber, median, percentile } from "./stats.js";
+
+const PYTHON = "/usr/bin/python3";
+const glooScript = fileURLToPath(new URL("../../bench/gloo_allreduce.py", import.meta.url));
+const ownerScript = fileURLToPath(new URL("./multihost-allreduce-owner.js", import.meta.url));
+const MiB = 1024 * 1024;
+
+/** A ringbook row set: its label and the launchCluster options that make it. */
+interface Variant {
+  label: string;
+  launch: Record<string, unknown>;
+}
+
+/** Each variant is launched fresh in every round; a second row set (e.g. CURVE links) is one more entry. */
+const variants: Variant[] = [
+  { label: "ringbook", launch: {} },
+  // { label: "ringbook CURVE", launch: { linkEncryption: "curve" } },
+];
+
+interface SizePlan {
+  bytes: number;
+  warmups: number;
+  iterations: number;
+}
+
+const planFor = (bytes: number): SizePlan => (bytes <= 8 * MiB ? { bytes, warmups: 3, iterations: 10 } : { bytes, warmups: 1, iterations: 5 });
+const busFactor = (hosts: number, tasksPerNode: number): number => (2 * (hosts * tasksPerNode - 1)) / (hosts * tasksPerNode);
+
+/** Bus bandwidth samples (GB/s), one per timed allReduce (the slowest rank's time), per size. */
+async function runRingbook(bed: TestBed, hosts: number, tasksPerNode: number, plans: SizePlan[], variant: Variant): Promise<{ samples: Map<number, number[]>; hierarchical: boolean }> {
+  const args = [ownerScript, JSON.stringify({ nodes: hosts, tasksPerNode, ownerAddress: bed.head.address, recordDir: join(bed.stateDir, "allocation-records"), sizes: plans, launch: variant.launch })];
+  const result = await bed.run(bed.head, process.execPath, args, { env: bed.slurmEnv(), timeoutMs: 600_000 });
+  if (result.code !== 0) throw new Error(`${variant.label} on ${hosts} hosts failed (exit ${result.code}):\n${result.stderr.trim().split("\n").slice(-15).join("\n")}`);
+  const parsed: unknown = JSON.parse(result.stdout.trim().split("\n")[0] ?? "null");
+  if (typeof parsed !== "object" || parsed === null || !("ranks" in parsed) || !Array.isArray(parsed.ranks)) throw new Error(`unexpected owner output: ${result.stdout}`);
+  const ranks = parsed.ranks.map((rank: unknown) => {
+    if (typeof rank !== "object" || rank === null || !("durationsMs" in rank) || !Array.isArray(rank.durationsMs) || !("hierarchical" in rank)) throw new Error(`unexpected rank report: ${JSON.stringify(rank)}`);
+    return { hierarchical: rank.hierarchical === true, durationsMs: rank.durationsMs.map((times: unknown) => (Array.isArray(times) ? times.map(Number) : [])) };
+  });
+  const samples = new Map<number, number[]>();
+  plans.forEach((plan, i) => {
+    const slowest = Array.from({ length: plan.iterations }, (_, k) => Math.max(...ranks.map((rank) => rank.durationsMs[i]?.[k] ?? Number.NaN)));
+    samples.set(plan.bytes, slowest.map((ms) => (busFactor(hosts, tasksPerNode) * plan.bytes) / (ms / 1000) / 1e9));
+  });
+  return { samples, hierarchical: ranks.every((rank) => rank.hierarchical) };
+}
+
+/** gloo's bus bandwidth samples (GB/s, rank 0's time per all_reduce), one process per host, one launch per size. */
+async function runGloo(bed: TestBed, hosts: number, plans: SizePlan[], port: () => number): Promise<Map<number, number[]>> {
+  const samples = new Map<number, number[]>();
+  for (const plan of plans) {
+    const init = `tcp://${bed.hosts[0]!.address}:${port()}`;
+    const env = { ...process.env, GLOO_SOCKET_IFNAME: "veth0", OMP_NUM_THREADS: "1", OPENBLAS_NUM_THREADS: "1" };
+    const results = await Promise.all(
+      Array.from({ length: hosts }, (_, rank) =>
+        bed.run(bed.hosts[rank]!, PYTHON, [glooScript, "--rank", String(rank), "--world", String(hosts), "--init", init, "--sizes-mib", String(plan.bytes / MiB), "--iters", String(plan.iterations), "--warmup", String(plan.warmups)], { env, timeoutMs: 300_000 }),
+      ),
+    );
+    const failed = results.find((result) => result.code !== 0);
+    if (failed !== undefined) throw new Error(`gloo on ${hosts} hosts failed (exit ${failed.code}): ${failed.stderr.trim().split("\n").slice(-5).join(" | ")}`);
+    const parsed: unknown = JSON.parse(results[0]!.stdout.trim().split("\n").at(-1) ?? "null");
+    if (typeof parsed !== "object" || parsed === null || !("times_s" in parsed) || !Array.isArray(parsed.times_s)) throw new Error(`unexpected gloo output: ${results[0]!.stdout}`);
+    samples.set(plan.bytes, parsed.times_s.map((seconds: unknown) => (busFactor(hosts, 1) * plan.bytes) / Number(seconds) / 1e9));
+  }
+  return samples;
+}
+
+function append(target: Map<string, number[]>, key: string, values: readonly number[]): void {
+  target.set(key, [...(target.get(key) ?? []), ...values]);
+}
+
+const cell = (samples: readonly number[] | undefined): string =>
+  samples === undefined || samples.length === 0 ? "-" : `${formatNumber(median(samples), 3)} [${formatNumber(percentile(samples, 25), 3)}-${formatNumber(percentile(samples, 75), 3)}] n=${samples.length}`;
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      rounds: { type: "string", default: "3" },
+      hosts: { type: "string", default: "2,4" },
+      "sizes-mib": { type: "string", default: "4,64" },
+      "rate-mbit": { type: "string", default: "1000" },
+      "tasks-per-node": { type: "string", default: "1" },
+      "no-gloo": { type: "boolean", default: false },
+    },
+  });
+  const skip = bedSkipReason();
+  if (skip !== undefined) {
+    console.log(`multi-host all-reduce benchmark skipped: ${skip}`);
+    return;
+  }
+  const rounds = Number(values.rounds);
+  const hostCounts = values.hosts.split(",").map(Number);
+  const plans = values["sizes-mib"].split(",").map((mib) => planFor(Number(mib) * MiB));
+  const rateMbit = Number(values["rate-mbit"]);
+  const tasksPerNode = Number(values["tasks-per-node"]);
+  const linkGBps = (rateMbit * 1e6) / 8 / 1e9;
+  let nextPort = 20_000 + Math.floor(Math.random() * 20_000);
+  const port = (): number => nextPort++;
+
+  console.log(`multi-host all-reduce benchmark: Node ${process.version}, ${cpus().length} cores SHARED BY ALL HOSTS, load average at start ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+  console.log(`bed: ${Math.max(...hostCounts)} hosts (network namespaces), links ${rateMbit} Mbit/s (tc tbf, both directions) = ${formatNumber(linkGBps, 3)} GB/s; ringbook: ${tasksPerNode} worker(s) per host, tcp between hosts, Slurm job steps`);
+  console.log(`${rounds} rounds, variants interleaved (order alternates); per launch: <= 8 MiB 3 warm-ups + 10 timed, else 1 + 5; a barrier before each allReduce`);
+  const bed = await TestBed.start({ hosts: Math.max(...hostCounts), cpusPerHost: 2, linkRateMbitPerS: rateMbit });
+  const samples = new Map<string, number[]>();
+  const hierarchical = new Map<string, boolean>();
+  try {
+    for (let round = 0; round < rounds; round++) {
+      for (const hosts of hostCounts) {
+        const runs: Array<() => Promise<void>> = [
+          ...variants.map((variant) => async () => {
+            const result = await runRingbook(bed, hosts, tasksPerNode, plans, variant);
+            for (const [bytes, values] of result.samples) append(samples, `${variant.label}/${hosts}/${bytes}`, values);
+            hierarchical.set(`${variant.label}/${hosts}`, result.hierarchical);
+          }),
+          ...(values["no-gloo"] ? [] : [async () => {
+            for (const [bytes, values] of await runGloo(bed, hosts, plans, port)) append(samples, `gloo/${hosts}/${bytes}`, values);
+          }]),
+        ];
+        if (round % 2 === 1) runs.reverse();
+        for (const run of runs) await run();
+        process.stderr.write(`round ${round + 1}/${rounds}, ${hosts} hosts done (load ${loadavg()[0]!.toFixed(2)})\n`);
+      }
+    }
+  } finally {
+    await bed.close();
+  }
+
+  console.log("\nbus bandwidth GB/s: median [p25-p75] n=timed allReduces over all rounds; % of the link rate; ratio = ringbook median / gloo median");
+  const header = ["hosts", "size", "link GB/s", "gloo busbw", "gloo %link", ...variants.flatMap((v) => [`${v.label} busbw`, `${v.label} %link`, `${v.label}/gloo`])];
+  const widths = [6, 8, 10, 30, 11, ...variants.flatMap(() => [30, 15, 15])];
+  const line = (cells: string[]): string => cells.map((text, i) => text.padEnd(widths[i] ?? 12)).join("");
+  console.log(line(header));
+  for (const hosts of hostCounts) {
+    for (const plan of plans) {
+      const gloo = samples.get(`gloo/${hosts}/${plan.bytes}`);
+      const glooMedian = gloo === undefined ? Number.NaN : median(gloo);
+      const percent = (value: number): string => (Number.isFinite(value) ? `${((100 * value) / linkGBps).toFixed(1)}%` : "-");
+      const cells = [String(hosts), `${plan.bytes / MiB} MiB`, formatNumber(linkGBps, 3), cell(gloo), percent(glooMedian)];
+      for (const variant of variants) {
+        const mine = samples.get(`${variant.label}/${hosts}/${plan.bytes}`);
+        const mineMedian = mine === undefined ? Number.NaN : median(mine);
+        cells.push(cell(mine), percent(mineMedian), Number.isFinite(glooMedian) ? `${(mineMedian / glooMedian).toFixed(3)}x` : "-");
+      }
+      console.log(line(cells));
+    }
+  }
+  for (const [key, value] of hierarchical) if (value) console.log(`${key}: host-aware allReduce (several workers per host)`);
+  console.log(`load average at end ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+}
+
+await main();
