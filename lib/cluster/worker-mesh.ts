@@ -7,6 +7,9 @@ import { Collectives, PeerMesh } from "../collectives/index.js";
 import { RingbookError } from "../errors.js";
 import { PrivateDir } from "../transport/private-dir.js";
 
+/** See CollectivesOptions.minChunksPerSegment. */
+const tcpMinChunksPerSegment = 4;
+
 /** The mesh of one generation. */
 interface Generation {
   generation: number;
@@ -51,7 +54,9 @@ export class WorkerMesh {
         zapDomain: `ringbook-${this.#clusterId}-mesh-${generation}`,
         log: this.#log,
       });
-      this.#current = { generation, mesh, collectives: new Collectives(mesh, { hosts }), connected: false, localDir };
+      // Over tcp (links between machines, with their latency) the ring cuts even small arrays into a few chunks per segment.
+      const collectives = new Collectives(mesh, { hosts, ...(bindAddress.startsWith("tcp://") ? { minChunksPerSegment: tcpMinChunksPerSegment } : {}) });
+      this.#current = { generation, mesh, collectives, connected: false, localDir };
       return { endpoint: mesh.endpoint, localEndpoint: mesh.localEndpoint ?? null };
     } catch (error) {
       await localDir?.remove();

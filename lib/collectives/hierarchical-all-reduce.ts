@@ -39,9 +39,9 @@ function leaderRing(operation: MeshOperation, layout: HostLayout): MeshOperation
  * ranks get copies); the sum's order differs from a rank-order sum, so it may differ from one in
  * the last bits. `input` is only read, and not referred to once the promise resolves.
  */
-export async function hierarchicalAllReduce(operation: MeshOperation, layout: HostLayout, input: Float32Array, divisor: number | undefined, chunkElements: number, into?: Float32Array): Promise<Float32Array> {
+export async function hierarchicalAllReduce(operation: MeshOperation, layout: HostLayout, input: Float32Array, divisor: number | undefined, chunking: { chunkElements: number; minChunksPerSegment: number }, into?: Float32Array): Promise<Float32Array> {
   const length = input.length;
-  const chunks = blockChunks(length, chunkElements);
+  const chunks = blockChunks(length, chunking.chunkElements);
   const spanOf = (chunk: number) => splitSpan({ start: 0, end: length }, chunks, chunk);
   const output = into ?? arrayToFill(length);
   const leader = layout.own.ranks[0]!;
@@ -78,7 +78,7 @@ export async function hierarchicalAllReduce(operation: MeshOperation, layout: Ho
       else addIntoFast(target, values);
     }
   }
-  await ringAllReduce(leaderRing(operation, layout), hostSum, divisor, chunkElements, output);
+  await ringAllReduce(leaderRing(operation, layout), hostSum, divisor, chunking, output);
   if (members.length === 0) return output;
   // Sent from a private copy: the caller may change `output` as soon as this resolves, while
   // ZeroMQ may still be sending from the memory it was given.

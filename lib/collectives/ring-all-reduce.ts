@@ -31,7 +31,7 @@ interface Outgoing {
  * overlapping `input`) or a new array. Reusing `into` saves a large allocation per call: in a training loop, fresh arrays
  * of a megabyte per step kept V8's external memory high enough to trigger full collections.
  */
-export async function ringAllReduce(operation: MeshOperation, input: Float32Array, divisor: number | undefined, chunkElements: number, into?: Float32Array): Promise<Float32Array> {
+export async function ringAllReduce(operation: MeshOperation, input: Float32Array, divisor: number | undefined, chunking: { chunkElements: number; minChunksPerSegment: number }, into?: Float32Array): Promise<Float32Array> {
   const { rank, worldSize } = operation;
   const length = input.length;
   // Every element is written below (each segment once: the own one at the end of the
@@ -44,7 +44,7 @@ export async function ringAllReduce(operation: MeshOperation, input: Float32Arra
   }
   const next = mod(rank + 1, worldSize);
   const previous = mod(rank - 1, worldSize);
-  const chunks = ringChunksPerSegment(length, worldSize, chunkElements);
+  const chunks = ringChunksPerSegment(length, worldSize, chunking.chunkElements, chunking.minChunksPerSegment);
   const steps = 2 * (worldSize - 1);
   // At step s a rank sends segment (rank − s) and receives segment (rank − s − 1).
   const spanAt = (segment: number, chunk: number): Span => splitSpan(segmentSpan(length, worldSize, mod(segment, worldSize)), chunks, chunk);

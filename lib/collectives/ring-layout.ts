@@ -20,13 +20,18 @@ export function segmentSpan(length: number, worldSize: number, segment: number):
   return splitSpan({ start: 0, end: length }, worldSize, segment);
 }
 
+/** Chunks made smaller than `chunkElements` to reach `minChunks` per segment stop at this size (64 KiB), where per-message costs take over. */
+export const smallestSplitChunkElements = 16384;
+
 /**
  * Chunks per segment for a ring all-reduce: every segment is sent as the same number of chunks
- * (so every step has the same number of messages), enough that none exceeds `chunkElements`.
+ * (so every step has the same number of messages), enough that none exceeds `chunkElements`, and
+ * at least `minChunks` while chunks stay at least {@link smallestSplitChunkElements} long.
  */
-export function ringChunksPerSegment(length: number, worldSize: number, chunkElements: number): number {
+export function ringChunksPerSegment(length: number, worldSize: number, chunkElements: number, minChunks = 1): number {
   const longestSegment = Math.ceil(length / worldSize);
-  return Math.max(1, Math.ceil(longestSegment / chunkElements));
+  const bySize = Math.ceil(longestSegment / chunkElements);
+  return Math.max(1, bySize, Math.min(minChunks, Math.floor(longestSegment / smallestSplitChunkElements)));
 }
 
 /** Messages for a block of `total` elements relayed whole (broadcast, all-gather): at least one, even for an empty block. */

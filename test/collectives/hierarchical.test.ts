@@ -97,6 +97,34 @@ describe("host-aware allReduce (hosts claimed on one machine)", () => {
     }
   });
 
+  test("mixed links (tcp between claimed hosts, ipc within one) with at least 4 chunks per segment give the same sums; each rank reaches its own host's peers over ipc", async () => {
+    const hosts = ["A", "A", "B", "B"];
+    await checkExactSums(hosts, [1, 7, 4097, 65_537, 1_000_003], "sum", { transport: "tcp", localLinks: true, minChunksPerSegment: 4 });
+    const cluster = await RankCluster.start(4, { transport: "tcp", hosts, localLinks: true });
+    try {
+      cluster.connected.forEach((endpoints, rank) => {
+        endpoints.forEach((endpoint, peer) => {
+          if (peer !== rank) assert.match(endpoint, hosts[peer] === hosts[rank] ? /^ipc:\/\// : /^tcp:\/\//, `rank ${rank} -> rank ${peer}`);
+        });
+      });
+    } finally {
+      await cluster.close();
+    }
+  });
+
+  test("a plain ring with at least 4 chunks per segment (tcp) gives the same sums; tiny arrays keep one chunk", async () => {
+    const cluster = await RankCluster.start(4, { transport: "tcp", minChunksPerSegment: 4 });
+    try {
+      const outcomes = await cluster.run([1, 5, 65_536, 262_147, 1_000_003].map((length, i) => ({ op: "allReduce", length, seed: 40 + i, values: "integers", reduce: "sum", oracle: true, returnValues: false })));
+      outcomes.forEach((outcome, rank) => {
+        assert.ok(outcome.ok, `rank ${rank} failed`);
+        for (const result of outcome.results) assert.ok(result.op === "allReduce" && result.ringMatchesExpected && result.ringVsStarMaxRelativeDifference === 0);
+      });
+    } finally {
+      await cluster.close();
+    }
+  });
+
   test("broadcast, allGather and barrier still work, and interleave with host-aware allReduces", async () => {
     const cluster = await RankCluster.start(4, { hosts: ["A", "A", "B", "B"] });
     try {

@@ -19,6 +19,12 @@ export interface RankClusterOptions {
   password?: string;
   /** The host each rank claims to run on (Collectives' `hosts`), e.g. ["a", "a", "b", "b"]. */
   hosts?: string[];
+  minChunksPerSegment?: number;
+  /**
+   * With `transport: "tcp"` and `hosts`: ranks that claim one host also bind an ipc endpoint and
+   * connect to each other there (as cluster workers do), the others over tcp.
+   */
+  localLinks?: boolean;
 }
 
 /** What one rank answered to a run: its results, or the error its collective rejected with. */
@@ -38,6 +44,8 @@ export class RankCluster {
   readonly password: string;
   readonly zapDomain: string;
   readonly endpoints: string[] = [];
+  /** The endpoint each rank connected to for each peer (`connected[rank][peer]`). */
+  readonly connected: string[][] = [];
   /** Whether each rank's allReduce is the host-aware one. */
   readonly hierarchical: boolean[] = [];
   readonly #ranks: RankProcess[] = [];
@@ -59,16 +67,27 @@ export class RankCluster {
       const bound = await Promise.all(
         cluster.#ranks.map(async (process, rank) => {
           const bindAddress = options.transport === "tcp" ? "tcp://127.0.0.1:*" : dir.endpoint(`peer-${rank}`);
-          cluster.#send(rank, { type: "bind", rank, worldSize, bindAddress, password: cluster.password, zapDomain: cluster.zapDomain, watchPeers: options.watchPeers ?? true, ...(options.chunkElements === undefined ? {} : { chunkElements: options.chunkElements }), ...(options.hosts === undefined ? {} : { hosts: options.hosts }) });
+          const localBindAddress = options.localLinks === true ? dir.endpoint(`local-${rank}`) : undefined;
+          cluster.#send(rank, {
+            type: "bind", rank, worldSize, bindAddress, password: cluster.password, zapDomain: cluster.zapDomain, watchPeers: options.watchPeers ?? true,
+            ...(options.chunkElements === undefined ? {} : { chunkElements: options.chunkElements }),
+            ...(options.hosts === undefined ? {} : { hosts: options.hosts }),
+            ...(options.minChunksPerSegment === undefined ? {} : { minChunksPerSegment: options.minChunksPerSegment }),
+            ...(localBindAddress === undefined ? {} : { localBindAddress }),
+          });
           const report = await cluster.#next(process, (r) => r.type === "bound");
           cluster.hierarchical[rank] = report.type === "bound" && report.hierarchical;
-          return report.type === "bound" ? report.endpoint : "";
+          return report.type === "bound" ? { endpoint: report.endpoint, localEndpoint: report.localEndpoint } : { endpoint: "", localEndpoint: null };
         }),
       );
-      cluster.endpoints.push(...bound);
+      cluster.endpoints.push(...bound.map((b) => b.endpoint));
+      const hosts = options.hosts;
+      // Like the cluster's worker pool: a peer on the same (claimed) host through its local endpoint.
+      const endpointsFor = (rank: number): string[] => bound.map((b, peer) => (hosts !== undefined && hosts[peer] === hosts[rank] ? (b.localEndpoint ?? b.endpoint) : b.endpoint));
       await Promise.all(
         cluster.#ranks.map(async (process, rank) => {
-          cluster.#send(rank, { type: "connect", endpoints: bound });
+          cluster.connected[rank] = endpointsFor(rank);
+          cluster.#send(rank, { type: "connect", endpoints: endpointsFor(rank) });
           await cluster.#next(process, (r) => r.type === "connected");
         }),
       );

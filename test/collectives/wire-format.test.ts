@@ -73,6 +73,14 @@ describe("ring layout", () => {
     }
   });
 
+  test("minChunks cuts segments into more chunks, none shorter than 64 KiB", () => {
+    assert.equal(ringChunksPerSegment(4 * 262_144, 4, 262_144, 4), 4, "4 MiB on 4 ranks: 1 MiB segments in 256 KiB chunks");
+    assert.equal(ringChunksPerSegment(4 * 262_144, 4, 262_144, 1), 1);
+    assert.equal(ringChunksPerSegment(2 * 16_384, 1, 262_144, 4), 2, "a 128 KiB segment: two 64 KiB chunks");
+    assert.equal(ringChunksPerSegment(1000, 4, 262_144, 4), 1, "tiny arrays keep one chunk");
+    assert.equal(ringChunksPerSegment(64 * 262_144, 4, 262_144, 4), 16, "large arrays are cut by size alone");
+  });
+
   test("a relayed block has at least one chunk, even when empty", () => {
     assert.equal(blockChunks(0, 10), 1);
     assert.equal(blockChunks(10, 10), 1);
