@@ -2,11 +2,14 @@
  * The ringbook side of bench/multihost-allreduce.ts, run on a test bed's head host: launches
  * `nodes` x `tasksPerNode` workers as Slurm job steps over tcp, times allReduces of each size
  * (a barrier before each, as the gloo baseline does), and prints one JSON line with every rank's
- * durations; then closes the cluster.
+ * durations; then closes the cluster. With `"mlp": {"steps":150,"warmup":15}` it trains the
+ * benchmark MLP instead (bench/training-models.ts, 128 samples per worker per step) and prints its
+ * steady-state samples per second.
  * Usage: multihost-allreduce-owner.js '{"nodes":2,"tasksPerNode":1,"ownerAddress":"198.18.0.254","recordDir":"...","sizes":[{"bytes":4194304,"warmups":3,"iterations":10}],"launch":{}}'
  */
 import { isJsonObject } from "../lib/json-guards.js";
 import { launchCluster, SlurmLauncher } from "../lib/index.js";
+import { benchTrainOptions, steadySamplesPerSecond } from "./training-models.js";
 
 interface SizePlan {
   bytes: number;
@@ -23,7 +26,7 @@ function parsePlan(value: unknown): SizePlan {
 
 const options: unknown = JSON.parse(process.argv[2] ?? "");
 if (!isJsonObject(options)) throw new Error(`owner options must be a JSON object, got ${process.argv[2]}`);
-const { nodes, tasksPerNode, ownerAddress, recordDir, sizes, launch } = options;
+const { nodes, tasksPerNode, ownerAddress, recordDir, sizes, launch, mlp } = options;
 if (typeof nodes !== "number" || typeof tasksPerNode !== "number" || typeof ownerAddress !== "string" || typeof recordDir !== "string" || !Array.isArray(sizes) || !isJsonObject(launch)) {
   throw new Error(`owner options need nodes, tasksPerNode, ownerAddress, recordDir, sizes and launch: ${process.argv[2]}`);
 }
@@ -31,8 +34,24 @@ const plans = sizes.map(parsePlan);
 
 const launcher = await SlurmLauncher.open({ nodes, tasksPerNode, recordDir });
 // `launch` carries the variant's own launchCluster options (e.g. link encryption), checked by launchCluster.
-const cluster = await launchCluster({ ...launch, workers: nodes * tasksPerNode, transport: "tcp", host: ownerAddress, backend: "cpu", launcher, log: (line) => process.stderr.write(`${line}\n`) });
+const training = isJsonObject(mlp) && typeof mlp["steps"] === "number" && typeof mlp["warmup"] === "number" ? { steps: mlp["steps"], warmup: mlp["warmup"] } : undefined;
+const cluster = await launchCluster({ ...launch, workers: nodes * tasksPerNode, transport: "tcp", host: ownerAddress, backend: training === undefined ? "cpu" : "wasm", launcher, log: (line) => process.stderr.write(`${line}\n`) });
 try {
+  if (training !== undefined) {
+    const run = cluster.train(benchTrainOptions("mlp", cluster.worldSize, training.steps));
+    const measured: Array<{ samples: number; stepMs: number }> = [];
+    for await (const step of run.metrics) measured.push({ samples: step.samples, stepMs: step.stepMs });
+    await run;
+    process.stdout.write(`${JSON.stringify({ samplesPerSecond: steadySamplesPerSecond(measured, training.warmup) })}\n`);
+  } else {
+    await measureAllReduce();
+  }
+} finally {
+  await cluster.close();
+  await launcher.close();
+}
+
+async function measureAllReduce(): Promise<void> {
   const ranks = await cluster.run(
     async ({ collectives, worldSize, args }) => {
       const durations: number[][] = [];
@@ -55,7 +74,4 @@ try {
     { args: { plans } },
   );
   process.stdout.write(`${JSON.stringify({ ranks })}\n`);
-} finally {
-  await cluster.close();
-  await launcher.close();
 }

@@ -6,11 +6,14 @@
  * goes first), every variant launched fresh each round; medians over every timed iteration of
  * every round. Bus bandwidth = 2(n−1)/n × bytes / time (as nccl-tests; the anchors in
  * ../shared/multihost/README.md Q3): ringbook's time is the slowest rank's, gloo's rank 0's.
- * ALL HOSTS SHARE THIS MACHINE'S CORES: what the 1 Gbit/s links leave is CPU-bound.
+ * Also the benchmark MLP's training samples/s (784-256-256-10, Adam, 128 samples per worker per
+ * step, wasm backend) on 1 and on 4 hosts (one worker each), in the same rounds.
+ * ALL HOSTS SHARE THIS MACHINE'S CORES: what the 1 Gbit/s links leave is CPU-bound, and 4 hosts
+ * of MLP training compute on the same 2 cores as 1 host.
  *
  * Needs root and the bed's prerequisites (test/helpers/multihost/bed-prerequisites.ts).
  * Usage: npm run build && node dist/bench/multihost-allreduce.js [--rounds 3] [--hosts 2,4]
- *        [--sizes-mib 4,64] [--rate-mbit 1000] [--tasks-per-node 1] [--no-gloo]
+ *        [--sizes-mib 4,64] [--rate-mbit 1000] [--tasks-per-node 1] [--no-gloo] [--mlp-hosts 1,4 | ""]
  */
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
@@ -85,6 +88,16 @@ async function runGloo(bed: TestBed, hosts: number, plans: SizePlan[], port: () 
   return samples;
 }
 
+/** Steady-state samples/s of the benchmark MLP trained by `hosts` workers, one per host. */
+async function runMlp(bed: TestBed, hosts: number): Promise<number> {
+  const args = [ownerScript, JSON.stringify({ nodes: hosts, tasksPerNode: 1, ownerAddress: bed.head.address, recordDir: join(bed.stateDir, "allocation-records"), sizes: [], launch: {}, mlp: { steps: 150, warmup: 15 } })];
+  const result = await bed.run(bed.head, process.execPath, args, { env: bed.slurmEnv(), timeoutMs: 600_000 });
+  if (result.code !== 0) throw new Error(`MLP training on ${hosts} hosts failed (exit ${result.code}):\n${result.stderr.trim().split("\n").slice(-15).join("\n")}`);
+  const parsed: unknown = JSON.parse(result.stdout.trim().split("\n")[0] ?? "null");
+  if (typeof parsed !== "object" || parsed === null || !("samplesPerSecond" in parsed) || typeof parsed.samplesPerSecond !== "number") throw new Error(`unexpected owner output: ${result.stdout}`);
+  return parsed.samplesPerSecond;
+}
+
 function append(target: Map<string, number[]>, key: string, values: readonly number[]): void {
   target.set(key, [...(target.get(key) ?? []), ...values]);
 }
@@ -101,6 +114,7 @@ async function main(): Promise<void> {
       "rate-mbit": { type: "string", default: "1000" },
       "tasks-per-node": { type: "string", default: "1" },
       "no-gloo": { type: "boolean", default: false },
+      "mlp-hosts": { type: "string", default: "1,4" },
     },
   });
   const skip = bedSkipReason();
@@ -113,6 +127,7 @@ async function main(): Promise<void> {
   const plans = values["sizes-mib"].split(",").map((mib) => planFor(Number(mib) * MiB));
   const rateMbit = Number(values["rate-mbit"]);
   const tasksPerNode = Number(values["tasks-per-node"]);
+  const mlpHosts = values["mlp-hosts"].split(",").filter((h) => h.length > 0).map(Number);
   const linkGBps = (rateMbit * 1e6) / 8 / 1e9;
   let nextPort = 20_000 + Math.floor(Math.random() * 20_000);
   const port = (): number => nextPort++;
@@ -120,7 +135,7 @@ async function main(): Promise<void> {
   console.log(`multi-host all-reduce benchmark: Node ${process.version}, ${cpus().length} cores SHARED BY ALL HOSTS, load average at start ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
   console.log(`bed: ${Math.max(...hostCounts)} hosts (network namespaces), links ${rateMbit} Mbit/s (tc tbf, both directions) = ${formatNumber(linkGBps, 3)} GB/s; ringbook: ${tasksPerNode} worker(s) per host, tcp between hosts, Slurm job steps`);
   console.log(`${rounds} rounds, variants interleaved (order alternates); per launch: <= 8 MiB 3 warm-ups + 10 timed, else 1 + 5; a barrier before each allReduce`);
-  const bed = await TestBed.start({ hosts: Math.max(...hostCounts), cpusPerHost: 2, linkRateMbitPerS: rateMbit });
+  const bed = await TestBed.start({ hosts: Math.max(...hostCounts, ...mlpHosts), cpusPerHost: 2, linkRateMbitPerS: rateMbit });
   const samples = new Map<string, number[]>();
   const hierarchical = new Map<string, boolean>();
   try {
@@ -140,6 +155,8 @@ async function main(): Promise<void> {
         for (const run of runs) await run();
         process.stderr.write(`round ${round + 1}/${rounds}, ${hosts} hosts done (load ${loadavg()[0]!.toFixed(2)})\n`);
       }
+      const mlpOrder = round % 2 === 1 ? [...mlpHosts].reverse() : mlpHosts;
+      for (const hosts of mlpOrder) append(samples, `mlp/${hosts}`, [await runMlp(bed, hosts)]);
     }
   } finally {
     await bed.close();
@@ -162,6 +179,15 @@ async function main(): Promise<void> {
         cells.push(cell(mine), percent(mineMedian), Number.isFinite(glooMedian) ? `${(mineMedian / glooMedian).toFixed(3)}x` : "-");
       }
       console.log(line(cells));
+    }
+  }
+  if (mlpHosts.length > 0) {
+    const base = samples.get(`mlp/${mlpHosts[0]}`) ?? [];
+    console.log(`\nbenchmark MLP training (784-256-256-10, Adam, 128 samples per worker per step, wasm), one worker per host; samples/s median [min-max] over rounds; ratio vs ${mlpHosts[0]} host(s)`);
+    console.log(`ALL HOSTS SHARE THIS MACHINE'S ${cpus().length} CORES: more hosts add links, not compute`);
+    for (const hosts of mlpHosts) {
+      const rates = samples.get(`mlp/${hosts}`) ?? [];
+      console.log(`${`${hosts} host(s)`.padEnd(12)}${`${formatNumber(median(rates), 4)} [${formatNumber(Math.min(...rates), 4)}-${formatNumber(Math.max(...rates), 4)}] n=${rates.length}`.padEnd(34)}${(median(rates) / median(base)).toFixed(2)}x`);
     }
   }
   for (const [key, value] of hierarchical) if (value) console.log(`${key}: host-aware allReduce (several workers per host)`);
