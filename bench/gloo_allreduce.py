@@ -29,6 +29,8 @@ for mib in [int(x) for x in a.sizes_mib.split(",")]:
     x = torch.ones(nbytes // 4, dtype=torch.float32)
     times = []
     for it in range(a.warmup + a.iters):
+        if it == a.warmup:
+            cpu0 = time.process_time()
         dist.barrier()
         t0 = time.perf_counter()
         dist.all_reduce(x)
@@ -40,7 +42,7 @@ for mib in [int(x) for x in a.sizes_mib.split(",")]:
     assert abs(x[0].item() - expect) / expect < 1e-5 and abs(x[-1].item() - expect) / expect < 1e-5
     med = statistics.median(times)
     if a.rank == 0:
-        print(json.dumps({"label": a.label, "world": n, "MiB": mib, "median_s": round(med, 4), "times_s": times,
+        print(json.dumps({"label": a.label, "world": n, "MiB": mib, "median_s": round(med, 4), "times_s": times, "cpu_ms_per_op": round((time.process_time() - cpu0) * 1000 / a.iters, 2),
                           "min_s": round(min(times), 4), "max_s": round(max(times), 4),
                           "busbw_GBps": round(2 * (n - 1) / n * nbytes / med / 1e9, 4),
                           "algbw_GBps": round(nbytes / med / 1e9, 4),

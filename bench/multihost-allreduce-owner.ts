@@ -55,21 +55,27 @@ async function measureAllReduce(): Promise<void> {
   const ranks = await cluster.run(
     async ({ collectives, worldSize, args }) => {
       const durations: number[][] = [];
+      // CPU of the whole worker process (both threads and ZeroMQ's I/O thread) per timed allReduce.
+      const cpuMsPerOp: number[] = [];
       for (const plan of args.plans) {
         const input = new Float32Array(plan.bytes / 4).fill(1);
         // One output reused by every call, as training does.
         const into = new Float32Array(plan.bytes / 4);
         const times: number[] = [];
+        let cpu: NodeJS.CpuUsage | undefined;
         for (let i = 0; i < plan.warmups + plan.iterations; i++) {
+          if (i === plan.warmups) cpu = process.cpuUsage();
           await collectives.barrier();
           const started = performance.now();
           await collectives.allReduce(input, { into });
           if (i >= plan.warmups) times.push(performance.now() - started);
         }
+        const used = process.cpuUsage(cpu);
+        cpuMsPerOp.push((used.user + used.system) / 1000 / plan.iterations);
         if (into[0] !== worldSize || into[into.length - 1] !== worldSize) throw new Error(`allReduce of ones gave ${into[0]}, expected ${worldSize}`);
         durations.push(times);
       }
-      return { hierarchical: collectives.hierarchical, durationsMs: durations };
+      return { hierarchical: collectives.hierarchical, durationsMs: durations, cpuMsPerOp };
     },
     { args: { plans } },
   );

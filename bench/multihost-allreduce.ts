@@ -50,27 +50,29 @@ const planFor = (bytes: number): SizePlan => (bytes <= 8 * MiB ? { bytes, warmup
 const busFactor = (hosts: number, tasksPerNode: number): number => (2 * (hosts * tasksPerNode - 1)) / (hosts * tasksPerNode);
 
 /** Bus bandwidth samples (GB/s), one per timed allReduce (the slowest rank's time), per size. */
-async function runRingbook(bed: TestBed, hosts: number, tasksPerNode: number, plans: SizePlan[], variant: Variant): Promise<{ samples: Map<number, number[]>; hierarchical: boolean }> {
+async function runRingbook(bed: TestBed, hosts: number, tasksPerNode: number, plans: SizePlan[], variant: Variant): Promise<{ samples: Map<number, number[]>; cpuMsPerOp: Map<number, number[]>; hierarchical: boolean }> {
   const args = [ownerScript, JSON.stringify({ nodes: hosts, tasksPerNode, ownerAddress: bed.head.address, recordDir: join(bed.stateDir, "allocation-records"), sizes: plans, launch: variant.launch })];
   const result = await bed.run(bed.head, process.execPath, args, { env: bed.slurmEnv(), timeoutMs: 600_000 });
   if (result.code !== 0) throw new Error(`${variant.label} on ${hosts} hosts failed (exit ${result.code}):\n${result.stderr.trim().split("\n").slice(-15).join("\n")}`);
   const parsed: unknown = JSON.parse(result.stdout.trim().split("\n")[0] ?? "null");
   if (typeof parsed !== "object" || parsed === null || !("ranks" in parsed) || !Array.isArray(parsed.ranks)) throw new Error(`unexpected owner output: ${result.stdout}`);
   const ranks = parsed.ranks.map((rank: unknown) => {
-    if (typeof rank !== "object" || rank === null || !("durationsMs" in rank) || !Array.isArray(rank.durationsMs) || !("hierarchical" in rank)) throw new Error(`unexpected rank report: ${JSON.stringify(rank)}`);
-    return { hierarchical: rank.hierarchical === true, durationsMs: rank.durationsMs.map((times: unknown) => (Array.isArray(times) ? times.map(Number) : [])) };
+    if (typeof rank !== "object" || rank === null || !("durationsMs" in rank) || !Array.isArray(rank.durationsMs) || !("hierarchical" in rank) || !("cpuMsPerOp" in rank) || !Array.isArray(rank.cpuMsPerOp)) throw new Error(`unexpected rank report: ${JSON.stringify(rank)}`);
+    return { hierarchical: rank.hierarchical === true, durationsMs: rank.durationsMs.map((times: unknown) => (Array.isArray(times) ? times.map(Number) : [])), cpuMsPerOp: rank.cpuMsPerOp.map(Number) };
   });
   const samples = new Map<number, number[]>();
+  const cpuMsPerOp = new Map<number, number[]>(plans.map((plan, i) => [plan.bytes, ranks.map((rank) => rank.cpuMsPerOp[i] ?? Number.NaN)]));
   plans.forEach((plan, i) => {
     const slowest = Array.from({ length: plan.iterations }, (_, k) => Math.max(...ranks.map((rank) => rank.durationsMs[i]?.[k] ?? Number.NaN)));
     samples.set(plan.bytes, slowest.map((ms) => (busFactor(hosts, tasksPerNode) * plan.bytes) / (ms / 1000) / 1e9));
   });
-  return { samples, hierarchical: ranks.every((rank) => rank.hierarchical) };
+  return { samples, cpuMsPerOp, hierarchical: ranks.every((rank) => rank.hierarchical) };
 }
 
 /** gloo's bus bandwidth samples (GB/s, rank 0's time per all_reduce), one process per host, one launch per size. */
-async function runGloo(bed: TestBed, hosts: number, plans: SizePlan[], port: () => number): Promise<Map<number, number[]>> {
+async function runGloo(bed: TestBed, hosts: number, plans: SizePlan[], port: () => number): Promise<{ samples: Map<number, number[]>; cpuMsPerOp: Map<number, number[]> }> {
   const samples = new Map<number, number[]>();
+  const cpuMsPerOp = new Map<number, number[]>();
   for (const plan of plans) {
     const init = `tcp://${bed.hosts[0]!.address}:${port()}`;
     const env = { ...process.env, GLOO_SOCKET_IFNAME: "veth0", OMP_NUM_THREADS: "1", OPENBLAS_NUM_THREADS: "1" };
@@ -84,8 +86,9 @@ async function runGloo(bed: TestBed, hosts: number, plans: SizePlan[], port: () 
     const parsed: unknown = JSON.parse(results[0]!.stdout.trim().split("\n").at(-1) ?? "null");
     if (typeof parsed !== "object" || parsed === null || !("times_s" in parsed) || !Array.isArray(parsed.times_s)) throw new Error(`unexpected gloo output: ${results[0]!.stdout}`);
     samples.set(plan.bytes, parsed.times_s.map((seconds: unknown) => (busFactor(hosts, 1) * plan.bytes) / Number(seconds) / 1e9));
+    if ("cpu_ms_per_op" in parsed) cpuMsPerOp.set(plan.bytes, [Number(parsed.cpu_ms_per_op)]);
   }
-  return samples;
+  return { samples, cpuMsPerOp };
 }
 
 /** Steady-state samples/s of the benchmark MLP trained by `hosts` workers, one per host. */
@@ -145,10 +148,13 @@ async function main(): Promise<void> {
           ...variants.map((variant) => async () => {
             const result = await runRingbook(bed, hosts, tasksPerNode, plans, variant);
             for (const [bytes, values] of result.samples) append(samples, `${variant.label}/${hosts}/${bytes}`, values);
+            for (const [bytes, values] of result.cpuMsPerOp) append(samples, `cpu:${variant.label}/${hosts}/${bytes}`, values);
             hierarchical.set(`${variant.label}/${hosts}`, result.hierarchical);
           }),
           ...(values["no-gloo"] ? [] : [async () => {
-            for (const [bytes, values] of await runGloo(bed, hosts, plans, port)) append(samples, `gloo/${hosts}/${bytes}`, values);
+            const result = await runGloo(bed, hosts, plans, port);
+            for (const [bytes, values] of result.samples) append(samples, `gloo/${hosts}/${bytes}`, values);
+            for (const [bytes, values] of result.cpuMsPerOp) append(samples, `cpu:gloo/${hosts}/${bytes}`, values);
           }]),
         ];
         if (round % 2 === 1) runs.reverse();
@@ -162,9 +168,14 @@ async function main(): Promise<void> {
     await bed.close();
   }
 
-  console.log("\nbus bandwidth GB/s: median [p25-p75] n=timed allReduces over all rounds; % of the link rate; ratio = ringbook median / gloo median");
-  const header = ["hosts", "size", "link GB/s", "gloo busbw", "gloo %link", ...variants.flatMap((v) => [`${v.label} busbw`, `${v.label} %link`, `${v.label}/gloo`])];
-  const widths = [6, 8, 10, 30, 11, ...variants.flatMap(() => [30, 15, 15])];
+  console.log("\nbus bandwidth GB/s: median [p25-p75] n=timed allReduces over all rounds; % of the link rate; ratio = ringbook median / gloo median;");
+  console.log("cpu ms/op: CPU time (user + system, all threads) of one process per timed allReduce, median (gloo: rank 0; ringbook: every rank, barrier included)");
+  const header = ["hosts", "size", "link GB/s", "gloo busbw", "gloo %link", "cpu ms/op", ...variants.flatMap((v) => [`${v.label} busbw`, `${v.label} %link`, `${v.label}/gloo`, "cpu ms/op"])];
+  const widths = [6, 8, 10, 30, 11, 10, ...variants.flatMap(() => [30, 15, 15, 10])];
+  const cpuCell = (key: string): string => {
+    const values = samples.get(`cpu:${key}`);
+    return values === undefined ? "-" : formatNumber(median(values), 3);
+  };
   const line = (cells: string[]): string => cells.map((text, i) => text.padEnd(widths[i] ?? 12)).join("");
   console.log(line(header));
   for (const hosts of hostCounts) {
@@ -172,11 +183,11 @@ async function main(): Promise<void> {
       const gloo = samples.get(`gloo/${hosts}/${plan.bytes}`);
       const glooMedian = gloo === undefined ? Number.NaN : median(gloo);
       const percent = (value: number): string => (Number.isFinite(value) ? `${((100 * value) / linkGBps).toFixed(1)}%` : "-");
-      const cells = [String(hosts), `${plan.bytes / MiB} MiB`, formatNumber(linkGBps, 3), cell(gloo), percent(glooMedian)];
+      const cells = [String(hosts), `${plan.bytes / MiB} MiB`, formatNumber(linkGBps, 3), cell(gloo), percent(glooMedian), cpuCell(`gloo/${hosts}/${plan.bytes}`)];
       for (const variant of variants) {
         const mine = samples.get(`${variant.label}/${hosts}/${plan.bytes}`);
         const mineMedian = mine === undefined ? Number.NaN : median(mine);
-        cells.push(cell(mine), percent(mineMedian), Number.isFinite(glooMedian) ? `${(mineMedian / glooMedian).toFixed(3)}x` : "-");
+        cells.push(cell(mine), percent(mineMedian), Number.isFinite(glooMedian) ? `${(mineMedian / glooMedian).toFixed(3)}x` : "-", cpuCell(`${variant.label}/${hosts}/${plan.bytes}`));
       }
       console.log(line(cells));
     }
