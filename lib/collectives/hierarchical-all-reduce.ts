@@ -3,16 +3,18 @@
  * every rank sends its array to its host's leader, which sums them (over ipc, a dozen times faster
  * here than the 1 Gbit/s links between hosts); the leaders run the ring all-reduce among
  * themselves, so each host's link carries `2 (h − 1) / h` of the array once instead of once per
- * rank; each leader then sends the result back to its host's ranks. Every phase moves chunks of at
- * most `chunkElements`, each summed or forwarded as it arrives.
+ * rank; each leader sends every chunk of the result on to its host's ranks as soon as the ring
+ * has finished it (the chunk's own received buffer, which nothing changes afterwards). Every phase
+ * moves chunks of at most `chunkElements`, each summed or forwarded as it arrives.
  *
  * Messages of the three phases never get confused: the local ones go between a leader and its own
  * ranks (step 0 up, step 1 down), the ring's only between leaders.
  */
+import { AsyncQueue } from "../async-queue.js";
 import { arrayToFill } from "./float-frames.js";
 import type { HostLayout } from "./host-layout.js";
 import type { MeshOperation } from "./peer-mesh.js";
-import { blockChunks, splitSpan } from "./ring-layout.js";
+import { blockChunks, ringChunksPerSegment, ringFinalSpans, splitSpan } from "./ring-layout.js";
 import { ringAllReduce } from "./ring-all-reduce.js";
 import { addIntoFast } from "./simd-floats.js";
 
@@ -46,6 +48,9 @@ export async function hierarchicalAllReduce(operation: MeshOperation, layout: Ho
   const output = into ?? arrayToFill(length);
   const leader = layout.own.ranks[0]!;
   const total = length;
+  // The order in which the host's leader finishes the result's chunks, and so sends them down.
+  const ringChunks = ringChunksPerSegment(length, layout.leaders.length, chunking.chunkElements, chunking.minChunksPerSegment);
+  const downSpans = ringFinalSpans(length, layout.leaders.length, layout.ownIndex, ringChunks);
 
   if (operation.rank !== leader) {
     // The leader answers only after it has summed (read) all of this input, so sending from the caller's memory is safe.
@@ -56,8 +61,7 @@ export async function hierarchicalAllReduce(operation: MeshOperation, layout: Ho
       }
     })();
     operation.own(sending);
-    for (let chunk = 0; chunk < chunks; chunk++) {
-      const span = spanOf(chunk);
+    for (const [chunk, span] of downSpans.entries()) {
       const { values } = await operation.receive(leader, { step: downStep, chunk, count: span.end - span.start, total });
       output.set(values, span.start);
     }
@@ -78,18 +82,26 @@ export async function hierarchicalAllReduce(operation: MeshOperation, layout: Ho
       else addIntoFast(target, values);
     }
   }
-  await ringAllReduce(leaderRing(operation, layout), hostSum, divisor, chunking, output);
-  if (members.length === 0) return output;
-  // Sent from a private copy: the caller may change `output` as soon as this resolves, while
-  // ZeroMQ may still be sending from the memory it was given.
-  const result = output.slice();
-  const sends = members.map(async (member) => {
-    for (let chunk = 0; chunk < chunks; chunk++) {
-      const span = spanOf(chunk);
-      await operation.send(member, { step: downStep, chunk, total }, result.subarray(span.start, span.end));
+  // One unbounded outbox per rank of the host (bounded by the operation's size), so that the
+  // ring's receive loop never waits for a send down.
+  const outboxes = members.map(() => new AsyncQueue<Float32Array>());
+  const sends = members.map(async (member, i) => {
+    for (let chunk = 0; ; chunk++) {
+      const values = await outboxes[i]!.take();
+      if (values === undefined) return;
+      await operation.send(member, { step: downStep, chunk, total }, values);
     }
   });
   for (const send of sends) operation.own(send);
+  try {
+    await ringAllReduce(leaderRing(operation, layout), hostSum, divisor, chunking, output, (values) => {
+      for (const outbox of outboxes) outbox.push(values);
+    });
+    for (const outbox of outboxes) outbox.close();
+  } catch (error) {
+    for (const outbox of outboxes) outbox.fail(error instanceof Error ? error : new Error(String(error)));
+    throw error;
+  }
   await Promise.all(sends);
   return output;
 }

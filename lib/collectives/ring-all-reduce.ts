@@ -30,8 +30,17 @@ interface Outgoing {
  * is more than this ring's size when the ring joins hosts' leaders), into `into` (same length, not
  * overlapping `input`) or a new array. Reusing `into` saves a large allocation per call: in a training loop, fresh arrays
  * of a megabyte per step kept V8's external memory high enough to trigger full collections.
+ * `onFinal` gets every chunk of the result as soon as it is final, in the order of
+ * {@link ringFinalSpans} (worlds of 2 or more), as an array nothing changes afterwards.
  */
-export async function ringAllReduce(operation: MeshOperation, input: Float32Array, divisor: number | undefined, chunking: { chunkElements: number; minChunksPerSegment: number }, into?: Float32Array): Promise<Float32Array> {
+export async function ringAllReduce(
+  operation: MeshOperation,
+  input: Float32Array,
+  divisor: number | undefined,
+  chunking: { chunkElements: number; minChunksPerSegment: number },
+  into?: Float32Array,
+  onFinal?: (values: Float32Array) => void,
+): Promise<Float32Array> {
   const { rank, worldSize } = operation;
   const length = input.length;
   // Every element is written below (each segment once: the own one at the end of the
@@ -84,6 +93,7 @@ export async function ringAllReduce(operation: MeshOperation, input: Float32Arra
         } else {
           output.set(values, span.start);
         }
+        if (step >= worldSize - 2) onFinal?.(values);
         if (step + 1 < steps) outbox.push({ step: step + 1, chunk, values });
       }
     }

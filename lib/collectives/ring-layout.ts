@@ -34,6 +34,20 @@ export function ringChunksPerSegment(length: number, worldSize: number, chunkEle
   return Math.max(1, bySize, Math.min(minChunks, Math.floor(longestSegment / smallestSplitChunkElements)));
 }
 
+/**
+ * The spans of a ring all-reduce's result in the order rank `rank` (of `worldSize` >= 2) finishes
+ * them: the chunks of the segment it reduces (`rank + 1`) at the last reduce-scatter step, then
+ * one segment per all-gather step. They tile the array.
+ */
+export function ringFinalSpans(length: number, worldSize: number, rank: number, chunks: number): Span[] {
+  const spans: Span[] = [];
+  for (let step = worldSize - 2; step < 2 * (worldSize - 1); step++) {
+    const segment = segmentSpan(length, worldSize, mod(rank - step - 1, worldSize));
+    for (let chunk = 0; chunk < chunks; chunk++) spans.push(splitSpan(segment, chunks, chunk));
+  }
+  return spans;
+}
+
 /** Messages for a block of `total` elements relayed whole (broadcast, all-gather): at least one, even for an empty block. */
 export function blockChunks(total: number, chunkElements: number): number {
   return Math.max(1, Math.ceil(total / chunkElements));
