@@ -14,7 +14,7 @@ import { AsyncQueue } from "../async-queue.js";
 import { arrayToFill } from "./float-frames.js";
 import type { HostLayout } from "./host-layout.js";
 import type { MeshOperation } from "./peer-mesh.js";
-import { blockChunks, ringChunksPerSegment, ringFinalSpans, splitSpan } from "./ring-layout.js";
+import { ringChunksPerSegment, ringFinalSpans, ringInputSpans } from "./ring-layout.js";
 import { ringAllReduce } from "./ring-all-reduce.js";
 import { addIntoFast } from "./simd-floats.js";
 
@@ -37,28 +37,29 @@ function leaderRing(operation: MeshOperation, layout: HostLayout): MeshOperation
 
 /**
  * Sum (or mean, `divisor` = the world size) of `input` over all ranks, into `into` or a new array.
+ * The sum up to the leader runs alongside the ring too: the ranks send their chunks in the order
+ * the leader's ring first reads them, and the ring waits for each chunk of the host's sum only
+ * when it gets to it.
+ *
  * Every rank gets the same bits (the leaders' ring gives its leaders the same bits, and the other
  * ranks get copies); the sum's order differs from a rank-order sum, so it may differ from one in
  * the last bits. `input` is only read, and not referred to once the promise resolves.
  */
 export async function hierarchicalAllReduce(operation: MeshOperation, layout: HostLayout, input: Float32Array, divisor: number | undefined, chunking: { chunkElements: number; minChunksPerSegment: number }, into?: Float32Array): Promise<Float32Array> {
   const length = input.length;
-  const chunks = blockChunks(length, chunking.chunkElements);
-  const spanOf = (chunk: number) => splitSpan({ start: 0, end: length }, chunks, chunk);
   const output = into ?? arrayToFill(length);
   const leader = layout.own.ranks[0]!;
   const total = length;
-  // The order in which the host's leader finishes the result's chunks, and so sends them down.
+  // Chunks travel up in the order the leader's ring reads its input, and down in the order it finishes the result.
   const ringChunks = ringChunksPerSegment(length, layout.leaders.length, chunking.chunkElements, chunking.minChunksPerSegment);
+  const upSpans = ringInputSpans(length, layout.leaders.length, layout.ownIndex, ringChunks);
   const downSpans = ringFinalSpans(length, layout.leaders.length, layout.ownIndex, ringChunks);
 
   if (operation.rank !== leader) {
-    // The leader answers only after it has summed (read) all of this input, so sending from the caller's memory is safe.
+    // The leader's last chunk down needs every chunk of the host's sum, so once this rank has it,
+    // the leader has read all of this input: sending from the caller's memory is safe.
     const sending = (async () => {
-      for (let chunk = 0; chunk < chunks; chunk++) {
-        const span = spanOf(chunk);
-        await operation.send(leader, { step: upStep, chunk, total }, input.subarray(span.start, span.end));
-      }
+      for (const [chunk, span] of upSpans.entries()) await operation.send(leader, { step: upStep, chunk, total }, input.subarray(span.start, span.end));
     })();
     operation.own(sending);
     for (const [chunk, span] of downSpans.entries()) {
@@ -70,18 +71,23 @@ export async function hierarchicalAllReduce(operation: MeshOperation, layout: Ho
   }
 
   const members = layout.own.ranks.slice(1);
+  if (members.length === 0) return ringAllReduce(leaderRing(operation, layout), input, divisor, chunking, output);
   // The host's sum: the ring's input, so not the caller's array; own values first, then the members' in rank order.
-  const hostSum = members.length === 0 ? input : arrayToFill(length);
-  for (let chunk = 0; chunk < chunks && members.length > 0; chunk++) {
-    const span = spanOf(chunk);
-    const count = span.end - span.start;
-    const target = hostSum.subarray(span.start, span.end);
-    for (const [i, member] of members.entries()) {
-      const { values } = await operation.receive(member, { step: upStep, chunk, count, total });
-      if (i === 0) addIntoFast(values, input.subarray(span.start, span.end), target);
-      else addIntoFast(target, values);
+  const hostSum = arrayToFill(length);
+  // Sums the members' chunks into the host's sum as far as the ring asks (in order, from its receive loop).
+  let summedThrough = 0;
+  const sumThrough = async (index: number): Promise<void> => {
+    for (; summedThrough <= index; summedThrough++) {
+      const span = upSpans[summedThrough]!;
+      const count = span.end - span.start;
+      const target = hostSum.subarray(span.start, span.end);
+      for (const [i, member] of members.entries()) {
+        const { values } = await operation.receive(member, { step: upStep, chunk: summedThrough, count, total });
+        if (i === 0) addIntoFast(values, input.subarray(span.start, span.end), target);
+        else addIntoFast(target, values);
+      }
     }
-  }
+  };
   // One unbounded outbox per rank of the host (bounded by the operation's size), so that the
   // ring's receive loop never waits for a send down.
   const outboxes = members.map(() => new AsyncQueue<Float32Array>());
@@ -94,8 +100,11 @@ export async function hierarchicalAllReduce(operation: MeshOperation, layout: Ho
   });
   for (const send of sends) operation.own(send);
   try {
-    await ringAllReduce(leaderRing(operation, layout), hostSum, divisor, chunking, output, (values) => {
-      for (const outbox of outboxes) outbox.push(values);
+    await ringAllReduce(leaderRing(operation, layout), hostSum, divisor, chunking, output, {
+      inputReady: sumThrough,
+      onFinal: (values) => {
+        for (const outbox of outboxes) outbox.push(values);
+      },
     });
     for (const outbox of outboxes) outbox.close();
   } catch (error) {

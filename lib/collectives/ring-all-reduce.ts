@@ -25,13 +25,23 @@ interface Outgoing {
   values: Float32Array;
 }
 
+/** How a caller joins the ring's pipeline (the host-aware all-reduce's leader), in worlds of 2 or more. */
+export interface RingHooks {
+  /** Gets every chunk of the result as soon as it is final, in the order of ringFinalSpans, as an array nothing changes afterwards. */
+  onFinal?: (values: Float32Array) => void;
+  /**
+   * Resolves once the input's span `index` (in the order of ringInputSpans) holds its values; the
+   * ring reads no span before. Called in increasing order, one call at a time, from the loop that
+   * receives (so it may receive from other peers itself: the mesh allows one receive at a time).
+   */
+  inputReady?: (index: number) => Promise<void>;
+}
+
 /**
  * Sum of `input` over all ranks (divided by `divisor` when given: the world size for a mean, which
  * is more than this ring's size when the ring joins hosts' leaders), into `into` (same length, not
  * overlapping `input`) or a new array. Reusing `into` saves a large allocation per call: in a training loop, fresh arrays
  * of a megabyte per step kept V8's external memory high enough to trigger full collections.
- * `onFinal` gets every chunk of the result as soon as it is final, in the order of
- * {@link ringFinalSpans} (worlds of 2 or more), as an array nothing changes afterwards.
  */
 export async function ringAllReduce(
   operation: MeshOperation,
@@ -39,8 +49,9 @@ export async function ringAllReduce(
   divisor: number | undefined,
   chunking: { chunkElements: number; minChunksPerSegment: number },
   into?: Float32Array,
-  onFinal?: (values: Float32Array) => void,
+  hooks: RingHooks = {},
 ): Promise<Float32Array> {
+  const { onFinal, inputReady } = hooks;
   const { rank, worldSize } = operation;
   const length = input.length;
   // Every element is written below (each segment once: the own one at the end of the
@@ -61,10 +72,6 @@ export async function ringAllReduce(
   // Unbounded, yet bounded by the operation's size: the receive loop must never wait for the
   // send loop, or a ring whose every rank waits to receive until its sends drained could deadlock.
   const outbox = new AsyncQueue<Outgoing>();
-  for (let chunk = 0; chunk < chunks; chunk++) {
-    const span = spanAt(rank, chunk);
-    outbox.push({ step: 0, chunk, values: input.subarray(span.start, span.end) });
-  }
   const sending = (async () => {
     for (let sent = 0; sent < steps * chunks; sent++) {
       const item = await outbox.take();
@@ -73,11 +80,17 @@ export async function ringAllReduce(
     }
   })();
   const receiving = (async () => {
+    for (let chunk = 0; chunk < chunks; chunk++) {
+      if (inputReady !== undefined) await inputReady(chunk);
+      const span = spanAt(rank, chunk);
+      outbox.push({ step: 0, chunk, values: input.subarray(span.start, span.end) });
+    }
     for (let step = 0; step < steps; step++) {
       for (let chunk = 0; chunk < chunks; chunk++) {
         const span = spanAt(rank - step - 1, chunk);
         const { values } = await operation.receive(previous, { step, chunk, count: span.end - span.start, total: length });
         if (step < worldSize - 1) {
+          if (inputReady !== undefined) await inputReady((step + 1) * chunks + chunk);
           const own = input.subarray(span.start, span.end);
           if (step < worldSize - 2) {
             addIntoFast(values, own);

@@ -48,6 +48,20 @@ export function ringFinalSpans(length: number, worldSize: number, rank: number, 
   return spans;
 }
 
+/**
+ * The spans of a ring all-reduce's input in the order rank `rank` (of `worldSize` >= 2) first
+ * needs them: its own segment's chunks (sent at step 0), then the segment it adds at each
+ * reduce-scatter step (`rank − s − 1` at step s). They tile the array.
+ */
+export function ringInputSpans(length: number, worldSize: number, rank: number, chunks: number): Span[] {
+  const spans: Span[] = [];
+  for (let offset = 0; offset < worldSize; offset++) {
+    const segment = segmentSpan(length, worldSize, mod(rank - offset, worldSize));
+    for (let chunk = 0; chunk < chunks; chunk++) spans.push(splitSpan(segment, chunks, chunk));
+  }
+  return spans;
+}
+
 /** Messages for a block of `total` elements relayed whole (broadcast, all-gather): at least one, even for an empty block. */
 export function blockChunks(total: number, chunkElements: number): number {
   return Math.max(1, Math.ceil(total / chunkElements));

@@ -3,7 +3,7 @@ import { describe, test } from "node:test";
 import { addInto, floatsOf } from "../../lib/collectives/float-frames.js";
 import { decodeHeader, encodeHeader, headerBytes, type CollectiveHeader, type FrameHeader } from "../../lib/collectives/frame-header.js";
 import { matchExpected, parsePeerMessage } from "../../lib/collectives/mesh-messages.js";
-import { blockChunks, ringChunksPerSegment, ringFinalSpans, segmentSpan, splitSpan } from "../../lib/collectives/ring-layout.js";
+import { blockChunks, ringChunksPerSegment, ringFinalSpans, ringInputSpans, segmentSpan, splitSpan } from "../../lib/collectives/ring-layout.js";
 
 const header: CollectiveHeader = { kind: "allReduce", dtype: "float32", source: 3, sequence: 70000, step: 5, chunk: 2, count: 1000, total: 4_000_000 };
 
@@ -81,7 +81,7 @@ describe("ring layout", () => {
     assert.equal(ringChunksPerSegment(64 * 262_144, 4, 262_144, 4), 16, "large arrays are cut by size alone");
   });
 
-  test("a ring's final spans tile the array once, starting with the segment the rank reduces (rank + 1)", () => {
+  test("a ring's final spans and input spans tile the array once, starting with the segment the rank reduces (rank + 1) and its own", () => {
     for (const worldSize of [2, 3, 4]) {
       for (const length of [0, 1, 5, 1001]) {
         for (const rank of Array.from({ length: worldSize }, (_, r) => r)) {
@@ -89,9 +89,13 @@ describe("ring layout", () => {
           const spans = ringFinalSpans(length, worldSize, rank, chunks);
           assert.equal(spans.length, worldSize * chunks);
           assert.deepEqual(spans[0], splitSpan(segmentSpan(length, worldSize, (rank + 1) % worldSize), chunks, 0), "the segment it reduces is finished first");
-          const covered = new Array<number>(length).fill(0);
-          for (const span of spans) for (let i = span.start; i < span.end; i++) covered[i]!++;
-          assert.ok(covered.every((count) => count === 1), `world ${worldSize}, length ${length}, rank ${rank}`);
+          const inputs = ringInputSpans(length, worldSize, rank, chunks);
+          assert.deepEqual(inputs[0], splitSpan(segmentSpan(length, worldSize, rank), chunks, 0), "its own segment is read first");
+          for (const tiling of [spans, inputs]) {
+            const covered = new Array<number>(length).fill(0);
+            for (const span of tiling) for (let i = span.start; i < span.end; i++) covered[i]!++;
+            assert.ok(covered.every((count) => count === 1), `world ${worldSize}, length ${length}, rank ${rank}`);
+          }
         }
       }
     }
