@@ -144,7 +144,7 @@ export class Cluster {
       const busy = [...this.#tasks.values()].some((task) => task.unsettledRanks.includes(rank));
       rows.push({
         rank,
-        pid: worker?.pid ?? null,
+        pid: worker?.remotePid ?? worker?.pid ?? null,
         host: worker?.host ?? "",
         backend: worker?.info?.backend ?? "",
         backendSummary: worker?.info?.backendSummary ?? "",
@@ -152,9 +152,10 @@ export class Cluster {
         device: worker?.info?.device ?? "",
         state: worker === undefined ? "closed" : worker.state === "ready" && busy ? "busy" : worker.state,
         incarnation: worker?.incarnation ?? -1,
+        slurmStep: worker?.slurmStep ?? null,
       });
     }
-    return describeCluster(rows);
+    return describeCluster(rows, { launcher: this.#settings.launcher.describe(), network: this.#settings.network });
   }
 
   /**

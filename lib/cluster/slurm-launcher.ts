@@ -18,6 +18,7 @@ import { randomBytes } from "node:crypto";
 import { RingbookError } from "../errors.js";
 import { cancelOrphanedAllocations, defaultAllocationRecordDir, forgetAllocation, parseClusterName, recordAllocation } from "./slurm-allocation-records.js";
 import { parseAllocationId, parseHostnames, parseNodeAddresses, runSlurmCommand, SlurmCommandError, type SlurmNode } from "./slurm-commands.js";
+import { SlurmPendingWatch } from "./slurm-pending-watch.js";
 import type { WorkerLauncher, WorkerStartRequest } from "./worker-launcher.js";
 
 /** Options of {@link SlurmLauncher.open}. */
@@ -32,6 +33,8 @@ export interface SlurmLauncherOptions {
   partition?: string;
   /** Time limit of a new allocation, in Slurm's format ("2:00:00"). @default the partition's */
   time?: string;
+  /** GPUs per rank, asked of the allocation and of every step (`--gpus-per-task`). @default none */
+  gpusPerTask?: number;
   /** Environment of Slurm's commands and of srun (SLURM_CONF, ...). @default process.env */
   env?: NodeJS.ProcessEnv;
   /**
@@ -41,6 +44,10 @@ export interface SlurmLauncherOptions {
   recordDir?: string;
   /** Bound on getting the allocation and reading its nodes. @default 60000 */
   allocateTimeoutMs?: number;
+  /** Where the pending allocation's state and reason are reported. @default nowhere */
+  log?: (line: string) => void;
+  /** How often Slurm is asked why a new allocation is pending. @default 3000 */
+  pendingPollMs?: number;
   signal?: AbortSignal;
 }
 
@@ -50,22 +57,52 @@ function positiveInteger(value: unknown, name: string, fallback: number): number
   return value;
 }
 
+/** salloc's arguments (after `--no-shell`) for a new allocation named `jobName`. */
+export function allocationArgs(options: { nodes: number; tasksPerNode: number; partition?: string | undefined; time?: string | undefined; gpusPerTask?: number | undefined }, jobName: string): string[] {
+  return [
+    `--nodes=${options.nodes}`, `--ntasks-per-node=${options.tasksPerNode}`, `--job-name=${jobName}`,
+    ...(options.partition === undefined ? [] : [`--partition=${options.partition}`]),
+    ...(options.time === undefined ? [] : [`--time=${options.time}`]),
+    ...(options.gpusPerTask === undefined ? [] : [`--gpus-per-task=${options.gpusPerTask}`]),
+  ];
+}
+
+/** srun's arguments for the step of one rank on `nodeName` in job `jobId`. */
+export function stepArgs(jobId: string, nodeName: string, request: Pick<WorkerStartRequest, "rank" | "incarnation" | "cwd" | "command" | "args">, gpusPerTask: number | undefined): string[] {
+  return [
+    `--jobid=${jobId}`, "--nodes=1", "--ntasks=1", `--nodelist=${nodeName}`,
+    // One CPU per step (not the whole node), so the ranks of a node run side by side.
+    "--exact",
+    ...(gpusPerTask === undefined ? [] : [`--gpus-per-task=${gpusPerTask}`]),
+    "--kill-on-bad-exit=1", "--quiet", `--chdir=${request.cwd}`,
+    `--job-name=ringbook-rank${request.rank}.${request.incarnation}`,
+    request.command, ...request.args,
+  ];
+}
+
 /**
  * Runs `salloc --no-shell` and resolves with the job id once granted. The id is known from the
  * "Pending" line on, so a timed-out or aborted request is cancelled, never left queued.
  */
-function allocate(args: string[], env: NodeJS.ProcessEnv, signal: AbortSignal): Promise<string> {
+function allocate(args: string[], env: NodeJS.ProcessEnv, signal: AbortSignal, pending: { log: (line: string) => void; pollMs: number } | undefined): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn("salloc", ["--no-shell", ...args], { env, stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
+    let watch: SlurmPendingWatch | undefined;
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString("utf8");
+      const pendingId = /Pending job allocation (\d+)/.exec(stderr)?.[1];
+      if (pending !== undefined && pendingId !== undefined && watch === undefined) watch = new SlurmPendingWatch(pendingId, { env, log: pending.log, intervalMs: pending.pollMs });
+    });
     const abort = (): void => void child.kill("SIGKILL");
     signal.addEventListener("abort", abort, { once: true });
     child.once("error", (error) => {
+      watch?.close();
       signal.removeEventListener("abort", abort);
       reject(new SlurmCommandError(`salloc could not start: ${error.message} (is Slurm's client installed?)`, { cause: error }));
     });
     child.once("close", (code) => {
+      watch?.close();
       signal.removeEventListener("abort", abort);
       const jobId = parseAllocationId(stderr);
       if (code === 0 && jobId !== undefined && !signal.aborted) return resolve(jobId);
@@ -99,6 +136,8 @@ export class SlurmLauncher implements WorkerLauncher {
   /** Its nodes, in Slurm's order. */
   readonly nodes: readonly SlurmNode[];
   readonly tasksPerNode: number;
+  /** GPUs per rank asked of every step, if any. */
+  readonly gpusPerTask: number | undefined;
   /** True when this launcher made the allocation (and so cancels it on close). */
   readonly ownsAllocation: boolean;
   /** Allocations of gone owners that this launcher cancelled before making its own. */
@@ -108,10 +147,11 @@ export class SlurmLauncher implements WorkerLauncher {
   readonly #record: { dir: string; clusterName: string } | undefined;
   #closed: Promise<void> | undefined;
 
-  private constructor(fields: { jobId: string; nodes: SlurmNode[]; tasksPerNode: number; env: NodeJS.ProcessEnv; record: { dir: string; clusterName: string } | undefined; cancelledOrphans: string[] }) {
+  private constructor(fields: { jobId: string; nodes: SlurmNode[]; tasksPerNode: number; gpusPerTask: number | undefined; env: NodeJS.ProcessEnv; record: { dir: string; clusterName: string } | undefined; cancelledOrphans: string[] }) {
     this.jobId = fields.jobId;
     this.nodes = fields.nodes;
     this.tasksPerNode = fields.tasksPerNode;
+    this.gpusPerTask = fields.gpusPerTask;
     this.ownsAllocation = fields.record !== undefined;
     this.cancelledOrphans = fields.cancelledOrphans;
     this.#env = fields.env;
@@ -123,26 +163,22 @@ export class SlurmLauncher implements WorkerLauncher {
     const env = options.env ?? process.env;
     const nodeCount = positiveInteger(options.nodes, "nodes", 1);
     const tasksPerNode = positiveInteger(options.tasksPerNode, "tasksPerNode", 1);
+    const gpusPerTask = options.gpusPerTask === undefined ? undefined : positiveInteger(options.gpusPerTask, "gpusPerTask", 1);
     const timeout = AbortSignal.timeout(positiveInteger(options.allocateTimeoutMs, "allocateTimeoutMs", 60_000));
     const signal = options.signal === undefined ? timeout : AbortSignal.any([timeout, options.signal]);
     const adopted = options.jobId ?? env["SLURM_JOB_ID"];
     if (adopted !== undefined) {
-      return new SlurmLauncher({ jobId: adopted, nodes: await readNodes(adopted, env, signal), tasksPerNode, env, record: undefined, cancelledOrphans: [] });
+      return new SlurmLauncher({ jobId: adopted, nodes: await readNodes(adopted, env, signal), tasksPerNode, gpusPerTask, env, record: undefined, cancelledOrphans: [] });
     }
     const clusterName = parseClusterName(await runSlurmCommand("scontrol", ["show", "config"], { env, signal }));
     if (clusterName === undefined) throw new SlurmCommandError("scontrol show config names no ClusterName");
     const record = { dir: options.recordDir ?? defaultAllocationRecordDir, clusterName };
     const cancelledOrphans = await cancelOrphanedAllocations(record.dir, clusterName, { env, signal });
     const jobName = `ringbook-${randomBytes(6).toString("hex")}`;
-    const jobId = await allocate(
-      [`--nodes=${nodeCount}`, `--ntasks-per-node=${tasksPerNode}`, `--job-name=${jobName}`,
-        ...(options.partition === undefined ? [] : [`--partition=${options.partition}`]),
-        ...(options.time === undefined ? [] : [`--time=${options.time}`])],
-      env, signal,
-    );
+    const jobId = await allocate(allocationArgs({ nodes: nodeCount, tasksPerNode, partition: options.partition, time: options.time, gpusPerTask }, jobName), env, signal, options.log === undefined ? undefined : { log: options.log, pollMs: positiveInteger(options.pendingPollMs, "pendingPollMs", 3000) });
     recordAllocation(record.dir, { clusterName, jobId, jobName });
     try {
-      return new SlurmLauncher({ jobId, nodes: await readNodes(jobId, env, signal), tasksPerNode, env, record, cancelledOrphans });
+      return new SlurmLauncher({ jobId, nodes: await readNodes(jobId, env, signal), tasksPerNode, gpusPerTask, env, record, cancelledOrphans });
     } catch (error) {
       await runSlurmCommand("scancel", [jobId], { env, signal: AbortSignal.timeout(10_000) }).catch(() => undefined);
       forgetAllocation(record.dir, { clusterName, jobId });
@@ -162,15 +198,7 @@ export class SlurmLauncher implements WorkerLauncher {
   start(request: WorkerStartRequest): ChildProcess {
     if (this.#closed !== undefined) throw new RingbookError("ERR_LAUNCHER_CLOSED", `the Slurm launcher of job ${this.jobId} is closed; rank ${request.rank} was not started`);
     const node = this.nodeOf(request.rank);
-    const args = [
-      `--jobid=${this.jobId}`, "--nodes=1", "--ntasks=1", `--nodelist=${node.name}`,
-      // One CPU per step (not the whole node), so the ranks of a node run side by side.
-      "--exact",
-      "--kill-on-bad-exit=1", "--quiet", `--chdir=${request.cwd}`,
-      `--job-name=ringbook-rank${request.rank}.${request.incarnation}`,
-      request.command, ...request.args,
-    ];
-    return spawn("srun", args, {
+    return spawn("srun", stepArgs(this.jobId, node.name, request, this.gpusPerTask), {
       env: { ...this.#env, ...request.env },
       stdio: ["pipe", "pipe", "pipe"],
       // Its own session: a signal to the owner's process group must not kill srun's helper child

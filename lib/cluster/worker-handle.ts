@@ -44,6 +44,10 @@ export class WorkerHandle {
   state: WorkerState = "starting";
   info: WorkerInfo | undefined;
   host = "";
+  /** The worker's pid on its host, as it said (srun's child is a different process). */
+  remotePid: number | undefined;
+  /** "job.step" of the Slurm step it runs in, as it said; null outside Slurm. */
+  slurmStep: string | null = null;
   lastPongAt = performance.now();
   /** Resolves once the process has exited and its stderr is drained. */
   readonly exited: Promise<WorkerExit>;

@@ -79,7 +79,7 @@ export class WorkerPool {
     const secret = ClusterSecret.generate();
     const dir = await PrivateDir.create();
     try {
-      const bindAddress = settings.transport === "ipc" ? dir.endpoint("control") : `tcp://${settings.host}:*`;
+      const bindAddress = settings.transport === "ipc" ? dir.endpoint("control") : `tcp://${settings.network.address}:*`;
       const control = await ControlChannel.bind({ bindAddress, secret, zapDomain: `ringbook-${id}`, log: settings.log });
       return new WorkerPool(id, settings, secret, dir, control, listener);
     } catch (error) {
@@ -140,7 +140,7 @@ export class WorkerPool {
     const timeoutMs = this.#settings.launchTimeoutMs;
     const endpoints = await Promise.all(
       workers.map((worker) => {
-        const bindHost = this.#settings.launcher.peerBindHost(worker.rank) ?? this.#settings.host;
+        const bindHost = this.#settings.launcher.peerBindHost(worker.rank) ?? this.#settings.network.address;
         const bindAddress = this.#settings.transport === "ipc" ? this.#dir.endpoint(`peer-${worker.rank}-${generation}`) : `tcp://${bindHost}:*`;
         const bound = this.#expectReply<string>(worker, `meshBound:${generation}`, timeoutMs, "bind its peer socket");
         this.#control.send(worker, { type: "mesh", generation, worldSize, bindAddress });
@@ -275,10 +275,12 @@ export class WorkerPool {
     switch (message.type) {
       case "hello":
         worker.host = message.host;
+        worker.remotePid = message.pid;
+        worker.slurmStep = message.slurmStep;
         worker.lastPongAt = performance.now();
         return;
       case "ready":
-        worker.info = { ...message, pid: worker.pid ?? 0, host: worker.host };
+        worker.info = { ...message, pid: worker.remotePid ?? worker.pid ?? 0, host: worker.host };
         worker.state = "ready";
         // Pings start now; the time it took to load tfjs is not silence.
         worker.lastPongAt = performance.now();

@@ -21,12 +21,15 @@ import { signFrames, verifyFrames } from "../transport/signed-frames.js";
 import { zapClientOptions } from "../transport/zap-authenticator.js";
 import { encodeFromWorker, parseToWorker, routingIdOf, type FromWorker, type ToWorker, type WorkerIdentity } from "./messages.js";
 import { closeSocketsKey, interruptProbeKey, type FromExecution, type ToExecution } from "./thread-protocol.js";
+import { checkOwnerReachable } from "./owner-reachability.js";
 import { parseWorkerBootstrap, type WorkerBootstrap } from "./worker-bootstrap.js";
 
 /** How long an awaiting (not busy) execution thread gets to acknowledge an interrupt. */
 const idleAckMs = 150;
 /** How long it gets after `terminateExecution` before the worker gives up on it and exits. */
 const terminatedAckMs = 1000;
+/** How long a worker tries to open a TCP connection to its owner before it gives up, saying where it tried. */
+const reachOwnerTimeoutMs = 5000;
 /** The bootstrap line must arrive within this time. */
 const bootstrapTimeoutMs = 10_000;
 
@@ -87,7 +90,9 @@ class Supervisor {
   }
 
   async run(): Promise<void> {
-    this.send({ type: "hello", pid: process.pid, host: hostname() });
+    const slurmJob = process.env["SLURM_JOB_ID"];
+    const slurmStep = slurmJob === undefined ? null : `${slurmJob}.${process.env["SLURM_STEP_ID"] ?? "?"}`;
+    this.send({ type: "hello", pid: process.pid, host: hostname(), slurmStep });
     const execution = startInterruptibleThread(new URL("./worker-runtime.js", import.meta.url), {
       workerData: this.#bootstrap,
       // The process's own heap limit, stated for the thread: a thread over its limit is stopped
@@ -250,6 +255,12 @@ try {
 } catch (error) {
   logLine(undefined, `cannot start: ${(error as Error).message}`);
   process.exit(2);
+}
+try {
+  await checkOwnerReachable(bootstrap.controlEndpoint, reachOwnerTimeoutMs);
+} catch (error) {
+  logLine({ rank: bootstrap.rank, incarnation: bootstrap.incarnation }, `cannot start: ${(error as Error).message}`);
+  process.exit(5);
 }
 const supervisor = new Supervisor(bootstrap);
 // The owner holds the other end of stdin: when it ends, the owner is gone (exited, killed, or
