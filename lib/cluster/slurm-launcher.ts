@@ -14,6 +14,7 @@
  * const cluster = await launchCluster({ workers: 4, transport: "tcp", host: "10.0.0.5", launcher });
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { randomBytes } from "node:crypto";
 import { RingbookError } from "../errors.js";
 import { cancelOrphanedAllocations, defaultAllocationRecordDir, forgetAllocation, parseClusterName, recordAllocation } from "./slurm-allocation-records.js";
@@ -116,6 +117,21 @@ function allocate(args: string[], env: NodeJS.ProcessEnv, signal: AbortSignal, p
   });
 }
 
+const reaperEntry = fileURLToPath(new URL("./slurm-allocation-reaper.js", import.meta.url));
+
+/**
+ * Starts the reaper of an allocation just made (see slurm-allocation-reaper.ts): in its own
+ * session, so a signal to the owner's process group leaves it, and unreferenced, so it never
+ * keeps the owner alive.
+ */
+function startReaper(jobId: string, jobName: string, record: { dir: string; clusterName: string }, env: NodeJS.ProcessEnv): ChildProcess {
+  const reaper = spawn(process.execPath, [reaperEntry, jobId, jobName, record.dir, record.clusterName], { env, stdio: ["pipe", "ignore", "ignore"], detached: true });
+  reaper.stdin?.on("error", () => undefined); // a reaper that died: the record remains the fallback
+  reaper.unref();
+  (reaper.stdin as { unref?: () => void } | null)?.unref?.();
+  return reaper;
+}
+
 /** The nodes of job `jobId`, in Slurm's order, with the addresses their slurmd's are reached at. */
 async function readNodes(jobId: string, env: NodeJS.ProcessEnv, signal: AbortSignal): Promise<SlurmNode[]> {
   const nodeList = (await runSlurmCommand("squeue", ["-h", "-j", jobId, "-o", "%N"], { env, signal })).trim();
@@ -127,6 +143,16 @@ async function readNodes(jobId: string, env: NodeJS.ProcessEnv, signal: AbortSig
     if (address === undefined) throw new SlurmCommandError(`sinfo gave no address for node ${name} of job ${jobId} (nodes: ${nodeList})`);
     return { name, address };
   });
+}
+
+/** Tells a reaper that its allocation was cancelled by its owner, and waits (briefly) for it to exit. */
+async function releaseReaper(reaper: ChildProcess): Promise<void> {
+  if (reaper.exitCode !== null || reaper.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => reaper.once("exit", () => resolve()));
+  reaper.stdin?.end("released\n");
+  const timer = setTimeout(() => reaper.kill("SIGKILL"), 2000);
+  await exited;
+  clearTimeout(timer);
 }
 
 export class SlurmLauncher implements WorkerLauncher {
@@ -145,9 +171,11 @@ export class SlurmLauncher implements WorkerLauncher {
   readonly #env: NodeJS.ProcessEnv;
   /** Where its own allocation is recorded (undefined for an adopted one). */
   readonly #record: { dir: string; clusterName: string } | undefined;
+  /** Cancels the allocation if this process dies without closing the launcher. */
+  readonly #reaper: ChildProcess | undefined;
   #closed: Promise<void> | undefined;
 
-  private constructor(fields: { jobId: string; nodes: SlurmNode[]; tasksPerNode: number; gpusPerTask: number | undefined; env: NodeJS.ProcessEnv; record: { dir: string; clusterName: string } | undefined; cancelledOrphans: string[] }) {
+  private constructor(fields: { jobId: string; nodes: SlurmNode[]; tasksPerNode: number; gpusPerTask: number | undefined; env: NodeJS.ProcessEnv; record: { dir: string; clusterName: string } | undefined; cancelledOrphans: string[]; reaper: ChildProcess | undefined }) {
     this.jobId = fields.jobId;
     this.nodes = fields.nodes;
     this.tasksPerNode = fields.tasksPerNode;
@@ -156,6 +184,7 @@ export class SlurmLauncher implements WorkerLauncher {
     this.cancelledOrphans = fields.cancelledOrphans;
     this.#env = fields.env;
     this.#record = fields.record;
+    this.#reaper = fields.reaper;
   }
 
   /** Makes (or adopts) the allocation and reads its nodes and their addresses. */
@@ -168,7 +197,7 @@ export class SlurmLauncher implements WorkerLauncher {
     const signal = options.signal === undefined ? timeout : AbortSignal.any([timeout, options.signal]);
     const adopted = options.jobId ?? env["SLURM_JOB_ID"];
     if (adopted !== undefined) {
-      return new SlurmLauncher({ jobId: adopted, nodes: await readNodes(adopted, env, signal), tasksPerNode, gpusPerTask, env, record: undefined, cancelledOrphans: [] });
+      return new SlurmLauncher({ jobId: adopted, nodes: await readNodes(adopted, env, signal), tasksPerNode, gpusPerTask, env, record: undefined, cancelledOrphans: [], reaper: undefined });
     }
     const clusterName = parseClusterName(await runSlurmCommand("scontrol", ["show", "config"], { env, signal }));
     if (clusterName === undefined) throw new SlurmCommandError("scontrol show config names no ClusterName");
@@ -177,11 +206,13 @@ export class SlurmLauncher implements WorkerLauncher {
     const jobName = `ringbook-${randomBytes(6).toString("hex")}`;
     const jobId = await allocate(allocationArgs({ nodes: nodeCount, tasksPerNode, partition: options.partition, time: options.time, gpusPerTask }, jobName), env, signal, options.log === undefined ? undefined : { log: options.log, pollMs: positiveInteger(options.pendingPollMs, "pendingPollMs", 3000) });
     recordAllocation(record.dir, { clusterName, jobId, jobName });
+    const reaper = startReaper(jobId, jobName, record, env);
     try {
-      return new SlurmLauncher({ jobId, nodes: await readNodes(jobId, env, signal), tasksPerNode, gpusPerTask, env, record, cancelledOrphans });
+      return new SlurmLauncher({ jobId, nodes: await readNodes(jobId, env, signal), tasksPerNode, gpusPerTask, env, record, cancelledOrphans, reaper });
     } catch (error) {
       await runSlurmCommand("scancel", [jobId], { env, signal: AbortSignal.timeout(10_000) }).catch(() => undefined);
       forgetAllocation(record.dir, { clusterName, jobId });
+      await releaseReaper(reaper);
       throw error;
     }
   }
@@ -224,7 +255,14 @@ export class SlurmLauncher implements WorkerLauncher {
   async #cancelOwnAllocation(): Promise<void> {
     const record = this.#record;
     if (record === undefined) return;
-    await runSlurmCommand("scancel", [this.jobId], { env: this.#env, signal: AbortSignal.timeout(30_000) });
-    forgetAllocation(record.dir, { clusterName: record.clusterName, jobId: this.jobId });
+    try {
+      await runSlurmCommand("scancel", [this.jobId], { env: this.#env, signal: AbortSignal.timeout(30_000) });
+      forgetAllocation(record.dir, { clusterName: record.clusterName, jobId: this.jobId });
+    } catch (error) {
+      // Not cancelled here: the reaper, its pipe ended without "released", tries once more.
+      this.#reaper?.stdin?.end();
+      throw error;
+    }
+    if (this.#reaper !== undefined) await releaseReaper(this.#reaper);
   }
 }

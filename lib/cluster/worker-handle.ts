@@ -91,7 +91,7 @@ export class WorkerHandle {
         const report = (): void => {
           if (this.#partialLine) this.#stderrTail.push(this.#partialLine);
           this.#partialLine = "";
-          const exit: WorkerExit = { rank: this.rank, pid: child.pid, exitCode, signal, stderrTail: this.#stderrTail.slice(-stderrTailLines) };
+          const exit: WorkerExit = { rank: this.rank, pid: this.remotePid ?? child.pid, host: this.host, exitCode, signal, stderrTail: this.#stderrTail.slice(-stderrTailLines) };
           if (this.#killedBecause !== undefined) exit.killedBecause = this.#killedBecause;
           resolve(exit);
         };

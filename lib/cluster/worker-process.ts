@@ -30,6 +30,13 @@ const idleAckMs = 150;
 const terminatedAckMs = 1000;
 /** How long a worker tries to open a TCP connection to its owner before it gives up, saying where it tried. */
 const reachOwnerTimeoutMs = 5000;
+/**
+ * A worker exits when its owner has not answered ZMTP heartbeats for this long (plus at most one
+ * interval): within 5 s of a killed owner or a cut link, whatever the owner's heartbeat settings.
+ * Its stdin's end says the same sooner where the pipe reaches it, but a cut link ends no pipe.
+ */
+const ownerHeartbeatIntervalMs = 1000;
+const ownerHeartbeatTimeoutMs = 3000;
 /** The bootstrap line must arrive within this time. */
 const bootstrapTimeoutMs = 10_000;
 
@@ -77,7 +84,15 @@ class Supervisor {
     this.#identity = { rank: bootstrap.rank, incarnation: bootstrap.incarnation };
     const secret = ClusterSecret.fromHex(bootstrap.secretHex);
     this.#key = secret.signingKey;
-    this.#dealer = new zmq.Dealer({ routingId: routingIdOf(this.#identity), linger: 2000, ...zapClientOptions(secret.socketPassword) });
+    this.#dealer = new zmq.Dealer({
+      routingId: routingIdOf(this.#identity),
+      linger: 2000,
+      // ZMTP heartbeats, answered by the owner's ZeroMQ I/O thread: they stop only when the owner
+      // process or the network is gone, not while its JavaScript is busy with a long cell.
+      heartbeatInterval: ownerHeartbeatIntervalMs,
+      heartbeatTimeout: ownerHeartbeatTimeoutMs,
+      ...zapClientOptions(secret.socketPassword),
+    });
     this.#dealer.connect(bootstrap.controlEndpoint);
     this.#sender = new SerialSender(this.#dealer, "control", (line) => logLine(this.#identity, line));
     this.#interrupter = new ThreadInterrupter((line) => logLine(this.#identity, line));
@@ -113,7 +128,7 @@ class Supervisor {
       void this.exit(code === 0 ? 1 : code);
     });
     this.#inspector = await WorkerInspector.attach(execution, { signal: AbortSignal.timeout(10_000) });
-    await this.#receiveLoop();
+    await Promise.all([this.#receiveLoop(), this.#watchOwnerConnection()]);
   }
 
   #fromExecution(message: FromExecution): void {
@@ -135,6 +150,20 @@ class Supervisor {
         const impossible: never = message;
         logLine(this.#identity, `unknown message from the execution thread: ${JSON.stringify(impossible)}`);
       }
+    }
+  }
+
+  /** Exits when the connection to the owner drops (heartbeats unanswered, or closed by its end). */
+  async #watchOwnerConnection(): Promise<void> {
+    try {
+      for await (const event of this.#dealer.events) {
+        if (event.type !== "disconnect" || this.#exiting) continue;
+        logLine(this.#identity, `lost the owner at ${this.#bootstrap.controlEndpoint} (no answer to heartbeats for ${ownerHeartbeatTimeoutMs / 1000} s, or it closed the connection); exiting`);
+        await this.exit(6);
+        return;
+      }
+    } catch (error) {
+      if (!this.#dealer.closed) logLine(this.#identity, `watching the owner's connection failed: ${(error as Error).message}`);
     }
   }
 
