@@ -238,6 +238,10 @@ export class SlurmLauncher implements WorkerLauncher {
     });
   }
 
+  slurmPlacement(rank: number): { jobId: string; nodeName: string } {
+    return { jobId: this.jobId, nodeName: this.nodeOf(rank).name };
+  }
+
   peerBindHost(rank: number): string {
     return this.nodeOf(rank).address;
   }

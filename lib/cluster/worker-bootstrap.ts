@@ -6,6 +6,7 @@ import { parseBackendPreference, type BackendPreference } from "../backend/backe
 import { RingbookError } from "../errors.js";
 import { isRank, type Rank } from "../ids.js";
 import { isJsonObject, quote } from "../json-guards.js";
+import type { SlurmPlacement } from "./slurm-step-environment.js";
 
 /** A worker's start-up parameters. */
 export interface WorkerBootstrap {
@@ -22,6 +23,8 @@ export interface WorkerBootstrap {
   gpu: boolean;
   /** Working directory for relative imports in tasks and cells. */
   cwd: string;
+  /** Where the owner started this rank as a Slurm step (checked against SLURM_*); absent elsewhere. */
+  slurm?: SlurmPlacement;
 }
 
 /** Parses the bootstrap line. */
@@ -65,6 +68,11 @@ export function parseWorkerBootstrapValue(value: unknown): WorkerBootstrap {
     gpu: fields["gpu"] === true,
     cwd: text("cwd"),
   };
+  const slurm = fields["slurm"];
+  if (slurm !== undefined) {
+    if (!isJsonObject(slurm) || typeof slurm["jobId"] !== "string" || typeof slurm["nodeName"] !== "string") throw new RingbookError("ERR_BAD_BOOTSTRAP", `bootstrap field slurm must be { jobId, nodeName } strings, got ${quote(slurm)}`);
+    bootstrap.slurm = { jobId: slurm["jobId"], nodeName: slurm["nodeName"] };
+  }
   if (bootstrap.rank >= bootstrap.worldSize) throw new RingbookError("ERR_BAD_BOOTSTRAP", `rank ${bootstrap.rank} is outside world size ${bootstrap.worldSize}`);
   return bootstrap;
 }

@@ -33,6 +33,8 @@ export interface WorkerLauncher {
    * or undefined for the cluster's `host` option.
    */
   peerBindHost(rank: number): string | undefined;
+  /** Where rank `rank` runs as a Slurm step (its worker checks its SLURM_* variables against it); absent for other launchers. */
+  slurmPlacement?(rank: number): { jobId: string; nodeName: string };
   /** Where the workers run, in a few words (e.g. "Slurm job 12 on host[1-4]"). */
   describe(): string;
   /** Releases what the launcher holds (a Slurm allocation it made). Idempotent. */

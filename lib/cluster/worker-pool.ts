@@ -196,6 +196,8 @@ export class WorkerPool {
       gpu: device.gpu !== null,
       cwd: this.#settings.cwd,
     };
+    const placement = this.#settings.launcher.slurmPlacement?.(rank);
+    if (placement !== undefined) bootstrap.slurm = placement;
     const worker = new WorkerHandle(bootstrap, {
       env: { GLIBC_TUNABLES: workerMallocTunables, ...process.env, ...this.#settings.env, ...device.env },
       launcher: this.#settings.launcher,

@@ -22,6 +22,7 @@ import { zapClientOptions } from "../transport/zap-authenticator.js";
 import { encodeFromWorker, parseToWorker, routingIdOf, type FromWorker, type ToWorker, type WorkerIdentity } from "./messages.js";
 import { closeSocketsKey, interruptProbeKey, type FromExecution, type ToExecution } from "./thread-protocol.js";
 import { checkOwnerReachable } from "./owner-reachability.js";
+import { checkSlurmStepEnvironment, type SlurmStepEnvironment } from "./slurm-step-environment.js";
 import { parseWorkerBootstrap, type WorkerBootstrap } from "./worker-bootstrap.js";
 
 /** How long an awaiting (not busy) execution thread gets to acknowledge an interrupt. */
@@ -105,9 +106,7 @@ class Supervisor {
   }
 
   async run(): Promise<void> {
-    const slurmJob = process.env["SLURM_JOB_ID"];
-    const slurmStep = slurmJob === undefined ? null : `${slurmJob}.${process.env["SLURM_STEP_ID"] ?? "?"}`;
-    this.send({ type: "hello", pid: process.pid, host: hostname(), slurmStep });
+    this.send({ type: "hello", pid: process.pid, host: hostname(), slurmStep: slurmStep === undefined ? null : `${slurmStep.jobId}.${slurmStep.stepId}` });
     const execution = startInterruptibleThread(new URL("./worker-runtime.js", import.meta.url), {
       workerData: this.#bootstrap,
       // The process's own heap limit, stated for the thread: a thread over its limit is stopped
@@ -285,7 +284,11 @@ try {
   logLine(undefined, `cannot start: ${(error as Error).message}`);
   process.exit(2);
 }
+// Checked before anything connects: a step that is not where its owner placed it, or an owner
+// this host cannot reach, fails here with what was expected and what was found.
+let slurmStep: SlurmStepEnvironment | undefined;
 try {
+  if (bootstrap.slurm !== undefined) slurmStep = checkSlurmStepEnvironment(process.env, bootstrap.slurm);
   await checkOwnerReachable(bootstrap.controlEndpoint, reachOwnerTimeoutMs);
 } catch (error) {
   logLine({ rank: bootstrap.rank, incarnation: bootstrap.incarnation }, `cannot start: ${(error as Error).message}`);

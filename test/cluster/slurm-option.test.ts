@@ -12,6 +12,8 @@ import { checkOwnerReachable } from "../../lib/cluster/owner-reachability.js";
 import { allocationArgs, stepArgs } from "../../lib/cluster/slurm-launcher.js";
 import { parseSlurmOptions } from "../../lib/cluster/slurm-options.js";
 import { parseStateAndReason } from "../../lib/cluster/slurm-pending-watch.js";
+import { checkSlurmStepEnvironment } from "../../lib/cluster/slurm-step-environment.js";
+import { parseWorkerBootstrapValue } from "../../lib/cluster/worker-bootstrap.js";
 import { RingbookError } from "../../lib/errors.js";
 
 const badOption = (message: RegExp) => (error: unknown) => error instanceof RingbookError && error.code === "ERR_BAD_OPTION" && message.test(error.message);
@@ -117,5 +119,31 @@ describe("a worker that cannot reach its owner", () => {
     const elapsedMs = performance.now() - started;
     console.log(`# unreachable owner reported after ${elapsedMs.toFixed(0)} ms (bound 600 ms)`);
     assert.ok(elapsedMs < 3000, `took ${elapsedMs} ms`);
+  });
+});
+
+describe("a worker's Slurm variables", () => {
+  const expected = { jobId: "12", nodeName: "host2" };
+  const stepEnv = { SLURM_JOB_ID: "12", SLURM_STEP_ID: "3", SLURMD_NODENAME: "host2", SLURM_PROCID: "0", SLURM_NTASKS: "1", SLURM_STEP_NUM_TASKS: "1" };
+  const placementError = (message: RegExp) => (error: unknown) => error instanceof RingbookError && error.code === "ERR_SLURM_PLACEMENT" && message.test(error.message);
+
+  it("are read where they match the owner's placement, GPUs included", () => {
+    assert.deepEqual(checkSlurmStepEnvironment(stepEnv, expected), { jobId: "12", stepId: "3", nodeName: "host2", gpus: null });
+    assert.deepEqual(checkSlurmStepEnvironment({ ...stepEnv, SLURM_JOB_GPUS: "0,1" }, expected).gpus, "0,1");
+    assert.deepEqual(checkSlurmStepEnvironment({ ...stepEnv, CUDA_VISIBLE_DEVICES: "1" }, expected).gpus, "1");
+  });
+
+  it("fail the worker's start naming both values where they differ", () => {
+    assert.throws(() => checkSlurmStepEnvironment({ ...stepEnv, SLURM_JOB_ID: "7" }, expected), placementError(/SLURM_JOB_ID is "7", but the owner started this worker in Slurm job "12"/));
+    assert.throws(() => checkSlurmStepEnvironment({ ...stepEnv, SLURMD_NODENAME: "host1" }, expected), placementError(/SLURMD_NODENAME is "host1", but the owner placed this rank on node "host2" of job 12/));
+    assert.throws(() => checkSlurmStepEnvironment({ ...stepEnv, SLURM_PROCID: "1", SLURM_STEP_NUM_TASKS: "2" }, expected), placementError(/task "1" of "2" in this step/));
+    assert.throws(() => checkSlurmStepEnvironment({}, expected), placementError(/SLURM_JOB_ID is not set: is it running under srun\?/));
+  });
+
+  it("the bootstrap carries the expected placement, checked like every field", () => {
+    const base = { clusterId: "c", rank: 0, incarnation: 0, worldSize: 1, controlEndpoint: "tcp://1.2.3.4:5", secretHex: "ab", backend: "cpu", gpu: false, cwd: "/" };
+    assert.deepEqual(parseWorkerBootstrapValue({ ...base, slurm: expected }).slurm, expected);
+    assert.equal(parseWorkerBootstrapValue(base).slurm, undefined);
+    assert.throws(() => parseWorkerBootstrapValue({ ...base, slurm: { jobId: 12 } }), /bootstrap field slurm must be \{ jobId, nodeName \} strings/);
   });
 });
