@@ -1,6 +1,6 @@
 /**
  * A worker's first check on a tcp cluster: can it open a TCP connection to the owner's control
- * socket at all? ZeroMQ retries a refused or unroutable connect silently forever, so without this
+ * socket at all (and, at every new mesh, to its peers' sockets)? ZeroMQ retries a refused or unroutable connect silently forever, so without this
  * a worker given an address its host cannot reach (the owner bound to loopback, a wrong
  * interface) would sit until the owner's launch timeout with nothing said. This fails instead
  * with the host, port and interface tried.
@@ -10,12 +10,21 @@ import { hostname } from "node:os";
 import { RingbookError } from "../errors.js";
 import { interfaceTowards, readInterfaceTable } from "./network-interface.js";
 
-/** The owner's control socket could not be reached from this worker's host. */
+/** The owner's control socket (or a peer's socket) could not be reached from this worker's host. */
 export class OwnerUnreachableError extends RingbookError {
   constructor(message: string) {
     super("ERR_OWNER_UNREACHABLE", message);
   }
 }
+
+/** Where a worker's connection goes, for messages: "the owner", "peer rank 2", ... */
+export interface ReachTarget {
+  who: string;
+  /** What to do about it, appended to the message. */
+  hint: string;
+}
+
+const ownerTarget: ReachTarget = { who: "the owner", hint: "The owner's address is its networkInterface option; choose one this host reaches" };
 
 function tryConnect(host: string, port: number, timeoutMs: number): Promise<string | undefined> {
   return new Promise((resolve) => {
@@ -32,9 +41,9 @@ function tryConnect(host: string, port: number, timeoutMs: number): Promise<stri
 }
 
 /** Which interface of this host a connection to `address` leaves through, in words. */
-function interfaceTried(address: string): string {
+function interfaceTried(address: string, who: string): string {
   try {
-    const choice = interfaceTowards(address, "the owner", readInterfaceTable());
+    const choice = interfaceTowards(address, who, readInterfaceTable());
     return `interface ${choice.interfaceName ?? "?"} (${choice.address})`;
   } catch {
     return "no interface with a route";
@@ -46,7 +55,7 @@ function interfaceTried(address: string): string {
  * connection; tries again every 250 ms (the owner binds before any worker starts, so a first
  * failure is rarely transient) and rejects with {@link OwnerUnreachableError} after `timeoutMs`.
  */
-export async function checkOwnerReachable(endpoint: string, timeoutMs: number): Promise<void> {
+export async function checkOwnerReachable(endpoint: string, timeoutMs: number, target: ReachTarget = ownerTarget): Promise<void> {
   const match = /^tcp:\/\/(.+):(\d+)$/.exec(endpoint);
   if (match === null) return;
   const host = match[1]!;
@@ -59,5 +68,5 @@ export async function checkOwnerReachable(endpoint: string, timeoutMs: number): 
     if (performance.now() + 250 >= deadline) break;
     await new Promise((resolve) => setTimeout(resolve, 250));
   } while (performance.now() < deadline);
-  throw new OwnerUnreachableError(`cannot reach the owner at ${host} port ${port} from host ${hostname()} over ${interfaceTried(host)}: ${failure} (for ${timeoutMs} ms). The owner's address is its networkInterface option; choose one this host reaches`);
+  throw new OwnerUnreachableError(`cannot reach ${target.who} at ${host} port ${port} from host ${hostname()} over ${interfaceTried(host, target.who)}: ${failure} (for ${timeoutMs} ms). ${target.hint}`);
 }

@@ -5,6 +5,10 @@
  */
 import { Collectives, PeerMesh } from "../collectives/index.js";
 import { RingbookError } from "../errors.js";
+import { checkOwnerReachable } from "./owner-reachability.js";
+
+/** How long a rank tries to open a TCP connection to each peer before the mesh fails, naming where. */
+const reachPeerTimeoutMs = 5000;
 
 /** The mesh of one generation. */
 interface Generation {
@@ -46,6 +50,13 @@ export class WorkerMesh {
   /** Connects to every peer of `generation`. */
   async connect(generation: number, endpoints: readonly string[]): Promise<void> {
     const current = this.#expect(generation);
+    // ZeroMQ retries an unreachable peer silently; a plain TCP connect first says which host, port
+    // and interface failed instead of a 30 s timeout.
+    await Promise.all(
+      endpoints.map((endpoint, peer) =>
+        peer === this.#rank ? undefined : checkOwnerReachable(endpoint, reachPeerTimeoutMs, { who: `peer rank ${peer}`, hint: `Rank ${this.#rank} needs every peer's address (its node's, from the launcher) to be reachable` }),
+      ),
+    );
     await current.mesh.connect(endpoints, { signal: AbortSignal.timeout(30_000) });
     current.connected = true;
   }

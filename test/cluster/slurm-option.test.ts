@@ -119,6 +119,7 @@ describe("a worker that cannot reach its owner", () => {
     const elapsedMs = performance.now() - started;
     console.log(`# unreachable owner reported after ${elapsedMs.toFixed(0)} ms (bound 600 ms)`);
     assert.ok(elapsedMs < 3000, `took ${elapsedMs} ms`);
+    await assert.rejects(checkOwnerReachable(`tcp://127.0.0.1:${address.port}`, 300, { who: "peer rank 2", hint: "Fix it." }), /cannot reach peer rank 2 at 127\.0\.0\.1 port \d+ from host \S+ over interface lo \(127\.0\.0\.1\): ECONNREFUSED \(for 300 ms\)\. Fix it\./);
   });
 });
 

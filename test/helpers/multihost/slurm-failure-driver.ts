@@ -44,6 +44,18 @@ try {
   const faultAt = performance.now();
   if (fault === "stop") process.kill(victimPid, "SIGSTOP");
   else setLink("down");
+  // The old worker: gone (killed with its step, or exited when its owner's heartbeats stopped).
+  const victimGone = (async (): Promise<number> => {
+    while (performance.now() - faultAt < 15_000) {
+      try {
+        process.kill(victimPid, 0);
+      } catch {
+        return performance.now() - faultAt;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    return -1;
+  })();
   const error = await waiting;
   const errorMs = performance.now() - faultAt;
   if (fault === "linkdown") setLink("up");
@@ -52,17 +64,7 @@ try {
   await cluster.restart();
   const restartMs = performance.now() - restartStarted;
   const after = { rows: cluster.describe(), sums: await allReduce() };
-  // The old worker: gone (killed with its step, or exited when its owner's heartbeats stopped).
-  let victimGoneMs = -1;
-  while (performance.now() - faultAt < 15_000) {
-    try {
-      process.kill(victimPid, 0);
-    } catch {
-      victimGoneMs = performance.now() - faultAt;
-      break;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  const victimGoneMs = await victimGone;
   process.stdout.write(`${JSON.stringify({ readyMs, rows, placement: rows.placement, ownPids, sums, error, errorMs, deadState, restartMs, after, victimGoneMs })}\n`);
 } finally {
   await cluster.close();
