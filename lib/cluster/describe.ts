@@ -52,7 +52,8 @@ function columnsOf(rows: readonly WorkerDescription[]): ReadonlyArray<keyof Work
 function placementLines(placement: ClusterPlacement | undefined): string[] {
   if (placement === undefined) return [];
   const { address, interfaceName, reason } = placement.network;
-  return [`workers: ${placement.launcher}; owner's interface ${interfaceName ?? "-"} ${address} (${reason})`];
+  const link = interfaceName === undefined ? reason : `owner's interface ${interfaceName} ${address} (${reason})`;
+  return [`workers: ${placement.launcher}; ${link}`];
 }
 
 function textTable(rows: readonly WorkerDescription[], placement: ClusterPlacement | undefined): string {
