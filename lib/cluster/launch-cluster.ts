@@ -101,6 +101,8 @@ export function parseLaunchOptions(options: LaunchClusterOptions): ParsedLaunchO
     const slots = slurm.nodes * (slurm.tasksPerNode ?? 1);
     if (workers !== slots) throw new RingbookError("ERR_BAD_OPTION", `workers: ${workers} conflicts with slurm: { nodes: ${slurm.nodes}, tasksPerNode: ${slurm.tasksPerNode ?? 1} } (${slots} ranks); leave workers out to get ${slots}`);
   }
+  const devices = parseDeviceOption(options.devices);
+  if (slurm !== undefined && Array.isArray(devices)) throw new RingbookError("ERR_BAD_OPTION", `devices ${JSON.stringify(devices)} names GPUs of this machine; workers on Slurm nodes get theirs from slurm.gpusPerTask (devices: "auto" or "cpu")`);
   const env = options.env ?? {};
   if (typeof env !== "object" || env === null || !Object.values(env).every((value) => typeof value === "string")) throw new RingbookError("ERR_BAD_OPTION", `env must map names to strings, got ${JSON.stringify(env)}`);
   const heartbeatIntervalMs = positive(options.heartbeatIntervalMs, "heartbeatIntervalMs", 250);
@@ -112,7 +114,7 @@ export function parseLaunchOptions(options: LaunchClusterOptions): ParsedLaunchO
     networkInterface,
     launcher,
     settings: {
-      devices: parseDeviceOption(options.devices),
+      devices,
       backend: parseBackendPreference(options.backend ?? "auto"),
       transport,
       cwd: resolve(options.cwd ?? process.cwd()),

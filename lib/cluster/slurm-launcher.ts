@@ -19,6 +19,7 @@ import { randomBytes } from "node:crypto";
 import { RingbookError } from "../errors.js";
 import { cancelOrphanedAllocations, defaultAllocationRecordDir, forgetAllocation, parseClusterName, recordAllocation } from "./slurm-allocation-records.js";
 import { parseAllocationId, parseHostnames, parseNodeAddresses, runSlurmCommand, SlurmCommandError, type SlurmNode } from "./slurm-commands.js";
+import type { DeviceAssignment, DeviceOption } from "./devices.js";
 import { SlurmPendingWatch } from "./slurm-pending-watch.js";
 import type { WorkerLauncher, WorkerStartRequest } from "./worker-launcher.js";
 
@@ -229,13 +230,25 @@ export class SlurmLauncher implements WorkerLauncher {
   start(request: WorkerStartRequest): ChildProcess {
     if (this.#closed !== undefined) throw new RingbookError("ERR_LAUNCHER_CLOSED", `the Slurm launcher of job ${this.jobId} is closed; rank ${request.rank} was not started`);
     const node = this.nodeOf(request.rank);
+    const env = { ...this.#env, ...request.env };
+    // Slurm sets the step's GPUs; the owner's own CUDA_VISIBLE_DEVICES must not travel with srun.
+    if (this.gpusPerTask !== undefined) delete env["CUDA_VISIBLE_DEVICES"];
     return spawn("srun", stepArgs(this.jobId, node.name, request, this.gpusPerTask), {
-      env: { ...this.#env, ...request.env },
+      env,
       stdio: ["pipe", "pipe", "pipe"],
       // Its own session: a signal to the owner's process group must not kill srun's helper child
       // too, which is what cancels the step when srun dies (README Q4: tasks survived that).
       detached: true,
     });
+  }
+
+  /**
+   * GPUs come from Slurm (`--gpus-per-task`, which sets the step's CUDA_VISIBLE_DEVICES), never
+   * from the owner's machine; `devices: "cpu"` hides them.
+   */
+  deviceOf(_rank: number, option: DeviceOption): DeviceAssignment {
+    if (option === "cpu" || this.gpusPerTask === undefined) return { gpu: null, env: { CUDA_VISIBLE_DEVICES: "" } };
+    return { gpu: 0, env: {} };
   }
 
   slurmPlacement(rank: number): { jobId: string; nodeName: string } {

@@ -7,6 +7,7 @@
  */
 import type { ChildProcess } from "node:child_process";
 import { isJsonObject } from "../json-guards.js";
+import type { DeviceAssignment, DeviceOption } from "./devices.js";
 
 /** What a launcher needs to start the process of one rank. */
 export interface WorkerStartRequest {
@@ -33,6 +34,11 @@ export interface WorkerLauncher {
    * or undefined for the cluster's `host` option.
    */
   peerBindHost(rank: number): string | undefined;
+  /**
+   * Rank `rank`'s GPU where the launcher, not this machine, decides (Slurm's `--gpus-per-task`):
+   * `gpu` null for none, and what to add to its environment. Absent: GPUs of this machine.
+   */
+  deviceOf?(rank: number, option: DeviceOption): DeviceAssignment;
   /** Where rank `rank` runs as a Slurm step (its worker checks its SLURM_* variables against it); absent for other launchers. */
   slurmPlacement?(rank: number): { jobId: string; nodeName: string };
   /** Where the workers run, in a few words (e.g. "Slurm job 12 on host[1-4]"). */

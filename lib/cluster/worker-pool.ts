@@ -182,9 +182,10 @@ export class WorkerPool {
   }
 
   #spawn(rank: number, worldSize: number): WorkerHandle {
-    this.#gpus ??= this.#settings.devices === "auto" ? listGpus() : [];
+    // This machine's GPUs matter only to workers that run here.
+    this.#gpus ??= this.#settings.devices === "auto" && this.#settings.launcher.deviceOf === undefined ? listGpus() : [];
     const gpus = this.#gpus;
-    const device = assignDevices(this.#settings.devices, rank, () => gpus);
+    const device = this.#settings.launcher.deviceOf?.(rank, this.#settings.devices) ?? assignDevices(this.#settings.devices, rank, () => gpus);
     const bootstrap: WorkerBootstrap = {
       clusterId: this.id,
       rank: toRank(rank),

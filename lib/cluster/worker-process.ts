@@ -288,7 +288,10 @@ try {
 // this host cannot reach, fails here with what was expected and what was found.
 let slurmStep: SlurmStepEnvironment | undefined;
 try {
-  if (bootstrap.slurm !== undefined) slurmStep = checkSlurmStepEnvironment(process.env, bootstrap.slurm);
+  if (bootstrap.slurm !== undefined) {
+    slurmStep = checkSlurmStepEnvironment(process.env, bootstrap.slurm);
+    if (bootstrap.gpu && slurmStep.gpus === null) throw new RingbookError("ERR_SLURM_PLACEMENT", `the owner asked Slurm for GPUs (gpusPerTask), but step ${slurmStep.jobId}.${slurmStep.stepId} on ${slurmStep.nodeName} has none (SLURM_JOB_GPUS and CUDA_VISIBLE_DEVICES unset)`);
+  }
   await checkOwnerReachable(bootstrap.controlEndpoint, reachOwnerTimeoutMs);
 } catch (error) {
   logLine({ rank: bootstrap.rank, incarnation: bootstrap.incarnation }, `cannot start: ${(error as Error).message}`);
