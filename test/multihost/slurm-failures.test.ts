@@ -41,6 +41,7 @@ describe("a remote worker frozen or cut off, on the multi-host test bed", { skip
       assert.ok(typeof readyMs === "number" && typeof errorMs === "number" && typeof restartMs === "number" && typeof victimGoneMs === "number" && typeof error === "string", reportLine);
       console.log(`# ${fault}: launchCluster({ slurm }) ready after ${readyMs.toFixed(0)} ms; all-reduce failed ${errorMs.toFixed(0)} ms after the fault (heartbeat timeout ${heartbeatTimeoutMs} ms); restart ${restartMs.toFixed(0)} ms; old worker gone ${victimGoneMs.toFixed(0)} ms after the fault`);
       console.log(`# ${fault}: error: ${error.split("\n")[0]}`);
+      for (const line of result.stderr.split("\n").filter((text) => /^\[\d+ ms\]|srun/.test(text))) console.log(`# ${fault}: owner's log: ${line}`);
       assert.ok(Array.isArray(rows) && rows.every(isJsonObject), reportLine);
       assert.deepEqual(rows.map((row) => row["host"]), ["host1", "host2"]);
       assert.deepEqual(rows.map((row) => row["pid"]), ownPids, "describe() shows each worker's own pid on its host, not srun's");

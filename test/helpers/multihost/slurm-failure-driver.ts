@@ -22,7 +22,7 @@ function setLink(state: "up" | "down"): void {
 }
 
 const started = performance.now();
-const cluster = await launchCluster({ slurm: { nodes: 2, recordDir }, backend: "cpu", heartbeatIntervalMs: 250, heartbeatTimeoutMs, log: (line) => process.stderr.write(`${line}\n`) });
+const cluster = await launchCluster({ slurm: { nodes: 2, recordDir }, backend: "cpu", heartbeatIntervalMs: 250, heartbeatTimeoutMs, log: (line) => process.stderr.write(`[${(performance.now() - started).toFixed(0)} ms] ${line}\n`) });
 try {
   const readyMs = performance.now() - started;
   const rows = cluster.describe();
@@ -61,6 +61,7 @@ try {
   if (fault === "linkdown") setLink("up");
   const deadState = cluster.describe()[1]?.state;
   const restartStarted = performance.now();
+  process.stderr.write(`[${(restartStarted - started).toFixed(0)} ms] restart\n`);
   await cluster.restart();
   const restartMs = performance.now() - restartStarted;
   const after = { rows: cluster.describe(), sums: await allReduce() };
