@@ -198,7 +198,11 @@ export class SlurmLauncher implements WorkerLauncher {
     const signal = options.signal === undefined ? timeout : AbortSignal.any([timeout, options.signal]);
     const adopted = options.jobId ?? env["SLURM_JOB_ID"];
     if (adopted !== undefined) {
-      return new SlurmLauncher({ jobId: adopted, nodes: await readNodes(adopted, env, signal), tasksPerNode, gpusPerTask, env, record: undefined, cancelledOrphans: [], reaper: undefined });
+      const source = options.jobId !== undefined ? "jobId" : "the SLURM_JOB_ID this process runs in";
+      const nodes = await readNodes(adopted, env, signal).catch((error: unknown) => {
+        throw new SlurmCommandError(`cannot use Slurm job ${adopted} (${source}): ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      });
+      return new SlurmLauncher({ jobId: adopted, nodes, tasksPerNode, gpusPerTask, env, record: undefined, cancelledOrphans: [], reaper: undefined });
     }
     const clusterName = parseClusterName(await runSlurmCommand("scontrol", ["show", "config"], { env, signal }));
     if (clusterName === undefined) throw new SlurmCommandError("scontrol show config names no ClusterName");

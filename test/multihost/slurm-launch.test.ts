@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 import { isJsonObject } from "../../lib/json-guards.js";
 import { bedSkipReason } from "../helpers/multihost/bed-prerequisites.js";
+import type { ProcessResult } from "../helpers/run-process.js";
 import { TestBed } from "../helpers/multihost/test-bed.js";
 
 const skip = bedSkipReason();
@@ -75,6 +76,26 @@ describe("launchCluster({ slurm }) on the multi-host test bed", { skip }, () => 
     assert.deepEqual(report["rows"].map((row: unknown) => (isJsonObject(row) ? row["host"] : row)), ["host1", "host2"]);
     assert.equal((await bed.runSlurm("squeue", ["-h"])).stdout.trim(), "");
   }
+
+  it("uses an allocation it is given (jobId) without cancelling it: all its nodes by default, or fewer workers", async () => {
+    const given = await bed.runSlurm("salloc", ["--no-shell", "--nodes=2", "--job-name=given"]);
+    const jobId = /Granted job allocation (\d+)/.exec(given.stderr)?.[1];
+    assert.ok(jobId !== undefined, given.stderr);
+    try {
+      for (const [options, hosts] of [[{ slurm: { jobId } }, ["host1", "host2"]], [{ slurm: { jobId }, workers: 1 }, ["host1"]]] as const) {
+        const result: ProcessResult = await bed.run(bed.head, process.execPath, [driver, JSON.stringify({ ...options, backend: "cpu" })], { env: bed.slurmEnv(), timeoutMs: 60_000 });
+        const report: Record<string, unknown> = parseReport(result.stdout);
+        assert.equal(report["ok"], true, `${result.stdout}\n${result.stderr}`);
+        assert.ok(Array.isArray(report["rows"]));
+        assert.deepEqual(report["rows"].map((row: unknown) => (isJsonObject(row) ? [row["host"], String(row["slurmStep"]).split(".")[0]] : row)), hosts.map((host): [string, string] => [host, jobId]));
+        assert.match((await bed.runSlurm("squeue", ["-h", "-o", "%i %T %j"])).stdout, new RegExp(`^${jobId} RUNNING given$`, "m"), "close() leaves an allocation it did not make");
+      }
+    } finally {
+      await bed.runSlurm("scancel", [jobId]);
+    }
+    const tooMany = await bed.run(bed.head, process.execPath, [driver, JSON.stringify({ slurm: { jobId: "999999" }, backend: "cpu", workers: 1 })], { env: bed.slurmEnv(), timeoutMs: 60_000 });
+    assert.match(String(parseReport(tooMany.stdout)["error"]), /cannot use Slurm job 999999 \(jobId\): squeue -h -j 999999 -o %N failed \(1\): slurm_load_jobs error: Invalid job id specified/);
+  });
 
   it("an owner bound to an interface the nodes cannot reach fails the launch naming host, port and interface, within launchTimeoutMs", async () => {
     const launchTimeoutMs = 30_000;
