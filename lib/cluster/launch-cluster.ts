@@ -18,7 +18,7 @@ import { isWorkerLauncher, type WorkerLauncher } from "./worker-launcher.js";
 
 /** Options of {@link launchCluster}. */
 export interface LaunchClusterOptions {
-  /** Number of worker processes. @default with `slurm`: nodes x tasksPerNode; otherwise required */
+  /** Number of worker processes. @default with `slurm` (or a SlurmLauncher): nodes x tasksPerNode; otherwise required */
   workers?: number;
   /**
    * Workers as Slurm job steps, one per rank, in an allocation made now (`salloc --no-shell`,
@@ -96,7 +96,8 @@ export function parseLaunchOptions(options: LaunchClusterOptions): ParsedLaunchO
   const networkInterface = options.networkInterface;
   if (networkInterface !== undefined && (typeof networkInterface !== "string" || networkInterface.length === 0)) throw new RingbookError("ERR_BAD_OPTION", `networkInterface must be an interface name such as "eth0" or an address such as "10.0.0.5", got ${JSON.stringify(networkInterface)}`);
   let workers: number | undefined;
-  if (options.workers !== undefined || slurm === undefined) workers = parseWorkerCount(options.workers);
+  // Slurm's launchers know their slots; any other needs the number.
+  if (options.workers !== undefined || (slurm === undefined && !(launcher instanceof SlurmLauncher))) workers = parseWorkerCount(options.workers);
   if (slurm?.nodes !== undefined && workers !== undefined) {
     const slots = slurm.nodes * (slurm.tasksPerNode ?? 1);
     if (workers !== slots) throw new RingbookError("ERR_BAD_OPTION", `workers: ${workers} conflicts with slurm: { nodes: ${slurm.nodes}, tasksPerNode: ${slurm.tasksPerNode ?? 1} } (${slots} ranks); leave workers out to get ${slots}`);
@@ -142,7 +143,7 @@ function chooseNetwork(option: string | undefined, launcher: WorkerLauncher): Ne
 
 /** The world size: as asked, or every slot of a Slurm allocation; refused where it does not fit. */
 function worldSizeFor(workers: number | undefined, launcher: WorkerLauncher): number {
-  if (!(launcher instanceof SlurmLauncher)) return workers ?? 1;
+  if (!(launcher instanceof SlurmLauncher)) return parseWorkerCount(workers);
   const slots = launcher.nodes.length * launcher.tasksPerNode;
   if (workers === undefined) return slots;
   if (workers > slots) throw new RingbookError("ERR_BAD_OPTION", `workers: ${workers} does not fit Slurm job ${launcher.jobId} (${launcher.nodes.length} nodes x ${launcher.tasksPerNode} tasks per node = ${slots} ranks)`);

@@ -6,14 +6,16 @@
  * of a second (../shared/multihost/README.md, Q4). srun runs in its own session, so a signal to
  * the owner's process group leaves its helper able to cancel the step. A rank restarted is a new
  * step in the same allocation. `close()` cancels an allocation the launcher made; one whose owner
- * was SIGKILLed is cancelled by the next launcher on the same Slurm cluster (see
- * slurm-allocation-records.ts).
+ * was SIGKILLed is cancelled at once by its reaper (slurm-allocation-reaper.ts), or, if that died
+ * too, by the next launcher on the same Slurm cluster (see slurm-allocation-records.ts).
+ * `launchCluster({ slurm: {...} })` makes one for you.
  *
  * @example
  * const launcher = await SlurmLauncher.open({ nodes: 4 });
- * const cluster = await launchCluster({ workers: 4, transport: "tcp", host: "10.0.0.5", launcher });
+ * const cluster = await launchCluster({ launcher, networkInterface: "eth0" });
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { Socket } from "node:net";
 import { fileURLToPath } from "node:url";
 import { randomBytes } from "node:crypto";
 import { RingbookError } from "../errors.js";
@@ -129,7 +131,7 @@ function startReaper(jobId: string, jobName: string, record: { dir: string; clus
   const reaper = spawn(process.execPath, [reaperEntry, jobId, jobName, record.dir, record.clusterName], { env, stdio: ["pipe", "ignore", "ignore"], detached: true });
   reaper.stdin?.on("error", () => undefined); // a reaper that died: the record remains the fallback
   reaper.unref();
-  (reaper.stdin as { unref?: () => void } | null)?.unref?.();
+  if (reaper.stdin instanceof Socket) reaper.stdin.unref();
   return reaper;
 }
 

@@ -39,6 +39,7 @@ describe("the slurm option", () => {
       [{ workers: 2, host: "10.0.0.5" }, /unknown launchCluster option "host" \(the interface is now chosen with networkInterface/],
       [{ workers: 2, networkInterface: "" }, /networkInterface must be an interface name/],
       [{}, /workers must be an integer from 1 to 1024, got undefined/],
+      [{ launcher: { ...launcher, kind: "other" } }, /workers must be an integer from 1 to 1024, got undefined/],
       [{ slurm: { nodes: 2, gpusPerTask: 1 }, devices: [0, 1] }, /devices \[0,1\] names GPUs of this machine; workers on Slurm nodes get theirs from slurm.gpusPerTask/],
     ];
     for (const [options, message] of cases) await assert.rejects(launchCluster(options as never), badOption(message));
