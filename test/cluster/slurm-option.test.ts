@@ -4,14 +4,17 @@
  * owner's interface and how describe() says it, and a worker that cannot reach its owner.
  */
 import assert from "node:assert/strict";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import { launchCluster } from "../../lib/cluster/launch-cluster.js";
 import { inSubnet, interfaceFromOption, interfaceTowards, parseRouteGet, type InterfaceTable } from "../../lib/cluster/network-interface.js";
 import { checkOwnerReachable } from "../../lib/cluster/owner-reachability.js";
 import { allocationArgs, stepArgs } from "../../lib/cluster/slurm-launcher.js";
 import { parseSlurmOptions } from "../../lib/cluster/slurm-options.js";
-import { parseStateAndReason } from "../../lib/cluster/slurm-pending-watch.js";
+import { parseStateAndReason, SlurmPendingWatch } from "../../lib/cluster/slurm-pending-watch.js";
 import { checkSlurmStepEnvironment } from "../../lib/cluster/slurm-step-environment.js";
 import { parseWorkerBootstrapValue } from "../../lib/cluster/worker-bootstrap.js";
 import { RingbookError } from "../../lib/errors.js";
@@ -59,6 +62,29 @@ describe("the slurm option", () => {
     assert.deepEqual(parseStateAndReason("PENDING Resources\n"), { state: "PENDING", reason: "Resources" });
     assert.deepEqual(parseStateAndReason("RUNNING None\n"), { state: "RUNNING", reason: "None" });
     assert.equal(parseStateAndReason("\n"), undefined);
+  });
+});
+
+describe("the pending allocation's watch", () => {
+  it("logs each change of state and reason once, and asks no more after close()", async () => {
+    // A stand-in squeue: pending twice, then running; it counts how often it is asked.
+    const dir = mkdtempSync(join(tmpdir(), "ringbook-squeue-"));
+    try {
+      const counter = join(dir, "count");
+      writeFileSync(counter, "0");
+      writeFileSync(join(dir, "squeue"), `#!/bin/sh\nn=$(cat ${counter}); n=$((n+1)); echo $n > ${counter}\nif [ $n -le 2 ]; then echo "PENDING Resources"; else echo "RUNNING None"; fi\n`);
+      chmodSync(join(dir, "squeue"), 0o755);
+      const lines: string[] = [];
+      const watch = new SlurmPendingWatch("7", { env: { ...process.env, PATH: `${dir}:${process.env["PATH"] ?? ""}` }, log: (line) => lines.push(line), intervalMs: 20 });
+      while (Number(readFileSync(counter, "utf8")) < 4) await new Promise((resolve) => setTimeout(resolve, 10));
+      watch.close();
+      const askedAtClose = Number(readFileSync(counter, "utf8"));
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      assert.deepEqual(lines, ["Slurm job 7 pending: Resources", "Slurm job 7 running"]);
+      assert.ok(Number(readFileSync(counter, "utf8")) <= askedAtClose + 1, "a question in flight at close() may finish; none starts after");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
