@@ -1,7 +1,7 @@
 /** Worker clusters: launch, run code, supervise. */
 export { launchCluster, type LaunchClusterOptions } from "./launch-cluster.js";
 export { Cluster, type WorkerContext, type RunOptions } from "./cluster.js";
-export { OwnerUnreachableError } from "./owner-reachability.js";
+export { EndpointUnreachableError } from "./endpoint-reachability.js";
 export { ClusterClosedError, ClusterTaskError, RemoteTaskError, TaskInterruptedError, WorkerDiedError, type WorkerExit } from "./cluster-errors.js";
 export type { ClusterDescription, ClusterPlacement, WorkerDescription } from "./describe.js";
 export type { NetworkChoice } from "./network-interface.js";

@@ -5,7 +5,7 @@
  */
 import { Collectives, PeerMesh } from "../collectives/index.js";
 import { RingbookError } from "../errors.js";
-import { checkOwnerReachable } from "./owner-reachability.js";
+import { checkReachable } from "./endpoint-reachability.js";
 
 /** How long a rank tries to open a TCP connection to each peer before the mesh fails, naming where. */
 const reachPeerTimeoutMs = 5000;
@@ -54,7 +54,7 @@ export class WorkerMesh {
     // and interface failed instead of a 30 s timeout.
     await Promise.all(
       endpoints.map((endpoint, peer) =>
-        peer === this.#rank ? undefined : checkOwnerReachable(endpoint, reachPeerTimeoutMs, { who: `peer rank ${peer}`, hint: `Rank ${this.#rank} needs every peer's address (its node's, from the launcher) to be reachable` }),
+        peer === this.#rank ? undefined : checkReachable(endpoint, reachPeerTimeoutMs, { who: `peer rank ${peer}`, hint: `Rank ${this.#rank} needs every peer's address (its node's, from the launcher) to be reachable` }),
       ),
     );
     await current.mesh.connect(endpoints, { signal: AbortSignal.timeout(30_000) });

@@ -21,7 +21,7 @@ import { signFrames, verifyFrames } from "../transport/signed-frames.js";
 import { zapClientOptions } from "../transport/zap-authenticator.js";
 import { encodeFromWorker, parseToWorker, routingIdOf, type FromWorker, type ToWorker, type WorkerIdentity } from "./messages.js";
 import { closeSocketsKey, interruptProbeKey, type FromExecution, type ToExecution } from "./thread-protocol.js";
-import { checkOwnerReachable } from "./owner-reachability.js";
+import { checkReachable } from "./endpoint-reachability.js";
 import { checkSlurmStepEnvironment, type SlurmStepEnvironment } from "./slurm-step-environment.js";
 import { parseWorkerBootstrap, type WorkerBootstrap } from "./worker-bootstrap.js";
 
@@ -292,7 +292,7 @@ try {
     slurmStep = checkSlurmStepEnvironment(process.env, bootstrap.slurm);
     if (bootstrap.gpu && slurmStep.gpus === null) throw new RingbookError("ERR_SLURM_PLACEMENT", `the owner asked Slurm for GPUs (gpusPerTask), but step ${slurmStep.jobId}.${slurmStep.stepId} on ${slurmStep.nodeName} has none (SLURM_JOB_GPUS and CUDA_VISIBLE_DEVICES unset)`);
   }
-  await checkOwnerReachable(bootstrap.controlEndpoint, reachOwnerTimeoutMs);
+  await checkReachable(bootstrap.controlEndpoint, reachOwnerTimeoutMs);
 } catch (error) {
   logLine({ rank: bootstrap.rank, incarnation: bootstrap.incarnation }, `cannot start: ${(error as Error).message}`);
   process.exit(5);

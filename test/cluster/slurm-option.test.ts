@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { launchCluster } from "../../lib/cluster/launch-cluster.js";
 import { inSubnet, interfaceFromOption, interfaceTowards, parseRouteGet, type InterfaceTable } from "../../lib/cluster/network-interface.js";
-import { checkOwnerReachable } from "../../lib/cluster/owner-reachability.js";
+import { checkReachable } from "../../lib/cluster/endpoint-reachability.js";
 import { allocationArgs, stepArgs } from "../../lib/cluster/slurm-launcher.js";
 import { parseSlurmOptions } from "../../lib/cluster/slurm-options.js";
 import { parseStateAndReason, SlurmPendingWatch } from "../../lib/cluster/slurm-pending-watch.js";
@@ -141,13 +141,13 @@ describe("a worker that cannot reach its owner", () => {
     assert.ok(address !== null && typeof address === "object");
     await new Promise((resolve) => server.close(resolve));
     const started = performance.now();
-    await assert.rejects(checkOwnerReachable(`tcp://127.0.0.1:${address.port}`, 600), (error: unknown) => {
-      return error instanceof RingbookError && error.code === "ERR_OWNER_UNREACHABLE" && new RegExp(`cannot reach the owner at 127\\.0\\.0\\.1 port ${address.port} from host \\S+ over interface lo \\(127\\.0\\.0\\.1\\): ECONNREFUSED`).test(error.message);
+    await assert.rejects(checkReachable(`tcp://127.0.0.1:${address.port}`, 600), (error: unknown) => {
+      return error instanceof RingbookError && error.code === "ERR_UNREACHABLE" && new RegExp(`cannot reach the owner at 127\\.0\\.0\\.1 port ${address.port} from host \\S+ over interface lo \\(127\\.0\\.0\\.1\\): ECONNREFUSED`).test(error.message);
     });
     const elapsedMs = performance.now() - started;
     console.log(`# unreachable owner reported after ${elapsedMs.toFixed(0)} ms (bound 600 ms)`);
     assert.ok(elapsedMs < 3000, `took ${elapsedMs} ms`);
-    await assert.rejects(checkOwnerReachable(`tcp://127.0.0.1:${address.port}`, 300, { who: "peer rank 2", hint: "Fix it." }), /cannot reach peer rank 2 at 127\.0\.0\.1 port \d+ from host \S+ over interface lo \(127\.0\.0\.1\): ECONNREFUSED \(for 300 ms\)\. Fix it\./);
+    await assert.rejects(checkReachable(`tcp://127.0.0.1:${address.port}`, 300, { who: "peer rank 2", hint: "Fix it." }), /cannot reach peer rank 2 at 127\.0\.0\.1 port \d+ from host \S+ over interface lo \(127\.0\.0\.1\): ECONNREFUSED \(for 300 ms\)\. Fix it\./);
   });
 });
 

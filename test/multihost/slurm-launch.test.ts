@@ -5,6 +5,7 @@
  * naming the host, port and interface the worker tried. Neither leaves a job behind.
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
@@ -108,6 +109,26 @@ describe("launchCluster({ slurm }) on the multi-host test bed", { skip }, () => 
     assert.match(String(report["error"]), /worker rank 0 \(pid \d+\) exited with code 5/);
     assert.match(String(report["error"]), /cannot reach the owner at 127\.0\.0\.1 port \d+ from host host1 over interface lo \(127\.0\.0\.1\): ECONNREFUSED/);
     assert.ok(elapsedMs < launchTimeoutMs / 2, `failed only after ${elapsedMs} ms`);
+    assert.equal((await bed.runSlurm("squeue", ["-h"])).stdout.trim(), "");
+  });
+
+  it("a rank that cannot reach a peer fails the launch naming the peer, its host, port and the interface tried", async () => {
+    // host1 loses its route to host2 only: both still reach the head (the owner and Slurm).
+    const route = ["-n", bed.host("host1").namespace, "route", "add", "unreachable", `${bed.host("host2").address}/32`];
+    const added = spawnSync("ip", route, { encoding: "utf8" });
+    assert.equal(added.status, 0, added.stderr);
+    try {
+      const options = { slurm: { nodes: 2, recordDir: join(bed.stateDir, "allocation-records") }, backend: "cpu", launchTimeoutMs: 30_000 };
+      const result = await bed.run(bed.head, process.execPath, [driver, JSON.stringify(options)], { env: bed.slurmEnv(), timeoutMs: 60_000 });
+      const report = parseReport(result.stdout);
+      const elapsedMs = Number(report["elapsedMs"]);
+      console.log(`# unreachable peer: launch failed after ${elapsedMs.toFixed(0)} ms: ${String(report["error"]).split("\n")[0]}`);
+      assert.equal(report["ok"], false, result.stdout);
+      assert.match(String(report["error"]), /cannot reach peer rank 1 at 198\.18\.0\.2 port \d+ from host host1 over interface veth0 \(198\.18\.0\.1\): EHOSTUNREACH/);
+      assert.ok(elapsedMs < 20_000, `failed only after ${elapsedMs} ms`);
+    } finally {
+      spawnSync("ip", route.map((arg) => (arg === "add" ? "del" : arg)));
+    }
     assert.equal((await bed.runSlurm("squeue", ["-h"])).stdout.trim(), "");
   });
 });

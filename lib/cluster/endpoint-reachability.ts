@@ -1,19 +1,19 @@
 /**
  * A worker's first check on a tcp cluster: can it open a TCP connection to the owner's control
- * socket at all (and, at every new mesh, to its peers' sockets)? ZeroMQ retries a refused or unroutable connect silently forever, so without this
- * a worker given an address its host cannot reach (the owner bound to loopback, a wrong
- * interface) would sit until the owner's launch timeout with nothing said. This fails instead
- * with the host, port and interface tried.
+ * socket at all, and, at every new mesh, to its peers' sockets? ZeroMQ retries a refused or
+ * unroutable connect silently forever, so without this a worker given an address its host cannot
+ * reach (the owner bound to loopback, a wrong interface, a route missing between nodes) would sit
+ * until a timeout with nothing said. This fails instead with the host, port and interface tried.
  */
 import { connect } from "node:net";
 import { hostname } from "node:os";
 import { RingbookError } from "../errors.js";
 import { interfaceTowards, readInterfaceTable } from "./network-interface.js";
 
-/** The owner's control socket (or a peer's socket) could not be reached from this worker's host. */
-export class OwnerUnreachableError extends RingbookError {
+/** The owner's control socket, or a peer's socket, could not be reached from this worker's host. */
+export class EndpointUnreachableError extends RingbookError {
   constructor(message: string) {
-    super("ERR_OWNER_UNREACHABLE", message);
+    super("ERR_UNREACHABLE", message);
   }
 }
 
@@ -52,10 +52,10 @@ function interfaceTried(address: string, who: string): string {
 
 /**
  * Resolves once `endpoint` ("tcp://host:port"; anything else needs no check) accepts a TCP
- * connection; tries again every 250 ms (the owner binds before any worker starts, so a first
- * failure is rarely transient) and rejects with {@link OwnerUnreachableError} after `timeoutMs`.
+ * connection; tries again every 250 ms (sockets are bound before anyone is told where, so a
+ * first failure is rarely transient) and rejects with {@link EndpointUnreachableError} after `timeoutMs`.
  */
-export async function checkOwnerReachable(endpoint: string, timeoutMs: number, target: ReachTarget = ownerTarget): Promise<void> {
+export async function checkReachable(endpoint: string, timeoutMs: number, target: ReachTarget = ownerTarget): Promise<void> {
   const match = /^tcp:\/\/(.+):(\d+)$/.exec(endpoint);
   if (match === null) return;
   const host = match[1]!;
@@ -68,5 +68,5 @@ export async function checkOwnerReachable(endpoint: string, timeoutMs: number, t
     if (performance.now() + 250 >= deadline) break;
     await new Promise((resolve) => setTimeout(resolve, 250));
   } while (performance.now() < deadline);
-  throw new OwnerUnreachableError(`cannot reach ${target.who} at ${host} port ${port} from host ${hostname()} over ${interfaceTried(host, target.who)}: ${failure} (for ${timeoutMs} ms). ${target.hint}`);
+  throw new EndpointUnreachableError(`cannot reach ${target.who} at ${host} port ${port} from host ${hostname()} over ${interfaceTried(host, target.who)}: ${failure} (for ${timeoutMs} ms). ${target.hint}`);
 }
