@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 import { bedSkipReason } from "../helpers/multihost/bed-prerequisites.js";
 import { processesOfBed } from "../helpers/multihost/bed-teardown.js";
+import { jobsOf, workersOnBed } from "../helpers/multihost/bed-workers.js";
 import { TestBed } from "../helpers/multihost/test-bed.js";
 
 const skip = bedSkipReason();
@@ -59,26 +60,6 @@ function parseDriverReport(line: string): DriverReport {
     restarted: { host: String(restarted.host), incarnation: Number(restarted.incarnation), sums: parseSums(restarted.sums), restartMs: Number(restarted.restartMs) },
     afterKill: { killError: String(afterKill.killError), killErrorMs: Number(afterKill.killErrorMs), deadAfterMs: Number(afterKill.deadAfterMs), host: String(afterKill.host), sums: parseSums(afterKill.sums) },
   };
-}
-
-/** Worker processes running on any host of the bed (node itself, not the sruns that started them). */
-function workersOnBed(bed: TestBed): number[] {
-  return processesOfBed(bed.id)
-    .filter(({ pid }) => {
-      try {
-        const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
-        return argv[0] === process.execPath && argv.some((arg) => arg.endsWith("worker-process.js"));
-      } catch {
-        return false;
-      }
-    })
-    .map(({ pid }) => pid);
-}
-
-async function jobsOf(bed: TestBed): Promise<string> {
-  const result = await bed.runSlurm("squeue", ["-h", "-o", "%i %T %j"]);
-  assert.equal(result.code, 0, result.stderr);
-  return result.stdout.trim();
 }
 
 const cases = [
