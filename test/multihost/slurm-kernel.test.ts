@@ -6,12 +6,11 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { cliScript, debianPython, killIfAlive, makeTempDir, repoRoot } from "../kernel/helpers.js";
 import { bedSkipReason } from "../helpers/multihost/bed-prerequisites.js";
-import { processesOfBed } from "../helpers/multihost/bed-teardown.js";
+import { jobsOf, workersOnBed } from "../helpers/multihost/bed-workers.js";
 import { TestBed } from "../helpers/multihost/test-bed.js";
 
 const skip = bedSkipReason();
@@ -19,18 +18,6 @@ if (skip !== undefined) console.log(`# Slurm kernel tests skipped: ${skip}`);
 
 const KERNEL_NAME = "ringbook-slurm-exit";
 const driver = join(repoRoot, "test", "cluster", "py", "kernel_workers.py");
-
-function workersOnBed(bed: TestBed): number[] {
-  return processesOfBed(bed.id)
-    .filter(({ pid }) => {
-      try {
-        return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").some((arg) => arg.endsWith("worker-process.js"));
-      } catch {
-        return false;
-      }
-    })
-    .map(({ pid }) => pid);
-}
 
 describe("a kernel that launched workers on Slurm, ended", { skip }, () => {
   let bed: TestBed;
@@ -69,7 +56,7 @@ describe("a kernel that launched workers on Slurm, ended", { skip }, () => {
         const started = Date.now();
         let jobs = "";
         do {
-          jobs = (await bed.runSlurm("squeue", ["-h", "-o", "%i %T %j"])).stdout.trim();
+          jobs = await jobsOf(bed);
           if (jobs === "") break;
           await new Promise((resolve) => setTimeout(resolve, 100));
         } while (Date.now() - started < 5000);
