@@ -4,7 +4,7 @@
  * Slurm job steps on 2 hosts (2 per host) and works with them as on one machine: `%%workers`,
  * training with a live plot equal to single-process training, a checkpoint that loads, an
  * interrupt that stops every worker's busy task and leaves them warm. Then the kernel is
- * SIGKILLed: no worker may run on any host 5 s later.
+ * SIGKILLed: no worker may run on any host, and no Slurm job be left, 5 s later.
  */
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
@@ -13,7 +13,7 @@ import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 import { isJsonObject } from "../../lib/json-guards.js";
 import { bedSkipReason } from "../helpers/multihost/bed-prerequisites.js";
-import { waitForNoWorkers, workersOnBed } from "../helpers/multihost/bed-workers.js";
+import { jobsOf, waitForNoWorkers, workersOnBed } from "../helpers/multihost/bed-workers.js";
 import { TestBed } from "../helpers/multihost/test-bed.js";
 
 const skip = bedSkipReason();
@@ -45,7 +45,7 @@ describe("a notebook on 2 hosts x 2 workers", { skip }, () => {
   it("runs %%workers, trains like one process with a live plot, checkpoints, interrupts every worker; a SIGKILLed kernel leaves no worker on any host", async () => {
     const scratch = join(bed.stateDir, "notebook");
     mkdirSync(scratch, { recursive: true });
-    const args = [driver, JSON.stringify({ nodes: 2, tasksPerNode: 2, ownerAddress: bed.head.address, recordDir: join(bed.stateDir, "allocation-records"), scratch })];
+    const args = [driver, JSON.stringify({ nodes: 2, tasksPerNode: 2, recordDir: join(bed.stateDir, "allocation-records"), scratch })];
     const result = await bed.run(bed.head, process.execPath, args, { env: bed.slurmEnv({ TMPDIR: scratch }), timeoutMs: 240_000 });
     assert.equal(result.code, 0, `driver failed:\n${result.stdout}\n${result.stderr}`);
     const [reportLine, killedLine] = result.stdout.trim().split("\n");
@@ -53,6 +53,12 @@ describe("a notebook on 2 hosts x 2 workers", { skip }, () => {
     const killedAt = Number(field(JSON.parse(killedLine ?? ""), "killedAt"));
 
     assert.deepEqual(field(report, "hosts"), ["host1", "host1", "host2", "host2"]);
+    // One job, one step per rank; the head host's interface on the nodes' subnet, chosen by default.
+    const steps = field(report, "slurmSteps");
+    assert.ok(Array.isArray(steps) && steps.length === 4 && new Set(steps.map((step) => String(step).split(".")[0])).size === 1 && new Set(steps).size === 4, JSON.stringify(steps));
+    const network = field(report, "network");
+    console.log(`# network: ${JSON.stringify(network)}`);
+    assert.equal(field(network, "address"), bed.head.address);
     // %%workers shows each rank's value: here the name of the host it runs on.
     const workersText = String(field(report, "workersCellText"));
     for (const host of ["host1", "host2"]) assert.ok(workersText.includes(host), workersText);
@@ -82,5 +88,13 @@ describe("a notebook on 2 hosts x 2 workers", { skip }, () => {
     const goneMs = await waitForNoWorkers(bed, Math.max(0, killedAt + 5000 - Date.now()));
     console.log(`# kernel SIGKILLed: no worker on any host ${Date.now() - killedAt} ms later (waited ${goneMs} ms here)`);
     assert.deepEqual(workersOnBed(bed), [], "no worker runs on any host 5 s after the kernel was SIGKILLed");
+    // The allocation the cell made goes too, without a next kernel (the launcher's reaper).
+    let jobs = await jobsOf(bed);
+    while (jobs !== "" && Date.now() - killedAt < 5000) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      jobs = await jobsOf(bed);
+    }
+    console.log(`# its Slurm job gone ${Date.now() - killedAt} ms after the SIGKILL`);
+    assert.equal(jobs, "", "no Slurm job 5 s after the kernel was SIGKILLed");
   });
 });

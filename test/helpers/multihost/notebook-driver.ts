@@ -7,7 +7,7 @@
  * The driver prints what it saw as one JSON line, then SIGKILLs the kernel (as an OOM killer
  * would) and prints its pid and the time, so that the test can check that no worker outlives it.
  * Run it with TMPDIR in the bed's state directory: the kernel's files stay there.
- * Usage: notebook-driver.js '{"nodes":2,"tasksPerNode":2,"ownerAddress":"198.18.0.254","recordDir":"...","scratch":"..."}'
+ * Usage: notebook-driver.js '{"nodes":2,"tasksPerNode":2,"recordDir":"...","scratch":"..."}'
  */
 import { LocalKernel } from "../../../kernel/client/local-kernel.js";
 import type { WireMessage } from "../../../kernel/protocol/wire-types.js";
@@ -15,9 +15,9 @@ import { isJsonObject } from "../../../lib/json-guards.js";
 
 const options: unknown = JSON.parse(process.argv[2] ?? "");
 if (!isJsonObject(options)) throw new Error(`driver options must be a JSON object, got ${process.argv[2]}`);
-const { nodes, tasksPerNode, ownerAddress, recordDir, scratch } = options;
-if (typeof nodes !== "number" || typeof tasksPerNode !== "number" || typeof ownerAddress !== "string" || typeof recordDir !== "string" || typeof scratch !== "string") {
-  throw new Error(`driver options need nodes, tasksPerNode, ownerAddress, recordDir and scratch: ${process.argv[2]}`);
+const { nodes, tasksPerNode, recordDir, scratch } = options;
+if (typeof nodes !== "number" || typeof tasksPerNode !== "number" || typeof recordDir !== "string" || typeof scratch !== "string") {
+  throw new Error(`driver options need nodes, tasksPerNode, recordDir and scratch: ${process.argv[2]}`);
 }
 
 /** What one cell produced on iopub, by kind. */
@@ -76,12 +76,14 @@ function printed(outcome: CellOutcome, key: string): unknown {
 let killed = false;
 try {
   const workers = nodes * tasksPerNode;
-  const launch = await must(`import { launchCluster, SlurmLauncher, trainSingleProcess, loadModel, type TrainOptions, type TrainedModel } from "ringbook";
+  // The user's shape: the cluster allocates its nodes and picks the interface they reach.
+  const launch = await must(`import { launchCluster, trainSingleProcess, loadModel, type TrainOptions, type TrainedModel } from "ringbook";
 import { join } from "node:path";
-const launcher = await SlurmLauncher.open({ nodes: ${nodes}, tasksPerNode: ${tasksPerNode}, recordDir: ${JSON.stringify(recordDir)} });
-const cluster = await launchCluster({ workers: ${workers}, transport: "tcp", networkInterface: ${JSON.stringify(ownerAddress)}, backend: "cpu", launcher });
-console.log("HOSTS " + JSON.stringify(cluster.describe().map((row) => row.host)));
-console.log("JOB " + JSON.stringify(launcher.jobId));`);
+const cluster = await launchCluster({ slurm: { nodes: ${nodes}, tasksPerNode: ${tasksPerNode}, recordDir: ${JSON.stringify(recordDir)} }, backend: "cpu" });
+const described = cluster.describe();
+console.log("HOSTS " + JSON.stringify(described.map((row) => row.host)));
+console.log("STEPS " + JSON.stringify(described.map((row) => row.slurmStep)));
+console.log("NETWORK " + JSON.stringify(described.placement?.network));`);
 
   // Each rank answers with the name of the host it runs on.
   const workersCell = await must(`%%workers\nimport { hostname } from "node:os";\nhostname()`);
@@ -124,7 +126,8 @@ console.log("TRAINED " + JSON.stringify({
 
   const report = {
     hosts: printed(launch, "HOSTS"),
-    jobId: printed(launch, "JOB"),
+    slurmSteps: printed(launch, "STEPS"),
+    network: printed(launch, "NETWORK"),
     workersCellText: workersCell.text,
     trained: printed(training, "TRAINED"),
     trainingOutputKinds: [...new Set(training.kinds)],
