@@ -1,6 +1,7 @@
 /** What a cluster is launched with (checked by parseLaunchOptions). */
 import type { BackendPreference } from "../backend/backend-preference.js";
 import type { DeviceOption } from "./devices.js";
+import type { LinkEncryption } from "./link-encryption.js";
 import type { WorkerLauncher } from "./worker-launcher.js";
 
 /** Settings fixed at launch. */
@@ -10,6 +11,8 @@ export interface ClusterSettings {
   transport: "ipc" | "tcp";
   /** Interface tcp sockets bind to. */
   host: string;
+  /** CURVE or not on the links (parsed: tcp defaults to "curve", ipc to "none"). */
+  linkEncryption: LinkEncryption;
   cwd: string;
   env: Record<string, string>;
   launchTimeoutMs: number;

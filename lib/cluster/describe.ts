@@ -3,6 +3,7 @@
  * renders as a table in notebooks through the `ringbook.mimeBundle` symbol any display host may
  * honour.
  */
+import type { LinkKind } from "./link-encryption.js";
 
 /** A worker's state as reported. */
 export type DescribedState = "starting" | "ready" | "busy" | "dead" | "closed";
@@ -18,6 +19,8 @@ export interface WorkerDescription {
   /** Why each faster backend was not taken, one line each (e.g. "tensorflow: Cannot find module ..."). */
   backendNotes: string[];
   device: string;
+  /** How it talks to the owner and its peers: "ipc", "ipc+curve", "tcp+curve" or "tcp (unencrypted)". */
+  link: LinkKind;
   state: DescribedState;
   /** Counts restarts: a restarted rank gets a new incarnation. */
   incarnation: number;
@@ -26,7 +29,7 @@ export interface WorkerDescription {
 /** The rows, with a table rendering. */
 export type ClusterDescription = WorkerDescription[];
 
-const columns: ReadonlyArray<keyof WorkerDescription> = ["rank", "pid", "host", "backend", "device", "state"];
+const columns: ReadonlyArray<keyof WorkerDescription> = ["rank", "pid", "host", "backend", "device", "link", "state"];
 
 function escapeHtml(text: string): string {
   return text.replace(/[&<>"]/g, (char) => `&#${char.charCodeAt(0)};`);

@@ -9,6 +9,7 @@ import { RingbookError } from "../errors.js";
 import { Cluster, type ClusterSettings } from "./cluster.js";
 import { parseDeviceOption, type DeviceOption } from "./devices.js";
 import { attachToNotebookHost, closeOnHostShutdown } from "./notebook-hooks.js";
+import { parseLinkEncryption, type LinkEncryption } from "./link-encryption.js";
 import { LocalLauncher } from "./local-launcher.js";
 import type { SlurmLauncher } from "./slurm-launcher.js";
 import { parseWorkerCount } from "./worker-handle.js";
@@ -26,6 +27,14 @@ export interface LaunchClusterOptions {
   transport?: "ipc" | "tcp";
   /** Interface tcp sockets bind to. @default "127.0.0.1" */
   host?: string;
+  /**
+   * `"curve"`: every link (the control channel and the peer mesh, both directions) is encrypted
+   * and authenticated with CURVE keys made for this cluster. `"none"`: links are authenticated by
+   * a password but travel in clear; on tcp it logs a warning, and is meant only for measuring
+   * CURVE's cost on a trusted network. ipc links live in a directory only the user can open.
+   * @default "curve" on tcp, "none" on ipc
+   */
+  linkEncryption?: LinkEncryption;
   /** Working directory of the workers (imports in tasks resolve from here). @default process.cwd() */
   cwd?: string;
   /** Extra environment variables for the workers. @default {} */
@@ -53,15 +62,19 @@ function positive(value: unknown, name: string, fallback: number): number {
   return value;
 }
 
+/** Every option {@link launchCluster} takes (the README's table lists the same). */
+export const launchClusterOptionNames = ["workers", "devices", "backend", "transport", "host", "linkEncryption", "cwd", "env", "launchTimeoutMs", "heartbeatIntervalMs", "heartbeatTimeoutMs", "log", "launcher"] as const satisfies ReadonlyArray<keyof LaunchClusterOptions>;
+
 /** Checks options; throws {@link RingbookError} `ERR_BAD_OPTION` naming the bad one. */
 export function parseLaunchOptions(options: LaunchClusterOptions): { workers: number; settings: ClusterSettings } {
   if (typeof options !== "object" || options === null) throw new RingbookError("ERR_BAD_OPTION", `launchCluster expects an options object such as { workers: 2 }, got ${JSON.stringify(options)}`);
-  const known = new Set(["workers", "devices", "backend", "transport", "host", "cwd", "env", "launchTimeoutMs", "heartbeatIntervalMs", "heartbeatTimeoutMs", "log", "launcher"]);
+  const known: ReadonlySet<string> = new Set(launchClusterOptionNames);
   for (const key of Object.keys(options)) if (!known.has(key)) throw new RingbookError("ERR_BAD_OPTION", `unknown launchCluster option ${JSON.stringify(key)} (known: ${[...known].join(", ")})`);
   const transport = options.transport ?? "ipc";
   if (transport !== "ipc" && transport !== "tcp") throw new RingbookError("ERR_BAD_OPTION", `transport must be "ipc" or "tcp", got ${JSON.stringify(transport)}`);
   const host = options.host ?? "127.0.0.1";
   if (typeof host !== "string" || host.length === 0) throw new RingbookError("ERR_BAD_OPTION", `host must be an interface address such as "127.0.0.1", got ${JSON.stringify(host)}`);
+  const linkEncryption = parseLinkEncryption(options.linkEncryption, transport);
   const env = options.env ?? {};
   if (typeof env !== "object" || env === null || !Object.values(env).every((value) => typeof value === "string")) throw new RingbookError("ERR_BAD_OPTION", `env must map names to strings, got ${JSON.stringify(env)}`);
   const launcher = options.launcher ?? new LocalLauncher();
@@ -77,6 +90,7 @@ export function parseLaunchOptions(options: LaunchClusterOptions): { workers: nu
       backend: parseBackendPreference(options.backend ?? "auto"),
       transport,
       host,
+      linkEncryption,
       cwd: resolve(options.cwd ?? process.cwd()),
       env,
       launchTimeoutMs: positive(options.launchTimeoutMs, "launchTimeoutMs", 60_000),

@@ -18,10 +18,10 @@ import { startInterruptibleThread } from "../threads/interruptible-thread-option
 import { ClusterSecret } from "../transport/cluster-secret.js";
 import { SerialSender } from "../transport/serial-sender.js";
 import { signFrames, verifyFrames } from "../transport/signed-frames.js";
-import { zapClientOptions } from "../transport/zap-authenticator.js";
+import { clientSocketOptions } from "../transport/link-security.js";
 import { encodeFromWorker, parseToWorker, routingIdOf, type FromWorker, type ToWorker, type WorkerIdentity } from "./messages.js";
 import { closeSocketsKey, interruptProbeKey, type FromExecution, type ToExecution } from "./thread-protocol.js";
-import { parseWorkerBootstrap, type WorkerBootstrap } from "./worker-bootstrap.js";
+import { linkSecurityOf, parseWorkerBootstrap, type WorkerBootstrap } from "./worker-bootstrap.js";
 
 /** How long an awaiting (not busy) execution thread gets to acknowledge an interrupt. */
 const idleAckMs = 150;
@@ -72,9 +72,8 @@ class Supervisor {
   constructor(bootstrap: WorkerBootstrap) {
     this.#bootstrap = bootstrap;
     this.#identity = { rank: bootstrap.rank, incarnation: bootstrap.incarnation };
-    const secret = ClusterSecret.fromHex(bootstrap.secretHex);
-    this.#key = secret.signingKey;
-    this.#dealer = new zmq.Dealer({ routingId: routingIdOf(this.#identity), linger: 2000, ...zapClientOptions(secret.socketPassword) });
+    this.#key = ClusterSecret.fromHex(bootstrap.secretHex).signingKey;
+    this.#dealer = new zmq.Dealer({ routingId: routingIdOf(this.#identity), linger: 2000, ...clientSocketOptions(linkSecurityOf(bootstrap)) });
     this.#dealer.connect(bootstrap.controlEndpoint);
     this.#sender = new SerialSender(this.#dealer, "control", (line) => logLine(this.#identity, line));
     this.#interrupter = new ThreadInterrupter((line) => logLine(this.#identity, line));
