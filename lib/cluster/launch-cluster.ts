@@ -65,6 +65,10 @@ function positive(value: unknown, name: string, fallback: number): number {
 /** Every option {@link launchCluster} takes (the README's table lists the same). */
 export const launchClusterOptionNames = ["workers", "devices", "backend", "transport", "host", "linkEncryption", "cwd", "env", "launchTimeoutMs", "heartbeatIntervalMs", "heartbeatTimeoutMs", "log", "launcher"] as const satisfies ReadonlyArray<keyof LaunchClusterOptions>;
 
+/** Fails to compile when an option of {@link LaunchClusterOptions} is missing from {@link launchClusterOptionNames}. */
+const everyOptionListed: Exclude<keyof LaunchClusterOptions, (typeof launchClusterOptionNames)[number]> extends never ? true : false = true;
+void everyOptionListed;
+
 /** Checks options; throws {@link RingbookError} `ERR_BAD_OPTION` naming the bad one. */
 export function parseLaunchOptions(options: LaunchClusterOptions): { workers: number; settings: ClusterSettings } {
   if (typeof options !== "object" || options === null) throw new RingbookError("ERR_BAD_OPTION", `launchCluster expects an options object such as { workers: 2 }, got ${JSON.stringify(options)}`);
