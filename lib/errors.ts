@@ -22,6 +22,7 @@ export const ERROR_CODES = [
   "ERR_BAD_SECRET",
   "ERR_IPC_DIR",
   "ERR_IPC_NAME",
+  "ERR_MUNGE",
   "ERR_NO_CURVE",
   "ERR_ZAP_BIND",
   "ERR_ZAP_DOMAIN",

@@ -2,7 +2,8 @@
  * Workers as Slurm job steps: one allocation (made here with `salloc --no-shell`, or the one this
  * process runs in), one `srun` step per rank pinned to its node. The step's srun is the child the
  * cluster owns: its stdin reaches the worker (the bootstrap, so the cluster secret never shows in
- * argv, the environment or Slurm's job records), and SIGKILL of it ends the step within a fraction
+ * argv, the environment or Slurm's job records; srun forwards stdin across the network in clear,
+ * so the line is sealed with munge first, see munge-seal.ts), and SIGKILL of it ends the step within a fraction
  * of a second (../shared/multihost/README.md, Q4). srun runs in its own session, so a signal to
  * the owner's process group leaves its helper able to cancel the step. A rank restarted is a new
  * step in the same allocation. `close()` cancels an allocation the launcher made; one whose owner
@@ -16,6 +17,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { RingbookError } from "../errors.js";
+import { parseMungeSocket, sealWithMunge } from "./munge-seal.js";
 import { cancelOrphanedAllocations, defaultAllocationRecordDir, forgetAllocation, parseClusterName, recordAllocation } from "./slurm-allocation-records.js";
 import { parseAllocationId, parseHostnames, parseNodeAddresses, runSlurmCommand, SlurmCommandError, type SlurmNode } from "./slurm-commands.js";
 import type { WorkerLauncher, WorkerStartRequest } from "./worker-launcher.js";
@@ -104,17 +106,20 @@ export class SlurmLauncher implements WorkerLauncher {
   /** Allocations of gone owners that this launcher cancelled before making its own. */
   readonly cancelledOrphans: readonly string[];
   readonly #env: NodeJS.ProcessEnv;
+  /** munged's socket on this Slurm cluster (Slurm's AuthInfo), or null for munge's default. */
+  readonly #mungeSocket: string | null;
   /** Where its own allocation is recorded (undefined for an adopted one). */
   readonly #record: { dir: string; clusterName: string } | undefined;
   #closed: Promise<void> | undefined;
 
-  private constructor(fields: { jobId: string; nodes: SlurmNode[]; tasksPerNode: number; env: NodeJS.ProcessEnv; record: { dir: string; clusterName: string } | undefined; cancelledOrphans: string[] }) {
+  private constructor(fields: { jobId: string; nodes: SlurmNode[]; tasksPerNode: number; env: NodeJS.ProcessEnv; mungeSocket: string | null; record: { dir: string; clusterName: string } | undefined; cancelledOrphans: string[] }) {
     this.jobId = fields.jobId;
     this.nodes = fields.nodes;
     this.tasksPerNode = fields.tasksPerNode;
     this.ownsAllocation = fields.record !== undefined;
     this.cancelledOrphans = fields.cancelledOrphans;
     this.#env = fields.env;
+    this.#mungeSocket = fields.mungeSocket;
     this.#record = fields.record;
   }
 
@@ -125,11 +130,13 @@ export class SlurmLauncher implements WorkerLauncher {
     const tasksPerNode = positiveInteger(options.tasksPerNode, "tasksPerNode", 1);
     const timeout = AbortSignal.timeout(positiveInteger(options.allocateTimeoutMs, "allocateTimeoutMs", 60_000));
     const signal = options.signal === undefined ? timeout : AbortSignal.any([timeout, options.signal]);
+    const config = await runSlurmCommand("scontrol", ["show", "config"], { env, signal });
+    const mungeSocket = parseMungeSocket(config);
     const adopted = options.jobId ?? env["SLURM_JOB_ID"];
     if (adopted !== undefined) {
-      return new SlurmLauncher({ jobId: adopted, nodes: await readNodes(adopted, env, signal), tasksPerNode, env, record: undefined, cancelledOrphans: [] });
+      return new SlurmLauncher({ jobId: adopted, nodes: await readNodes(adopted, env, signal), tasksPerNode, env, mungeSocket, record: undefined, cancelledOrphans: [] });
     }
-    const clusterName = parseClusterName(await runSlurmCommand("scontrol", ["show", "config"], { env, signal }));
+    const clusterName = parseClusterName(config);
     if (clusterName === undefined) throw new SlurmCommandError("scontrol show config names no ClusterName");
     const record = { dir: options.recordDir ?? defaultAllocationRecordDir, clusterName };
     const cancelledOrphans = await cancelOrphanedAllocations(record.dir, clusterName, { env, signal });
@@ -142,7 +149,7 @@ export class SlurmLauncher implements WorkerLauncher {
     );
     recordAllocation(record.dir, { clusterName, jobId, jobName });
     try {
-      return new SlurmLauncher({ jobId, nodes: await readNodes(jobId, env, signal), tasksPerNode, env, record, cancelledOrphans });
+      return new SlurmLauncher({ jobId, nodes: await readNodes(jobId, env, signal), tasksPerNode, env, mungeSocket, record, cancelledOrphans });
     } catch (error) {
       await runSlurmCommand("scancel", [jobId], { env, signal: AbortSignal.timeout(10_000) }).catch(() => undefined);
       forgetAllocation(record.dir, { clusterName, jobId });
@@ -177,6 +184,11 @@ export class SlurmLauncher implements WorkerLauncher {
       // too, which is what cancels the step when srun dies (README Q4: tasks survived that).
       detached: true,
     });
+  }
+
+  /** srun forwards stdin over the network in clear: the bootstrap goes as a munge credential only this user can decode. */
+  sealBootstrap(line: string): Promise<string> {
+    return sealWithMunge(line, { socket: this.#mungeSocket, env: this.#env });
   }
 
   peerBindHost(rank: number): string {

@@ -33,6 +33,12 @@ export interface WorkerLauncher {
    * or undefined for the cluster's `host` option.
    */
   peerBindHost(rank: number): string | undefined;
+  /**
+   * Seals the bootstrap line (it holds the cluster secret and keys) for a trip across the network,
+   * where the launcher's pipe to the worker is not private: the worker unseals the line it gets.
+   * Absent where the pipe stays on this machine.
+   */
+  sealBootstrap?(line: string): Promise<string>;
   /** Where the workers run, in a few words (e.g. "Slurm job 12 on host[1-4]"). */
   describe(): string;
   /** Releases what the launcher holds (a Slurm allocation it made). Idempotent. */

@@ -21,6 +21,7 @@ import { signFrames, verifyFrames } from "../transport/signed-frames.js";
 import { clientSocketOptions } from "../transport/link-security.js";
 import { encodeFromWorker, parseToWorker, routingIdOf, type FromWorker, type ToWorker, type WorkerIdentity } from "./messages.js";
 import { closeSocketsKey, interruptProbeKey, type FromExecution, type ToExecution } from "./thread-protocol.js";
+import { parseSealedBootstrap, unsealWithMunge } from "./munge-seal.js";
 import { linkSecurityOf, parseWorkerBootstrap, type WorkerBootstrap } from "./worker-bootstrap.js";
 
 /** How long an awaiting (not busy) execution thread gets to acknowledge an interrupt. */
@@ -245,7 +246,10 @@ class Supervisor {
 
 let bootstrap: WorkerBootstrap;
 try {
-  bootstrap = parseWorkerBootstrap(await readBootstrapLine());
+  const line = await readBootstrapLine();
+  // From a launcher whose pipe crosses the network (srun), the line is sealed with munge.
+  const sealed = parseSealedBootstrap(line);
+  bootstrap = parseWorkerBootstrap(sealed === undefined ? line : await unsealWithMunge(sealed));
 } catch (error) {
   logLine(undefined, `cannot start: ${(error as Error).message}`);
   process.exit(2);
