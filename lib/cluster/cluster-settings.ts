@@ -2,6 +2,7 @@
 import type { BackendPreference } from "../backend/backend-preference.js";
 import type { DeviceOption } from "./devices.js";
 import type { NetworkChoice } from "./network-interface.js";
+import type { LinkEncryption } from "./link-encryption.js";
 import type { WorkerLauncher } from "./worker-launcher.js";
 
 /** Settings fixed at launch. */
@@ -11,6 +12,8 @@ export interface ClusterSettings {
   transport: "ipc" | "tcp";
   /** The owner's interface that tcp sockets bind to and workers connect to, and why. */
   network: NetworkChoice;
+  /** CURVE or not on the links (parsed: tcp defaults to "curve", ipc to "none"). */
+  linkEncryption: LinkEncryption;
   cwd: string;
   env: Record<string, string>;
   launchTimeoutMs: number;

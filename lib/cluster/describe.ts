@@ -3,6 +3,7 @@
  * renders as a table in notebooks through the `ringbook.mimeBundle` symbol any display host may
  * honour.
  */
+import type { LinkKind } from "./link-encryption.js";
 
 import type { NetworkChoice } from "./network-interface.js";
 
@@ -20,6 +21,8 @@ export interface WorkerDescription {
   /** Why each faster backend was not taken, one line each (e.g. "tensorflow: Cannot find module ..."). */
   backendNotes: string[];
   device: string;
+  /** How it talks to the owner and its peers: "ipc", "ipc+curve", "tcp+curve" or "tcp (unencrypted)". */
+  link: LinkKind;
   state: DescribedState;
   /** Counts restarts: a restarted rank gets a new incarnation. */
   incarnation: number;
@@ -38,7 +41,7 @@ export interface ClusterPlacement {
 /** The rows, with a table rendering, and where they run (not a row: one per cluster). */
 export type ClusterDescription = WorkerDescription[] & { readonly placement?: ClusterPlacement };
 
-const columns: ReadonlyArray<keyof WorkerDescription> = ["rank", "pid", "host", "backend", "device", "state"];
+const columns: ReadonlyArray<keyof WorkerDescription> = ["rank", "pid", "host", "backend", "device", "link", "state"];
 
 function escapeHtml(text: string): string {
   return text.replace(/[&<>"]/g, (char) => `&#${char.charCodeAt(0)};`);

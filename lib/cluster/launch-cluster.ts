@@ -9,6 +9,7 @@ import { RingbookError } from "../errors.js";
 import { Cluster, type ClusterSettings } from "./cluster.js";
 import { parseDeviceOption, type DeviceOption } from "./devices.js";
 import { attachToNotebookHost, closeOnHostShutdown } from "./notebook-hooks.js";
+import { parseLinkEncryption, type LinkEncryption } from "./link-encryption.js";
 import { LocalLauncher } from "./local-launcher.js";
 import { interfaceFromOption, interfaceTowards, loopbackChoice, readInterfaceTable, type NetworkChoice } from "./network-interface.js";
 import { SlurmLauncher } from "./slurm-launcher.js";
@@ -39,6 +40,14 @@ export interface LaunchClusterOptions {
    * @default "lo" (127.0.0.1) for local workers; for Slurm, the interface towards the first allocated node
    */
   networkInterface?: string;
+  /**
+   * `"curve"`: every link (the control channel and the peer mesh, both directions) is encrypted
+   * and authenticated with CURVE keys made for this cluster. `"none"`: links are authenticated by
+   * a password but travel in clear; on tcp it logs a warning, and is meant only for measuring
+   * CURVE's cost on a trusted network. ipc links live in a directory only the user can open.
+   * @default "curve" on tcp, "none" on ipc
+   */
+  linkEncryption?: LinkEncryption;
   /** Working directory of the workers (imports in tasks resolve from here). @default process.cwd() */
   cwd?: string;
   /** Extra environment variables for the workers. @default {} */
@@ -75,11 +84,17 @@ export interface ParsedLaunchOptions {
   settings: Omit<ClusterSettings, "launcher" | "network">;
 }
 
-const knownOptions = ["workers", "slurm", "devices", "backend", "transport", "networkInterface", "cwd", "env", "launchTimeoutMs", "heartbeatIntervalMs", "heartbeatTimeoutMs", "log", "launcher"];
+/** Every option {@link launchCluster} takes (the README's table lists the same). */
+export const launchClusterOptionNames = ["workers", "slurm", "devices", "backend", "transport", "networkInterface", "linkEncryption", "cwd", "env", "launchTimeoutMs", "heartbeatIntervalMs", "heartbeatTimeoutMs", "log", "launcher"] as const satisfies ReadonlyArray<keyof LaunchClusterOptions>;
+
+/** Fails to compile when an option of {@link LaunchClusterOptions} is missing from {@link launchClusterOptionNames}. */
+const everyOptionListed: Exclude<keyof LaunchClusterOptions, (typeof launchClusterOptionNames)[number]> extends never ? true : false = true;
+void everyOptionListed;
 
 /** Checks options; throws {@link RingbookError} `ERR_BAD_OPTION` naming the bad one. Starts nothing. */
 export function parseLaunchOptions(options: LaunchClusterOptions): ParsedLaunchOptions {
   if (typeof options !== "object" || options === null) throw new RingbookError("ERR_BAD_OPTION", `launchCluster expects an options object such as { workers: 2 }, got ${JSON.stringify(options)}`);
+  const knownOptions: readonly string[] = launchClusterOptionNames;
   for (const key of Object.keys(options)) {
     // `host` was this option's name before the interface could be named.
     const hint = key === "host" ? ' (the interface is now chosen with networkInterface: a name such as "eth0" or an address)' : "";
@@ -93,6 +108,7 @@ export function parseLaunchOptions(options: LaunchClusterOptions): ParsedLaunchO
   const transport = options.transport ?? (remote ? "tcp" : "ipc");
   if (transport !== "ipc" && transport !== "tcp") throw new RingbookError("ERR_BAD_OPTION", `transport must be "ipc" or "tcp", got ${JSON.stringify(transport)}`);
   if (remote && transport !== "tcp") throw new RingbookError("ERR_BAD_OPTION", `a ${launcher?.kind ?? "slurm"} launcher starts workers on other hosts: use transport "tcp" (got ${JSON.stringify(transport)})`);
+  const linkEncryption = parseLinkEncryption(options.linkEncryption, transport);
   const networkInterface = options.networkInterface;
   if (networkInterface !== undefined && (typeof networkInterface !== "string" || networkInterface.length === 0)) throw new RingbookError("ERR_BAD_OPTION", `networkInterface must be an interface name such as "eth0" or an address such as "10.0.0.5", got ${JSON.stringify(networkInterface)}`);
   let workers: number | undefined;
@@ -118,6 +134,7 @@ export function parseLaunchOptions(options: LaunchClusterOptions): ParsedLaunchO
       devices,
       backend: parseBackendPreference(options.backend ?? "auto"),
       transport,
+      linkEncryption,
       cwd: resolve(options.cwd ?? process.cwd()),
       env,
       launchTimeoutMs: positive(options.launchTimeoutMs, "launchTimeoutMs", 60_000),

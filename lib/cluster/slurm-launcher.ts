@@ -2,7 +2,8 @@
  * Workers as Slurm job steps: one allocation (made here with `salloc --no-shell`, or the one this
  * process runs in), one `srun` step per rank pinned to its node. The step's srun is the child the
  * cluster owns: its stdin reaches the worker (the bootstrap, so the cluster secret never shows in
- * argv, the environment or Slurm's job records), and SIGKILL of it ends the step within a fraction
+ * argv, the environment or Slurm's job records; srun forwards stdin across the network in clear,
+ * so the line is sealed with munge first, see munge-seal.ts), and SIGKILL of it ends the step within a fraction
  * of a second (../shared/multihost/README.md, Q4). srun runs in its own session, so a signal to
  * the owner's process group leaves its helper able to cancel the step. A rank restarted is a new
  * step in the same allocation. `close()` cancels an allocation the launcher made; one whose owner
@@ -19,6 +20,7 @@ import { Socket } from "node:net";
 import { fileURLToPath } from "node:url";
 import { randomBytes } from "node:crypto";
 import { RingbookError } from "../errors.js";
+import { parseMungeSocket, sealWithMunge } from "./munge-seal.js";
 import { cancelOrphanedAllocations, defaultAllocationRecordDir, forgetAllocation, parseClusterName, recordAllocation } from "./slurm-allocation-records.js";
 import { parseAllocationId, parseHostnames, parseNodeAddresses, runSlurmCommand, SlurmCommandError, type SlurmNode } from "./slurm-commands.js";
 import type { DeviceAssignment, DeviceOption } from "./devices.js";
@@ -172,13 +174,15 @@ export class SlurmLauncher implements WorkerLauncher {
   /** Allocations of gone owners that this launcher cancelled before making its own. */
   readonly cancelledOrphans: readonly string[];
   readonly #env: NodeJS.ProcessEnv;
+  /** munged's socket on this Slurm cluster (Slurm's AuthInfo), or null for munge's default. */
+  readonly #mungeSocket: string | null;
   /** Where its own allocation is recorded (undefined for an adopted one). */
   readonly #record: { dir: string; clusterName: string } | undefined;
   /** Cancels the allocation if this process dies without closing the launcher. */
   readonly #reaper: ChildProcess | undefined;
   #closed: Promise<void> | undefined;
 
-  private constructor(fields: { jobId: string; nodes: SlurmNode[]; tasksPerNode: number; gpusPerTask: number | undefined; env: NodeJS.ProcessEnv; record: { dir: string; clusterName: string } | undefined; cancelledOrphans: string[]; reaper: ChildProcess | undefined }) {
+  private constructor(fields: { jobId: string; nodes: SlurmNode[]; tasksPerNode: number; gpusPerTask: number | undefined; env: NodeJS.ProcessEnv; mungeSocket: string | null; record: { dir: string; clusterName: string } | undefined; cancelledOrphans: string[]; reaper: ChildProcess | undefined }) {
     this.jobId = fields.jobId;
     this.nodes = fields.nodes;
     this.tasksPerNode = fields.tasksPerNode;
@@ -186,6 +190,7 @@ export class SlurmLauncher implements WorkerLauncher {
     this.ownsAllocation = fields.record !== undefined;
     this.cancelledOrphans = fields.cancelledOrphans;
     this.#env = fields.env;
+    this.#mungeSocket = fields.mungeSocket;
     this.#record = fields.record;
     this.#reaper = fields.reaper;
   }
@@ -198,15 +203,17 @@ export class SlurmLauncher implements WorkerLauncher {
     const gpusPerTask = options.gpusPerTask === undefined ? undefined : positiveInteger(options.gpusPerTask, "gpusPerTask", 1);
     const timeout = AbortSignal.timeout(positiveInteger(options.allocateTimeoutMs, "allocateTimeoutMs", 60_000));
     const signal = options.signal === undefined ? timeout : AbortSignal.any([timeout, options.signal]);
+    const config = await runSlurmCommand("scontrol", ["show", "config"], { env, signal });
+    const mungeSocket = parseMungeSocket(config);
     const adopted = options.jobId ?? env["SLURM_JOB_ID"];
     if (adopted !== undefined) {
       const source = options.jobId !== undefined ? "jobId" : "the SLURM_JOB_ID this process runs in";
       const nodes = await readNodes(adopted, env, signal).catch((error: unknown) => {
         throw new SlurmCommandError(`cannot use Slurm job ${adopted} (${source}): ${error instanceof Error ? error.message : String(error)}`, { cause: error });
       });
-      return new SlurmLauncher({ jobId: adopted, nodes, tasksPerNode, gpusPerTask, env, record: undefined, cancelledOrphans: [], reaper: undefined });
+      return new SlurmLauncher({ jobId: adopted, nodes, tasksPerNode, gpusPerTask, env, mungeSocket, record: undefined, cancelledOrphans: [], reaper: undefined });
     }
-    const clusterName = parseClusterName(await runSlurmCommand("scontrol", ["show", "config"], { env, signal }));
+    const clusterName = parseClusterName(config);
     if (clusterName === undefined) throw new SlurmCommandError("scontrol show config names no ClusterName");
     const record = { dir: options.recordDir ?? defaultAllocationRecordDir, clusterName };
     const cancelledOrphans = await cancelOrphanedAllocations(record.dir, clusterName, { env, signal });
@@ -215,7 +222,7 @@ export class SlurmLauncher implements WorkerLauncher {
     recordAllocation(record.dir, { clusterName, jobId, jobName });
     const reaper = startReaper(jobId, jobName, record, env);
     try {
-      return new SlurmLauncher({ jobId, nodes: await readNodes(jobId, env, signal), tasksPerNode, gpusPerTask, env, record, cancelledOrphans, reaper });
+      return new SlurmLauncher({ jobId, nodes: await readNodes(jobId, env, signal), tasksPerNode, gpusPerTask, env, mungeSocket, record, cancelledOrphans, reaper });
     } catch (error) {
       await runSlurmCommand("scancel", [jobId], { env, signal: AbortSignal.timeout(10_000) }).catch(() => undefined);
       forgetAllocation(record.dir, { clusterName, jobId });
@@ -259,6 +266,11 @@ export class SlurmLauncher implements WorkerLauncher {
 
   slurmPlacement(rank: number): { jobId: string; nodeName: string } {
     return { jobId: this.jobId, nodeName: this.nodeOf(rank).name };
+  }
+
+  /** srun forwards stdin over the network in clear: the bootstrap goes as a munge credential only this user can decode. */
+  sealBootstrap(line: string): Promise<string> {
+    return sealWithMunge(line, { socket: this.#mungeSocket, env: this.#env });
   }
 
   peerBindHost(rank: number): string {

@@ -72,7 +72,10 @@ export class WorkerHandle {
     });
     const child = this.child;
     child.stdin?.on("error", () => undefined); // EPIPE when the worker is gone: its exit is reported instead
-    child.stdin?.write(`${JSON.stringify(bootstrap)}\n`);
+    const line = JSON.stringify(bootstrap);
+    const launcher = options.launcher;
+    if (launcher.sealBootstrap === undefined) child.stdin?.write(`${line}\n`);
+    else this.#sendSealed(launcher.sealBootstrap(line));
     child.stdout?.setEncoding("utf8");
     child.stderr?.setEncoding("utf8");
     child.stdout?.on("data", (text: string) => options.onStrayOutput(this.rank, "stdout", text));
@@ -120,6 +123,17 @@ export class WorkerHandle {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     this.#killedBecause ??= reason;
     this.child.kill("SIGKILL");
+  }
+
+  /**
+   * Writes the sealed bootstrap once the launcher made it; a bootstrap that cannot be sealed is
+   * never sent in clear: the worker is killed with the reason, which its exit then reports.
+   */
+  #sendSealed(sealing: Promise<string>): void {
+    sealing.then(
+      (sealed) => void this.child.stdin?.write(`${sealed}\n`),
+      (error: unknown) => this.kill(`its bootstrap could not be sealed: ${error instanceof Error ? error.message : String(error)}`),
+    );
   }
 
   /** Closes the stdin pipe: the worker exits on its own. */

@@ -5,6 +5,7 @@
  */
 import { Collectives, PeerMesh } from "../collectives/index.js";
 import { RingbookError } from "../errors.js";
+import type { LinkSecurity } from "../transport/link-security.js";
 import { checkReachable } from "./endpoint-reachability.js";
 
 /** How long a rank tries to open a TCP connection to each peer before the mesh fails, naming where. */
@@ -20,14 +21,14 @@ interface Generation {
 
 export class WorkerMesh {
   readonly #rank: number;
-  readonly #password: string;
+  readonly #security: LinkSecurity;
   readonly #clusterId: string;
   readonly #log: (line: string) => void;
   #current: Generation | undefined;
 
-  constructor(options: { rank: number; password: string; clusterId: string; log: (line: string) => void }) {
+  constructor(options: { rank: number; security: LinkSecurity; clusterId: string; log: (line: string) => void }) {
     this.#rank = options.rank;
-    this.#password = options.password;
+    this.#security = options.security;
     this.#clusterId = options.clusterId;
     this.#log = options.log;
   }
@@ -39,7 +40,7 @@ export class WorkerMesh {
       rank: this.#rank,
       worldSize,
       bindAddress,
-      password: this.#password,
+      ...(this.#security.mechanism === "curve" ? { curveKeys: this.#security.keys } : { password: this.#security.password }),
       zapDomain: `ringbook-${this.#clusterId}-mesh-${generation}`,
       log: this.#log,
     });

@@ -7,10 +7,13 @@
 import { RingbookError } from "../errors.js";
 import { toRank } from "../ids.js";
 import { ClusterSecret } from "../transport/cluster-secret.js";
+import { generateCurveKeys, type CurveKeys } from "../transport/curve-keys.js";
+import type { LinkSecurity } from "../transport/link-security.js";
 import { PrivateDir } from "../transport/private-dir.js";
 import { ClusterClosedError, RemoteTaskError, WorkerDiedError, type WorkerExit } from "./cluster-errors.js";
 import type { ClusterSettings } from "./cluster-settings.js";
 import { ControlChannel, type ReceivedMessage } from "./control-channel.js";
+import { unencryptedLinksWarning } from "./link-encryption.js";
 import { assignDevices, listGpus } from "./devices.js";
 import type { ToWorker } from "./messages.js";
 import { ReplyWaiters } from "./reply-waiters.js";
@@ -45,6 +48,8 @@ export class WorkerPool {
   readonly id: string;
   readonly #settings: ClusterSettings;
   readonly #secret: ClusterSecret;
+  /** Made for this cluster when its links are encrypted; they travel only in the bootstraps. */
+  readonly #curveKeys: CurveKeys | null;
   readonly #dir: PrivateDir;
   readonly #control: ControlChannel;
   readonly #listener: PoolListener;
@@ -62,10 +67,11 @@ export class WorkerPool {
   #gpus: number[] | undefined;
   #closing = false;
 
-  private constructor(id: string, settings: ClusterSettings, secret: ClusterSecret, dir: PrivateDir, control: ControlChannel, listener: PoolListener) {
+  private constructor(id: string, settings: ClusterSettings, secret: ClusterSecret, curveKeys: CurveKeys | null, dir: PrivateDir, control: ControlChannel, listener: PoolListener) {
     this.id = id;
     this.#settings = settings;
     this.#secret = secret;
+    this.#curveKeys = curveKeys;
     this.#dir = dir;
     this.#control = control;
     this.#listener = listener;
@@ -77,11 +83,14 @@ export class WorkerPool {
   /** Opens the private directory and the control socket; no worker yet. A failed start closes what it opened. */
   static async open(id: string, settings: ClusterSettings, listener: PoolListener): Promise<WorkerPool> {
     const secret = ClusterSecret.generate();
+    const curveKeys = settings.linkEncryption === "curve" ? generateCurveKeys() : null;
+    const security: LinkSecurity = curveKeys === null ? { mechanism: "plain", password: secret.socketPassword } : { mechanism: "curve", keys: curveKeys };
+    if (curveKeys === null && settings.transport === "tcp") settings.log(unencryptedLinksWarning(id, settings.network.address));
     const dir = await PrivateDir.create();
     try {
       const bindAddress = settings.transport === "ipc" ? dir.endpoint("control") : `tcp://${settings.network.address}:*`;
-      const control = await ControlChannel.bind({ bindAddress, secret, zapDomain: `ringbook-${id}`, log: settings.log });
-      return new WorkerPool(id, settings, secret, dir, control, listener);
+      const control = await ControlChannel.bind({ bindAddress, secret, security, zapDomain: `ringbook-${id}`, log: settings.log });
+      return new WorkerPool(id, settings, secret, curveKeys, dir, control, listener);
     } catch (error) {
       await dir.remove();
       throw error;
@@ -193,6 +202,7 @@ export class WorkerPool {
       worldSize,
       controlEndpoint: this.#control.endpoint,
       secretHex: this.#secret.toHex(),
+      curveKeys: this.#curveKeys,
       backend: this.#settings.backend,
       gpu: device.gpu !== null,
       cwd: this.#settings.cwd,

@@ -18,12 +18,13 @@ import { startInterruptibleThread } from "../threads/interruptible-thread-option
 import { ClusterSecret } from "../transport/cluster-secret.js";
 import { SerialSender } from "../transport/serial-sender.js";
 import { signFrames, verifyFrames } from "../transport/signed-frames.js";
-import { zapClientOptions } from "../transport/zap-authenticator.js";
+import { clientSocketOptions } from "../transport/link-security.js";
 import { encodeFromWorker, parseToWorker, routingIdOf, type FromWorker, type ToWorker, type WorkerIdentity } from "./messages.js";
 import { closeSocketsKey, interruptProbeKey, type FromExecution, type ToExecution } from "./thread-protocol.js";
 import { checkReachable } from "./endpoint-reachability.js";
 import { checkSlurmStepEnvironment, type SlurmStepEnvironment } from "./slurm-step-environment.js";
-import { parseWorkerBootstrap, type WorkerBootstrap } from "./worker-bootstrap.js";
+import { parseSealedBootstrap, unsealWithMunge } from "./munge-seal.js";
+import { linkSecurityOf, parseWorkerBootstrap, type WorkerBootstrap } from "./worker-bootstrap.js";
 
 /** How long an awaiting (not busy) execution thread gets to acknowledge an interrupt. */
 const idleAckMs = 150;
@@ -83,8 +84,7 @@ class Supervisor {
   constructor(bootstrap: WorkerBootstrap) {
     this.#bootstrap = bootstrap;
     this.#identity = { rank: bootstrap.rank, incarnation: bootstrap.incarnation };
-    const secret = ClusterSecret.fromHex(bootstrap.secretHex);
-    this.#key = secret.signingKey;
+    this.#key = ClusterSecret.fromHex(bootstrap.secretHex).signingKey;
     this.#dealer = new zmq.Dealer({
       routingId: routingIdOf(this.#identity),
       linger: 2000,
@@ -92,7 +92,7 @@ class Supervisor {
       // process or the network is gone, not while its JavaScript is busy with a long cell.
       heartbeatInterval: ownerHeartbeatIntervalMs,
       heartbeatTimeout: ownerHeartbeatTimeoutMs,
-      ...zapClientOptions(secret.socketPassword),
+      ...clientSocketOptions(linkSecurityOf(bootstrap)),
     });
     this.#dealer.connect(bootstrap.controlEndpoint);
     this.#sender = new SerialSender(this.#dealer, "control", (line) => logLine(this.#identity, line));
@@ -279,7 +279,10 @@ class Supervisor {
 
 let bootstrap: WorkerBootstrap;
 try {
-  bootstrap = parseWorkerBootstrap(await readBootstrapLine());
+  const line = await readBootstrapLine();
+  // From a launcher whose pipe crosses the network (srun), the line is sealed with munge.
+  const sealed = parseSealedBootstrap(line);
+  bootstrap = parseWorkerBootstrap(sealed === undefined ? line : await unsealWithMunge(sealed));
 } catch (error) {
   logLine(undefined, `cannot start: ${(error as Error).message}`);
   process.exit(2);
