@@ -35,7 +35,7 @@ const plans = sizes.map(parsePlan);
 const launcher = await SlurmLauncher.open({ nodes, tasksPerNode, recordDir });
 // `launch` carries the variant's own launchCluster options (e.g. link encryption), checked by launchCluster.
 const training = isJsonObject(mlp) && typeof mlp["steps"] === "number" && typeof mlp["warmup"] === "number" ? { steps: mlp["steps"], warmup: mlp["warmup"] } : undefined;
-const cluster = await launchCluster({ ...launch, workers: nodes * tasksPerNode, transport: "tcp", host: ownerAddress, backend: training === undefined ? "cpu" : "wasm", launcher, log: (line) => process.stderr.write(`${line}\n`) });
+const cluster = await launchCluster({ ...launch, workers: nodes * tasksPerNode, transport: "tcp", networkInterface: ownerAddress, backend: training === undefined ? "cpu" : "wasm", launcher, log: (line) => process.stderr.write(`${line}\n`) });
 try {
   if (training !== undefined) {
     const run = cluster.train(benchTrainOptions("mlp", cluster.worldSize, training.steps));

@@ -36,8 +36,8 @@ interface Variant {
 
 /** Each variant is launched fresh in every round; a second row set (e.g. CURVE links) is one more entry. */
 const variants: Variant[] = [
-  { label: "ringbook", launch: {} },
-  // { label: "ringbook CURVE", launch: { linkEncryption: "curve" } },
+  { label: "ringbook", launch: { linkEncryption: "none" } },
+  { label: "ringbook CURVE", launch: { linkEncryption: "curve" } },
 ];
 
 interface SizePlan {
@@ -93,7 +93,7 @@ async function runGloo(bed: TestBed, hosts: number, plans: SizePlan[], port: () 
 
 /** Steady-state samples/s of the benchmark MLP trained by `hosts` workers, one per host. */
 async function runMlp(bed: TestBed, hosts: number): Promise<number> {
-  const args = [ownerScript, JSON.stringify({ nodes: hosts, tasksPerNode: 1, ownerAddress: bed.head.address, recordDir: join(bed.stateDir, "allocation-records"), sizes: [], launch: {}, mlp: { steps: 150, warmup: 15 } })];
+  const args = [ownerScript, JSON.stringify({ nodes: hosts, tasksPerNode: 1, ownerAddress: bed.head.address, recordDir: join(bed.stateDir, "allocation-records"), sizes: [], launch: { linkEncryption: "none" }, mlp: { steps: 150, warmup: 15 } })];
   const result = await bed.run(bed.head, process.execPath, args, { env: bed.slurmEnv(), timeoutMs: 600_000 });
   if (result.code !== 0) throw new Error(`MLP training on ${hosts} hosts failed (exit ${result.code}):\n${result.stderr.trim().split("\n").slice(-15).join("\n")}`);
   const parsed: unknown = JSON.parse(result.stdout.trim().split("\n")[0] ?? "null");

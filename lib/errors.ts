@@ -18,9 +18,12 @@ export const ERROR_CODES = [
   "WASM_BACKEND",
   "WASM_KERNEL",
   // lib/transport
+  "ERR_BAD_CURVE_KEYS",
   "ERR_BAD_SECRET",
   "ERR_IPC_DIR",
   "ERR_IPC_NAME",
+  "ERR_MUNGE",
+  "ERR_NO_CURVE",
   "ERR_ZAP_BIND",
   "ERR_ZAP_DOMAIN",
   // lib/collectives
@@ -100,6 +103,7 @@ export const ERROR_CODES = [
   "ERR_LAUNCHER_CLOSED",
   "ERR_SLURM",
   "ERR_SLURM_PLACEMENT",
+  "ERR_UNREACHABLE",
   "ERR_DUPLICATE_WAIT",
   "ERR_INTERRUPTED",
   "ERR_MESH_GENERATION",

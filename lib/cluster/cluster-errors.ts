@@ -6,6 +6,8 @@ import type { RemoteErrorInfo } from "./messages.js";
 export interface WorkerExit {
   rank: number;
   pid: number | undefined;
+  /** The host it ran on, as it said ("" before it said). */
+  host: string;
   exitCode: number | null;
   signal: NodeJS.Signals | null;
   /** Its last stderr lines, oldest first. */
@@ -18,7 +20,8 @@ function describeExit(exit: WorkerExit): string {
   const how = exit.signal !== null ? `was killed by ${exit.signal}` : `exited with code ${exit.exitCode}`;
   const why = exit.killedBecause === undefined ? "" : ` (killed by the owner: ${exit.killedBecause})`;
   const tail = exit.stderrTail.length === 0 ? " It wrote nothing to stderr." : ` Its last stderr lines:\n${exit.stderrTail.map((line) => `  | ${line}`).join("\n")}`;
-  return `worker rank ${exit.rank} (pid ${exit.pid ?? "?"}) ${how}${why}.${tail}`;
+  const where = exit.host === "" ? "" : ` on ${exit.host}`;
+  return `worker rank ${exit.rank} (pid ${exit.pid ?? "?"}) ${how}${where}${why}.${tail}`;
 }
 
 /** A worker died while an operation needed it. */

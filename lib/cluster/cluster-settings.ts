@@ -1,6 +1,8 @@
 /** What a cluster is launched with (checked by parseLaunchOptions). */
 import type { BackendPreference } from "../backend/backend-preference.js";
 import type { DeviceOption } from "./devices.js";
+import type { NetworkChoice } from "./network-interface.js";
+import type { LinkEncryption } from "./link-encryption.js";
 import type { WorkerLauncher } from "./worker-launcher.js";
 
 /** Settings fixed at launch. */
@@ -8,8 +10,10 @@ export interface ClusterSettings {
   devices: DeviceOption;
   backend: BackendPreference;
   transport: "ipc" | "tcp";
-  /** Interface tcp sockets bind to. */
-  host: string;
+  /** The owner's interface that tcp sockets bind to and workers connect to, and why. */
+  network: NetworkChoice;
+  /** CURVE or not on the links (parsed: tcp defaults to "curve", ipc to "none"). */
+  linkEncryption: LinkEncryption;
   cwd: string;
   env: Record<string, string>;
   launchTimeoutMs: number;

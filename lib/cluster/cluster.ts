@@ -18,6 +18,7 @@ import { parseCallbackOptions } from "../training/callback-options.js";
 import { ClusterClosedError, RemoteTaskError, WorkerDiedError, type WorkerExit } from "./cluster-errors.js";
 import type { ClusterSettings } from "./cluster-settings.js";
 import { describeCluster, type ClusterDescription, type WorkerDescription } from "./describe.js";
+import { linkKindOf } from "./link-encryption.js";
 import { findDisplayHost } from "../plots/live-display.js";
 import { LiveTrainingView } from "./live-training-view.js";
 import type { TaskSpec } from "./messages.js";
@@ -136,25 +137,28 @@ export class Cluster {
     return this.#closing !== undefined;
   }
 
-  /** Rank, pid, host, backend, device and state of every worker (a table in notebooks). */
+  /** Rank, pid, host, backend, device, link and state of every worker (a table in notebooks). */
   describe(): ClusterDescription {
     const rows: WorkerDescription[] = [];
+    const link = linkKindOf(this.#settings.transport, this.#settings.linkEncryption);
     for (let rank = 0; rank < this.worldSize; rank++) {
       const worker = this.#pool.worker(rank);
       const busy = [...this.#tasks.values()].some((task) => task.unsettledRanks.includes(rank));
       rows.push({
         rank,
-        pid: worker?.pid ?? null,
+        pid: worker?.remotePid ?? worker?.pid ?? null,
         host: worker?.host ?? "",
         backend: worker?.info?.backend ?? "",
         backendSummary: worker?.info?.backendSummary ?? "",
         backendNotes: worker?.info?.notes ?? [],
         device: worker?.info?.device ?? "",
+        link,
         state: worker === undefined ? "closed" : worker.state === "ready" && busy ? "busy" : worker.state,
         incarnation: worker?.incarnation ?? -1,
+        slurmStep: worker?.slurmStep ?? null,
       });
     }
-    return describeCluster(rows);
+    return describeCluster(rows, { launcher: this.#settings.launcher.describe(), network: this.#settings.network });
   }
 
   /**

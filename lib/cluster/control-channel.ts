@@ -1,6 +1,7 @@
 /**
- * The owner's control socket: one ROUTER that every worker's supervisor connects to, with ZAP
- * PLAIN authentication at the handshake and an HMAC signature on every message. A message that is
+ * The owner's control socket: one ROUTER that every worker's supervisor connects to, authenticated
+ * at the handshake (CURVE on tcp, which also encrypts; PLAIN in the private ipc directory, see
+ * transport/link-security.ts) and with an HMAC signature on every message. A message that is
  * unsigned, wrongly signed, malformed, or sent by a connection whose identity does not match the
  * header is dropped with a log line and never reaches the cluster.
  */
@@ -8,7 +9,8 @@ import * as zmq from "zeromq";
 import type { ClusterSecret } from "../transport/cluster-secret.js";
 import { SerialSender } from "../transport/serial-sender.js";
 import { signFrames, verifyFrames } from "../transport/signed-frames.js";
-import { ZapAuthenticator, zapServerOptions, type ZapRegistration } from "../transport/zap-authenticator.js";
+import { registerLinkDomain, serverSocketOptions, type LinkSecurity } from "../transport/link-security.js";
+import type { ZapRegistration } from "../transport/zap-authenticator.js";
 import { encodeToWorker, parseFromWorker, routingIdOf, type FromWorker, type ToWorker, type WorkerIdentity } from "./messages.js";
 
 /** A verified message from a worker, with its payload frame if any. */
@@ -33,11 +35,11 @@ export class ControlChannel {
     this.#sender = new SerialSender(router, "cluster control", log);
   }
 
-  /** Binds the socket at `bindAddress` (an ipc path, or tcp with port `*`). */
-  static async bind(options: { bindAddress: string; secret: ClusterSecret; zapDomain: string; log: (line: string) => void }): Promise<ControlChannel> {
-    const zap = await ZapAuthenticator.register(options.zapDomain, options.secret.socketPassword, options.log);
+  /** Binds the socket at `bindAddress` (an ipc path, or tcp with port `*`); connections must meet `security`. */
+  static async bind(options: { bindAddress: string; secret: ClusterSecret; security: LinkSecurity; zapDomain: string; log: (line: string) => void }): Promise<ControlChannel> {
+    const zap = await registerLinkDomain(options.security, options.zapDomain, options.log);
     // Unroutable sends fail loudly instead of vanishing; handover lets a restarted rank reconnect.
-    const router = new zmq.Router({ ...zapServerOptions(options.zapDomain), linger: 0, mandatory: true, sendHighWaterMark: 10_000, receiveHighWaterMark: 10_000 });
+    const router = new zmq.Router({ ...serverSocketOptions(options.security, options.zapDomain), linger: 0, mandatory: true, sendHighWaterMark: 10_000, receiveHighWaterMark: 10_000 });
     try {
       await router.bind(options.bindAddress);
     } catch (error) {

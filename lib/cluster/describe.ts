@@ -3,6 +3,9 @@
  * renders as a table in notebooks through the `ringbook.mimeBundle` symbol any display host may
  * honour.
  */
+import type { LinkKind } from "./link-encryption.js";
+
+import type { NetworkChoice } from "./network-interface.js";
 
 /** A worker's state as reported. */
 export type DescribedState = "starting" | "ready" | "busy" | "dead" | "closed";
@@ -18,25 +21,50 @@ export interface WorkerDescription {
   /** Why each faster backend was not taken, one line each (e.g. "tensorflow: Cannot find module ..."). */
   backendNotes: string[];
   device: string;
+  /** How it talks to the owner and its peers: "ipc", "ipc+curve", "tcp+curve" or "tcp (unencrypted)". */
+  link: LinkKind;
   state: DescribedState;
   /** Counts restarts: a restarted rank gets a new incarnation. */
   incarnation: number;
+  /** The Slurm job and step the worker runs in ("12.3"), from its own SLURM_* variables; null elsewhere. */
+  slurmStep: string | null;
 }
 
-/** The rows, with a table rendering. */
-export type ClusterDescription = WorkerDescription[];
+/** Where the workers run and how they reach the owner: said once, below the rows. */
+export interface ClusterPlacement {
+  /** The launcher's own words ("local processes", "Slurm job 12 on host1, host2"). */
+  launcher: string;
+  /** The owner's interface the workers connect to, and why it was chosen. */
+  network: NetworkChoice;
+}
 
-const columns: ReadonlyArray<keyof WorkerDescription> = ["rank", "pid", "host", "backend", "device", "state"];
+/** The rows, with a table rendering, and where they run (not a row: one per cluster). */
+export type ClusterDescription = WorkerDescription[] & { readonly placement?: ClusterPlacement };
+
+const columns: ReadonlyArray<keyof WorkerDescription> = ["rank", "pid", "host", "backend", "device", "link", "state"];
 
 function escapeHtml(text: string): string {
   return text.replace(/[&<>"]/g, (char) => `&#${char.charCodeAt(0)};`);
 }
 
-function textTable(rows: readonly WorkerDescription[]): string {
+/** The columns shown: the Slurm step only where some worker runs in one. */
+function columnsOf(rows: readonly WorkerDescription[]): ReadonlyArray<keyof WorkerDescription> {
+  return rows.some((row) => row.slurmStep !== null) ? [...columns, "slurmStep"] : columns;
+}
+
+function placementLines(placement: ClusterPlacement | undefined): string[] {
+  if (placement === undefined) return [];
+  const { address, interfaceName, reason } = placement.network;
+  const link = interfaceName === undefined ? reason : `owner's interface ${interfaceName} ${address} (${reason})`;
+  return [`workers: ${placement.launcher}; ${link}`];
+}
+
+function textTable(rows: readonly WorkerDescription[], placement: ClusterPlacement | undefined): string {
+  const columns = columnsOf(rows);
   const cells = [columns.map(String), ...rows.map((row) => columns.map((column) => String(row[column] ?? "")))];
   const widths = columns.map((_, i) => Math.max(...cells.map((line) => line[i]!.length)));
   const table = cells.map((line) => line.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n");
-  const notes = backendLines(rows);
+  const notes = [...placementLines(placement), ...backendLines(rows)];
   return notes.length === 0 ? table : `${table}\n\n${notes.join("\n")}`;
 }
 
@@ -60,14 +88,17 @@ function backendLines(rows: readonly WorkerDescription[]): string[] {
 }
 
 /** Wraps rows so that notebooks show them as a table. */
-export function describeCluster(rows: WorkerDescription[]): ClusterDescription {
+export function describeCluster(rows: WorkerDescription[], placement?: ClusterPlacement): ClusterDescription {
+  const columns = columnsOf(rows);
+  // Not enumerable: the rows compare and print as the plain array they are.
+  Object.defineProperty(rows, "placement", { enumerable: false, value: placement });
   Object.defineProperty(rows, Symbol.for("ringbook.mimeBundle"), {
     enumerable: false,
     value: () => ({
-      "text/plain": textTable(rows),
+      "text/plain": textTable(rows, placement),
       "text/html": `<table><thead><tr>${columns.map((column) => `<th>${column}</th>`).join("")}</tr></thead><tbody>${rows
         .map((row) => `<tr>${columns.map((column) => `<td>${escapeHtml(String(row[column] ?? ""))}</td>`).join("")}</tr>`)
-        .join("")}</tbody></table>${backendLines(rows).map((line) => `<div>${escapeHtml(line)}</div>`).join("")}`,
+        .join("")}</tbody></table>${[...placementLines(placement), ...backendLines(rows)].map((line) => `<div>${escapeHtml(line)}</div>`).join("")}`,
     }),
   });
   return rows;

@@ -12,7 +12,8 @@ export type DeviceOption = "auto" | "cpu" | readonly number[];
 /** One worker's assignment. */
 export interface DeviceAssignment {
   gpu: number | null;
-  env: { CUDA_VISIBLE_DEVICES: string };
+  /** CUDA_VISIBLE_DEVICES for the worker; absent where someone else (Slurm) sets it. */
+  env: { CUDA_VISIBLE_DEVICES?: string };
 }
 
 /** GPU indices `nvidia-smi` reports; none when it is missing or fails. */

@@ -42,7 +42,8 @@ export interface RemoteErrorInfo {
 
 /** Worker → owner. */
 export type FromWorker =
-  | { type: "hello"; pid: number; host: string }
+  /** `slurmStep`: "job.step" from the worker's SLURM_JOB_ID and SLURM_STEP_ID, null outside Slurm. */
+  | { type: "hello"; pid: number; host: string; slurmStep: string | null }
   | { type: "ready"; backend: string; backendSummary: string; device: string; tfjsVersion: string; startMs: number; notes: string[] }
   | { type: "startFailed"; error: RemoteErrorInfo }
   /** `localEndpoint`: the ipc endpoint for the ranks of the same host, when it bound one. */
@@ -206,7 +207,7 @@ export function parseFromWorker(text: Buffer | string): FromWorker & WorkerIdent
   const message = ((): FromWorker => {
     switch (type) {
       case "hello":
-        return { type, pid: int(value, "pid", 1), host: str(value, "host") };
+        return { type, pid: int(value, "pid", 1), host: str(value, "host"), slurmStep: value["slurmStep"] === null || value["slurmStep"] === undefined ? null : str(value, "slurmStep") };
       case "ready":
         return {
           type,

@@ -19,14 +19,13 @@ import type { Collectives } from "../collectives/index.js";
 import { setUpCodeThread } from "../threads/code-thread.js";
 import { exportTrainedModel, runWorkerTraining } from "../training/worker-train.js";
 import { evaluateOnWorker } from "../training/worker-evaluate.js";
-import { ClusterSecret } from "../transport/cluster-secret.js";
 import { ZapAuthenticator } from "../transport/zap-authenticator.js";
 import type { TaskSpec } from "./messages.js";
 import { taskKinds } from "./task-kinds.js";
 import { OutputRelay } from "./output-relay.js";
 import { serializeValue, TaskRunner, toRemoteError, type TaskOutcome } from "./task-runner.js";
 import { closeSocketsKey, interruptProbeKey, parseToExecution, type FromExecution, type ToExecution } from "./thread-protocol.js";
-import type { WorkerBootstrap } from "./worker-bootstrap.js";
+import { linkSecurityOf, type WorkerBootstrap } from "./worker-bootstrap.js";
 import { WorkerMesh } from "./worker-mesh.js";
 
 type Tfjs = typeof import("@tensorflow/tfjs");
@@ -129,7 +128,7 @@ export class RankRuntime {
     }
     const mesh = new WorkerMesh({
       rank: this.#bootstrap.rank,
-      password: ClusterSecret.fromHex(this.#bootstrap.secretHex).socketPassword,
+      security: linkSecurityOf(this.#bootstrap),
       clusterId: this.#bootstrap.clusterId,
       // A failed collective reaches its task as an error, and a mesh that fails between operations
       // (a rank restarted or removed) is replaced anyway: only refused intruders are worth a line.

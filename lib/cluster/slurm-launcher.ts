@@ -2,22 +2,29 @@
  * Workers as Slurm job steps: one allocation (made here with `salloc --no-shell`, or the one this
  * process runs in), one `srun` step per rank pinned to its node. The step's srun is the child the
  * cluster owns: its stdin reaches the worker (the bootstrap, so the cluster secret never shows in
- * argv, the environment or Slurm's job records), and SIGKILL of it ends the step within a fraction
+ * argv, the environment or Slurm's job records; srun forwards stdin across the network in clear,
+ * so the line is sealed with munge first, see munge-seal.ts), and SIGKILL of it ends the step within a fraction
  * of a second (../shared/multihost/README.md, Q4). srun runs in its own session, so a signal to
  * the owner's process group leaves its helper able to cancel the step. A rank restarted is a new
  * step in the same allocation. `close()` cancels an allocation the launcher made; one whose owner
- * was SIGKILLed is cancelled by the next launcher on the same Slurm cluster (see
- * slurm-allocation-records.ts).
+ * was SIGKILLed is cancelled at once by its reaper (slurm-allocation-reaper.ts), or, if that died
+ * too, by the next launcher on the same Slurm cluster (see slurm-allocation-records.ts).
+ * `launchCluster({ slurm: {...} })` makes one for you.
  *
  * @example
  * const launcher = await SlurmLauncher.open({ nodes: 4 });
- * const cluster = await launchCluster({ workers: 4, transport: "tcp", host: "10.0.0.5", launcher });
+ * const cluster = await launchCluster({ launcher, networkInterface: "eth0" });
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { Socket } from "node:net";
+import { fileURLToPath } from "node:url";
 import { randomBytes } from "node:crypto";
 import { RingbookError } from "../errors.js";
+import { parseMungeSocket, sealWithMunge } from "./munge-seal.js";
 import { cancelOrphanedAllocations, defaultAllocationRecordDir, forgetAllocation, parseClusterName, recordAllocation } from "./slurm-allocation-records.js";
 import { parseAllocationId, parseHostnames, parseNodeAddresses, runSlurmCommand, SlurmCommandError, type SlurmNode } from "./slurm-commands.js";
+import type { DeviceAssignment, DeviceOption } from "./devices.js";
+import { SlurmPendingWatch } from "./slurm-pending-watch.js";
 import type { WorkerLauncher, WorkerStartRequest } from "./worker-launcher.js";
 
 /** Options of {@link SlurmLauncher.open}. */
@@ -32,6 +39,8 @@ export interface SlurmLauncherOptions {
   partition?: string;
   /** Time limit of a new allocation, in Slurm's format ("2:00:00"). @default the partition's */
   time?: string;
+  /** GPUs per rank, asked of the allocation and of every step (`--gpus-per-task`). @default none */
+  gpusPerTask?: number;
   /** Environment of Slurm's commands and of srun (SLURM_CONF, ...). @default process.env */
   env?: NodeJS.ProcessEnv;
   /**
@@ -41,6 +50,10 @@ export interface SlurmLauncherOptions {
   recordDir?: string;
   /** Bound on getting the allocation and reading its nodes. @default 60000 */
   allocateTimeoutMs?: number;
+  /** Where the pending allocation's state and reason are reported. @default nowhere */
+  log?: (line: string) => void;
+  /** How often Slurm is asked why a new allocation is pending. @default 3000 */
+  pendingPollMs?: number;
   signal?: AbortSignal;
 }
 
@@ -50,22 +63,52 @@ function positiveInteger(value: unknown, name: string, fallback: number): number
   return value;
 }
 
+/** salloc's arguments (after `--no-shell`) for a new allocation named `jobName`. */
+export function allocationArgs(options: { nodes: number; tasksPerNode: number; partition?: string | undefined; time?: string | undefined; gpusPerTask?: number | undefined }, jobName: string): string[] {
+  return [
+    `--nodes=${options.nodes}`, `--ntasks-per-node=${options.tasksPerNode}`, `--job-name=${jobName}`,
+    ...(options.partition === undefined ? [] : [`--partition=${options.partition}`]),
+    ...(options.time === undefined ? [] : [`--time=${options.time}`]),
+    ...(options.gpusPerTask === undefined ? [] : [`--gpus-per-task=${options.gpusPerTask}`]),
+  ];
+}
+
+/** srun's arguments for the step of one rank on `nodeName` in job `jobId`. */
+export function stepArgs(jobId: string, nodeName: string, request: Pick<WorkerStartRequest, "rank" | "incarnation" | "cwd" | "command" | "args">, gpusPerTask: number | undefined): string[] {
+  return [
+    `--jobid=${jobId}`, "--nodes=1", "--ntasks=1", `--nodelist=${nodeName}`,
+    // One CPU per step (not the whole node), so the ranks of a node run side by side.
+    "--exact",
+    ...(gpusPerTask === undefined ? [] : [`--gpus-per-task=${gpusPerTask}`]),
+    "--kill-on-bad-exit=1", "--quiet", `--chdir=${request.cwd}`,
+    `--job-name=ringbook-rank${request.rank}.${request.incarnation}`,
+    request.command, ...request.args,
+  ];
+}
+
 /**
  * Runs `salloc --no-shell` and resolves with the job id once granted. The id is known from the
  * "Pending" line on, so a timed-out or aborted request is cancelled, never left queued.
  */
-function allocate(args: string[], env: NodeJS.ProcessEnv, signal: AbortSignal): Promise<string> {
+function allocate(args: string[], env: NodeJS.ProcessEnv, signal: AbortSignal, pending: { log: (line: string) => void; pollMs: number } | undefined): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn("salloc", ["--no-shell", ...args], { env, stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
+    let watch: SlurmPendingWatch | undefined;
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString("utf8");
+      const pendingId = /Pending job allocation (\d+)/.exec(stderr)?.[1];
+      if (pending !== undefined && pendingId !== undefined && watch === undefined) watch = new SlurmPendingWatch(pendingId, { env, log: pending.log, intervalMs: pending.pollMs });
+    });
     const abort = (): void => void child.kill("SIGKILL");
     signal.addEventListener("abort", abort, { once: true });
     child.once("error", (error) => {
+      watch?.close();
       signal.removeEventListener("abort", abort);
       reject(new SlurmCommandError(`salloc could not start: ${error.message} (is Slurm's client installed?)`, { cause: error }));
     });
     child.once("close", (code) => {
+      watch?.close();
       signal.removeEventListener("abort", abort);
       const jobId = parseAllocationId(stderr);
       if (code === 0 && jobId !== undefined && !signal.aborted) return resolve(jobId);
@@ -77,6 +120,21 @@ function allocate(args: string[], env: NodeJS.ProcessEnv, signal: AbortSignal): 
       );
     });
   });
+}
+
+const reaperEntry = fileURLToPath(new URL("./slurm-allocation-reaper.js", import.meta.url));
+
+/**
+ * Starts the reaper of an allocation just made (see slurm-allocation-reaper.ts): in its own
+ * session, so a signal to the owner's process group leaves it, and unreferenced, so it never
+ * keeps the owner alive.
+ */
+function startReaper(jobId: string, jobName: string, record: { dir: string; clusterName: string }, env: NodeJS.ProcessEnv): ChildProcess {
+  const reaper = spawn(process.execPath, [reaperEntry, jobId, jobName, record.dir, record.clusterName], { env, stdio: ["pipe", "ignore", "ignore"], detached: true });
+  reaper.stdin?.on("error", () => undefined); // a reaper that died: the record remains the fallback
+  reaper.unref();
+  if (reaper.stdin instanceof Socket) reaper.stdin.unref();
+  return reaper;
 }
 
 /** The nodes of job `jobId`, in Slurm's order, with the addresses their slurmd's are reached at. */
@@ -92,6 +150,16 @@ async function readNodes(jobId: string, env: NodeJS.ProcessEnv, signal: AbortSig
   });
 }
 
+/** Tells a reaper that its allocation was cancelled by its owner, and waits (briefly) for it to exit. */
+async function releaseReaper(reaper: ChildProcess): Promise<void> {
+  if (reaper.exitCode !== null || reaper.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => reaper.once("exit", () => resolve()));
+  reaper.stdin?.end("released\n");
+  const timer = setTimeout(() => reaper.kill("SIGKILL"), 2000);
+  await exited;
+  clearTimeout(timer);
+}
+
 export class SlurmLauncher implements WorkerLauncher {
   readonly kind = "slurm";
   /** The allocation the steps run in. */
@@ -99,23 +167,32 @@ export class SlurmLauncher implements WorkerLauncher {
   /** Its nodes, in Slurm's order. */
   readonly nodes: readonly SlurmNode[];
   readonly tasksPerNode: number;
+  /** GPUs per rank asked of every step, if any. */
+  readonly gpusPerTask: number | undefined;
   /** True when this launcher made the allocation (and so cancels it on close). */
   readonly ownsAllocation: boolean;
   /** Allocations of gone owners that this launcher cancelled before making its own. */
   readonly cancelledOrphans: readonly string[];
   readonly #env: NodeJS.ProcessEnv;
+  /** munged's socket on this Slurm cluster (Slurm's AuthInfo), or null for munge's default. */
+  readonly #mungeSocket: string | null;
   /** Where its own allocation is recorded (undefined for an adopted one). */
   readonly #record: { dir: string; clusterName: string } | undefined;
+  /** Cancels the allocation if this process dies without closing the launcher. */
+  readonly #reaper: ChildProcess | undefined;
   #closed: Promise<void> | undefined;
 
-  private constructor(fields: { jobId: string; nodes: SlurmNode[]; tasksPerNode: number; env: NodeJS.ProcessEnv; record: { dir: string; clusterName: string } | undefined; cancelledOrphans: string[] }) {
+  private constructor(fields: { jobId: string; nodes: SlurmNode[]; tasksPerNode: number; gpusPerTask: number | undefined; env: NodeJS.ProcessEnv; mungeSocket: string | null; record: { dir: string; clusterName: string } | undefined; cancelledOrphans: string[]; reaper: ChildProcess | undefined }) {
     this.jobId = fields.jobId;
     this.nodes = fields.nodes;
     this.tasksPerNode = fields.tasksPerNode;
+    this.gpusPerTask = fields.gpusPerTask;
     this.ownsAllocation = fields.record !== undefined;
     this.cancelledOrphans = fields.cancelledOrphans;
     this.#env = fields.env;
+    this.#mungeSocket = fields.mungeSocket;
     this.#record = fields.record;
+    this.#reaper = fields.reaper;
   }
 
   /** Makes (or adopts) the allocation and reads its nodes and their addresses. */
@@ -123,29 +200,33 @@ export class SlurmLauncher implements WorkerLauncher {
     const env = options.env ?? process.env;
     const nodeCount = positiveInteger(options.nodes, "nodes", 1);
     const tasksPerNode = positiveInteger(options.tasksPerNode, "tasksPerNode", 1);
+    const gpusPerTask = options.gpusPerTask === undefined ? undefined : positiveInteger(options.gpusPerTask, "gpusPerTask", 1);
     const timeout = AbortSignal.timeout(positiveInteger(options.allocateTimeoutMs, "allocateTimeoutMs", 60_000));
     const signal = options.signal === undefined ? timeout : AbortSignal.any([timeout, options.signal]);
+    const config = await runSlurmCommand("scontrol", ["show", "config"], { env, signal });
+    const mungeSocket = parseMungeSocket(config);
     const adopted = options.jobId ?? env["SLURM_JOB_ID"];
     if (adopted !== undefined) {
-      return new SlurmLauncher({ jobId: adopted, nodes: await readNodes(adopted, env, signal), tasksPerNode, env, record: undefined, cancelledOrphans: [] });
+      const source = options.jobId !== undefined ? "jobId" : "the SLURM_JOB_ID this process runs in";
+      const nodes = await readNodes(adopted, env, signal).catch((error: unknown) => {
+        throw new SlurmCommandError(`cannot use Slurm job ${adopted} (${source}): ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      });
+      return new SlurmLauncher({ jobId: adopted, nodes, tasksPerNode, gpusPerTask, env, mungeSocket, record: undefined, cancelledOrphans: [], reaper: undefined });
     }
-    const clusterName = parseClusterName(await runSlurmCommand("scontrol", ["show", "config"], { env, signal }));
+    const clusterName = parseClusterName(config);
     if (clusterName === undefined) throw new SlurmCommandError("scontrol show config names no ClusterName");
     const record = { dir: options.recordDir ?? defaultAllocationRecordDir, clusterName };
     const cancelledOrphans = await cancelOrphanedAllocations(record.dir, clusterName, { env, signal });
     const jobName = `ringbook-${randomBytes(6).toString("hex")}`;
-    const jobId = await allocate(
-      [`--nodes=${nodeCount}`, `--ntasks-per-node=${tasksPerNode}`, `--job-name=${jobName}`,
-        ...(options.partition === undefined ? [] : [`--partition=${options.partition}`]),
-        ...(options.time === undefined ? [] : [`--time=${options.time}`])],
-      env, signal,
-    );
+    const jobId = await allocate(allocationArgs({ nodes: nodeCount, tasksPerNode, partition: options.partition, time: options.time, gpusPerTask }, jobName), env, signal, options.log === undefined ? undefined : { log: options.log, pollMs: positiveInteger(options.pendingPollMs, "pendingPollMs", 3000) });
     recordAllocation(record.dir, { clusterName, jobId, jobName });
+    const reaper = startReaper(jobId, jobName, record, env);
     try {
-      return new SlurmLauncher({ jobId, nodes: await readNodes(jobId, env, signal), tasksPerNode, env, record, cancelledOrphans });
+      return new SlurmLauncher({ jobId, nodes: await readNodes(jobId, env, signal), tasksPerNode, gpusPerTask, env, mungeSocket, record, cancelledOrphans, reaper });
     } catch (error) {
       await runSlurmCommand("scancel", [jobId], { env, signal: AbortSignal.timeout(10_000) }).catch(() => undefined);
       forgetAllocation(record.dir, { clusterName, jobId });
+      await releaseReaper(reaper);
       throw error;
     }
   }
@@ -162,21 +243,34 @@ export class SlurmLauncher implements WorkerLauncher {
   start(request: WorkerStartRequest): ChildProcess {
     if (this.#closed !== undefined) throw new RingbookError("ERR_LAUNCHER_CLOSED", `the Slurm launcher of job ${this.jobId} is closed; rank ${request.rank} was not started`);
     const node = this.nodeOf(request.rank);
-    const args = [
-      `--jobid=${this.jobId}`, "--nodes=1", "--ntasks=1", `--nodelist=${node.name}`,
-      // One CPU per step (not the whole node), so the ranks of a node run side by side.
-      "--exact",
-      "--kill-on-bad-exit=1", "--quiet", `--chdir=${request.cwd}`,
-      `--job-name=ringbook-rank${request.rank}.${request.incarnation}`,
-      request.command, ...request.args,
-    ];
-    return spawn("srun", args, {
-      env: { ...this.#env, ...request.env },
+    const env = { ...this.#env, ...request.env };
+    // Slurm sets the step's GPUs; the owner's own CUDA_VISIBLE_DEVICES must not travel with srun.
+    if (this.gpusPerTask !== undefined) delete env["CUDA_VISIBLE_DEVICES"];
+    return spawn("srun", stepArgs(this.jobId, node.name, request, this.gpusPerTask), {
+      env,
       stdio: ["pipe", "pipe", "pipe"],
       // Its own session: a signal to the owner's process group must not kill srun's helper child
       // too, which is what cancels the step when srun dies (README Q4: tasks survived that).
       detached: true,
     });
+  }
+
+  /**
+   * GPUs come from Slurm (`--gpus-per-task`, which sets the step's CUDA_VISIBLE_DEVICES), never
+   * from the owner's machine; `devices: "cpu"` hides them.
+   */
+  deviceOf(_rank: number, option: DeviceOption): DeviceAssignment {
+    if (option === "cpu" || this.gpusPerTask === undefined) return { gpu: null, env: { CUDA_VISIBLE_DEVICES: "" } };
+    return { gpu: 0, env: {} };
+  }
+
+  slurmPlacement(rank: number): { jobId: string; nodeName: string } {
+    return { jobId: this.jobId, nodeName: this.nodeOf(rank).name };
+  }
+
+  /** srun forwards stdin over the network in clear: the bootstrap goes as a munge credential only this user can decode. */
+  sealBootstrap(line: string): Promise<string> {
+    return sealWithMunge(line, { socket: this.#mungeSocket, env: this.#env });
   }
 
   peerBindHost(rank: number): string {
@@ -196,7 +290,14 @@ export class SlurmLauncher implements WorkerLauncher {
   async #cancelOwnAllocation(): Promise<void> {
     const record = this.#record;
     if (record === undefined) return;
-    await runSlurmCommand("scancel", [this.jobId], { env: this.#env, signal: AbortSignal.timeout(30_000) });
-    forgetAllocation(record.dir, { clusterName: record.clusterName, jobId: this.jobId });
+    try {
+      await runSlurmCommand("scancel", [this.jobId], { env: this.#env, signal: AbortSignal.timeout(30_000) });
+      forgetAllocation(record.dir, { clusterName: record.clusterName, jobId: this.jobId });
+    } catch (error) {
+      // Not cancelled here: the reaper, its pipe ended without "released", tries once more.
+      this.#reaper?.stdin?.end();
+      throw error;
+    }
+    if (this.#reaper !== undefined) await releaseReaper(this.#reaper);
   }
 }

@@ -44,6 +44,10 @@ export class WorkerHandle {
   state: WorkerState = "starting";
   info: WorkerInfo | undefined;
   host = "";
+  /** The worker's pid on its host, as it said (srun's child is a different process). */
+  remotePid: number | undefined;
+  /** "job.step" of the Slurm step it runs in, as it said; null outside Slurm. */
+  slurmStep: string | null = null;
   lastPongAt = performance.now();
   /** Resolves once the process has exited and its stderr is drained. */
   readonly exited: Promise<WorkerExit>;
@@ -68,7 +72,10 @@ export class WorkerHandle {
     });
     const child = this.child;
     child.stdin?.on("error", () => undefined); // EPIPE when the worker is gone: its exit is reported instead
-    child.stdin?.write(`${JSON.stringify(bootstrap)}\n`);
+    const line = JSON.stringify(bootstrap);
+    const launcher = options.launcher;
+    if (launcher.sealBootstrap === undefined) child.stdin?.write(`${line}\n`);
+    else this.#sendSealed(launcher.sealBootstrap(line));
     child.stdout?.setEncoding("utf8");
     child.stderr?.setEncoding("utf8");
     child.stdout?.on("data", (text: string) => options.onStrayOutput(this.rank, "stdout", text));
@@ -87,7 +94,7 @@ export class WorkerHandle {
         const report = (): void => {
           if (this.#partialLine) this.#stderrTail.push(this.#partialLine);
           this.#partialLine = "";
-          const exit: WorkerExit = { rank: this.rank, pid: child.pid, exitCode, signal, stderrTail: this.#stderrTail.slice(-stderrTailLines) };
+          const exit: WorkerExit = { rank: this.rank, pid: this.remotePid ?? child.pid, host: this.host, exitCode, signal, stderrTail: this.#stderrTail.slice(-stderrTailLines) };
           if (this.#killedBecause !== undefined) exit.killedBecause = this.#killedBecause;
           resolve(exit);
         };
@@ -116,6 +123,17 @@ export class WorkerHandle {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     this.#killedBecause ??= reason;
     this.child.kill("SIGKILL");
+  }
+
+  /**
+   * Writes the sealed bootstrap once the launcher made it; a bootstrap that cannot be sealed is
+   * never sent in clear: the worker is killed with the reason, which its exit then reports.
+   */
+  #sendSealed(sealing: Promise<string>): void {
+    sealing.then(
+      (sealed) => void this.child.stdin?.write(`${sealed}\n`),
+      (error: unknown) => this.kill(`its bootstrap could not be sealed: ${error instanceof Error ? error.message : String(error)}`),
+    );
   }
 
   /** Closes the stdin pipe: the worker exits on its own. */

@@ -7,6 +7,7 @@
  */
 import type { ChildProcess } from "node:child_process";
 import { isJsonObject } from "../json-guards.js";
+import type { DeviceAssignment, DeviceOption } from "./devices.js";
 
 /** What a launcher needs to start the process of one rank. */
 export interface WorkerStartRequest {
@@ -30,9 +31,22 @@ export interface WorkerLauncher {
   start(request: WorkerStartRequest): ChildProcess;
   /**
    * The address rank `rank`'s peer socket binds to over tcp (the address of the host it runs on),
-   * or undefined for the cluster's `host` option.
+   * or undefined for the owner's network interface.
    */
   peerBindHost(rank: number): string | undefined;
+  /**
+   * Rank `rank`'s GPU where the launcher, not this machine, decides (Slurm's `--gpus-per-task`):
+   * `gpu` null for none, and what to add to its environment. Absent: GPUs of this machine.
+   */
+  deviceOf?(rank: number, option: DeviceOption): DeviceAssignment;
+  /** Where rank `rank` runs as a Slurm step (its worker checks its SLURM_* variables against it); absent for other launchers. */
+  slurmPlacement?(rank: number): { jobId: string; nodeName: string };
+  /**
+   * Seals the bootstrap line (it holds the cluster secret and keys) for a trip across the network,
+   * where the launcher's pipe to the worker is not private: the worker unseals the line it gets.
+   * Absent where the pipe stays on this machine.
+   */
+  sealBootstrap?(line: string): Promise<string>;
   /** Where the workers run, in a few words (e.g. "Slurm job 12 on host[1-4]"). */
   describe(): string;
   /** Releases what the launcher holds (a Slurm allocation it made). Idempotent. */

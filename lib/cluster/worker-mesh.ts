@@ -9,6 +9,11 @@ import { PrivateDir } from "../transport/private-dir.js";
 
 /** See CollectivesOptions.minChunksPerSegment. */
 const tcpMinChunksPerSegment = 4;
+import type { LinkSecurity } from "../transport/link-security.js";
+import { checkReachable } from "./endpoint-reachability.js";
+
+/** How long a rank tries to open a TCP connection to each peer before the mesh fails, naming where. */
+const reachPeerTimeoutMs = 5000;
 
 /** The mesh of one generation. */
 interface Generation {
@@ -22,14 +27,14 @@ interface Generation {
 
 export class WorkerMesh {
   readonly #rank: number;
-  readonly #password: string;
+  readonly #security: LinkSecurity;
   readonly #clusterId: string;
   readonly #log: (line: string) => void;
   #current: Generation | undefined;
 
-  constructor(options: { rank: number; password: string; clusterId: string; log: (line: string) => void }) {
+  constructor(options: { rank: number; security: LinkSecurity; clusterId: string; log: (line: string) => void }) {
     this.#rank = options.rank;
-    this.#password = options.password;
+    this.#security = options.security;
     this.#clusterId = options.clusterId;
     this.#log = options.log;
   }
@@ -50,7 +55,7 @@ export class WorkerMesh {
         worldSize,
         bindAddress,
         ...(localDir === undefined ? {} : { localBindAddress: localDir.endpoint(`peer-${this.#rank}`) }),
-        password: this.#password,
+        ...(this.#security.mechanism === "curve" ? { curveKeys: this.#security.keys } : { password: this.#security.password }),
         zapDomain: `ringbook-${this.#clusterId}-mesh-${generation}`,
         log: this.#log,
       });
@@ -67,6 +72,13 @@ export class WorkerMesh {
   /** Connects to every peer of `generation`. */
   async connect(generation: number, endpoints: readonly string[]): Promise<void> {
     const current = this.#expect(generation);
+    // ZeroMQ retries an unreachable peer silently; a plain TCP connect first says which host, port
+    // and interface failed instead of a 30 s timeout.
+    await Promise.all(
+      endpoints.map((endpoint, peer) =>
+        peer === this.#rank ? undefined : checkReachable(endpoint, reachPeerTimeoutMs, { who: `peer rank ${peer}`, hint: `Rank ${this.#rank} needs every peer's address (its node's, from the launcher) to be reachable` }),
+      ),
+    );
     await current.mesh.connect(endpoints, { signal: AbortSignal.timeout(30_000) });
     current.connected = true;
   }

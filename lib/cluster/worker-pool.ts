@@ -7,10 +7,13 @@
 import { RingbookError } from "../errors.js";
 import { toRank } from "../ids.js";
 import { ClusterSecret } from "../transport/cluster-secret.js";
+import { generateCurveKeys, type CurveKeys } from "../transport/curve-keys.js";
+import type { LinkSecurity } from "../transport/link-security.js";
 import { PrivateDir } from "../transport/private-dir.js";
 import { ClusterClosedError, RemoteTaskError, WorkerDiedError, type WorkerExit } from "./cluster-errors.js";
 import type { ClusterSettings } from "./cluster-settings.js";
 import { ControlChannel, type ReceivedMessage } from "./control-channel.js";
+import { unencryptedLinksWarning } from "./link-encryption.js";
 import { assignDevices, listGpus } from "./devices.js";
 import type { ToWorker } from "./messages.js";
 import { ReplyWaiters } from "./reply-waiters.js";
@@ -56,6 +59,8 @@ export class WorkerPool {
   readonly id: string;
   readonly #settings: ClusterSettings;
   readonly #secret: ClusterSecret;
+  /** Made for this cluster when its links are encrypted; they travel only in the bootstraps. */
+  readonly #curveKeys: CurveKeys | null;
   readonly #dir: PrivateDir;
   readonly #control: ControlChannel;
   readonly #listener: PoolListener;
@@ -73,10 +78,11 @@ export class WorkerPool {
   #gpus: number[] | undefined;
   #closing = false;
 
-  private constructor(id: string, settings: ClusterSettings, secret: ClusterSecret, dir: PrivateDir, control: ControlChannel, listener: PoolListener) {
+  private constructor(id: string, settings: ClusterSettings, secret: ClusterSecret, curveKeys: CurveKeys | null, dir: PrivateDir, control: ControlChannel, listener: PoolListener) {
     this.id = id;
     this.#settings = settings;
     this.#secret = secret;
+    this.#curveKeys = curveKeys;
     this.#dir = dir;
     this.#control = control;
     this.#listener = listener;
@@ -88,11 +94,14 @@ export class WorkerPool {
   /** Opens the private directory and the control socket; no worker yet. A failed start closes what it opened. */
   static async open(id: string, settings: ClusterSettings, listener: PoolListener): Promise<WorkerPool> {
     const secret = ClusterSecret.generate();
+    const curveKeys = settings.linkEncryption === "curve" ? generateCurveKeys() : null;
+    const security: LinkSecurity = curveKeys === null ? { mechanism: "plain", password: secret.socketPassword } : { mechanism: "curve", keys: curveKeys };
+    if (curveKeys === null && settings.transport === "tcp") settings.log(unencryptedLinksWarning(id, settings.network.address));
     const dir = await PrivateDir.create();
     try {
-      const bindAddress = settings.transport === "ipc" ? dir.endpoint("control") : `tcp://${settings.host}:*`;
-      const control = await ControlChannel.bind({ bindAddress, secret, zapDomain: `ringbook-${id}`, log: settings.log });
-      return new WorkerPool(id, settings, secret, dir, control, listener);
+      const bindAddress = settings.transport === "ipc" ? dir.endpoint("control") : `tcp://${settings.network.address}:*`;
+      const control = await ControlChannel.bind({ bindAddress, secret, security, zapDomain: `ringbook-${id}`, log: settings.log });
+      return new WorkerPool(id, settings, secret, curveKeys, dir, control, listener);
     } catch (error) {
       await dir.remove();
       throw error;
@@ -151,7 +160,7 @@ export class WorkerPool {
     const timeoutMs = this.#settings.launchTimeoutMs;
     // A rank's host is the address its peer socket binds to: ranks that bind the same address run
     // on one machine (the launcher places them there), so they can reach each other over ipc.
-    const hosts = workers.map((worker) => this.#settings.launcher.peerBindHost(worker.rank) ?? this.#settings.host);
+    const hosts = workers.map((worker) => this.#settings.launcher.peerBindHost(worker.rank) ?? this.#settings.network.address);
     const bound = await Promise.all(
       workers.map((worker) => {
         const bindAddress = this.#settings.transport === "ipc" ? this.#dir.endpoint(`peer-${worker.rank}-${generation}`) : `tcp://${hosts[worker.rank]!}:*`;
@@ -195,9 +204,10 @@ export class WorkerPool {
   }
 
   #spawn(rank: number, worldSize: number): WorkerHandle {
-    this.#gpus ??= this.#settings.devices === "auto" ? listGpus() : [];
+    // This machine's GPUs matter only to workers that run here.
+    this.#gpus ??= this.#settings.devices === "auto" && this.#settings.launcher.deviceOf === undefined ? listGpus() : [];
     const gpus = this.#gpus;
-    const device = assignDevices(this.#settings.devices, rank, () => gpus);
+    const device = this.#settings.launcher.deviceOf?.(rank, this.#settings.devices) ?? assignDevices(this.#settings.devices, rank, () => gpus);
     const bootstrap: WorkerBootstrap = {
       clusterId: this.id,
       rank: toRank(rank),
@@ -205,10 +215,13 @@ export class WorkerPool {
       worldSize,
       controlEndpoint: this.#control.endpoint,
       secretHex: this.#secret.toHex(),
+      curveKeys: this.#curveKeys,
       backend: this.#settings.backend,
       gpu: device.gpu !== null,
       cwd: this.#settings.cwd,
     };
+    const placement = this.#settings.launcher.slurmPlacement?.(rank);
+    if (placement !== undefined) bootstrap.slurm = placement;
     const worker = new WorkerHandle(bootstrap, {
       env: { GLIBC_TUNABLES: workerMallocTunables, ...process.env, ...this.#settings.env, ...device.env },
       launcher: this.#settings.launcher,
@@ -288,10 +301,12 @@ export class WorkerPool {
     switch (message.type) {
       case "hello":
         worker.host = message.host;
+        worker.remotePid = message.pid;
+        worker.slurmStep = message.slurmStep;
         worker.lastPongAt = performance.now();
         return;
       case "ready":
-        worker.info = { ...message, pid: worker.pid ?? 0, host: worker.host };
+        worker.info = { ...message, pid: worker.remotePid ?? worker.pid ?? 0, host: worker.host };
         worker.state = "ready";
         // Pings start now; the time it took to load tfjs is not silence.
         worker.lastPongAt = performance.now();

@@ -18,15 +18,27 @@ import { startInterruptibleThread } from "../threads/interruptible-thread-option
 import { ClusterSecret } from "../transport/cluster-secret.js";
 import { SerialSender } from "../transport/serial-sender.js";
 import { signFrames, verifyFrames } from "../transport/signed-frames.js";
-import { zapClientOptions } from "../transport/zap-authenticator.js";
+import { clientSocketOptions } from "../transport/link-security.js";
 import { encodeFromWorker, parseToWorker, routingIdOf, type FromWorker, type ToWorker, type WorkerIdentity } from "./messages.js";
 import { closeSocketsKey, interruptProbeKey, type FromExecution, type ToExecution } from "./thread-protocol.js";
-import { parseWorkerBootstrap, type WorkerBootstrap } from "./worker-bootstrap.js";
+import { checkReachable } from "./endpoint-reachability.js";
+import { checkSlurmStepEnvironment, type SlurmStepEnvironment } from "./slurm-step-environment.js";
+import { parseSealedBootstrap, unsealWithMunge } from "./munge-seal.js";
+import { linkSecurityOf, parseWorkerBootstrap, type WorkerBootstrap } from "./worker-bootstrap.js";
 
 /** How long an awaiting (not busy) execution thread gets to acknowledge an interrupt. */
 const idleAckMs = 150;
 /** How long it gets after `terminateExecution` before the worker gives up on it and exits. */
 const terminatedAckMs = 1000;
+/** How long a worker tries to open a TCP connection to its owner before it gives up, saying where it tried. */
+const reachOwnerTimeoutMs = 5000;
+/**
+ * A worker exits when its owner has not answered ZMTP heartbeats for this long (plus at most one
+ * interval): within 5 s of a killed owner or a cut link, whatever the owner's heartbeat settings.
+ * Its stdin's end says the same sooner where the pipe reaches it, but a cut link ends no pipe.
+ */
+const ownerHeartbeatIntervalMs = 1000;
+const ownerHeartbeatTimeoutMs = 3000;
 /** The bootstrap line must arrive within this time. */
 const bootstrapTimeoutMs = 10_000;
 
@@ -72,9 +84,16 @@ class Supervisor {
   constructor(bootstrap: WorkerBootstrap) {
     this.#bootstrap = bootstrap;
     this.#identity = { rank: bootstrap.rank, incarnation: bootstrap.incarnation };
-    const secret = ClusterSecret.fromHex(bootstrap.secretHex);
-    this.#key = secret.signingKey;
-    this.#dealer = new zmq.Dealer({ routingId: routingIdOf(this.#identity), linger: 2000, ...zapClientOptions(secret.socketPassword) });
+    this.#key = ClusterSecret.fromHex(bootstrap.secretHex).signingKey;
+    this.#dealer = new zmq.Dealer({
+      routingId: routingIdOf(this.#identity),
+      linger: 2000,
+      // ZMTP heartbeats, answered by the owner's ZeroMQ I/O thread: they stop only when the owner
+      // process or the network is gone, not while its JavaScript is busy with a long cell.
+      heartbeatInterval: ownerHeartbeatIntervalMs,
+      heartbeatTimeout: ownerHeartbeatTimeoutMs,
+      ...clientSocketOptions(linkSecurityOf(bootstrap)),
+    });
     this.#dealer.connect(bootstrap.controlEndpoint);
     this.#sender = new SerialSender(this.#dealer, "control", (line) => logLine(this.#identity, line));
     this.#interrupter = new ThreadInterrupter((line) => logLine(this.#identity, line));
@@ -87,7 +106,7 @@ class Supervisor {
   }
 
   async run(): Promise<void> {
-    this.send({ type: "hello", pid: process.pid, host: hostname() });
+    this.send({ type: "hello", pid: process.pid, host: hostname(), slurmStep: slurmStep === undefined ? null : `${slurmStep.jobId}.${slurmStep.stepId}` });
     const execution = startInterruptibleThread(new URL("./worker-runtime.js", import.meta.url), {
       workerData: this.#bootstrap,
       // The process's own heap limit, stated for the thread: a thread over its limit is stopped
@@ -108,7 +127,7 @@ class Supervisor {
       void this.exit(code === 0 ? 1 : code);
     });
     this.#inspector = await WorkerInspector.attach(execution, { signal: AbortSignal.timeout(10_000) });
-    await this.#receiveLoop();
+    await Promise.all([this.#receiveLoop(), this.#watchOwnerConnection()]);
   }
 
   #fromExecution(message: FromExecution): void {
@@ -130,6 +149,20 @@ class Supervisor {
         const impossible: never = message;
         logLine(this.#identity, `unknown message from the execution thread: ${JSON.stringify(impossible)}`);
       }
+    }
+  }
+
+  /** Exits when the connection to the owner drops (heartbeats unanswered, or closed by its end). */
+  async #watchOwnerConnection(): Promise<void> {
+    try {
+      for await (const event of this.#dealer.events) {
+        if (event.type !== "disconnect" || this.#exiting) continue;
+        logLine(this.#identity, `lost the owner at ${this.#bootstrap.controlEndpoint} (no answer to heartbeats for ${ownerHeartbeatTimeoutMs / 1000} s, or it closed the connection); exiting`);
+        await this.exit(6);
+        return;
+      }
+    } catch (error) {
+      if (!this.#dealer.closed) logLine(this.#identity, `watching the owner's connection failed: ${(error as Error).message}`);
     }
   }
 
@@ -246,10 +279,26 @@ class Supervisor {
 
 let bootstrap: WorkerBootstrap;
 try {
-  bootstrap = parseWorkerBootstrap(await readBootstrapLine());
+  const line = await readBootstrapLine();
+  // From a launcher whose pipe crosses the network (srun), the line is sealed with munge.
+  const sealed = parseSealedBootstrap(line);
+  bootstrap = parseWorkerBootstrap(sealed === undefined ? line : await unsealWithMunge(sealed));
 } catch (error) {
   logLine(undefined, `cannot start: ${(error as Error).message}`);
   process.exit(2);
+}
+// Checked before anything connects: a step that is not where its owner placed it, or an owner
+// this host cannot reach, fails here with what was expected and what was found.
+let slurmStep: SlurmStepEnvironment | undefined;
+try {
+  if (bootstrap.slurm !== undefined) {
+    slurmStep = checkSlurmStepEnvironment(process.env, bootstrap.slurm);
+    if (bootstrap.gpu && slurmStep.gpus === null) throw new RingbookError("ERR_SLURM_PLACEMENT", `the owner asked Slurm for GPUs (gpusPerTask), but step ${slurmStep.jobId}.${slurmStep.stepId} on ${slurmStep.nodeName} has none (SLURM_JOB_GPUS and CUDA_VISIBLE_DEVICES unset)`);
+  }
+  await checkReachable(bootstrap.controlEndpoint, reachOwnerTimeoutMs);
+} catch (error) {
+  logLine({ rank: bootstrap.rank, incarnation: bootstrap.incarnation }, `cannot start: ${(error as Error).message}`);
+  process.exit(5);
 }
 const supervisor = new Supervisor(bootstrap);
 // The owner holds the other end of stdin: when it ends, the owner is gone (exited, killed, or

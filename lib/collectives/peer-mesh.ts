@@ -2,8 +2,10 @@
  * The connections between one rank and every other rank of a cluster, over ZeroMQ. Each rank binds
  * one ROUTER socket that receives from all peers, and connects one DEALER socket to every peer's
  * ROUTER (whose routing id names the sending rank). Every connection is authenticated once, at the
- * ZMTP handshake, by ZAP PLAIN against the cluster's socket password: a process without it never
- * gets a message in. There is deliberately no per-message HMAC on this data plane: HMAC-SHA256
+ * ZMTP handshake, through ZAP: with CURVE keys (tcp: every frame also encrypted, so nobody on the
+ * network reads a gradient) or with PLAIN against the cluster's socket password (ipc, in a private
+ * directory): a process without them never gets a message in. There is deliberately no per-message
+ * HMAC on this data plane: HMAC-SHA256
  * runs at ~1.5–2 GB/s per core on these machines (2.0 GB/s measured over 64 MiB), no faster than
  * the transfer itself, so signing and checking every byte on both sides would about halve an
  * all-reduce's bandwidth, while the per-connection check already keeps strangers out.
@@ -22,7 +24,9 @@ import { rmSync } from "node:fs";
 import { unlink } from "node:fs/promises";
 import * as zmq from "zeromq";
 import { RingbookError } from "../errors.js";
-import { ZapAuthenticator, zapClientOptions, zapServerOptions, type ZapRegistration } from "../transport/zap-authenticator.js";
+import type { CurveKeys } from "../transport/curve-keys.js";
+import { clientSocketOptions, registerLinkDomain, serverSocketOptions, type LinkSecurity } from "../transport/link-security.js";
+import type { ZapRegistration } from "../transport/zap-authenticator.js";
 import { floatsOf, bytesOf } from "./float-frames.js";
 import { describeHeader, encodeHeader, type CollectiveHeader, type CollectiveKind, type FrameHeader } from "./frame-header.js";
 import { matchExpected, parsePeerMessage, routingIdOf, type PeerMessage } from "./mesh-messages.js";
@@ -40,8 +44,14 @@ export interface PeerMeshOptions {
    * other hosts connect to `bindAddress`. @default none
    */
   localBindAddress?: string;
-  /** ZeroMQ PLAIN password ({@link ClusterSecret.socketPassword}); every connection is checked by the thread's ZapAuthenticator. */
-  password: string;
+  /**
+   * ZeroMQ PLAIN password ({@link ClusterSecret.socketPassword}): connections are authenticated,
+   * not encrypted. Give this or {@link PeerMeshOptions.curveKeys}; either way every connection is
+   * checked by the thread's ZapAuthenticator.
+   */
+  password?: string;
+  /** The cluster's CURVE keys: every connection encrypted, and admitted only with the cluster's client key. */
+  curveKeys?: CurveKeys;
   /** The ZAP domain (the cluster id); one mesh per domain per thread. */
   zapDomain: string;
   /** Receives a line for each notable event (refused connections, failures, close). @default no logging */
@@ -109,6 +119,14 @@ async function removeSocketFile(endpoint: string, log: (line: string) => void): 
   }
 }
 
+/** The mesh's link security: exactly one of a PLAIN password and CURVE keys. */
+function meshLinkSecurity(options: PeerMeshOptions): LinkSecurity {
+  const { password, curveKeys } = options;
+  if (curveKeys !== undefined && password === undefined) return { mechanism: "curve", keys: curveKeys };
+  if (typeof password === "string" && password.length > 0 && curveKeys === undefined) return { mechanism: "plain", password };
+  throw new RingbookError("ERR_BAD_ARGUMENT", `PeerMesh needs exactly one of a non-empty password and curveKeys, got ${password === undefined ? "no password" : `a password (${typeof password})`} and ${curveKeys === undefined ? "no keys" : "keys"}`);
+}
+
 function asError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));
 }
@@ -124,6 +142,7 @@ export class PeerMesh {
   readonly #router: zmq.Router;
   readonly #registration: ZapRegistration;
   readonly #options: PeerMeshOptions;
+  readonly #security: LinkSecurity;
   readonly #log: (line: string) => void;
   readonly #peers: Peer[];
   readonly #changes = new MeshChanges();
@@ -137,10 +156,11 @@ export class PeerMesh {
   #pendingFrames: Promise<Buffer[]> | undefined;
   #closed: Promise<void> | undefined;
 
-  private constructor(options: PeerMeshOptions, router: zmq.Router, registration: ZapRegistration, endpoint: string) {
+  private constructor(options: PeerMeshOptions, security: LinkSecurity, router: zmq.Router, registration: ZapRegistration, endpoint: string) {
     this.rank = options.rank;
     this.worldSize = options.worldSize;
     this.#options = options;
+    this.#security = security;
     this.#log = options.log ?? noop;
     this.#router = router;
     this.#registration = registration;
@@ -157,22 +177,23 @@ export class PeerMesh {
     const { rank, worldSize, bindAddress } = options;
     if (!Number.isInteger(worldSize) || worldSize < 1) throw new RingbookError("ERR_BAD_WORLD", `worldSize must be a positive integer, got ${String(worldSize)}`);
     if (!Number.isInteger(rank) || rank < 0 || rank >= worldSize) throw new RingbookError("ERR_BAD_RANK", `rank must be an integer in [0, ${worldSize}), got ${String(rank)}`);
-    for (const [name, value] of [["password", options.password], ["zapDomain", options.zapDomain], ["bindAddress", bindAddress]] as const) {
+    for (const [name, value] of [["zapDomain", options.zapDomain], ["bindAddress", bindAddress]] as const) {
       if (typeof value !== "string" || value.length === 0) throw new RingbookError("ERR_BAD_ARGUMENT", `PeerMesh ${name} must be a non-empty string, got ${typeof value}`);
     }
     const localBindAddress = options.localBindAddress;
     if (localBindAddress !== undefined && (typeof localBindAddress !== "string" || !localBindAddress.startsWith("ipc://"))) {
       throw new RingbookError("ERR_BAD_ARGUMENT", `PeerMesh localBindAddress must be an ipc:// endpoint, got ${JSON.stringify(localBindAddress)}`);
     }
-    const registration = await ZapAuthenticator.register(options.zapDomain, options.password, options.log ?? noop);
+    const security = meshLinkSecurity(options);
+    const registration = await registerLinkDomain(security, options.zapDomain, options.log ?? noop);
     let router: zmq.Router | undefined;
     try {
-      router = new zmq.Router({ linger: 0, receiveHighWaterMark: options.highWaterMark ?? 4, ...zapServerOptions(options.zapDomain) });
+      router = new zmq.Router({ linger: 0, receiveHighWaterMark: options.highWaterMark ?? 4, ...serverSocketOptions(security, options.zapDomain) });
       await router.bind(bindAddress);
       // Read before a second bind, which would become the last endpoint.
       const endpoint = router.lastEndpoint ?? bindAddress;
       if (localBindAddress !== undefined) await router.bind(localBindAddress);
-      return new PeerMesh(options, router, registration, endpoint);
+      return new PeerMesh(options, security, router, registration, endpoint);
     } catch (error) {
       router?.close();
       if (localBindAddress !== undefined) await removeSocketFile(localBindAddress, options.log ?? noop);
@@ -201,7 +222,7 @@ export class PeerMesh {
     const others = this.#peers.filter((peer) => peer.rank !== this.rank);
     try {
       for (const peer of others) {
-        const dealer = new zmq.Dealer({ linger: 0, routingId: routingIdOf(this.rank), sendHighWaterMark: this.#options.highWaterMark ?? 4, ...zapClientOptions(this.#options.password) });
+        const dealer = new zmq.Dealer({ linger: 0, routingId: routingIdOf(this.rank), sendHighWaterMark: this.#options.highWaterMark ?? 4, ...clientSocketOptions(this.#security) });
         peer.dealer = dealer;
         this.#own(this.#watch(peer, dealer));
         dealer.connect(endpoints[peer.rank]!);

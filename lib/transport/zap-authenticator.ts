@@ -1,8 +1,9 @@
 /**
- * ZeroMQ's authentication hook (ZAP, rfc.zeromq.org/spec:27): every connection to a socket made
- * with {@link zapServerOptions} is accepted only if its PLAIN password is the one registered for
- * the socket's ZAP domain. The check happens once, at the handshake, so the data plane pays
- * nothing per message, and a peer without the password never gets a single message through.
+ * ZeroMQ's authentication hook (ZAP, rfc.zeromq.org/spec:27): every connection to a socket of a
+ * registered ZAP domain is accepted only if it presents what the domain admits: the PLAIN password
+ * (sockets made with {@link zapServerOptions}), or the CURVE client public key (see
+ * link-security.ts). The check happens once, at the handshake, so the data plane pays nothing per
+ * message, and a peer refused never gets a single message through.
  * libzmq allows one handler per context, and zeromq.js gives every thread of a process the same
  * context, so one thread of a process serves ZAP: the authenticator is shared by every cluster
  * and mesh in that thread and reference counted.
@@ -14,6 +15,7 @@
 import { timingSafeEqual } from "node:crypto";
 import * as zmq from "zeromq";
 import { RingbookError } from "../errors.js";
+import { encodeZ85 } from "./z85.js";
 
 const zapEndpoint = "inproc://zeromq.zap.01";
 /** Routing id of the socket that wakes the receive loop to stop it (libzmq's generated ids start with a zero byte). */
@@ -30,6 +32,31 @@ export function zapClientOptions(password: string): { plainUsername: string; pla
   return { plainUsername: "ringbook", plainPassword: password };
 }
 
+/**
+ * What a ZAP domain admits: connections with this PLAIN password, or CURVE connections whose
+ * client public key (Z85) is this one. A connection with another mechanism is refused.
+ */
+export type ZapAdmission = { readonly mechanism: "PLAIN"; readonly password: string } | { readonly mechanism: "CURVE"; readonly clientPublicKey: string };
+
+/** An admission as the handler compares it: the password's or the key's bytes. */
+interface Admitted {
+  readonly mechanism: "PLAIN" | "CURVE";
+  readonly credential: Buffer;
+}
+
+function admittedOf(admission: ZapAdmission): Admitted {
+  switch (admission.mechanism) {
+    case "PLAIN":
+      return { mechanism: "PLAIN", credential: Buffer.from(admission.password) };
+    case "CURVE":
+      return { mechanism: "CURVE", credential: Buffer.from(admission.clientPublicKey) };
+    default: {
+      const impossible: never = admission;
+      throw new RingbookError("ERR_BAD_ARGUMENT", `unknown ZAP mechanism in ${JSON.stringify(impossible)}`);
+    }
+  }
+}
+
 /** A registration: {@link ZapAuthenticator.release} it when its sockets are closed. */
 export interface ZapRegistration {
   readonly domain: string;
@@ -42,7 +69,7 @@ export class ZapAuthenticator {
 
   readonly #router: zmq.Router;
   readonly #loop: Promise<void>;
-  readonly #passwords = new Map<string, Buffer>();
+  readonly #admissions = new Map<string, Admitted>();
   readonly #onReject: (line: string) => void;
   #stopping = false;
 
@@ -53,15 +80,16 @@ export class ZapAuthenticator {
   }
 
   /**
-   * Accepts connections to sockets of ZAP domain `domain` whose PLAIN password is `password`.
+   * Accepts connections to sockets of ZAP domain `domain` that present what `admission` admits.
    * `onReject` gets a log line for each refused connection (the first registration's is kept).
    * Registrations and releases run one at a time, so that the handler is started and stopped once.
    */
-  static register(domain: string, password: string, onReject: (line: string) => void = () => {}): Promise<ZapRegistration> {
+  static register(domain: string, admission: ZapAdmission, onReject: (line: string) => void = () => {}): Promise<ZapRegistration> {
+    const admitted = admittedOf(admission);
     return ZapAuthenticator.#inTurn(async () => {
       const authenticator = (ZapAuthenticator.#shared ??= await ZapAuthenticator.#start(onReject));
-      if (authenticator.#passwords.has(domain)) throw new RingbookError("ERR_ZAP_DOMAIN", `ZAP domain ${JSON.stringify(domain)} is already registered`);
-      authenticator.#passwords.set(domain, Buffer.from(password));
+      if (authenticator.#admissions.has(domain)) throw new RingbookError("ERR_ZAP_DOMAIN", `ZAP domain ${JSON.stringify(domain)} is already registered`);
+      authenticator.#admissions.set(domain, admitted);
       let released: Promise<void> | undefined;
       return {
         domain,
@@ -101,8 +129,8 @@ export class ZapAuthenticator {
   }
 
   async #release(domain: string): Promise<void> {
-    this.#passwords.delete(domain);
-    if (this.#passwords.size > 0 || ZapAuthenticator.#shared !== this) return;
+    this.#admissions.delete(domain);
+    if (this.#admissions.size > 0 || ZapAuthenticator.#shared !== this) return;
     ZapAuthenticator.#shared = undefined;
     await this.#stopServing();
     // Unbinding frees the inproc name at once; close alone frees it later, in libzmq's reaper
@@ -149,23 +177,26 @@ export class ZapAuthenticator {
 
   async #answer(frames: Buffer[]): Promise<void> {
     // [routing id, empty, version, request id, domain, address, identity, mechanism, credentials...]
-    const [id, empty, version, requestId, domain, address, , mechanism, , password] = frames;
+    // PLAIN's credentials are a username and a password; CURVE's the client's 32-byte public key.
+    const [id, empty, version, requestId, domain, address, , mechanism, ...credentials] = frames;
     if (!id || !empty || !version || !requestId) return;
     const domainName = domain?.toString() ?? "";
-    const expected = this.#passwords.get(domainName);
-    let status = "400";
-    let reason = "unknown domain";
-    if (expected !== undefined) {
-      if (mechanism?.toString() !== "PLAIN") {
-        reason = `mechanism ${mechanism?.toString() ?? "none"} is not PLAIN`;
-      } else if (password === undefined || password.length !== expected.length || !timingSafeEqual(password, expected)) {
-        reason = "wrong password";
-      } else {
-        status = "200";
-        reason = "OK";
-      }
+    const verdict = this.#judge(this.#admissions.get(domainName), mechanism?.toString() ?? "NULL", credentials);
+    if (verdict !== "OK") this.#onReject(`refused a connection to ${JSON.stringify(domainName)} from ${address?.toString() ?? "?"}: ${verdict}`);
+    await this.#router.send([id, empty, version, requestId, verdict === "OK" ? "200" : "400", verdict, "", ""]);
+  }
+
+  /** "OK", or why the connection is refused. */
+  #judge(admitted: Admitted | undefined, mechanism: string, credentials: Buffer[]): string {
+    if (admitted === undefined) return "unknown domain";
+    if (mechanism !== admitted.mechanism) return `mechanism ${mechanism} is not ${admitted.mechanism}`;
+    if (admitted.mechanism === "PLAIN") {
+      const password = credentials[1];
+      return password !== undefined && password.length === admitted.credential.length && timingSafeEqual(password, admitted.credential) ? "OK" : "wrong password";
     }
-    if (status !== "200") this.#onReject(`refused a connection to ${JSON.stringify(domainName)} from ${address?.toString() ?? "?"}: ${reason}`);
-    await this.#router.send([id, empty, version, requestId, status, reason, "", ""]);
+    const key = credentials[0];
+    if (key === undefined || key.length !== 32) return "no CURVE client key";
+    const keyText = Buffer.from(encodeZ85(key));
+    return keyText.length === admitted.credential.length && timingSafeEqual(keyText, admitted.credential) ? "OK" : `CURVE client key ${keyText.toString()} is not the cluster's`;
   }
 }

@@ -64,7 +64,7 @@ describe("cluster lifecycle", () => {
   it("closes a launcher it was given when the options around it are wrong (a Slurm allocation is not left behind)", async () => {
     let closed = 0;
     const launcher = { kind: "slurm", start: () => assert.fail("no worker may start"), peerBindHost: () => "10.0.0.1", describe: () => "fake", close: async () => void closed++ };
-    await assert.rejects(launchCluster({ workers: 2, launcher }), (error: unknown) => error instanceof RingbookError && /a slurm launcher starts workers on other hosts: use transport "tcp"/.test(error.message));
+    await assert.rejects(launchCluster({ workers: 2, transport: "ipc", launcher }), (error: unknown) => error instanceof RingbookError && /a slurm launcher starts workers on other hosts: use transport "tcp"/.test(error.message));
     assert.equal(closed, 1);
   });
 

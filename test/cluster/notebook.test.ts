@@ -26,7 +26,7 @@ describe("clusters in notebook cells", () => {
   it("launches from a cell, runs %%workers cells with persistent declarations, attributes output to the running cell", async () => {
     const launched = await nb.run('import { launchCluster } from "ringbook";\nconst cluster = await launchCluster({ workers: 2 });\ncluster.describe()');
     assert.equal(launched.status, "ok", JSON.stringify(launched));
-    assert.match(resultText(launched), new RegExp(`rank\\s+pid\\s+host\\s+backend\\s+device\\s+state\\n0\\s+\\d+\\s+\\S+\\s+${bestCpuBackend}\\s+cpu\\s+ready`));
+    assert.match(resultText(launched), new RegExp(`rank\\s+pid\\s+host\\s+backend\\s+device\\s+link\\s+state\\n0\\s+\\d+\\s+\\S+\\s+${bestCpuBackend}\\s+cpu\\s+ipc\\s+ready`));
 
     const declared = await nb.run('%%workers\nconst scale: number = (rank + 1) * 10;\nconsole.log(`scale ${scale}`);\nscale');
     assert.equal(resultText(declared), "[ 10, 20 ]");

@@ -70,6 +70,7 @@ describe("rank runtime, in process", () => {
       worldSize: 1,
       controlEndpoint: "tcp://127.0.0.1:1",
       secretHex: ClusterSecret.generate().toHex(),
+      curveKeys: null,
       backend: "cpu",
       gpu: false,
       cwd: dir,

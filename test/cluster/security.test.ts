@@ -39,7 +39,7 @@ class FakeOwner {
 
   async start(): Promise<void> {
     this.dir = await PrivateDir.create();
-    this.zap = await ZapAuthenticator.register("fake-owner", this.secret.socketPassword);
+    this.zap = await ZapAuthenticator.register("fake-owner", { mechanism: "PLAIN", password: this.secret.socketPassword });
     this.router = new zmq.Router({ ...zapServerOptions("fake-owner"), linger: 0 });
     const endpoint = this.dir.endpoint("control");
     await this.router.bind(endpoint);
@@ -47,7 +47,7 @@ class FakeOwner {
     this.worker = spawn(process.execPath, [workerScript], { stdio: ["pipe", "ignore", "pipe"] });
     this.worker.stderr?.on("data", (chunk: Buffer) => (this.workerStderr += chunk.toString()));
     this.worker.stdin?.write(
-      `${JSON.stringify({ clusterId: "fake", rank: 0, incarnation: 0, worldSize: 1, controlEndpoint: endpoint, secretHex: this.secret.toHex(), backend: "cpu", gpu: false, cwd: this.dir.path })}\n`,
+      `${JSON.stringify({ clusterId: "fake", rank: 0, incarnation: 0, worldSize: 1, controlEndpoint: endpoint, secretHex: this.secret.toHex(), curveKeys: null, backend: "cpu", gpu: false, cwd: this.dir.path })}\n`,
     );
     await this.waitFor((message) => message.type === "ready", 20_000);
   }
@@ -171,7 +171,7 @@ describe("cluster security", () => {
     const secret = ClusterSecret.generate();
     const dir = await PrivateDir.create();
     const logs: string[] = [];
-    const channel = await ControlChannel.bind({ bindAddress: dir.endpoint("control"), secret, zapDomain: "forgery-test", log: (line) => logs.push(line) });
+    const channel = await ControlChannel.bind({ bindAddress: dir.endpoint("control"), secret, security: { mechanism: "plain", password: secret.socketPassword }, zapDomain: "forgery-test", log: (line) => logs.push(line) });
     const delivered: unknown[] = [];
     channel.start((message) => delivered.push(message));
     const forger = new zmq.Dealer({ routingId: "w0.0", linger: 0, ...zapClientOptions(secret.socketPassword) });

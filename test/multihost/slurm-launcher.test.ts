@@ -2,15 +2,17 @@
  * The Slurm launcher on the multi-host test bed: a cluster owner on the head host allocates nodes
  * and starts its workers as job steps, one per rank, pinned to their nodes; the workers run under
  * their hosts' names, all-reduce across hosts over tcp, and leave nothing behind: no worker
- * process on any host and no Slurm job after close(), and no worker within 5 s of a SIGKILLed owner.
+ * process on any host and no Slurm job after close(), and neither within 5 s of a SIGKILLed owner.
  */
 import assert from "node:assert/strict";
+import type { ChildProcess } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 import { bedSkipReason } from "../helpers/multihost/bed-prerequisites.js";
 import { processesOfBed } from "../helpers/multihost/bed-teardown.js";
+import { jobsOf, workersOnBed } from "../helpers/multihost/bed-workers.js";
 import { TestBed } from "../helpers/multihost/test-bed.js";
 
 const skip = bedSkipReason();
@@ -58,26 +60,6 @@ function parseDriverReport(line: string): DriverReport {
     restarted: { host: String(restarted.host), incarnation: Number(restarted.incarnation), sums: parseSums(restarted.sums), restartMs: Number(restarted.restartMs) },
     afterKill: { killError: String(afterKill.killError), killErrorMs: Number(afterKill.killErrorMs), deadAfterMs: Number(afterKill.deadAfterMs), host: String(afterKill.host), sums: parseSums(afterKill.sums) },
   };
-}
-
-/** Worker processes running on any host of the bed (node itself, not the sruns that started them). */
-function workersOnBed(bed: TestBed): number[] {
-  return processesOfBed(bed.id)
-    .filter(({ pid }) => {
-      try {
-        const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
-        return argv[0] === process.execPath && argv.some((arg) => arg.endsWith("worker-process.js"));
-      } catch {
-        return false;
-      }
-    })
-    .map(({ pid }) => pid);
-}
-
-async function jobsOf(bed: TestBed): Promise<string> {
-  const result = await bed.runSlurm("squeue", ["-h", "-o", "%i %T %j"]);
-  assert.equal(result.code, 0, result.stderr);
-  return result.stdout.trim();
 }
 
 const cases = [
@@ -131,7 +113,8 @@ describe("Slurm launcher on the multi-host test bed", { skip }, () => {
       await bed?.close();
     });
 
-    it("no worker runs on any host 5 s after its owner was SIGKILLed; the next launcher cancels the allocation left behind", async () => {
+    /** Starts a holding owner on the head and resolves with its report once its cluster is ready. */
+    async function startHoldingOwner(): Promise<{ owner: ChildProcess; exited: Promise<unknown>; report: DriverReport }> {
       const owner = bed.spawnOn(bed.head, process.execPath, driverArgs(bed, { nodes: 2, tasksPerNode: 1, workers: 2, hold: true }), { env: bed.slurmEnv(), stdio: ["ignore", "pipe", "inherit"] });
       const exited = new Promise((resolve) => owner.once("exit", resolve));
       let line = "";
@@ -139,13 +122,45 @@ describe("Slurm launcher on the multi-host test bed", { skip }, () => {
         line += String(chunk);
         if (line.includes("\n")) break;
       }
-      const orphaned = parseDriverReport(line.trim());
+      return { owner, exited, report: parseDriverReport(line.trim()) };
+    }
+
+    async function waitUntil(condition: () => Promise<boolean> | boolean, boundMs: number): Promise<number> {
+      const started = Date.now();
+      while (!(await condition()) && Date.now() - started < boundMs) await new Promise((resolve) => setTimeout(resolve, 100));
+      return Date.now() - started;
+    }
+
+    it("5 s after its owner was SIGKILLed no worker runs on any host and the allocation is cancelled, with no next owner", async () => {
+      const { owner, exited, report } = await startHoldingOwner();
       assert.equal(workersOnBed(bed).length, 2);
+      assert.match(await jobsOf(bed), new RegExp(`^${report.jobId} RUNNING`));
       owner.kill("SIGKILL");
       await exited;
-      const killedAt = Date.now();
-      while (workersOnBed(bed).length > 0 && Date.now() - killedAt < 5000) await new Promise((resolve) => setTimeout(resolve, 100));
-      console.log(`# workers gone ${Date.now() - killedAt} ms after the owner's SIGKILL`);
+      const workersGoneMs = await waitUntil(() => workersOnBed(bed).length === 0, 5000);
+      const jobGoneMs = await waitUntil(async () => (await jobsOf(bed)) === "", 5000);
+      console.log(`# owner SIGKILLed: workers gone after ${workersGoneMs} ms, the allocation cancelled (squeue empty) after ${jobGoneMs} ms, no next owner`);
+      assert.deepEqual(workersOnBed(bed), []);
+      assert.equal(await jobsOf(bed), "", "the allocation's reaper cancelled it");
+      await waitUntil(() => readdirSync(join(bed.stateDir, "allocation-records")).length === 0, 2000);
+      assert.deepEqual(readdirSync(join(bed.stateDir, "allocation-records")), [], "and removed its record");
+    });
+
+    it("where the owner's reaper was SIGKILLed too, the next launcher cancels the allocation left behind", async () => {
+      const { owner, exited, report: orphaned } = await startHoldingOwner();
+      const reapers = processesOfBed(bed.id).filter(({ pid }) => {
+        try {
+          return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("slurm-allocation-reaper.js");
+        } catch {
+          return false;
+        }
+      });
+      assert.equal(reapers.length, 1, "one reaper per allocation");
+      for (const { pid } of reapers) process.kill(pid, "SIGKILL");
+      owner.kill("SIGKILL");
+      await exited;
+      const workersGoneMs = await waitUntil(() => workersOnBed(bed).length === 0, 5000);
+      console.log(`# owner and reaper SIGKILLed: workers gone after ${workersGoneMs} ms`);
       assert.deepEqual(workersOnBed(bed), []);
       // Slurm does not notice: the allocation runs on, holding both nodes...
       assert.match(await jobsOf(bed), new RegExp(`^${orphaned.jobId} RUNNING`));

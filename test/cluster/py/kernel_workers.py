@@ -2,7 +2,9 @@
 the kernel in the way named by argv[1] (restart, shutdown, sigkill) and prints one JSON line:
 the worker pids and which of them are still alive after the given number of seconds.
 
-Environment: RINGBOOK_TEST_KERNEL (kernelspec name) and the JUPYTER_* paths of the test."""
+Environment: RINGBOOK_TEST_KERNEL (kernelspec name), the JUPYTER_* paths of the test, and
+optionally RINGBOOK_TEST_LAUNCH_OPTIONS (launchCluster's options as JSON; default 2 local workers),
+with which the cell also prints where the workers run (JOB ...)."""
 import json
 import os
 import signal
@@ -36,11 +38,12 @@ print(f"KERNEL_PID {manager.provisioner.process.pid}", file=sys.stderr, flush=Tr
 client = manager.client()
 client.start_channels()
 client.wait_for_ready(timeout=60)
-execute(client, 'import { launchCluster } from "ringbook";\nconst cluster = await launchCluster({ workers: 2 });\nconsole.log("PIDS " + cluster.describe().map((row) => row.pid).join(" "))')
+launch_options = os.environ.get("RINGBOOK_TEST_LAUNCH_OPTIONS", '{ "workers": 2 }')
+execute(client, f'import {{ launchCluster }} from "ringbook";\nconst cluster = await launchCluster({launch_options});\nconsole.log("PIDS " + cluster.describe().map((row) => row.pid).join(" "));\nconsole.log("JOB " + cluster.describe().placement?.launcher)')
 pids = []
 for msg in outputs:
     if msg["msg_type"] == "stream" and "PIDS " in msg["content"]["text"]:
-        pids = [int(p) for p in msg["content"]["text"].split("PIDS ")[1].split()]
+        pids = [int(p) for p in msg["content"]["text"].split("PIDS ")[1].split("\n")[0].split()]
 started = time.monotonic()
 if how == "restart":
     manager.restart_kernel(now=False)

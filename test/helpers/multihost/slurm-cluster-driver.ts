@@ -19,7 +19,7 @@ if (typeof nodes !== "number" || typeof tasksPerNode !== "number" || typeof work
 const started = performance.now();
 const launcher = await SlurmLauncher.open({ nodes, tasksPerNode, recordDir });
 const allocatedMs = performance.now() - started;
-const cluster = await launchCluster({ workers, transport: "tcp", host: ownerAddress, backend: "cpu", launcher, log: (line) => process.stderr.write(`${line}\n`) });
+const cluster = await launchCluster({ workers, transport: "tcp", networkInterface: ownerAddress, backend: "cpu", launcher, log: (line) => process.stderr.write(`${line}\n`) });
 const readyMs = performance.now() - started;
 const hosts = cluster.describe().map((row) => row.host);
 const allReduce = (): Promise<number[][]> => cluster.run(async ({ collectives, rank }) => Array.from(await collectives.allReduce(new Float32Array([rank + 1, 1]))));

@@ -17,7 +17,7 @@ if (typeof nodes !== "number" || typeof tasksPerNode !== "number" || typeof owne
 }
 
 const launcher = await SlurmLauncher.open({ nodes, tasksPerNode, recordDir });
-const cluster = await launchCluster({ workers: nodes * tasksPerNode, transport: "tcp", host: ownerAddress, backend: "cpu", launcher, log: (line) => process.stderr.write(`${line}\n`) });
+const cluster = await launchCluster({ workers: nodes * tasksPerNode, transport: "tcp", networkInterface: ownerAddress, backend: "cpu", launcher, log: (line) => process.stderr.write(`${line}\n`) });
 try {
   const hosts = cluster.describe().map((row) => row.host);
   const ranks = await cluster.run(
