@@ -176,7 +176,7 @@ async function main(): Promise<void> {
     const values = samples.get(`cpu:${key}`);
     return values === undefined ? "-" : formatNumber(median(values), 3);
   };
-  const line = (cells: string[]): string => cells.map((text, i) => text.padEnd(widths[i] ?? 12)).join("");
+  const line = (cells: string[]): string => cells.map((text, i) => text.padEnd(Math.max(widths[i] ?? 12, (header[i]?.length ?? 0) + 2))).join("");
   console.log(line(header));
   for (const hosts of hostCounts) {
     for (const plan of plans) {
