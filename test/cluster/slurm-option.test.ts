@@ -170,7 +170,7 @@ describe("a worker's Slurm variables", () => {
   });
 
   it("the bootstrap carries the expected placement, checked like every field", () => {
-    const base = { clusterId: "c", rank: 0, incarnation: 0, worldSize: 1, controlEndpoint: "tcp://1.2.3.4:5", secretHex: "ab", backend: "cpu", gpu: false, cwd: "/" };
+    const base = { clusterId: "c", rank: 0, incarnation: 0, worldSize: 1, controlEndpoint: "tcp://1.2.3.4:5", secretHex: "ab", curveKeys: null, backend: "cpu", gpu: false, cwd: "/" };
     assert.deepEqual(parseWorkerBootstrapValue({ ...base, slurm: expected }).slurm, expected);
     assert.equal(parseWorkerBootstrapValue(base).slurm, undefined);
     assert.throws(() => parseWorkerBootstrapValue({ ...base, slurm: { jobId: 12 } }), /bootstrap field slurm must be \{ jobId, nodeName \} strings/);
