@@ -183,7 +183,10 @@ for (const backend of cpuBackends) describe(`data-parallel training on a ${backe
         observer.disconnect();
         return counter.full;
       });
-      for (const [rank, count] of counts.entries()) assert.ok(count <= 8, `rank ${rank}: ${count} full collections in 150 steps`);
+      console.log(`# full collections in 150 steps, per rank: ${counts.join(", ")}`);
+      // The defect this guards against gave one every 5-8 steps (19-30 here); healthy runs give
+      // 2-9 (seen 2-8 in 6 runs and 9 once in CI), so the bound sits between the two.
+      for (const [rank, count] of counts.entries()) assert.ok(count <= 14, `rank ${rank}: ${count} full collections in 150 steps`);
     });
 
     it("streams per-step metrics with per-rank timings and keeps a history", async () => {
