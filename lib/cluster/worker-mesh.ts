@@ -6,6 +6,7 @@
 import { Collectives, PeerMesh } from "../collectives/index.js";
 import { RingbookError } from "../errors.js";
 import { PrivateDir } from "../transport/private-dir.js";
+import { hasSharedMemoryDirectory, sharedMemoryDirectory } from "../collectives/host-shared-memory.js";
 
 /** See CollectivesOptions.minChunksPerSegment. */
 const tcpMinChunksPerSegment = 4;
@@ -60,7 +61,14 @@ export class WorkerMesh {
         log: this.#log,
       });
       // Over tcp (links between machines, with their latency) the ring cuts even small arrays into a few chunks per segment.
-      const collectives = new Collectives(mesh, { hosts, ...(bindAddress.startsWith("tcp://") ? { minChunksPerSegment: tcpMinChunksPerSegment } : {}) });
+      // Every rank on this host (any local cluster, a one-node allocation): all-reduce through shared memory.
+      const oneHost = worldSize > 1 && hosts.every((host) => host === ownHost);
+      const sharedMemory = oneHost && hasSharedMemoryDirectory() ? { directory: sharedMemoryDirectory, prefix: `ringbook-${this.#clusterId}-mesh-${generation}`, log: this.#log } : undefined;
+      const collectives = new Collectives(mesh, {
+        hosts,
+        ...(bindAddress.startsWith("tcp://") ? { minChunksPerSegment: tcpMinChunksPerSegment } : {}),
+        ...(sharedMemory === undefined ? {} : { sharedMemory }),
+      });
       this.#current = { generation, mesh, collectives, connected: false, localDir };
       return { endpoint: mesh.endpoint, localEndpoint: mesh.localEndpoint ?? null };
     } catch (error) {
@@ -100,6 +108,7 @@ export class WorkerMesh {
   /** Closes the mesh's sockets at once, for an exiting thread (see PeerMesh.closeNow). */
   closeNow(): void {
     this.#current?.mesh.closeNow();
+    this.#current?.collectives.close();
     // The directory goes with the process (PrivateDir removes its own at exit).
     this.#current = undefined;
   }
@@ -112,6 +121,7 @@ export class WorkerMesh {
     const current = this.#current;
     this.#current = undefined;
     await current?.mesh.close({ waitForGoodbyes: options.leaving !== true });
+    current?.collectives.close();
     await current?.localDir?.remove();
   }
 

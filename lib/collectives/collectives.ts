@@ -5,10 +5,12 @@
  */
 import { RingbookError } from "../errors.js";
 import type { PeerMesh } from "./peer-mesh.js";
+import { arrayToFill } from "./float-frames.js";
 import { hierarchicalAllReduce } from "./hierarchical-all-reduce.js";
 import { hostLayoutOf, type HostLayout } from "./host-layout.js";
 import { ringAllReduce } from "./ring-all-reduce.js";
 import { meshBarrier, ringAllGather, ringBroadcast } from "./ring-relay.js";
+import { setUpSharedMemory, sharedMemoryAllReduce, type SharedMemorySettings, type SharedMemoryState } from "./shared-memory-all-reduce.js";
 
 /** Options of {@link Collectives}. */
 export interface CollectivesOptions {
@@ -35,7 +37,20 @@ export interface CollectivesOptions {
    * @default 1
    */
   minChunksPerSegment?: number;
+  /**
+   * Every rank runs on this host: allReduce of arrays of at least `minElements` values goes through
+   * files in its shared memory (`directory`, a tmpfs such as /dev/shm) instead of messages, each
+   * rank's named `<prefix>-r<rank>` (a prefix unique to this mesh, the same on every rank). If any
+   * rank cannot create or open its files, every rank keeps to the ring, and says why in `log`.
+   */
+  sharedMemory?: { directory: string; prefix: string; minElements?: number; log?: (line: string) => void };
 }
+
+/**
+ * Shortest array that goes through shared memory by default: below it the ring's one or two
+ * messages cost about as little as the exchanges of statuses.
+ */
+const sharedMemoryMinElements = 16384;
 
 /** The reduction of {@link Collectives.allReduce}. */
 export type ReduceOp = "sum" | "mean";
@@ -64,6 +79,10 @@ export class Collectives {
   readonly #chunkElements: number;
   readonly #minChunksPerSegment: number;
   readonly #layout: HostLayout | undefined;
+  readonly #sharedMemory: (SharedMemorySettings & { minElements: number }) | undefined;
+  #sharedMemoryState: SharedMemoryState = { kind: "untried" };
+  /** A peer's values read from shared memory: one array for every call, grown as needed. */
+  #scratch: Float32Array = new Float32Array(0);
 
   constructor(mesh: PeerMesh, options: CollectivesOptions = {}) {
     const chunkElements = options.chunkElements ?? 262144;
@@ -78,6 +97,24 @@ export class Collectives {
     this.#chunkElements = chunkElements;
     this.#minChunksPerSegment = minChunksPerSegment;
     this.#layout = hosts === undefined ? undefined : hostLayoutOf(hosts, mesh.rank);
+    const shared = options.sharedMemory;
+    if (shared !== undefined) {
+      if (hosts !== undefined && hosts.some((host) => host !== hosts[0])) throw new RingbookError("ERR_BAD_ARGUMENT", `sharedMemory needs every rank on one host, but hosts names ${[...new Set(hosts)].join(", ")}`);
+      const minElements = shared.minElements ?? sharedMemoryMinElements;
+      if (!Number.isInteger(minElements) || minElements < 1) throw new RingbookError("ERR_BAD_ARGUMENT", `sharedMemory.minElements must be a positive integer, got ${String(minElements)}`);
+      this.#sharedMemory = { directory: shared.directory, prefix: shared.prefix, minElements, log: shared.log ?? (() => {}) };
+    }
+  }
+
+  /** Whether allReduce goes through the host's shared memory: "untried" until the first array long enough. */
+  get sharedMemory(): "untried" | "ready" | "off" | "not asked" {
+    return this.#sharedMemory === undefined ? "not asked" : this.#sharedMemoryState.kind;
+  }
+
+  /** Closes the shared-memory files, if any (the mesh's owner calls it when it closes the mesh). */
+  close(): void {
+    if (this.#sharedMemoryState.kind === "ready") this.#sharedMemoryState.memory.close();
+    this.#sharedMemoryState = { kind: "off", reason: "closed" };
   }
 
   /** Whether allReduce reduces within each host before the ring between hosts. */
@@ -108,11 +145,29 @@ export class Collectives {
     const divisor = op === "mean" ? this.#mesh.worldSize : undefined;
     const layout = this.#layout;
     const chunking = { chunkElements: this.#chunkElements, minChunksPerSegment: this.#minChunksPerSegment };
-    return this.#mesh.run("allReduce", options, (operation) =>
-      layout?.hierarchical === true
+    const shared = this.#sharedMemory;
+    const throughSharedMemory = shared !== undefined && this.#mesh.worldSize > 1 && values.length >= shared.minElements && this.#sharedMemoryState.kind !== "off";
+    return this.#mesh.run("allReduce", options, async (operation) => {
+      if (throughSharedMemory && shared !== undefined) {
+        if (this.#sharedMemoryState.kind === "untried") this.#sharedMemoryState = await setUpSharedMemory(operation, shared, values.length);
+        const state = this.#sharedMemoryState;
+        if (state.kind === "ready") {
+          const reduced = await sharedMemoryAllReduce(operation, state, values, divisor, (length) => this.#scratchOf(length), into);
+          if (reduced !== undefined) return reduced;
+          state.memory.close();
+          this.#sharedMemoryState = { kind: "off", reason: "a rank's file call failed" };
+          shared.log(`rank ${this.#mesh.rank}: all-reduce through shared memory is off (a rank's file call failed, as it said in its log); the ring is used`);
+        }
+      }
+      return layout?.hierarchical === true
         ? hierarchicalAllReduce(operation, layout, values, divisor, chunking, into)
-        : ringAllReduce(operation, values, divisor, chunking, into),
-    );
+        : ringAllReduce(operation, values, divisor, chunking, into);
+    });
+  }
+
+  #scratchOf(length: number): Float32Array {
+    if (this.#scratch.length < length) this.#scratch = arrayToFill(length);
+    return this.#scratch;
   }
 
   /** Rank `root`'s `values` on every rank, as a new array (the other ranks pass `undefined`). */

@@ -25,6 +25,8 @@ export interface RankClusterOptions {
    * connect to each other there (as cluster workers do), the others over tcp.
    */
   localLinks?: boolean;
+  /** Collectives' sharedMemory option, the same for every rank. */
+  sharedMemory?: { directory: string; prefix: string; minElements?: number };
 }
 
 /** What one rank answered to a run: its results, or the error its collective rejected with. */
@@ -74,6 +76,7 @@ export class RankCluster {
             ...(options.hosts === undefined ? {} : { hosts: options.hosts }),
             ...(options.minChunksPerSegment === undefined ? {} : { minChunksPerSegment: options.minChunksPerSegment }),
             ...(localBindAddress === undefined ? {} : { localBindAddress }),
+            ...(options.sharedMemory === undefined ? {} : { sharedMemory: options.sharedMemory }),
           });
           const report = await cluster.#next(process, (r) => r.type === "bound");
           cluster.hierarchical[rank] = report.type === "bound" && report.hierarchical;
