@@ -13,7 +13,7 @@ export type WorkerCommand =
   | { type: "p2p-connect"; dataEndpoint: string }
   | { type: "p2p-run"; bytes: number; messages: number; repeats: number }
   | { type: "exchange-run"; bytes: number; chunkBytes: number; repeats: number; leader: boolean }
-  | { type: "rank-bind"; rank: number; worldSize: number; bindAddress: string; password: string; zapDomain: string; highWaterMark: number; chunkElements: number }
+  | { type: "rank-bind"; rank: number; worldSize: number; bindAddress: string; password: string; zapDomain: string; highWaterMark: number; chunkElements: number; sharedMemory?: { directory: string; prefix: string } }
   | { type: "rank-connect"; endpoints: string[] }
   | { type: "rank-run"; bytes: number; repeats: number; warmups: number; into: boolean }
   | { type: "exit" };
@@ -96,8 +96,8 @@ async function handle(command: WorkerCommand): Promise<void> {
       return;
     }
     case "rank-bind":
-      mesh = await PeerMesh.bind({ ...command, log: () => {} });
-      collectives = new Collectives(mesh, { chunkElements: command.chunkElements });
+      mesh = await PeerMesh.bind({ rank: command.rank, worldSize: command.worldSize, bindAddress: command.bindAddress, password: command.password, zapDomain: command.zapDomain, highWaterMark: command.highWaterMark, log: () => {} });
+      collectives = new Collectives(mesh, { chunkElements: command.chunkElements, ...(command.sharedMemory === undefined ? {} : { sharedMemory: { ...command.sharedMemory, minElements: 1 } }) });
       report({ type: "endpoint", endpoint: mesh.endpoint });
       return;
     case "rank-connect":
@@ -115,6 +115,7 @@ async function handle(command: WorkerCommand): Promise<void> {
         if (i >= command.warmups) durationsMs.push(performance.now() - started);
         if (result[result.length - 1] !== mesh!.worldSize) throw new Error(`wrong sum ${result[result.length - 1]}`);
       }
+      if (collectives!.sharedMemory !== "not asked" && collectives!.sharedMemory !== "ready") throw new Error(`shared memory was asked for but is ${collectives!.sharedMemory}`);
       report({ type: "durations", durationsMs });
       return;
     }

@@ -22,6 +22,7 @@ import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { workerHeapFlags } from "../lib/cluster/worker-handle.js";
 import { ClusterSecret } from "../lib/transport/cluster-secret.js";
+import { sharedMemoryDirectory } from "../lib/collectives/host-shared-memory.js";
 import { PrivateDir } from "../lib/transport/private-dir.js";
 import type { WorkerCommand, WorkerReport } from "./collectives-worker.js";
 
@@ -139,13 +140,15 @@ async function measureExchange(dir: PrivateDir, sizes: number[], repeatsFor: (by
 }
 
 /** allReduce bus bandwidth (GB/s per repeat, from the slowest rank's time) with `worldSize` rank processes over ipc. */
-async function measureAllReduce(worldSize: number, dir: PrivateDir, sizes: number[], repeatsFor: (bytes: number) => number, tuning: { chunkElements: number; highWaterMark: number }, env: NodeJS.ProcessEnv): Promise<Map<number, number[]>> {
+async function measureAllReduce(worldSize: number, dir: PrivateDir, sizes: number[], repeatsFor: (bytes: number) => number, tuning: { chunkElements: number; highWaterMark: number }, env: NodeJS.ProcessEnv, sharedMemory: boolean): Promise<Map<number, number[]>> {
   const workers = Array.from({ length: worldSize }, () => new Worker(workerArgs, env));
   try {
     const password = ClusterSecret.generate().socketPassword;
     const zapDomain = `bench-${randomUUID()}`;
     const endpoints = await Promise.all(
-      workers.map(async (worker, rank) => endpointOf(await worker.ask({ type: "rank-bind", rank, worldSize, bindAddress: dir.endpoint(`w${worldSize}-${rank}`), password, zapDomain, ...tuning }))),
+      workers.map(async (worker, rank) =>
+        endpointOf(await worker.ask({ type: "rank-bind", rank, worldSize, bindAddress: dir.endpoint(`w${worldSize}-${rank}${sharedMemory ? "s" : ""}`), password, zapDomain, ...tuning, ...(sharedMemory ? { sharedMemory: { directory: sharedMemoryDirectory, prefix: `bench-${randomUUID().slice(0, 8)}` } } : {}) })),
+      ),
     );
     await Promise.all(workers.map((worker) => worker.ask({ type: "rank-connect", endpoints })));
     const results = new Map<number, number[]>();
@@ -209,16 +212,16 @@ async function main(): Promise<void> {
         };
         console.log(`${`${bytes / MiB} MiB`.padEnd(9)}${cell("ipc")}${cell("tcp")}${cell("exchange")}`);
       }
-      console.log("ring allReduce (sum, float32) over ipc, PeerMesh with ZAP PLAIN; bus bandwidth = 2(n-1)/n x bytes / slowest rank's time");
-      console.log(`${"world".padEnd(7)}${"array".padEnd(9)}${"time ms".padEnd(26)}${"bus GB/s".padEnd(26)}${"bus / p2p ipc".padEnd(15)}bus / exchange (medians)`);
-      for (const worldSize of worlds) {
-        const results = await measureAllReduce(worldSize, dir, sizes, repeatsFor, tuning, env);
+      console.log(`allReduce (sum, float32): the ring over ipc (PeerMesh with ZAP PLAIN), and through shared memory (${sharedMemoryDirectory}, ranks of one host); bus bandwidth = 2(n-1)/n x bytes / slowest rank's time`);
+      console.log(`${"path".padEnd(8)}${"world".padEnd(7)}${"array".padEnd(9)}${"time ms".padEnd(26)}${"bus GB/s".padEnd(26)}${"bus / p2p ipc".padEnd(15)}bus / exchange (medians)`);
+      for (const worldSize of worlds) for (const path of ["ring", "shm"] as const) {
+        const results = await measureAllReduce(worldSize, dir, sizes, repeatsFor, tuning, env, path === "shm");
         for (const bytes of sizes) {
           const bus = summarize(results.get(bytes)!);
           const factor = ((2 * (worldSize - 1)) / worldSize) * bytes;
           const ms = summarize(results.get(bytes)!.map((g) => (factor / (g * 1e9)) * 1000));
           const ratio = (baseline: string): string => `${((100 * bus.median) / summarize(p2p.get(baseline)!.get(bytes)!).median).toFixed(0)}%`;
-          console.log(`${String(worldSize).padEnd(7)}${`${bytes / MiB} MiB`.padEnd(9)}${`${fmt(ms.median)} [${fmt(ms.p25)}–${fmt(ms.p75)}]`.padEnd(26)}${`${fmt(bus.median)} [${fmt(bus.p25)}–${fmt(bus.p75)}] n=${bus.count}`.padEnd(26)}${ratio("ipc").padEnd(15)}${ratio("exchange")}`);
+          console.log(`${path.padEnd(8)}${String(worldSize).padEnd(7)}${`${bytes / MiB} MiB`.padEnd(9)}${`${fmt(ms.median)} [${fmt(ms.p25)}–${fmt(ms.p75)}]`.padEnd(26)}${`${fmt(bus.median)} [${fmt(bus.p25)}–${fmt(bus.p75)}] n=${bus.count}`.padEnd(26)}${ratio("ipc").padEnd(15)}${ratio("exchange")}`);
         }
       }
     }

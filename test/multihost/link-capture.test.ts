@@ -74,15 +74,22 @@ class SwitchCapture {
   }
 }
 
-/** The driver's report: the links, whether each rank's sums were right, and the secrets the workers got (by name). */
-function parseDriverLine(line: string): { links: string[]; correct: boolean[]; secrets: Record<string, string> } {
+/** The driver's report: the links and whether each rank's sums were right. */
+function parseDriverLine(line: string): { links: string[]; correct: boolean[] } {
   const value: unknown = JSON.parse(line);
   assert.ok(isJsonObject(value), line);
-  const { links, correct, secrets } = value;
-  assert.ok(Array.isArray(links) && Array.isArray(correct) && isJsonObject(secrets), line);
-  const { secretHex, curveKeys } = secrets;
+  const { links, correct } = value;
+  assert.ok(Array.isArray(links) && Array.isArray(correct), line);
+  return { links: links.map(String), correct: correct.map((ok: unknown) => ok === true) };
+}
+
+/** The secrets rank 0's worker was started with (by name), as the driver had it write them on its host. */
+function parseSecrets(text: string): Record<string, string> {
+  const value: unknown = JSON.parse(text);
+  assert.ok(isJsonObject(value), text);
+  const { secretHex, curveKeys } = value;
   const keys = isJsonObject(curveKeys) ? Object.entries(curveKeys).filter((entry): entry is [string, string] => typeof entry[1] === "string") : [];
-  return { links: links.map(String), correct: correct.map((ok: unknown) => ok === true), secrets: Object.fromEntries([...(typeof secretHex === "string" ? [["secretHex", secretHex]] : []), ...keys]) };
+  return Object.fromEntries([...(typeof secretHex === "string" ? [["secretHex", secretHex]] : []), ...keys]);
 }
 
 describe("links on the wire between hosts", { skip }, () => {
@@ -104,25 +111,27 @@ describe("links on the wire between hosts", { skip }, () => {
   ] as const) {
     it(`with linkEncryption "${linkEncryption}" a capture of the switch ${expectPattern ? "contains" : "holds none of"} the gradient's bytes, and never the cluster's secret or keys`, { timeout: 180_000 }, async (t) => {
       const file = join(bed.stateDir, `capture-${linkEncryption}.pcap`);
+      const secretsFile = join(bed.stateDir, `secrets-${linkEncryption}.json`);
       const capture = await SwitchCapture.start(bed, file);
       let result;
       try {
-        const args = [driver, JSON.stringify({ nodes: 2, ownerAddress: bed.head.address, recordDir: join(bed.stateDir, "allocation-records"), linkEncryption, floats })];
+        const args = [driver, JSON.stringify({ nodes: 2, ownerAddress: bed.head.address, recordDir: join(bed.stateDir, "allocation-records"), linkEncryption, floats, secretsFile })];
         result = await bed.run(bed.head, process.execPath, args, { env: bed.slurmEnv(), timeoutMs: 120_000 });
       } finally {
         t.diagnostic(`tcpdump: ${(await capture.stop()).trim().split("\n").at(-2) ?? ""}`);
       }
       assert.equal(result.code, 0, `driver failed:\n${result.stdout}\n${result.stderr}`);
       const report = parseDriverLine(result.stdout.trim());
-      assert.deepEqual({ links: report.links, correct: report.correct }, { links: [link, link], correct: [true, true] });
-      assert.equal(Object.keys(report.secrets).length, linkEncryption === "curve" ? 5 : 1, "the secret, and the four keys with CURVE");
+      assert.deepEqual(report, { links: [link, link], correct: [true, true] });
+      const secrets = parseSecrets(await readFile(secretsFile, "utf8"));
+      assert.equal(Object.keys(secrets).length, linkEncryption === "curve" ? 5 : 1, "the secret, and the four keys with CURVE");
       const captured = await readFile(file);
       t.diagnostic(`capture: ${captured.length} bytes; pattern found: ${captured.indexOf(needle) >= 0}`);
       // Each rank's 256 KiB crossed the switch (twice: in at one port, out at another), so an
       // empty capture cannot pass for an encrypted one.
       assert.ok(captured.length > 2 * floats * 4, `the capture holds only ${captured.length} bytes`);
       assert.equal(captured.indexOf(needle) >= 0, expectPattern);
-      const secretsFound = Object.entries(report.secrets).filter(([, text]) => captured.indexOf(Buffer.from(text)) >= 0).map(([name]) => name);
+      const secretsFound = Object.entries(secrets).filter(([, text]) => captured.indexOf(Buffer.from(text)) >= 0).map(([name]) => name);
       assert.deepEqual(secretsFound, [], "the secret and keys the workers were started with are not in the capture");
     });
   }
