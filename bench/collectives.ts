@@ -145,9 +145,10 @@ async function measureAllReduce(worldSize: number, dir: PrivateDir, sizes: numbe
   try {
     const password = ClusterSecret.generate().socketPassword;
     const zapDomain = `bench-${randomUUID()}`;
+    const prefix = `bench-${randomUUID().slice(0, 8)}`;
     const endpoints = await Promise.all(
       workers.map(async (worker, rank) =>
-        endpointOf(await worker.ask({ type: "rank-bind", rank, worldSize, bindAddress: dir.endpoint(`w${worldSize}-${rank}${sharedMemory ? "s" : ""}`), password, zapDomain, ...tuning, ...(sharedMemory ? { sharedMemory: { directory: sharedMemoryDirectory, prefix: `bench-${randomUUID().slice(0, 8)}` } } : {}) })),
+        endpointOf(await worker.ask({ type: "rank-bind", rank, worldSize, bindAddress: dir.endpoint(`w${worldSize}-${rank}${sharedMemory ? "s" : ""}`), password, zapDomain, ...tuning, ...(sharedMemory ? { sharedMemory: { directory: sharedMemoryDirectory, prefix } } : {}) })),
       ),
     );
     await Promise.all(workers.map((worker) => worker.ask({ type: "rank-connect", endpoints })));

@@ -7,8 +7,8 @@
  * socket; here the wait is one tiny message.
  *
  * Two ranks: each writes its input into one of two slots of its file (alternating per call), and
- * after one exchange of statuses each reads the other's input and sums both, in rank order, so
- * both get the same bits. The alternating slots make that one exchange enough: a rank writes a
+ * after one exchange of statuses each reads the other's input into its output and adds its own
+ * (a + b is b + a in floating point too, so both get the same bits). The alternating slots make that one exchange enough: a rank writes a
  * slot again only after the other rank's status of the call in between, which it sends once it has
  * read that slot.
  *
@@ -146,16 +146,13 @@ export async function sharedMemoryAllReduce(
     });
     if (!(await everyRankOk(operation, writtenStep, failure === undefined, length))) return gaveUp(state, failure);
     const peer = 1 - rank;
-    const theirs = scratch(length).subarray(0, length);
-    attempt("read its peer's input from shared memory", () => memory.read(peer, theirs, slot));
+    attempt("read its peer's input from shared memory", () => memory.read(peer, output, slot));
     if (failure !== undefined) {
       // Unrecoverable here: the peer has moved on with its result. The mesh's operation fails.
       throw new RingbookError("ERR_SHARED_MEMORY", failure);
     }
-    // Rank order: rank 0's values + rank 1's, the same bits on both ranks.
-    const [first, second] = rank === 0 ? [input, theirs] : [theirs, input];
-    output.set(first);
-    addIntoFast(output, second);
+    // The peer's values plus this rank's: float addition is commutative, so both ranks get the same bits.
+    addIntoFast(output, input);
     if (divisor !== undefined) divideIntoFast(output, divisor);
     return output;
   }
