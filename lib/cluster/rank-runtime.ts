@@ -19,6 +19,7 @@ import type { Collectives } from "../collectives/index.js";
 import { setUpCodeThread } from "../threads/code-thread.js";
 import { exportTrainedModel, runWorkerTraining } from "../training/worker-train.js";
 import { evaluateOnWorker } from "../training/worker-evaluate.js";
+import type { AllReduceSum } from "../training/gradient-step.js";
 import { ZapAuthenticator } from "../transport/zap-authenticator.js";
 import type { TaskSpec } from "./messages.js";
 import { taskKinds } from "./task-kinds.js";
@@ -56,6 +57,16 @@ const rankGlobalNames = ["rank", "worldSize", "tf", "backend", "device", "collec
 const maxCompiledFunctions = 256;
 
 /** One rank's execution thread. */
+/**
+ * The cluster's sum across ranks for training and evaluation. A world of one sums nothing: the
+ * values are their own sum, as in trainSingleProcess (a copy of the gradients through the mesh
+ * every step was part of what made one worker slower than training in-process).
+ */
+function allReduceSumOf(mesh: WorkerMesh, worldSize: number): AllReduceSum {
+  if (worldSize === 1) return async (values) => values;
+  return (values, into) => mesh.collectives.allReduce(values, into === undefined ? { op: "sum" } : { op: "sum", into });
+}
+
 export class RankRuntime {
   readonly #bootstrap: WorkerBootstrap;
   readonly #port: MessagePort;
@@ -255,7 +266,7 @@ export class RankRuntime {
           {
             rank,
             worldSize,
-            allReduceSum: (values, into) => mesh.collectives.allReduce(values, into === undefined ? { op: "sum" } : { op: "sum", into }),
+            allReduceSum: allReduceSumOf(mesh, worldSize),
             broadcast: (values, root) => mesh.collectives.broadcast(values, root),
             emit: (event) => this.#post({ type: "forward", message: { type: "event", taskId }, payload: serialize(event) }),
             stopRequested: () => this.#stopRequests.has(taskId),
@@ -270,7 +281,7 @@ export class RankRuntime {
           {
             rank,
             worldSize,
-            allReduceSum: (values, into) => mesh.collectives.allReduce(values, into === undefined ? { op: "sum" } : { op: "sum", into }),
+            allReduceSum: allReduceSumOf(mesh, worldSize),
           },
           // Built by the owner with parseEvaluateOptions; a spec that does not parse fails the task naming its field.
           taskKinds.evaluate.parseArgs(args, "the evaluate task's args"),
