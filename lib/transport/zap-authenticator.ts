@@ -69,27 +69,27 @@ export class ZapAuthenticator {
 
   readonly #router: zmq.Router;
   readonly #loop: Promise<void>;
-  readonly #admissions = new Map<string, Admitted>();
-  readonly #onReject: (line: string) => void;
+  /** What each domain admits, and the log of the cluster or mesh that registered it. */
+  readonly #admissions = new Map<string, { admitted: Admitted; onReject: (line: string) => void }>();
   #stopping = false;
 
-  private constructor(router: zmq.Router, onReject: (line: string) => void) {
+  private constructor(router: zmq.Router) {
     this.#router = router;
-    this.#onReject = onReject;
     this.#loop = this.#serve();
   }
 
   /**
    * Accepts connections to sockets of ZAP domain `domain` that present what `admission` admits.
-   * `onReject` gets a log line for each refused connection (the first registration's is kept).
+   * `onReject` gets a log line for each refused connection to this domain (a connection to a
+   * domain no one registered is told to every registration's).
    * Registrations and releases run one at a time, so that the handler is started and stopped once.
    */
   static register(domain: string, admission: ZapAdmission, onReject: (line: string) => void = () => {}): Promise<ZapRegistration> {
     const admitted = admittedOf(admission);
     return ZapAuthenticator.#inTurn(async () => {
-      const authenticator = (ZapAuthenticator.#shared ??= await ZapAuthenticator.#start(onReject));
+      const authenticator = (ZapAuthenticator.#shared ??= await ZapAuthenticator.#start());
       if (authenticator.#admissions.has(domain)) throw new RingbookError("ERR_ZAP_DOMAIN", `ZAP domain ${JSON.stringify(domain)} is already registered`);
-      authenticator.#admissions.set(domain, admitted);
+      authenticator.#admissions.set(domain, { admitted, onReject });
       let released: Promise<void> | undefined;
       return {
         domain,
@@ -117,7 +117,7 @@ export class ZapAuthenticator {
 
   static #turns: Promise<void> = Promise.resolve();
 
-  static async #start(onReject: (line: string) => void): Promise<ZapAuthenticator> {
+  static async #start(): Promise<ZapAuthenticator> {
     const router = new zmq.Router({ linger: 0 });
     try {
       await router.bind(zapEndpoint);
@@ -125,7 +125,7 @@ export class ZapAuthenticator {
       router.close();
       throw new RingbookError("ERR_ZAP_BIND", `could not start the ZeroMQ authenticator at ${zapEndpoint} (is a ZAP handler already bound in this process? zeromq.js gives all its threads one context)`, { cause: error });
     }
-    return new ZapAuthenticator(router, onReject);
+    return new ZapAuthenticator(router);
   }
 
   async #release(domain: string): Promise<void> {
@@ -171,8 +171,13 @@ export class ZapAuthenticator {
       }
     } catch (error) {
       // Closing the router (closeNow) ends the loop with ETERM-like errors; anything else is reported.
-      if (!this.#router.closed) this.#onReject(`ZAP handler stopped: ${(error as Error).message}`);
+      if (!this.#router.closed) this.#logAll(`ZAP handler stopped: ${(error as Error).message}`);
     }
+  }
+
+  /** A line for the log of every registration. */
+  #logAll(line: string): void {
+    for (const { onReject } of this.#admissions.values()) onReject(line);
   }
 
   async #answer(frames: Buffer[]): Promise<void> {
@@ -181,8 +186,13 @@ export class ZapAuthenticator {
     const [id, empty, version, requestId, domain, address, , mechanism, ...credentials] = frames;
     if (!id || !empty || !version || !requestId) return;
     const domainName = domain?.toString() ?? "";
-    const verdict = this.#judge(this.#admissions.get(domainName), mechanism?.toString() ?? "NULL", credentials);
-    if (verdict !== "OK") this.#onReject(`refused a connection to ${JSON.stringify(domainName)} from ${address?.toString() ?? "?"}: ${verdict}`);
+    const registered = this.#admissions.get(domainName);
+    const verdict = this.#judge(registered?.admitted, mechanism?.toString() ?? "NULL", credentials);
+    if (verdict !== "OK") {
+      const line = `refused a connection to ${JSON.stringify(domainName)} from ${address?.toString() ?? "?"}: ${verdict}`;
+      if (registered !== undefined) registered.onReject(line);
+      else this.#logAll(line);
+    }
     await this.#router.send([id, empty, version, requestId, verdict === "OK" ? "200" : "400", verdict, "", ""]);
   }
 
