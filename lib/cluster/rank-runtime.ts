@@ -56,7 +56,6 @@ const rankGlobalNames = ["rank", "worldSize", "tf", "backend", "device", "collec
 /** Compiled task functions kept at most (a loop calling `run` with the same function compiles once). */
 const maxCompiledFunctions = 256;
 
-/** One rank's execution thread. */
 /**
  * The cluster's sum across ranks for training and evaluation. A world of one sums nothing: the
  * values are their own sum, as in trainSingleProcess (a copy of the gradients through the mesh
@@ -67,6 +66,7 @@ function allReduceSumOf(mesh: WorkerMesh, worldSize: number): AllReduceSum {
   return (values, into) => mesh.collectives.allReduce(values, into === undefined ? { op: "sum" } : { op: "sum", into });
 }
 
+/** One rank's execution thread. */
 export class RankRuntime {
   readonly #bootstrap: WorkerBootstrap;
   readonly #port: MessagePort;

@@ -114,7 +114,7 @@ export class Collectives {
   /** Closes the shared-memory files, if any (the mesh's owner calls it when it closes the mesh). */
   close(): void {
     if (this.#sharedMemoryState.kind === "ready") this.#sharedMemoryState.memory.close();
-    this.#sharedMemoryState = { kind: "off", reason: "closed" };
+    this.#sharedMemoryState = { kind: "off" };
   }
 
   /** Whether allReduce reduces within each host before the ring between hosts. */
@@ -145,18 +145,18 @@ export class Collectives {
     const divisor = op === "mean" ? this.#mesh.worldSize : undefined;
     const layout = this.#layout;
     const chunking = { chunkElements: this.#chunkElements, minChunksPerSegment: this.#minChunksPerSegment };
-    const shared = this.#sharedMemory;
-    const throughSharedMemory = shared !== undefined && this.#mesh.worldSize > 1 && values.length >= shared.minElements && this.#sharedMemoryState.kind !== "off";
+    const settings = this.#sharedMemory;
+    const shared = settings !== undefined && this.#mesh.worldSize > 1 && values.length >= settings.minElements ? settings : undefined;
     return this.#mesh.run("allReduce", options, async (operation) => {
-      if (throughSharedMemory && shared !== undefined) {
+      if (shared !== undefined) {
         if (this.#sharedMemoryState.kind === "untried") this.#sharedMemoryState = await setUpSharedMemory(operation, shared, values.length);
         const state = this.#sharedMemoryState;
         if (state.kind === "ready") {
           const reduced = await sharedMemoryAllReduce(operation, state, values, divisor, (length) => this.#scratchOf(length), into);
           if (reduced !== undefined) return reduced;
+          // Every rank saw the failure (and logged why): all go on the ring from this call on.
           state.memory.close();
-          this.#sharedMemoryState = { kind: "off", reason: "a rank's file call failed" };
-          shared.log(`rank ${this.#mesh.rank}: all-reduce through shared memory is off (a rank's file call failed, as it said in its log); the ring is used`);
+          this.#sharedMemoryState = { kind: "off" };
         }
       }
       return layout?.hierarchical === true

@@ -13,6 +13,7 @@
 import { closeSync, constants, fstatSync, ftruncateSync, openSync, readSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { RingbookError } from "../errors.js";
+import { bytesOf } from "./float-frames.js";
 
 /** Where shared-memory files go: tmpfs, on Linux. */
 export const sharedMemoryDirectory = "/dev/shm";
@@ -24,14 +25,6 @@ export function hasSharedMemoryDirectory(directory = sharedMemoryDirectory): boo
   } catch {
     return false;
   }
-}
-
-function bytesView(values: Float32Array): Uint8Array {
-  return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
-}
-
-function describeError(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /**
@@ -103,14 +96,14 @@ export class HostSharedMemory {
 
   /** Writes `values` into this rank's file at float offset `at`. */
   write(values: Float32Array, at: number): void {
-    writeAll(this.#own(), bytesView(values), at * 4);
+    writeAll(this.#own(), bytesOf(values), at * 4);
   }
 
   /** Reads `into.length` float32 values from rank `rank`'s file at float offset `at`. */
   read(rank: number, into: Float32Array, at: number): void {
     const descriptor = this.#descriptors[rank];
     if (descriptor === undefined || this.#closed) throw new RingbookError("ERR_SHARED_MEMORY", `rank ${this.#rank} has not opened the shared-memory file of rank ${rank}`);
-    readAll(descriptor, bytesView(into), at * 4, rank);
+    readAll(descriptor, bytesOf(into), at * 4, rank);
   }
 
   /** Closes every file (and removes this rank's name if it is still there). Idempotent. */
@@ -149,7 +142,7 @@ function readAll(descriptor: number, bytes: Uint8Array, position: number, rank: 
   }
 }
 
-/** The message of a failed shared-memory step, for the log. */
+/** The message of a failed file call, for the log. */
 export function sharedMemoryFailure(error: unknown): string {
-  return describeError(error);
+  return error instanceof Error ? error.message : String(error);
 }

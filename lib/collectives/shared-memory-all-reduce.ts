@@ -8,9 +8,9 @@
  *
  * Two ranks: each writes its input into one of two slots of its file (alternating per call), and
  * after one exchange of statuses each reads the other's input into its output and adds its own
- * (a + b is b + a in floating point too, so both get the same bits). The alternating slots make that one exchange enough: a rank writes a
- * slot again only after the other rank's status of the call in between, which it sends once it has
- * read that slot.
+ * (a + b is b + a in floating point too, so both get the same bits). The alternating slots make
+ * that one exchange enough: a rank writes a slot again only after the other rank's status of the
+ * call in between, which it sends once it has read that slot.
  *
  * More ranks: a reduce-scatter and an all-gather through the files. Each rank writes its input;
  * after the first exchange it sums its own segment of every rank's input in rank order and writes
@@ -33,8 +33,8 @@ const setupOpenedStep = 1_000_002;
 const writtenStep = 1_000_003;
 const reducedStep = 1_000_004;
 
-/** Shared memory's state in one set of collectives: not tried yet, in use, or off (with why). */
-export type SharedMemoryState = { kind: "untried" } | { kind: "ready"; memory: HostSharedMemory; calls: number; log: (line: string) => void } | { kind: "off"; reason: string };
+/** Shared memory's state in one set of collectives: not tried yet, in use, or off. */
+export type SharedMemoryState = { kind: "untried" } | { kind: "ready"; memory: HostSharedMemory; calls: number; log: (line: string) => void } | { kind: "off" };
 
 /** Where the files go and what to do on the way. */
 export interface SharedMemorySettings {
@@ -65,7 +65,7 @@ async function everyRankOk(operation: MeshOperation, step: number, ok: boolean, 
 
 /**
  * Creates this rank's file and opens every peer's, agreeing at each stage with every rank; the
- * state to use from now on (ready, or off with the reason, on every rank alike).
+ * state to use from now on (ready, or off with the reason in the log, on every rank alike).
  */
 export async function setUpSharedMemory(operation: MeshOperation, settings: SharedMemorySettings, total: number): Promise<SharedMemoryState> {
   const { rank, worldSize } = operation;
@@ -98,16 +98,20 @@ export async function setUpSharedMemory(operation: MeshOperation, settings: Shar
   }
 }
 
-/** Logs this rank's own failure, if it had one; the caller turns shared memory off. */
+/** Logs why shared memory goes off on this rank (its own failure, if it had one); the caller turns it off. */
 function gaveUp(state: { log: (line: string) => void }, failure: string | undefined): undefined {
-  state.log(failure ?? "another rank's shared-memory file call failed");
+  state.log(offLine(failure ?? "another rank's shared-memory file call failed"));
   return undefined;
+}
+
+function offLine(reason: string): string {
+  return `all-reduce through shared memory is off: ${reason}; the ring is used`;
 }
 
 function off(settings: SharedMemorySettings, memory: HostSharedMemory | undefined, reason: string): SharedMemoryState {
   memory?.close();
-  settings.log(`all-reduce through shared memory is off: ${reason}; the ring is used`);
-  return { kind: "off", reason };
+  settings.log(offLine(reason));
+  return { kind: "off" };
 }
 
 /**
