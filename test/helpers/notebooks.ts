@@ -32,8 +32,10 @@ export function outputTexts(notebookJson: string): string[][] {
 }
 
 /** A training run as a notebook cell: an MLP on synthetic data on a fresh 2-worker cluster, closed at the end; the cell's result is the step count. */
-export function trainingCell(options: { features: number; hidden: number; classes: number; size: number; batchSize: number; epochs: number; metricsIntervalMs: number }): string {
-  const { features, hidden, classes, size, batchSize, epochs, metricsIntervalMs } = options;
+export function trainingCell(options: { features: number; hidden: number; classes: number; size: number; batchSize: number; epochs: number; metricsIntervalMs: number; liveUpdatesPerSecond?: number }): string {
+  const { features, hidden, classes, size, batchSize, epochs, metricsIntervalMs, liveUpdatesPerSecond } = options;
+  // Tests that count figure updates raise the rate so that the count does not hang on how fast this machine trains.
+  const live = liveUpdatesPerSecond === undefined ? "" : `\n  live: { maxUpdatesPerSecond: ${liveUpdatesPerSecond} },`;
   return `import { launchCluster } from "ringbook";
 const cluster = await launchCluster({ workers: 2 });
 const run = cluster.train({
@@ -41,7 +43,7 @@ const run = cluster.train({
   data: { builtin: "synthetic", size: ${size}, features: ${features}, classes: ${classes} },
   batchSize: ${batchSize},
   epochs: ${epochs},
-  metricsIntervalMs: ${metricsIntervalMs},
+  metricsIntervalMs: ${metricsIntervalMs},${live}
 });
 const result = await run;
 await cluster.close();
