@@ -25,14 +25,14 @@ const kernelName = "ringbook-test";
 const artifactsDir = join(repoRoot, "test-artifacts");
 /** 10 epochs of 28 steps, a hundred or more steps a second: a run of a second or two with several updates. */
 const totalSteps = 280;
-const trainingSource = trainingCell({ features: 512, hidden: 512, classes: 10, size: 3584, batchSize: 128, epochs: 10, metricsIntervalMs: 100, liveUpdatesPerSecond: 20 });
+const trainingSource = trainingCell({ features: 512, hidden: 512, classes: 10, size: 3584, batchSize: 128, epochs: 10, metricsIntervalMs: 100, live: { maxUpdatesPerSecond: 20 } });
 /**
  * Without the comm, a whole figure is shown at most once a second (its cost is bounded by a share
  * of wall time), so the run without it is three times longer: enough for a few whole updates
  * however fast the machine trains (a slower machine only gives more).
  */
 const wholeFigureSteps = 3 * totalSteps;
-const wholeFigureSource = trainingCell({ features: 512, hidden: 512, classes: 10, size: 3584, batchSize: 128, epochs: 30, metricsIntervalMs: 100, liveUpdatesPerSecond: 20 });
+const wholeFigureSource = trainingCell({ features: 512, hidden: 512, classes: 10, size: 3584, batchSize: 128, epochs: 30, metricsIntervalMs: 100, live: { maxUpdatesPerSecond: 20 } });
 
 interface PageState {
   executing: boolean;

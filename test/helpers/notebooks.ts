@@ -32,10 +32,9 @@ export function outputTexts(notebookJson: string): string[][] {
 }
 
 /** A training run as a notebook cell: an MLP on synthetic data on a fresh 2-worker cluster, closed at the end; the cell's result is the step count. */
-export function trainingCell(options: { features: number; hidden: number; classes: number; size: number; batchSize: number; epochs: number; metricsIntervalMs: number; liveUpdatesPerSecond?: number }): string {
-  const { features, hidden, classes, size, batchSize, epochs, metricsIntervalMs, liveUpdatesPerSecond } = options;
-  // Tests that count figure updates raise the rate so that the count does not hang on how fast this machine trains.
-  const live = liveUpdatesPerSecond === undefined ? "" : `\n  live: { maxUpdatesPerSecond: ${liveUpdatesPerSecond} },`;
+export function trainingCell(options: { features: number; hidden: number; classes: number; size: number; batchSize: number; epochs: number; metricsIntervalMs: number; live?: { maxUpdatesPerSecond?: number; maxPoints?: number } }): string {
+  const { features, hidden, classes, size, batchSize, epochs, metricsIntervalMs } = options;
+  const live = options.live === undefined ? "" : `\n  live: ${JSON.stringify(options.live)},`;
   return `import { launchCluster } from "ringbook";
 const cluster = await launchCluster({ workers: 2 });
 const run = cluster.train({

@@ -23,12 +23,13 @@ const kernelName = "ringbook-test";
 const artifactsDir = join(repoRoot, "test-artifacts");
 
 /**
- * 10 epochs of 28 steps: fewer steps than the figure's 300 points, so the loss trace has one x
- * value per step shown; the layer sizes make steps slow enough (tens a second) that the run lasts
- * a few seconds and the plot is updated several times.
+ * 40 epochs of 28 steps, a few hundred steps a second: a run of a few seconds, long enough for
+ * several whole-figure updates (at most one a second). The figure keeps 2,000 points, more than
+ * the steps, so the loss trace has one x value per step shown.
  */
-const totalSteps = 280;
-const trainingSource = trainingCell({ features: 512, hidden: 512, classes: 10, size: 3584, batchSize: 128, epochs: 10, metricsIntervalMs: 100 });
+const epochs = 40;
+const totalSteps = 28 * epochs;
+const trainingSource = trainingCell({ features: 512, hidden: 512, classes: 10, size: 3584, batchSize: 128, epochs, metricsIntervalMs: 100, live: { maxPoints: 2000 } });
 
 /** What the test reads from the page: the first cell's output area. */
 interface CellState {
@@ -156,7 +157,7 @@ describe("the live training plot in Debian's classic notebook", () => {
       assert.ok(midShot, `a moment part-way through the run was seen\n${timeline}`);
 
       assert.equal(final.result, String(totalSteps));
-      assert.match(final.progress, new RegExp(`^done: step ${totalSteps}/${totalSteps} · epoch 10/10 · loss \\d`), "the progress line ends with done:");
+      assert.match(final.progress, new RegExp(`^done: step ${totalSteps}/${totalSteps} · epoch ${epochs}/${epochs} · loss \\d`), "the progress line ends with done:");
       assert.equal(final.progressLines, 1, "one progress line, updated in place");
       assert.equal(final.plots, 1, "one plot, updated in place");
       assert.equal(final.lastStep, totalSteps, "the plot ends on the final step");
