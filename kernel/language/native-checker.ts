@@ -16,6 +16,7 @@ import { RingbookError } from "../../lib/errors.js";
 import { stripJsonComments } from "./json-comments.js";
 import { cellRange, ignoredDiagnostics } from "./diagnostic-filter.js";
 import { globalsDeclarations, ringbookTypePaths } from "./notebook-globals.js";
+import { bundledFallbacks, bundledTypePaths } from "./bundled-packages.js";
 import { augmentation, NotebookModel, type CellFile } from "./notebook-model.js";
 import type { CellDiagnostic, LanguageWorkerConfig } from "./protocol.js";
 
@@ -343,7 +344,8 @@ function virtualTsconfig(config: LanguageWorkerConfig, user: UserTsconfig | unde
     incremental: false,
     noUnusedLocals: false,
     noUnusedParameters: false,
-    paths: { ...userPaths, ...ringbookTypePaths(config.packageRoot) },
+    // The user's paths win over ringbook's copies of tfjs, ringbook's own names over the user's.
+    paths: { ...bundledTypePaths(bundledFallbacks(config.cwd)), ...userPaths, ...ringbookTypePaths(config.packageRoot) },
     typeRoots: [join(config.cwd, "node_modules/@types"), join(config.packageRoot, "node_modules/@types")],
   };
   return {

@@ -118,3 +118,36 @@ describe("executor in a folder without node_modules", () => {
     assert.equal(resultText(await nb.run("import * as tslab from 'tslab'\nimport { display as d } from 'ringbook/display'\ntypeof tslab.newDisplay + typeof d.create")), "'functionfunction'");
   });
 });
+
+describe("tfjs in a notebook folder", () => {
+  it("without tfjs of its own: ringbook's copy, with its types, the one ringbook's functions use", { timeout: 60_000 }, async () => {
+    const nb = await openNotebook({ nodeModules: false, typeCheck: "warn" });
+    try {
+      const summed = await nb.run('import * as tf from "@tensorflow/tfjs";\nconst total: number = tf.tensor([1, 2, 3]).sum().dataSync()[0]!;\ntotal');
+      assert.equal(resultText(summed), "6", JSON.stringify(summed));
+      assert.equal(nb.streamOf(summed.cellId, "stderr"), "", "no type error: the import has its types");
+      // loadModel builds its model with ringbook's tfjs: instanceof holds only if the cell's tf is that copy.
+      const saved = await nb.run('import { loadModel, saveModel } from "ringbook";\nconst model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [2], units: 1 })] });\nawait saveModel(model, "m1");\nconst again = await loadModel("m1");\nagain instanceof tf.LayersModel');
+      assert.equal(resultText(saved), "true", JSON.stringify(saved));
+      const wrong = await nb.run("const wrong: string = tf.scalar(1);");
+      assert.match(nb.streamOf(wrong.cellId, "stderr"), /In\[3\] line 1:7 - error TS2322: Type 'Scalar' is not assignable to type 'string'/);
+    } finally {
+      await nb.close();
+    }
+  });
+
+  it("with tfjs of its own: that copy", { timeout: 60_000 }, async () => {
+    const nb = await openNotebook({
+      nodeModules: false,
+      files: {
+        "node_modules/@tensorflow/tfjs/package.json": JSON.stringify({ name: "@tensorflow/tfjs", version: "0.0.1", main: "index.js" }),
+        "node_modules/@tensorflow/tfjs/index.js": "exports.whose = 'the notebook folder\\'s';",
+      },
+    });
+    try {
+      assert.equal(resultText(await nb.run('import * as tf from "@tensorflow/tfjs";\n(tf as unknown as { whose: string }).whose')), `"the notebook folder's"`);
+    } finally {
+      await nb.close();
+    }
+  });
+});

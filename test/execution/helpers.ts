@@ -1,7 +1,7 @@
 /** Test helpers: a real executor in a temporary notebook folder, with its events collected per cell. */
-import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startExecutor } from "../../kernel/execution/index.js";
 import type { CellEvent, ExecuteOutcome, ExecuteRequest, Executor } from "../../kernel/execution/executor.js";
@@ -25,13 +25,16 @@ export interface TestNotebook {
   close(): Promise<void>;
 }
 
-/** Starts an executor in a fresh folder; `files` are written there; node_modules links to ours. */
+/** Starts an executor in a fresh folder; `files` (paths relative to it) are written there; node_modules links to ours. */
 export async function openNotebook(
   options: { typeCheck?: "off" | "auto" | "warn" | "error"; typeCheckWaitMs?: number; files?: Record<string, string>; nodeModules?: boolean; typeChecker?: "native" | "classic" } = {},
 ): Promise<TestNotebook> {
   const dir = mkdtempSync(join(tmpdir(), "ringbook-exec-"));
   if (options.nodeModules !== false) symlinkSync(join(repoRoot, "node_modules"), join(dir, "node_modules"));
-  for (const [name, text] of Object.entries(options.files ?? {})) writeFileSync(join(dir, name), text);
+  for (const [name, text] of Object.entries(options.files ?? {})) {
+    mkdirSync(dirname(join(dir, name)), { recursive: true });
+    writeFileSync(join(dir, name), text);
+  }
   const logs: string[] = [];
   const executor = await startExecutor({
     cwd: dir,
