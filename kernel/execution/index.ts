@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import type { Executor } from "./executor.js";
 import { CellWorkerHost } from "./worker-host.js";
 import { LanguageClient } from "../language/language-client.js";
-import { bundledFallbacks } from "../language/bundled-packages.js";
+import { bundledAliases } from "../../lib/script/bundled-packages.js";
 import { NotebookExecutor, type TypeCheckMode } from "./notebook-executor.js";
 import { readRuntimeTsconfig } from "./tsconfig-options.js";
 import { RingbookError } from "../../lib/errors.js";
@@ -63,7 +63,7 @@ export async function startExecutor(options: ExecutorOptions): Promise<Executor>
     ringbook: new URL("lib/index.js", distRoot).href,
     "ringbook/display": new URL("kernel/display/index.js", distRoot).href,
     tslab: new URL("kernel/display/tslab.js", distRoot).href,
-    ...Object.fromEntries(bundledFallbacks(cwd).map((fallback) => [fallback.specifier, fallback.url])),
+    ...bundledAliases(cwd),
   };
   const tsconfig = readRuntimeTsconfig(cwd, options.log);
   const host = await CellWorkerHost.start({ cwd, moduleAliases, ...tsconfig }, options.log);

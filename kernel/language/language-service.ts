@@ -13,7 +13,7 @@ import { TextSnapshot } from "./text-snapshot.js";
 import type { CellDiagnostic, LanguageWorkerConfig } from "./protocol.js";
 import { cellRange, ignoredDiagnostics } from "./diagnostic-filter.js";
 import { globalsDeclarations, ringbookTypePaths } from "./notebook-globals.js";
-import { bundledFallbacks, bundledTypePaths } from "./bundled-packages.js";
+import { bundledFallbacks, bundledTypePaths } from "../../lib/script/bundled-packages.js";
 
 /** TypeScript's internal region check (5.6+; not in its .d.ts): only the nodes in `ranges`. */
 type RegionDiagnostics = (fileName: string, ranges: ts.TextRange[]) => { diagnostics: ts.Diagnostic[] } | undefined;

@@ -16,7 +16,7 @@ import { RingbookError } from "../../lib/errors.js";
 import { stripJsonComments } from "./json-comments.js";
 import { cellRange, ignoredDiagnostics } from "./diagnostic-filter.js";
 import { globalsDeclarations, ringbookTypePaths } from "./notebook-globals.js";
-import { bundledFallbacks, bundledTypePaths } from "./bundled-packages.js";
+import { bundledFallbacks, bundledTypePaths } from "../../lib/script/bundled-packages.js";
 import { augmentation, NotebookModel, type CellFile } from "./notebook-model.js";
 import type { CellDiagnostic, LanguageWorkerConfig } from "./protocol.js";
 

@@ -31,6 +31,16 @@ import { WorkerMesh } from "./worker-mesh.js";
 
 type Tfjs = typeof import("@tensorflow/tfjs");
 
+/**
+ * The TypeScript cell compiler (sucrase: ~100 ms to load), with what imports in `%%workers` cells
+ * and tasks resolve to besides the notebook folder's packages: `ringbook`, and tfjs where that
+ * folder has none (see bundled-packages.ts).
+ */
+interface CellCompiler {
+  readonly script: typeof import("../script/index.js");
+  readonly aliases: Readonly<Record<string, string>>;
+}
+
 /** What task code sees as its first argument, and what cells see as globals. */
 interface TaskContext {
   rank: number;
@@ -80,8 +90,8 @@ export class RankRuntime {
   readonly #stopRequests = new Set<string>();
   /** Compiled task functions by source. */
   readonly #compiledFunctions = new Map<string, (context: TaskContext) => unknown>();
-  /** The TypeScript cell compiler (sucrase: ~100 ms to load), loaded for the first `%%workers` cell rather than at start. */
-  #cellCompiler: Promise<typeof import("../script/index.js")> | undefined;
+  /** Loaded for the first `%%workers` cell or importing task rather than at start. */
+  #cellCompiler: Promise<CellCompiler> | undefined;
   /** Mesh changes run one after another, in the order the owner sent them. */
   #meshChanges: Promise<void> = Promise.resolve();
   #worldSize: number;
@@ -215,15 +225,19 @@ export class RankRuntime {
     return true;
   }
 
-  #loadCellCompiler(): Promise<typeof import("../script/index.js")> {
-    this.#cellCompiler ??= import("../script/index.js");
+  #loadCellCompiler(): Promise<CellCompiler> {
+    this.#cellCompiler ??= import("../script/index.js").then((script) => ({
+      script,
+      aliases: { ringbook: new URL("../index.js", import.meta.url).href, ...script.bundledAliases(this.#bootstrap.cwd) },
+    }));
     return this.#cellCompiler;
   }
 
-  #compileFunction(source: string): (context: TaskContext) => unknown {
+  /** The task function of `source`, compiled from `compiledSource` (its imports aliased) when given. */
+  #compileFunction(source: string, compiledSource = source): (context: TaskContext) => unknown {
     const cached = this.#compiledFunctions.get(source);
     if (cached) return cached;
-    const script = new vm.Script(`(${source}\n)`, {
+    const script = new vm.Script(`(${compiledSource}\n)`, {
       filename: join(this.#bootstrap.cwd, `[rank ${this.#bootstrap.rank}] task`),
       importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
     });
@@ -242,6 +256,13 @@ export class RankRuntime {
     const worldSize = this.#worldSize;
     switch (task.kind) {
       case "function": {
+        // A task that imports (rare) has its specifiers aliased first: that needs the compiler.
+        if (/\bimport\s*\(/.test(task.source) && !this.#compiledFunctions.has(task.source)) {
+          return this.#loadCellCompiler().then(({ script, aliases }) => {
+            this.#compileFunction(task.source, script.aliasImportExpressions(task.source, aliases));
+            return this.#startTask(loaded, taskId, task, args);
+          });
+        }
         const fn = this.#compileFunction(task.source);
         const context: TaskContext = {
           rank,
@@ -257,8 +278,8 @@ export class RankRuntime {
         return Promise.resolve(fn(context));
       }
       case "cell":
-        return this.#loadCellCompiler().then(async ({ compileCell, runCompiledCell }) => {
-          const completion = await runCompiledCell(compileCell(task.code), { filename: join(this.#bootstrap.cwd, task.name) });
+        return this.#loadCellCompiler().then(async ({ script, aliases }) => {
+          const completion = await script.runCompiledCell(script.compileCell(task.code, { moduleAliases: aliases }), { filename: join(this.#bootstrap.cwd, task.name) });
           return completion?.value;
         });
       case "train":

@@ -148,6 +148,7 @@ function compileWithEdits(javascript: string, options: CompileCellOptions): { co
   statements.forEach((statement, index) => {
     rewriteStatement(statement, javascript, edits, declared, hoistedFunctions, aliases, index === statements.length - 1);
   });
+  aliasDynamicImports(program, javascript, edits, aliases);
   const prelude = hoistedFunctions.map((name) => `globalThis[${JSON.stringify(name)}] = ${name};`).join("");
   // The wrapper and the exports of hoisted functions take a line of their own, so that the
   // cell's lines stay exact in stack traces (columns: see cellPositionMapper).
@@ -322,6 +323,58 @@ function rewriteImport(
     replacement = `;${load};`;
   }
   replaceKeepingLines(edits, text, statement.start, statement.end, replacement);
+}
+
+const dynamicImport = /\bimport\s*\(/;
+
+/** `import("x")` anywhere in the code, with a literal `x` that has an alias: the literal becomes the alias. */
+function aliasDynamicImports(program: acorn.Program, text: string, edits: Edit[], aliases: Readonly<Record<string, string>>): void {
+  // Most cells have none: no walk over their tree.
+  if (!dynamicImport.test(text) || Object.keys(aliases).length === 0) return;
+  for (const expression of importExpressions(program)) {
+    const source = expression.source;
+    if (source.type !== "Literal" || typeof source.value !== "string") continue;
+    const target = aliases[source.value];
+    if (target !== undefined) edits.push({ start: source.start, end: source.end, text: JSON.stringify(target) });
+  }
+}
+
+/** Every `import(...)` expression under `node`. */
+function importExpressions(node: acorn.Node): acorn.ImportExpression[] {
+  const found: acorn.ImportExpression[] = [];
+  const visit = (value: unknown): void => {
+    if (Array.isArray(value)) {
+      for (const item of value) visit(item);
+    } else if (isNode(value)) {
+      if (value.type === "ImportExpression") found.push(value as acorn.ImportExpression);
+      for (const child of Object.values(value)) if (typeof child === "object" && child !== null) visit(child);
+    }
+  };
+  visit(node);
+  return found;
+}
+
+function isNode(value: unknown): value is acorn.Node {
+  return typeof value === "object" && value !== null && typeof (value as { type?: unknown }).type === "string";
+}
+
+/**
+ * A function's source (a task sent to workers) with the literal specifiers of its `import(...)`
+ * expressions replaced by their aliases. Source that does not parse is returned as it is: running
+ * it reports the syntax error.
+ */
+export function aliasImportExpressions(source: string, aliases: Readonly<Record<string, string>>): string {
+  if (!dynamicImport.test(source) || Object.keys(aliases).length === 0) return source;
+  const wrapped = `(${source}\n)`;
+  let program: acorn.Program;
+  try {
+    program = acorn.parse(wrapped, { ecmaVersion: "latest", sourceType: "script" });
+  } catch {
+    return source;
+  }
+  const edits: Edit[] = [];
+  aliasDynamicImports(program, wrapped, edits, aliases);
+  return applyEdits(wrapped, edits).slice(1, -2);
 }
 
 function keyName(node: acorn.Identifier | acorn.Literal): string {

@@ -131,6 +131,7 @@ describe("tfjs in a notebook folder", () => {
       assert.equal(resultText(saved), "true", JSON.stringify(saved));
       const wrong = await nb.run("const wrong: string = tf.scalar(1);");
       assert.match(nb.streamOf(wrong.cellId, "stderr"), /In\[3\] line 1:7 - error TS2322: Type 'Scalar' is not assignable to type 'string'/);
+      assert.equal(resultText(await nb.run('const again = await import("@tensorflow/tfjs");\nagain.Tensor === tf.Tensor')), "true", "import() too");
     } finally {
       await nb.close();
     }

@@ -1,9 +1,10 @@
 /**
- * The packages ringbook ships with that cells import themselves (tfjs), for notebooks whose folder
- * does not have them: `import * as tf from "@tensorflow/tfjs"` in a notebook anywhere gets
- * ringbook's copy (the one its training, `saveModel` and `loadModel` use, so tensors and models
- * pass between them) instead of "Cannot find package". A notebook folder that has its own copy
- * (in its node_modules or a parent's) keeps it. Decided when the kernel starts.
+ * The packages ringbook ships with that user code imports itself (tfjs), for notebooks whose
+ * folder does not have them: `import * as tf from "@tensorflow/tfjs"` in a cell, a `%%workers`
+ * cell or a task, in a notebook anywhere, gets ringbook's copy (the one its training, `saveModel`
+ * and `loadModel` use, so tensors and models pass between them) instead of "Cannot find package".
+ * A notebook folder that has its own copy (in its node_modules or a parent's) keeps it. Decided
+ * when the kernel, or a worker, starts.
  */
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
@@ -42,6 +43,11 @@ export function bundledFallbacks(cwd: string): BundledPackage[] {
     fallbacks.push({ specifier, url: pathToFileURL(main).href, dir: dirname(manifest) });
   }
   return fallbacks;
+}
+
+/** Import aliases (specifier → file URL) for {@link bundledFallbacks}. */
+export function bundledAliases(cwd: string): Record<string, string> {
+  return Object.fromEntries(bundledFallbacks(cwd).map((fallback) => [fallback.specifier, fallback.url]));
 }
 
 /** `paths` entries that give the fallbacks their types (a package folder: its package.json's `types`). */
