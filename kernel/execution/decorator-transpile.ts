@@ -3,31 +3,17 @@
  * does not remove: TypeScript's transpileModule, loaded only when such a cell first runs. Its helpers
  * become globals so that no helper code shifts the cell's lines.
  */
-import { createRequire } from "node:module";
+import { transpileWithTypeScript } from "../../lib/script/typescript-transpile.js";
 
-type TranspileModule = (source: string, options: { compilerOptions: Record<string, unknown>; reportDiagnostics?: boolean }) => { outputText: string };
-
-let transpile: TranspileModule | undefined;
+let helpersInstalled = false;
 
 /** Transpiles a cell with decorators to JavaScript with ES module syntax. */
 export function transpileWithDecorators(source: string, emitDecoratorMetadata: boolean): string {
-  if (!transpile) {
-    const require = createRequire(import.meta.url);
-    const typescript = require("typescript") as { transpileModule: TranspileModule };
-    transpile = typescript.transpileModule;
+  if (!helpersInstalled) {
     installDecoratorHelpers();
+    helpersInstalled = true;
   }
-  return transpile(source, {
-    compilerOptions: {
-      target: 9 /* ES2022 */,
-      module: 99 /* ESNext */,
-      experimentalDecorators: true,
-      emitDecoratorMetadata,
-      noEmitHelpers: true,
-      verbatimModuleSyntax: false,
-      useDefineForClassFields: false,
-    },
-  }).outputText;
+  return transpileWithTypeScript(source, { experimentalDecorators: true, emitDecoratorMetadata, noEmitHelpers: true });
 }
 
 /** tslib's `__decorate`, `__metadata` and `__param`, as globals. */

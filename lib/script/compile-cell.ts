@@ -11,6 +11,7 @@ import { transform, type Options as SucraseOptions } from "sucrase";
 import * as acorn from "acorn";
 import { decode } from "@jridgewell/sourcemap-codec";
 import { RingbookError } from "../errors.js";
+import { runtimeNamespace, transpileWithTypeScript } from "./typescript-transpile.js";
 
 /** How to compile a cell. */
 export interface CompileCellOptions {
@@ -26,7 +27,8 @@ export interface CompileCellOptions {
   jsx?: { runtime: "classic" | "automatic"; factory?: string; fragmentFactory?: string; importSource?: string };
   /**
    * Fallback for syntax sucrase cannot remove (legacy decorators): a full TypeScript transpile
-   * that must keep lines and emit ES modules syntax. Called only when the fast path fails.
+   * that must keep lines and emit ES modules syntax. Called only when the fast path fails, and
+   * for runtime namespaces (TypeScript's plain transpile without it).
    */
   fallbackTranspile?: (source: string) => string;
 }
@@ -178,6 +180,8 @@ function stripTypes(source: string, options: CompileCellOptions, withMap = false
     sucraseOptions.filePath = "cell.ts";
   }
   try {
+    // Sucrase drops a runtime namespace's code without a word: TypeScript compiles such cells.
+    if (runtimeNamespace.test(source)) return { javascript: (options.fallbackTranspile ?? transpileWithTypeScript)(source) };
     const output = transform(source, sucraseOptions);
     // The fallback keeps lines but not columns: positions then map through the edits only.
     if (options.fallbackTranspile && /^\s*@[A-Za-z_$]/m.test(source)) return { javascript: options.fallbackTranspile(source) };

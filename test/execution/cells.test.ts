@@ -22,6 +22,12 @@ describe("executor cells", () => {
     assert.equal(resultText(await nb.run("const x = 'again'\nfunction f() { return 'redeclared' }\nclass Point {}\nlet { p, q: [r] } = { p: 1, q: [2] };\n`${x} ${f()} ${typeof Point} ${Color.Red} ${p + r}`")), "'again redeclared function 5 3'");
   });
 
+  it("runs namespaces with code (sucrase drops them; TypeScript compiles them), nested ones too, whose names persist", async () => {
+    assert.equal(resultText(await nb.run("namespace Geo {\n  export const pi = 3.14;\n  export function area(r: number) { return pi * r * r; }\n}\nGeo.area(2)")), "12.56");
+    assert.equal(resultText(await nb.run("namespace Outer.Inner { export const depth = 2 }\nGeo.pi + Outer.Inner.depth")), "5.140000000000001");
+    assert.equal(resultText(await nb.run("declare namespace Shapes { interface Square { side: number } }\nconst square: Shapes.Square = { side: 3 };\nsquare.side")), "3");
+  });
+
   it("supports top-level await and returns the last expression without awaiting it", async () => {
     assert.equal(resultText(await nb.run("const v = await new Promise<number>((resolve) => setTimeout(resolve, 5, 7))\nv * 2")), "14");
     assert.equal(resultText(await nb.run("Promise.resolve(1)")), "Promise { 1 }");
