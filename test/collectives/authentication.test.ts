@@ -5,6 +5,7 @@ import * as zmq from "zeromq";
 import { encodeHeader } from "../../lib/collectives/frame-header.js";
 import { zapClientOptions } from "../../lib/transport/zap-authenticator.js";
 import { RankCluster } from "./rank-cluster.js";
+import { closeMonitored } from "../helpers/socket-intruder.js";
 
 /** A socket of this test process posing as a peer; records its connection events. */
 class Intruder {
@@ -29,12 +30,8 @@ class Intruder {
     })();
   }
 
-  async close(): Promise<void> {
-    // The observer first, as PeerMesh does: closing only the socket can leave the observer's
-    // pending receive unsettled, and this await then never returned (seen once in a CI run).
-    this.#observer.close();
-    this.dealer.close();
-    await this.#watching;
+  close(): Promise<void> {
+    return closeMonitored(this.dealer, this.#observer, this.#watching);
   }
 }
 

@@ -82,9 +82,26 @@ export class SocketIntruder {
   }
 
   async close(): Promise<void> {
-    // The observer first: closing only the socket can leave the observer's receive unsettled.
-    this.#observer.close();
-    this.dealer.close();
-    await this.#watching;
+    await closeMonitored(this.dealer, this.#observer, this.#watching);
   }
+}
+
+/** How long a closed socket's monitor gets to deliver its "end" event before its observer is closed. */
+const monitorEndGraceMs = 5000;
+
+/**
+ * Closes a socket whose events `watching` reads from `observer`: the socket first, then the wait
+ * for its monitor to stop (the observer closes itself at the "end" event). Closing the observer
+ * first let libzmq's I/O thread block for good on the events of the socket's teardown (a blocking
+ * send to a monitor nobody reads), and with it every tcp connection of the process: a cluster
+ * launched next never finished a handshake. An "end" that never wakes the observer's receive
+ * (seen once) is given a few seconds, after which the monitor is gone and the observer is closed.
+ */
+export async function closeMonitored(socket: zmq.Socket, observer: zmq.Observer, watching: Promise<void>): Promise<void> {
+  socket.close();
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([watching, new Promise<void>((resolve) => (timer = setTimeout(resolve, monitorEndGraceMs)))]);
+  clearTimeout(timer);
+  if (!observer.closed) observer.close();
+  await watching;
 }
