@@ -13,7 +13,7 @@ import { TextSnapshot } from "./text-snapshot.js";
 import type { CellDiagnostic, LanguageWorkerConfig } from "./protocol.js";
 import { cellRange, ignoredDiagnostics } from "./diagnostic-filter.js";
 import { globalsDeclarations, ringbookTypePaths } from "./notebook-globals.js";
-import { bundledFallbacks, bundledTypePaths } from "../../lib/script/bundled-packages.js";
+import { bundledTypePaths } from "../../lib/script/bundled-packages.js";
 
 /** TypeScript's internal region check (5.6+; not in its .d.ts): only the nodes in `ranges`. */
 type RegionDiagnostics = (fileName: string, ranges: ts.TextRange[]) => { diagnostics: ts.Diagnostic[] } | undefined;
@@ -177,7 +177,7 @@ function compilerOptions(typescript: typeof ts, config: LanguageWorkerConfig): t
     esModuleInterop: true,
     skipLibCheck: true,
     noEmit: true,
-    paths: { ...bundledTypePaths(bundledFallbacks(config.cwd)), ...options.paths, ...paths },
+    paths: { ...bundledTypePaths(config.cwd), ...options.paths, ...paths },
     typeRoots: [join(config.cwd, "node_modules/@types"), join(config.packageRoot, "node_modules/@types")],
   };
 }

@@ -16,7 +16,7 @@ import { RingbookError } from "../../lib/errors.js";
 import { stripJsonComments } from "./json-comments.js";
 import { cellRange, ignoredDiagnostics } from "./diagnostic-filter.js";
 import { globalsDeclarations, ringbookTypePaths } from "./notebook-globals.js";
-import { bundledFallbacks, bundledTypePaths } from "../../lib/script/bundled-packages.js";
+import { bundledTypePaths } from "../../lib/script/bundled-packages.js";
 import { augmentation, NotebookModel, type CellFile } from "./notebook-model.js";
 import type { CellDiagnostic, LanguageWorkerConfig } from "./protocol.js";
 
@@ -345,7 +345,7 @@ function virtualTsconfig(config: LanguageWorkerConfig, user: UserTsconfig | unde
     noUnusedLocals: false,
     noUnusedParameters: false,
     // The user's paths win over ringbook's copies of tfjs, ringbook's own names over the user's.
-    paths: { ...bundledTypePaths(bundledFallbacks(config.cwd)), ...userPaths, ...ringbookTypePaths(config.packageRoot) },
+    paths: { ...bundledTypePaths(config.cwd), ...userPaths, ...ringbookTypePaths(config.packageRoot) },
     typeRoots: [join(config.cwd, "node_modules/@types"), join(config.packageRoot, "node_modules/@types")],
   };
   return {

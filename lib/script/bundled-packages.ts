@@ -30,8 +30,20 @@ export interface BundledPackage {
   readonly dir: string;
 }
 
+/** What was decided for each notebook folder in this thread (once: the kernel's or worker's start). */
+const decided = new Map<string, readonly BundledPackage[]>();
+
 /** The bundled packages that `cwd` cannot resolve and ringbook's install can. */
-export function bundledFallbacks(cwd: string): BundledPackage[] {
+export function bundledFallbacks(cwd: string): readonly BundledPackage[] {
+  let fallbacks = decided.get(cwd);
+  if (fallbacks === undefined) {
+    fallbacks = resolveFallbacks(cwd);
+    decided.set(cwd, fallbacks);
+  }
+  return fallbacks;
+}
+
+function resolveFallbacks(cwd: string): BundledPackage[] {
   const fromNotebook = createRequire(join(cwd, "__ringbook_cell__.js"));
   const fromRingbook = createRequire(import.meta.url);
   const fallbacks: BundledPackage[] = [];
@@ -51,8 +63,8 @@ export function bundledAliases(cwd: string): Record<string, string> {
 }
 
 /** `paths` entries that give the fallbacks their types (a package folder: its package.json's `types`). */
-export function bundledTypePaths(fallbacks: readonly BundledPackage[]): Record<string, string[]> {
-  return Object.fromEntries(fallbacks.map((fallback) => [fallback.specifier, [fallback.dir]]));
+export function bundledTypePaths(cwd: string): Record<string, string[]> {
+  return Object.fromEntries(bundledFallbacks(cwd).map((fallback) => [fallback.specifier, [fallback.dir]]));
 }
 
 function resolvedBy(require: NodeJS.Require, specifier: string): string | undefined {

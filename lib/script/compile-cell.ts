@@ -150,7 +150,7 @@ function compileWithEdits(javascript: string, options: CompileCellOptions): { co
   statements.forEach((statement, index) => {
     rewriteStatement(statement, javascript, edits, declared, hoistedFunctions, aliases, index === statements.length - 1);
   });
-  aliasDynamicImports(program, javascript, edits, aliases);
+  if (dynamicImport.test(javascript)) aliasDynamicImports(program, edits, aliases);
   const prelude = hoistedFunctions.map((name) => `globalThis[${JSON.stringify(name)}] = ${name};`).join("");
   // The wrapper and the exports of hoisted functions take a line of their own, so that the
   // cell's lines stay exact in stack traces (columns: see cellPositionMapper).
@@ -180,11 +180,12 @@ function stripTypes(source: string, options: CompileCellOptions, withMap = false
     sucraseOptions.filePath = "cell.ts";
   }
   try {
-    // Sucrase drops a runtime namespace's code without a word: TypeScript compiles such cells.
+    // Sucrase drops a runtime namespace's code without a word, and keeps legacy decorators:
+    // TypeScript compiles such cells. Its output keeps lines but not columns: positions then map
+    // through the edits only.
     if (runtimeNamespace.test(source)) return { javascript: (options.fallbackTranspile ?? transpileWithTypeScript)(source) };
-    const output = transform(source, sucraseOptions);
-    // The fallback keeps lines but not columns: positions then map through the edits only.
     if (options.fallbackTranspile && /^\s*@[A-Za-z_$]/m.test(source)) return { javascript: options.fallbackTranspile(source) };
+    const output = transform(source, sucraseOptions);
     return output.sourceMap === undefined ? { javascript: output.code } : { javascript: output.code, lineMaps: decode(output.sourceMap.mappings) };
   } catch (error) {
     if (options.fallbackTranspile) {
@@ -329,12 +330,11 @@ function rewriteImport(
   replaceKeepingLines(edits, text, statement.start, statement.end, replacement);
 }
 
+/** Most cells and tasks have no `import(...)`: their tree is not walked. */
 const dynamicImport = /\bimport\s*\(/;
 
 /** `import("x")` anywhere in the code, with a literal `x` that has an alias: the literal becomes the alias. */
-function aliasDynamicImports(program: acorn.Program, text: string, edits: Edit[], aliases: Readonly<Record<string, string>>): void {
-  // Most cells have none: no walk over their tree.
-  if (!dynamicImport.test(text) || Object.keys(aliases).length === 0) return;
+function aliasDynamicImports(program: acorn.Program, edits: Edit[], aliases: Readonly<Record<string, string>>): void {
   for (const expression of importExpressions(program)) {
     const source = expression.source;
     if (source.type !== "Literal" || typeof source.value !== "string") continue;
@@ -368,7 +368,7 @@ function isNode(value: unknown): value is acorn.Node {
  * it reports the syntax error.
  */
 export function aliasImportExpressions(source: string, aliases: Readonly<Record<string, string>>): string {
-  if (!dynamicImport.test(source) || Object.keys(aliases).length === 0) return source;
+  if (!dynamicImport.test(source)) return source;
   const wrapped = `(${source}\n)`;
   let program: acorn.Program;
   try {
@@ -377,7 +377,7 @@ export function aliasImportExpressions(source: string, aliases: Readonly<Record<
     return source;
   }
   const edits: Edit[] = [];
-  aliasDynamicImports(program, wrapped, edits, aliases);
+  aliasDynamicImports(program, edits, aliases);
   return applyEdits(wrapped, edits).slice(1, -2);
 }
 

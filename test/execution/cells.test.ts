@@ -1,5 +1,6 @@
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { openNotebook, resultText, type TestNotebook } from "./helpers.js";
 
 describe("executor cells", () => {
@@ -133,7 +134,9 @@ describe("tfjs in a notebook folder", () => {
       assert.equal(resultText(summed), "6", JSON.stringify(summed));
       assert.equal(nb.streamOf(summed.cellId, "stderr"), "", "no type error: the import has its types");
       // loadModel builds its model with ringbook's tfjs: instanceof holds only if the cell's tf is that copy.
-      const saved = await nb.run('import { loadModel, saveModel } from "ringbook";\nconst model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [2], units: 1 })] });\nawait saveModel(model, "m1");\nconst again = await loadModel("m1");\nagain instanceof tf.LayersModel');
+      // In the notebook's folder: a relative path is the process's working directory (here the test's).
+      const modelDir = JSON.stringify(join(nb.dir, "m1"));
+      const saved = await nb.run(`import { loadModel, saveModel } from "ringbook";\nconst model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [2], units: 1 })] });\nawait saveModel(model, ${modelDir});\nconst again = await loadModel(${modelDir});\nagain instanceof tf.LayersModel`);
       assert.equal(resultText(saved), "true", JSON.stringify(saved));
       const wrong = await nb.run("const wrong: string = tf.scalar(1);");
       assert.match(nb.streamOf(wrong.cellId, "stderr"), /In\[3\] line 1:7 - error TS2322: Type 'Scalar' is not assignable to type 'string'/);
