@@ -31,6 +31,7 @@ import { floatsOf, bytesOf } from "./float-frames.js";
 import { describeHeader, encodeHeader, type CollectiveHeader, type CollectiveKind, type FrameHeader } from "./frame-header.js";
 import { matchExpected, parsePeerMessage, routingIdOf, type PeerMessage } from "./mesh-messages.js";
 import { MeshChanges, untilDeadline } from "./mesh-waits.js";
+import { ReceivedBufferCollector } from "./received-buffer-collector.js";
 
 /** Options of {@link PeerMesh.bind}. */
 export interface PeerMeshOptions {
@@ -155,6 +156,7 @@ export class PeerMesh {
   #current: string | undefined;
   #pendingFrames: Promise<Buffer[]> | undefined;
   #closed: Promise<void> | undefined;
+  readonly #receivedBuffers = new ReceivedBufferCollector();
 
   private constructor(options: PeerMeshOptions, security: LinkSecurity, router: zmq.Router, registration: ZapRegistration, endpoint: string) {
     this.rank = options.rank;
@@ -435,6 +437,7 @@ export class PeerMesh {
 
   /** Checks a raw message and stashes it for its sender (or records a goodbye). */
   #dispatch(frames: Buffer[]): void {
+    this.#receivedBuffers.received(frames[2]?.byteLength ?? 0);
     const parsed = parsePeerMessage(frames, this.rank, this.worldSize);
     if (!parsed.ok) {
       const where = this.#current === undefined ? "" : ` in ${this.#current}`;
