@@ -38,6 +38,14 @@ export interface KernelMeasurement {
   readonly start: StartStats;
   readonly trivialCell: LatencyStats;
   readonly functionCell: LatencyStats;
+  /**
+   * Other new typed functions, timed after the memory figures: on a kernel that serves the
+   * `ringbook.diagnostics` comm ({@link checkedWhileEdited}) each was checked there first (as
+   * ringbook's JupyterLab extension checks a cell while it is edited); null when no kernel of the
+   * run serves it.
+   */
+  readonly checkedFunctionCell: LatencyStats | null;
+  readonly checkedWhileEdited: boolean;
   readonly firstTrivialMs: number | null;
   readonly memoryAfterStart: TreeMemory;
   readonly memoryAfterCells: TreeMemory;
@@ -98,6 +106,12 @@ function numOrNull(object: Json, key: string, where: string): number | null {
   return field(object, key, where) === null ? null : num(object, key, where);
 }
 
+function flag(object: Json, key: string, where: string): boolean {
+  const value = field(object, key, where);
+  if (typeof value !== "boolean") throw new DriverOutputError(`${where}.${key} is not a boolean: ${JSON.stringify(value)}`);
+  return value;
+}
+
 function text(object: Json, key: string, where: string): string {
   const value = field(object, key, where);
   if (typeof value !== "string") throw new DriverOutputError(`${where}.${key} is not a string: ${JSON.stringify(value)}`);
@@ -150,6 +164,8 @@ function measurement(value: Json, where: string): KernelMeasurement {
     start: { n: num(start, "n", `${where}.start`), p50Ms: numOrNull(start, "p50Ms", `${where}.start`), maxMs: numOrNull(start, "maxMs", `${where}.start`) },
     trivialCell: latency(value, "trivialCell", where),
     functionCell: latency(value, "functionCell", where),
+    checkedFunctionCell: field(value, "checkedFunctionCell", where) === null ? null : latency(value, "checkedFunctionCell", where),
+    checkedWhileEdited: flag(value, "checkedWhileEdited", where),
     firstTrivialMs: numOrNull(value, "firstTrivialMs", where),
     memoryAfterStart: memory(value, "memoryAfterStart", where),
     memoryAfterCells: memory(value, "memoryAfterCells", where),

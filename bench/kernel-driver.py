@@ -7,7 +7,11 @@ Run with /usr/bin/python3. For each kernelspec name given with --kernel (one or 
 - round trip of a trivial cell (``1+1``) and of a cell declaring a NEW typed function each time,
   from sending execute_request until both the execute_reply AND the idle status for that request
   have arrived, over --cells cells of each kind;
-- RSS (and peak RSS) of the kernel's process tree after all cells, summed over /proc;
+- when some kernel serves ringbook's `ringbook.diagnostics` comm, after the memory figures, the
+  round trip of other new typed functions, on every kernel in turn; a kernel that serves the comm
+  gets each one there first and answers (as ringbook's JupyterLab extension checks a cell while it
+  is edited) before it is sent to run;
+- RSS (and peak RSS) of the kernel's process tree after the plain cells, summed over /proc;
 - lost replies / idle statuses (none should be lost) and error replies.
 
 With several kernels, the work is interleaved so that machine noise hits all of them alike: start
@@ -93,6 +97,12 @@ def function_cell(language, index):
     return f"function f_{index}(a: number, b: number): number {{ return a * b + {index} }}"
 
 
+def checked_function_cell(language, index):
+    """A new typed function like function_cell's, under other names: the cell the user edits and
+    then runs, checked while typed (by ringbook's JupyterLab extension) before it runs."""
+    return function_cell(language, 100000 + index)
+
+
 def describe_spec(name):
     spec = KernelSpecManager().get_kernel_spec(name)
     return {"resourceDir": spec.resource_dir, "argv": spec.argv, "language": spec.language}
@@ -151,6 +161,9 @@ def main():
 
         # Cells: one session per kernel, one cell per kernel in turn.
         sessions = {}
+        # Kernels that serve ringbook's diagnostics comm (a JupyterLab notebook with ringbook's
+        # extension checks a cell while it is edited): their typed cells are also timed that way.
+        diagnostics_comms = {}
         for name in names:
             kernel = Kernel(name, args.pid_log)
             live.append(kernel)
@@ -171,37 +184,44 @@ def main():
                 "languageVersion": (kernel.info.get("language_info") or {}).get("version"),
             }
             results[name]["memoryAfterStart"] = tree_memory(kernel.pid)
+            if languages[name] == "typescript":
+                comm_id = kernel.open_diagnostics_comm(2.0)
+                if comm_id is not None:
+                    diagnostics_comms[name] = comm_id
         kinds = {"trivial": trivial_cell, "function": function_cell}
-        samples = {name: {kind: [] for kind in kinds} for name in names}
+        samples = {name: {kind: [] for kind in [*kinds, "checkedFunction"]} for name in names}
         lost = {name: {"replies": 0, "idle": 0, "cells": []} for name in names}
         error_replies = {name: 0 for name in names}
+
+        def run_cell(name, kernel, kind, code, index):
+            outcome = kernel.execute(code, args.reply_timeout, args.idle_grace)
+            if not outcome["reply"]:
+                lost[name]["replies"] += 1
+            if not outcome["idle"]:
+                lost[name]["idle"] += 1
+            if not (outcome["reply"] and outcome["idle"]) and len(lost[name]["cells"]) < 10:
+                lost[name]["cells"].append(f"{kind} #{index}: reply={outcome['reply']} idle={outcome['idle']}")
+            if outcome["reply"] and outcome["idle"]:
+                samples[name][kind].append(outcome["seconds"])
+            if outcome["error"] is not None:
+                error_replies[name] += 1
+                if len(results[name]["errors"]) < 5:
+                    results[name]["errors"].append(outcome["error"])
+            if not outcome["reply"] and not kernel.km.is_alive():
+                results[name]["failure"] = f"kernel died during {kind} cell #{index}"
+                log(results[name]["failure"])
+                del sessions[name]
+                kernel.close()
+                live.remove(kernel)
+
         # Cell numbers offset so that names never collide with anything the kernel defines itself.
         for index in range(args.cells):
             check_parent()
             for kind, make in kinds.items():
                 for name in rotated(names, index):
                     kernel = sessions.get(name)
-                    if kernel is None:
-                        continue
-                    outcome = kernel.execute(make(languages[name], 1000 + index), args.reply_timeout, args.idle_grace)
-                    if not outcome["reply"]:
-                        lost[name]["replies"] += 1
-                    if not outcome["idle"]:
-                        lost[name]["idle"] += 1
-                    if not (outcome["reply"] and outcome["idle"]) and len(lost[name]["cells"]) < 10:
-                        lost[name]["cells"].append(f"{kind} #{index}: reply={outcome['reply']} idle={outcome['idle']}")
-                    if outcome["reply"] and outcome["idle"]:
-                        samples[name][kind].append(outcome["seconds"])
-                    if outcome["error"] is not None:
-                        error_replies[name] += 1
-                        if len(results[name]["errors"]) < 5:
-                            results[name]["errors"].append(outcome["error"])
-                    if not outcome["reply"] and not kernel.km.is_alive():
-                        results[name]["failure"] = f"kernel died during {kind} cell #{index}"
-                        log(results[name]["failure"])
-                        del sessions[name]
-                        kernel.close()
-                        live.remove(kernel)
+                    if kernel is not None:
+                        run_cell(name, kernel, kind, make(languages[name], 1000 + index), index)
             if index == (args.cells - 1) // 2:
                 # Halfway, i.e. after about `--cells` cells in all: comparable with "RSS after N cells".
                 for name, kernel in sessions.items():
@@ -211,9 +231,28 @@ def main():
         for name, kernel in sessions.items():
             kernel.record_pids()  # children started by cells, if any, must be reaped too
             results[name]["memoryAfterCells"] = tree_memory(kernel.pid)
-            results[name]["cellsRun"] = 2 * args.cells
+        # Then more new typed functions, as a JupyterLab user with ringbook's extension runs them:
+        # where a kernel serves ringbook's diagnostics comm, each cell is checked while edited
+        # (the answer shown in the editor) and then run; other kernels just run it. Only the run
+        # is timed, every kernel in turn as above. After the memory figures, so that those count
+        # the same cells for every kernel.
+        for index in range(args.cells if diagnostics_comms else 0):
+            check_parent()
+            for name in rotated(names, index):
+                kernel = sessions.get(name)
+                if kernel is None:
+                    continue
+                code = checked_function_cell(languages[name], 1000 + index)
+                comm_id = diagnostics_comms.get(name)
+                if comm_id is not None and kernel.check_as_typed(comm_id, code, index + 1, args.reply_timeout) is None and len(results[name]["errors"]) < 5:
+                    results[name]["errors"].append(f"no diagnostics answer before checked cell #{index}")
+                run_cell(name, kernel, "checkedFunction", code, index)
+        for name, kernel in sessions.items():
+            results[name]["cellsRun"] = (3 if diagnostics_comms else 2) * args.cells
             results[name]["trivialCell"] = summarize_ms(samples[name]["trivial"])
             results[name]["functionCell"] = summarize_ms(samples[name]["function"])
+            results[name]["checkedFunctionCell"] = summarize_ms(samples[name]["checkedFunction"]) if diagnostics_comms else None
+            results[name]["checkedWhileEdited"] = name in diagnostics_comms
             results[name]["firstTrivialMs"] = round(samples[name]["trivial"][0] * 1000, 3) if samples[name]["trivial"] else None
             results[name]["lostReplies"] = lost[name]["replies"]
             results[name]["lostIdle"] = lost[name]["idle"]

@@ -195,6 +195,42 @@ class Kernel:
             error = f"{content.get('ename', '?')}: {content.get('evalue', '')}"[:300]
         return {"seconds": elapsed, "reply": reply is not None, "idle": idle, "status": status, "error": error}
 
+    def open_diagnostics_comm(self, timeout_s):
+        """Open ringbook's `ringbook.diagnostics` comm, as its JupyterLab extension does for a notebook.
+
+        Returns the comm id, or None where the kernel does not serve it (it closes the comm, or
+        says nothing within the timeout: other kernels ignore unknown comm targets).
+        """
+        comm_id = uuid.uuid4().hex
+        msg = self.kc.session.msg("comm_open", {"comm_id": comm_id, "target_name": "ringbook.diagnostics", "data": {"protocol": 1}})
+        self.kc.shell_channel.send(msg)
+        # A served comm gets no answer to its open; a refused one gets a comm_close. Probe with one check.
+        reply = self.check_as_typed(comm_id, "", 0, timeout_s)
+        return comm_id if reply is not None else None
+
+    def check_as_typed(self, comm_id, source, version, timeout_s):
+        """Ask for `source`'s type errors on the diagnostics comm, as the extension does while a
+        cell is edited; return the reply's data, or None when none came."""
+        msg = self.kc.session.msg("comm_msg", {"comm_id": comm_id, "data": {"type": "check", "cell": "bench", "version": version, "source": source}})
+        self.kc.shell_channel.send(msg)
+        deadline = time.perf_counter() + timeout_s
+        answer = None
+        idle = False
+        while time.perf_counter() < deadline and (answer is None or not idle):
+            try:
+                got = self.kc.get_iopub_msg(timeout=max(0.001, deadline - time.perf_counter()))
+            except Exception:  # queue.Empty
+                break
+            if got["parent_header"].get("msg_id") != msg["header"]["msg_id"]:
+                continue
+            if got["msg_type"] == "comm_close":
+                return None
+            if got["msg_type"] == "comm_msg" and got["content"].get("data", {}).get("version") == version:
+                answer = got["content"]["data"]
+            if got["msg_type"] == "status" and got["content"].get("execution_state") == "idle":
+                idle = True
+        return answer
+
     def close(self, timeout_s=10.0):
         if self.closed:
             return
