@@ -3,11 +3,11 @@ import { parseArgs } from "node:util";
 import { RingbookError } from "../../lib/errors.js";
 import { startLocalNotebookKernel } from "../notebook/local-notebook-kernel.js";
 import { parseParameterValue, type ParameterValue } from "../notebook/parameters.js";
-import { runNotebook, type NotebookKernel } from "../notebook/run-notebook.js";
+import { runNotebook, skipExecutionTag, type NotebookKernel } from "../notebook/run-notebook.js";
 import { UsageError, type Command } from "./command.js";
 
 const usage = `Usage: ringbook run NOTEBOOK.ipynb [-p NAME VALUE]... [-o OUT.ipynb] [--timeout S]
-                    [--server URL --token TOKEN]
+                    [--allow-errors] [--server URL --token TOKEN]
 
 Runs every cell of a notebook on a fresh ringbook kernel, headless, and writes the executed copy.
   -p, --parameter NAME VALUE  set a parameter (papermill convention: the cell tagged "parameters"
@@ -15,6 +15,11 @@ Runs every cell of a notebook on a fresh ringbook kernel, headless, and writes t
                               a number, true/false, null, JSON, or else a string.
   -o, --output FILE           executed notebook (default: NOTEBOOK.out.ipynb beside the input)
   --timeout S                 per-cell limit in seconds; the cell is interrupted and the run fails
+  --allow-errors              a failing cell does not stop the run: its error is saved with it
+                              and the next cell runs (exit status 0)
+
+Cells tagged "raises-exception" may fail without stopping the run; cells tagged "skip-execution"
+are not run and keep their saved outputs (nbclient's tags).
   --server URL --token T      run on a Jupyter Server's ringbook kernel instead of a local one
   -q, --quiet                 no progress on stderr
 
@@ -22,7 +27,7 @@ SIGINT (Ctrl-C) or SIGTERM stops the run: the running cell is interrupted (a tra
 after the step its ranks agree on), the executed copy is written up to there with the run's final
 state, and the kernel and every worker cluster it started are closed.
 
-Exit status: 0 when every cell ran, 1 when a cell failed or the kernel died, 124 on a timeout,
+Exit status: 0 when every cell ran (failures allowed as above included), 1 when a cell failed or the kernel died, 124 on a timeout,
 130 or 143 when stopped by SIGINT or SIGTERM, 2 on bad arguments or a notebook that is not
 nbformat 4 JSON.`;
 
@@ -32,7 +37,7 @@ export const runCommand: Command = {
   summary: "run a notebook headless and write the executed copy",
   usage,
   async run(args) {
-    const { input, output, parameters, timeoutSeconds, server, token, quiet } = parseRunArgs(args);
+    const { input, output, parameters, timeoutSeconds, allowErrors, server, token, quiet } = parseRunArgs(args);
     const progress = quiet ? () => undefined : (line: string) => process.stderr.write(`[ringbook run] ${line}\n`);
     const startKernel = async (): Promise<NotebookKernel> => {
       if (server !== undefined) {
@@ -55,7 +60,7 @@ export const runCommand: Command = {
     process.on("SIGTERM", onSignal);
     let result;
     try {
-      result = await runNotebook({ input, output, parameters, ...(timeoutSeconds === undefined ? {} : { timeoutSeconds }), startKernel, progress, signal: stop.signal });
+      result = await runNotebook({ input, output, parameters, ...(timeoutSeconds === undefined ? {} : { timeoutSeconds }), allowErrors, startKernel, progress, signal: stop.signal });
     } catch (error) {
       if (error instanceof RingbookError && ["ERR_NOTEBOOK_FORMAT", "ERR_NOTEBOOK_MISSING", "ERR_BAD_PARAMETER"].includes(error.code)) {
         process.stderr.write(`ringbook run: ${error.message}\n`);
@@ -67,7 +72,9 @@ export const runCommand: Command = {
       process.off("SIGTERM", onSignal);
     }
     if (result.status === "ok") {
-      progress(`done: ${result.cells} code cells in ${(result.durationMs / 1000).toFixed(1)} s`);
+      const skipped = result.skippedCells.length === 0 ? "" : `; skipped (${skipExecutionTag}): cell ${result.skippedCells.join(", ")}`;
+      const failed = result.allowedErrors.length === 0 ? "" : `; failed, allowed: cell ${result.allowedErrors.map((error) => error.cellNumber).join(", ")}`;
+      progress(`done: ${result.cells} code cells in ${(result.durationMs / 1000).toFixed(1)} s${skipped}${failed}`);
       process.stdout.write(`${result.output}\n`);
       return 0;
     }
@@ -97,6 +104,7 @@ function parseRunArgs(args: string[]) {
         parameter: { type: "string", short: "p", multiple: true },
         output: { type: "string", short: "o" },
         timeout: { type: "string" },
+        "allow-errors": { type: "boolean" },
         server: { type: "string" },
         token: { type: "string" },
         quiet: { type: "boolean", short: "q" },
@@ -133,5 +141,5 @@ function parseRunArgs(args: string[]) {
     if (!(timeoutSeconds > 0)) throw new UsageError(`--timeout must be a positive number of seconds, got ${JSON.stringify(parsed.values.timeout)}`);
   }
   if (parsed.values.token !== undefined && parsed.values.server === undefined) throw new UsageError("--token needs --server");
-  return { input, output, parameters, timeoutSeconds, server: parsed.values.server, token: parsed.values.token, quiet: parsed.values.quiet === true };
+  return { input, output, parameters, timeoutSeconds, allowErrors: parsed.values["allow-errors"] === true, server: parsed.values.server, token: parsed.values.token, quiet: parsed.values.quiet === true };
 }

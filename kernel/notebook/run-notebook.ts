@@ -2,7 +2,11 @@ import { isJsonObject, type JsonObject } from "../protocol/json-guards.js";
 import type { WireMessage } from "../protocol/wire-types.js";
 import { OutputCollector } from "./output-collector.js";
 import { injectParameters, type ParameterValue } from "./parameters.js";
-import { readNotebook, writeNotebook, type CodeCell, type Notebook } from "./notebook-file.js";
+import { cellTags, readNotebook, writeNotebook, type CodeCell, type Notebook } from "./notebook-file.js";
+
+/** nbclient's tags: a cell that may fail (the run goes on), and a cell that is not run (its saved outputs stay). */
+export const raisesExceptionTag = "raises-exception";
+export const skipExecutionTag = "skip-execution";
 
 /** The reply of one executed cell. */
 export interface ExecuteOutcome {
@@ -28,6 +32,12 @@ export interface RunNotebookOptions {
   parameters: ReadonlyMap<string, ParameterValue>;
   /** Per-cell limit; the cell is interrupted and the run fails. */
   timeoutSeconds?: number;
+  /**
+   * A failing cell does not stop the run (nbclient's `--allow-errors`): its error is saved with it
+   * and the next cell runs. Cells tagged `raises-exception` may fail either way. A timeout, a
+   * kernel that died and a stopped run still end it. @default false
+   */
+  allowErrors?: boolean;
   startKernel: () => Promise<NotebookKernel>;
   /** Progress lines (stderr in the CLI). */
   progress: (line: string) => void;
@@ -40,7 +50,7 @@ export interface RunNotebookOptions {
 
 /** How a run ended. */
 export type RunNotebookResult =
-  | { status: "ok"; output: string; cells: number; durationMs: number }
+  | { status: "ok"; output: string; cells: number; durationMs: number; skippedCells: number[]; allowedErrors: Array<{ cellNumber: number; report: string }> }
   | { status: "failed"; output: string; cellNumber: number; report: string; reason: "error" | "timeout" | "kernel-died" | "interrupted" };
 
 /**
@@ -55,10 +65,14 @@ export async function runNotebook(options: RunNotebookOptions): Promise<RunNoteb
   const started = Date.now();
   const notebook = injectParameters(await readNotebook(options.input), options.parameters);
   const codeCells = notebook.cells.filter((cell): cell is CodeCell => cell.cell_type === "code");
+  const skipped = new Set(codeCells.filter((cell) => cellTags(cell).includes(skipExecutionTag)));
   for (const cell of codeCells) {
+    if (skipped.has(cell)) continue;
     cell.outputs = [];
     cell.execution_count = null;
   }
+  const skippedCells = [...skipped].map((cell) => notebook.cells.indexOf(cell) + 1);
+  const allowedErrors: Array<{ cellNumber: number; report: string }> = [];
   const runInfo: JsonObject = {
     input_path: options.input,
     output_path: options.output,
@@ -84,6 +98,10 @@ export async function runNotebook(options: RunNotebookOptions): Promise<RunNoteb
         return await finish(writer, runInfo, { status: "failed", output: options.output, cellNumber, report, reason: "interrupted" }, started);
       }
       if (cell.source.trim() === "") continue;
+      if (skipped.has(cell)) {
+        options.progress(`cell ${cellNumber} skipped (tagged ${skipExecutionTag})`);
+        continue;
+      }
       const cellStart = Date.now();
       options.progress(`cell ${cellNumber}/${notebook.cells.length} (code ${index + 1}/${codeCells.length}) running`);
       const timeout = options.timeoutSeconds === undefined ? undefined : AbortSignal.timeout(options.timeoutSeconds * 1000);
@@ -128,11 +146,17 @@ export async function runNotebook(options: RunNotebookOptions): Promise<RunNoteb
       await writer.flush();
       if (outcome.status !== "ok") {
         const report = errorReport(cellNumber, cell, outcome.content);
-        return await finish(writer, runInfo, { status: "failed", output: options.output, cellNumber, report, reason: "error" }, started);
+        const allowed = options.allowErrors === true || cellTags(cell).includes(raisesExceptionTag);
+        if (!allowed) return await finish(writer, runInfo, { status: "failed", output: options.output, cellNumber, report, reason: "error" }, started);
+        allowedErrors.push({ cellNumber, report });
+        options.progress(`${report.split("\n")[0]} (allowed: ${options.allowErrors === true ? "--allow-errors" : `tagged ${raisesExceptionTag}`}); the run goes on`);
+        continue;
       }
       options.progress(`cell ${cellNumber} ok (${Date.now() - cellStart} ms)`);
     }
-    return await finish(writer, runInfo, { status: "ok", output: options.output, cells: codeCells.length, durationMs: Date.now() - started }, started);
+    if (allowedErrors.length > 0) runInfo["allowed_errors"] = allowedErrors.map((error) => error.cellNumber);
+    if (skippedCells.length > 0) runInfo["skipped_cells"] = skippedCells;
+    return await finish(writer, runInfo, { status: "ok", output: options.output, cells: codeCells.length, durationMs: Date.now() - started, skippedCells, allowedErrors }, started);
   } finally {
     await kernel.close();
     await writer.flush();

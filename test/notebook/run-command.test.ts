@@ -78,6 +78,48 @@ test("a failing cell stops the run with its number, line and traceback; earlier 
   });
 });
 
+test("--allow-errors saves a failing cell's error and runs the next cells; the run exits 0 and names the failed cell", async () => {
+  await withDir(async (dir) => {
+    const input = join(dir, "tolerant.ipynb");
+    await writeFile(input, makeNotebook(['console.log("before")', 'throw new Error("expected failure")', 'console.log("after")']));
+    const result = await runProcess(process.execPath, [cli, "run", input, "--allow-errors"]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stderr, /cell 2 failed: Error: expected failure \(allowed: --allow-errors\)/);
+    assert.match(result.stderr, /failed, allowed: cell 2/);
+    const executed = await readFile(join(dir, "tolerant.out.ipynb"), "utf8");
+    assert.deepEqual(outputTexts(executed), [["before\n"], ["Error: expected failure"], ["after\n"]]);
+    const metadata = (JSON.parse(executed) as { metadata: { ringbook: Record<string, unknown> } }).metadata.ringbook;
+    assert.equal(metadata["status"], "ok");
+    assert.deepEqual(metadata["allowed_errors"], [2]);
+  });
+});
+
+test("nbclient's tags: a raises-exception cell may fail, a skip-execution cell is not run and keeps its outputs, an untagged failure still stops the run", async () => {
+  await withDir(async (dir) => {
+    const input = join(dir, "tagged.ipynb");
+    const notebook = JSON.parse(
+      makeNotebook([
+        { source: 'throw new Error("shown on purpose")', tags: ["raises-exception"] },
+        { source: 'console.log("must not run")', tags: ["skip-execution"] },
+        'console.log("runs")',
+        'throw new Error("real failure")',
+        'console.log("never")',
+      ]),
+    ) as { cells: Array<{ outputs: unknown[]; execution_count: number | null }> };
+    notebook.cells[1]!.outputs = [{ output_type: "stream", name: "stdout", text: "saved earlier\n" }];
+    notebook.cells[1]!.execution_count = 7;
+    await writeFile(input, JSON.stringify(notebook));
+    const result = await runProcess(process.execPath, [cli, "run", input]);
+    assert.equal(result.code, 1, result.stderr);
+    assert.match(result.stderr, /cell 1 failed: Error: shown on purpose \(allowed: tagged raises-exception\)/);
+    assert.match(result.stderr, /cell 2 skipped \(tagged skip-execution\)/);
+    assert.match(result.stderr, /cell 4 failed: Error: real failure/);
+    const executed = await readFile(join(dir, "tagged.out.ipynb"), "utf8");
+    assert.deepEqual(outputTexts(executed), [["Error: shown on purpose"], ["saved earlier\n"], ["runs\n"], ["Error: real failure"], []]);
+    assert.equal((JSON.parse(executed) as { cells: Array<{ execution_count: number | null }> }).cells[1]!.execution_count, 7);
+  });
+});
+
 test("a cell over --timeout is interrupted, the run fails with 124 and keeps earlier outputs", async () => {
   await withDir(async (dir) => {
     const input = join(dir, "slow.ipynb");
