@@ -10,6 +10,7 @@ import { serialize, deserialize } from "node:v8";
 import type { Collectives } from "../collectives/index.js";
 import { RingbookError } from "../errors.js";
 import { threadCellSources } from "../script/cell-sources.js";
+import { withCellFrames } from "./task-frames.js";
 import { checkArgsCloneable } from "../training/args-check.js";
 import { parseEvaluateOptions, parseTrainOptions, type EvaluateOptions, type TrainOptions } from "../training/train-spec.js";
 import type { MetricSpec } from "../training/metrics.js";
@@ -176,7 +177,13 @@ export class Cluster {
     if (/^\s*(async\s+)?[\w$]+\s*\([^)]*\)\s*\{/.test(source) && !/^\s*(async\s+)?function\b/.test(source)) {
       throw new RingbookError("ERR_BAD_TASK", "cluster.run cannot send a method shorthand; pass an arrow function or a function expression");
     }
-    const results = await this.#execute({ kind: "function", source }, options);
+    let results: unknown[];
+    try {
+      results = await this.#execute({ kind: "function", source }, options);
+    } catch (error) {
+      // Frames in the function point into the cell that wrote it, not the worker's copy.
+      throw await withCellFrames(error, source);
+    }
     // The function's declared result type: its value crossed a process as structured-clone data,
     // which no parser can check against a TypeScript type (the one cast the caller asked for).
     return results as Awaited<Result>[];

@@ -15,6 +15,9 @@ export type PositionMapper = (line: number, column: number) => { line: number; c
  */
 export type MapperFactory = (source: string, options: CompileCellOptions) => PositionMapper;
 
+/** Finds something in a cell's source (compiled with its options): a 1-based position, or undefined. */
+export type SnippetLocator = (source: string, options: CompileCellOptions) => { line: number; column: number } | undefined;
+
 /** Cells whose sources are kept (a few hundred bytes each; the oldest go first). */
 const DEFAULT_MAX_CELLS = 10_000;
 
@@ -47,6 +50,25 @@ export class CellSources {
       // The source compiled once; if mapping fails anyway, the compiled position is the best left.
       return undefined;
     }
+  }
+
+  /**
+   * The newest of the last `maxCells` recorded cells in which `locate` finds something (a task
+   * function's text), with that position. Used only when an error needs it.
+   */
+  find(locate: SnippetLocator, maxCells = 100): { name: string; line: number; column: number } | undefined {
+    const names = [...this.#sources.keys()].reverse().slice(0, maxCells);
+    for (const name of names) {
+      const entry = this.#sources.get(name);
+      if (entry === undefined) continue;
+      try {
+        const position = locate(entry.source, entry.options);
+        if (position !== undefined) return { name, ...position };
+      } catch {
+        // A cell that no longer compiles (its options changed) holds nothing to find.
+      }
+    }
+    return undefined;
   }
 }
 

@@ -106,6 +106,19 @@ export function cellPositionMapper(source: string, options: CompileCellOptions =
 }
 
 /**
+ * Where `snippet` (a function's text as V8 gives it back: `fn.toString()` of a function a cell
+ * defined) starts in the compiled cell, in the coordinates {@link cellPositionMapper} takes, or
+ * undefined when the compiled cell does not contain it. Lets a task function's frames on a worker
+ * be written as positions in the cell that defined it.
+ */
+export function compiledSnippetPosition(source: string, options: CompileCellOptions, snippet: string): { line: number; column: number } | undefined {
+  if (snippet === "") return undefined;
+  const { body } = compileWithEdits(stripTypes(source, options).javascript, options);
+  const offset = body.indexOf(snippet);
+  return offset < 0 ? undefined : lineColumnAt(body, offset);
+}
+
+/**
  * Top-level declarations run as assignments (`const a = f(x)` as `;(    a = f(x))`), for which V8
  * reports an error in the initializer's first operand at the assignment (the statement, or the `=`
  * of a later declarator); for the declaration as written it reports the initializer. Maps the

@@ -50,7 +50,16 @@ describe("clusters in notebook cells", () => {
     assert.doesNotMatch(traceback, /dist\/lib\//, "no frame inside ringbook");
     const task = await nb.run("await cluster.run(({ rank }) => { if (rank === 1) throw new RangeError('only rank 1'); return rank; })");
     assert.ok(task.status === "error");
-    assert.match(task.traceback.join("\n"), /\[rank 1\]\s+at .*\[rank 1\] task:1:\d+/);
+    // The function's frame is a frame of the cell that wrote it.
+    assert.match(task.traceback.join("\n"), /\[rank 1\]\s+at In\[\d+\] line 1:57/, task.traceback.join("\n"));
+    // Also a typed function defined in an earlier cell: its line and column in that cell (only it has a third line).
+    const defined = await nb.run("const job = async ({ rank }: { rank: number }) => {\n  const n: number = rank * 2;\n  if (rank === 1) throw new RangeError(`bad ${n}`);\n  return n;\n};");
+    assert.equal(defined.status, "ok");
+    const later = await nb.run("await cluster.run(job)");
+    assert.ok(later.status === "error");
+    const laterTraceback = later.traceback.join("\n");
+    assert.match(laterTraceback, /\[rank 1\]\s+at (job )?\(?In\[\d+\] line 3:25/, laterTraceback);
+    assert.doesNotMatch(laterTraceback, /task:\d+:\d+/, laterTraceback);
   });
 
   it("trains from a cell, brings the model back, and importing ringbook leaves the notebook's tfjs usable", async () => {
