@@ -17,6 +17,8 @@ import type { WorkerLauncher } from "./worker-launcher.js";
 const stderrTailLines = 20;
 /** After `exit`, how long to wait for the last stderr bytes before reporting. */
 const stdioDrainMs = 200;
+/** How long a kill through the launcher may take before the launcher's process is SIGKILLed. */
+const remoteKillGraceMs = 1000;
 
 /** A worker's lifecycle. */
 export type WorkerState = "starting" | "ready" | "dead" | "closed";
@@ -51,6 +53,9 @@ export class WorkerHandle {
   lastPongAt = performance.now();
   /** Resolves once the process has exited and its stderr is drained. */
   readonly exited: Promise<WorkerExit>;
+  readonly #launcher: WorkerLauncher;
+  /** A kill through the launcher in progress (see kill). */
+  #remoteKill: Promise<void> | undefined;
   #stderrTail: string[] = [];
   #partialLine = "";
   #killedBecause: string | undefined;
@@ -74,6 +79,7 @@ export class WorkerHandle {
     child.stdin?.on("error", () => undefined); // EPIPE when the worker is gone: its exit is reported instead
     const line = JSON.stringify(bootstrap);
     const launcher = options.launcher;
+    this.#launcher = launcher;
     if (launcher.sealBootstrap === undefined) child.stdin?.write(`${line}\n`);
     else this.#sendSealed(launcher.sealBootstrap(line));
     child.stdout?.setEncoding("utf8");
@@ -118,11 +124,33 @@ export class WorkerHandle {
     return this.state === "starting" || this.state === "ready";
   }
 
-  /** Kills the process (SIGKILL), remembering why for the error message. */
+  /**
+   * Kills the worker, remembering why for the error message: through its launcher where the
+   * launcher can (a Slurm step's task, so that srun exits by itself and Slurm frees the step's CPUs
+   * at once), and the process it started (SIGKILL) if that has not exited {@link remoteKillGraceMs}
+   * later; else that process at once.
+   */
   kill(reason: string): void {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     this.#killedBecause ??= reason;
-    this.child.kill("SIGKILL");
+    const killRemote = this.#launcher.killRemote;
+    if (killRemote === undefined || this.#remoteKill !== undefined) {
+      this.child.kill("SIGKILL");
+      return;
+    }
+    const killLocally = (): void => {
+      clearTimeout(fallback);
+      if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGKILL");
+    };
+    const fallback = setTimeout(killLocally, remoteKillGraceMs);
+    this.child.once("exit", () => clearTimeout(fallback));
+    // Nothing to kill that way, or a failure: the process is killed here at once.
+    this.#remoteKill = killRemote.call(this.#launcher, this.rank, this.incarnation).then(
+      (signalled) => {
+        if (!signalled) killLocally();
+      },
+      () => killLocally(),
+    );
   }
 
   /**

@@ -47,6 +47,19 @@ export interface WorkerLauncher {
    * Absent where the pipe stays on this machine.
    */
   sealBootstrap?(line: string): Promise<string>;
+  /**
+   * Kills incarnation `incarnation` of rank `rank` where it runs (SIGKILL to a Slurm step's task),
+   * so that the process {@link start} returned exits by itself and the launcher frees what the
+   * worker held at once. Resolves with false where there was nothing to kill that way. The owner
+   * SIGKILLs that process too if it has not exited a second later. Absent: the owner SIGKILLs it at once.
+   */
+  killRemote?(rank: number, incarnation: number): Promise<boolean>;
+  /**
+   * Resolves once what incarnation `incarnation` of rank `rank` held is released (a Slurm step's
+   * CPUs), so that its next incarnation starts at once; called before a rank is started again.
+   * Absent where nothing outlives a worker's process.
+   */
+  releaseRank?(rank: number, incarnation: number): Promise<void>;
   /** Where the workers run, in a few words (e.g. "Slurm job 12 on host[1-4]"). */
   describe(): string;
   /** Releases what the launcher holds (a Slurm allocation it made). Idempotent. */

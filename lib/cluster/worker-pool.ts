@@ -142,6 +142,13 @@ export class WorkerPool {
   /** Starts `ranks` of a world of `worldSize`, waits until they are ready, then rebuilds the peer mesh. */
   async spawnRanks(ranks: readonly number[], worldSize: number): Promise<void> {
     this.#worldSize = worldSize;
+    // A rank started again waits for its previous incarnation's resources (see releaseRank).
+    await Promise.all(
+      ranks.map(async (rank) => {
+        const previous = this.#incarnations.get(rank);
+        if (previous !== undefined) await this.#settings.launcher.releaseRank?.(rank, previous);
+      }),
+    );
     const started = ranks.map((rank) => this.#spawn(rank, worldSize));
     const timeoutMs = this.#settings.launchTimeoutMs;
     await Promise.all(started.map((worker) => this.#expectReply(worker, "ready", timeoutMs, "load tfjs and become ready")));
