@@ -12,7 +12,7 @@ import { describe, it } from "node:test";
 import { launchCluster } from "../../lib/cluster/launch-cluster.js";
 import { inSubnet, interfaceFromOption, interfaceTowards, parseRouteGet, type InterfaceTable } from "../../lib/cluster/network-interface.js";
 import { checkReachable } from "../../lib/cluster/endpoint-reachability.js";
-import { allocationArgs, stepArgs } from "../../lib/cluster/slurm-launcher.js";
+import { allocationArgs, parseSteps, stepArgs } from "../../lib/cluster/slurm-launcher.js";
 import { parseSlurmOptions } from "../../lib/cluster/slurm-options.js";
 import { parseStateAndReason, SlurmPendingWatch } from "../../lib/cluster/slurm-pending-watch.js";
 import { checkSlurmStepEnvironment } from "../../lib/cluster/slurm-step-environment.js";
@@ -56,6 +56,16 @@ describe("the slurm option", () => {
     assert.ok(withGpu.includes("--gpus-per-task=2") && withGpu.indexOf("--gpus-per-task=2") < withGpu.indexOf("node"), withGpu.join(" "));
     assert.deepEqual(stepArgs("12", "host2", request, undefined).filter((arg) => arg.startsWith("--gpus")), []);
     assert.deepEqual(stepArgs("12", "host2", request, undefined).slice(0, 4), ["--jobid=12", "--nodes=1", "--ntasks=1", "--nodelist=host2"]);
+  });
+
+  it("names each rank's step by rank and incarnation, and reads squeue's list of steps", () => {
+    const request = { rank: 3, incarnation: 1, cwd: "/work", command: "node", args: ["w.js"] };
+    assert.ok(stepArgs("12", "host2", request, undefined).includes("--job-name=ringbook-rank3.1"));
+    assert.deepEqual(parseSteps("12.0 ringbook-rank0.0\n  12.3 ringbook-rank3.1\n12.Batch batch\n\n"), [
+      { id: "12.0", name: "ringbook-rank0.0" },
+      { id: "12.3", name: "ringbook-rank3.1" },
+    ]);
+    assert.deepEqual(parseSteps(""), []);
   });
 
   it("reads squeue's state and pending reason", () => {
