@@ -3,10 +3,9 @@
  * frame over 128 bytes as a Buffer over ZeroMQ's own memory and reports its size to V8 as external
  * memory, given back when the Buffer is collected. A rank that receives gradients allocates
  * almost nothing else, so V8 runs no scavenge for a long time, and the external memory that
- * piles up forces a full (mark-compact) collection about every 50 MiB received. A scavenge frees
+ * piles up forces a full (mark-compact) collection every few dozen MiB received. A scavenge frees
  * those Buffers as well, far more cheaply: one every {@link collectEveryBytes} received bytes keeps
- * the external memory under V8's limit. Probe here (1 GiB in 256 KiB frames over tcp, one
- * process): 20-31 full collections without, 1 with; CPU time 1.25-1.65 s without, 0.77-0.99 s with.
+ * the external memory under V8's limit (README, "Speed on the test bed").
  *
  * The collection function comes from a context of its own (`gc` is exposed to new contexts only),
  * so task code never sees a global `gc`.
