@@ -17,19 +17,19 @@ Runs every cell of a notebook on a fresh ringbook kernel, headless, and writes t
   --timeout S                 per-cell limit in seconds; the cell is interrupted and the run fails
   --allow-errors              a failing cell does not stop the run: its error is saved with it
                               and the next cell runs (exit status 0)
+  --server URL --token T      run on a Jupyter Server's ringbook kernel instead of a local one
+  -q, --quiet                 no progress on stderr
 
 Cells tagged "raises-exception" may fail without stopping the run; cells tagged "skip-execution"
 are not run and keep their saved outputs (nbclient's tags).
-  --server URL --token T      run on a Jupyter Server's ringbook kernel instead of a local one
-  -q, --quiet                 no progress on stderr
 
 SIGINT (Ctrl-C) or SIGTERM stops the run: the running cell is interrupted (a training run stops
 after the step its ranks agree on), the executed copy is written up to there with the run's final
 state, and the kernel and every worker cluster it started are closed.
 
-Exit status: 0 when every cell ran (failures allowed as above included), 1 when a cell failed or the kernel died, 124 on a timeout,
-130 or 143 when stopped by SIGINT or SIGTERM, 2 on bad arguments or a notebook that is not
-nbformat 4 JSON.`;
+Exit status: 0 when every cell ran (failures allowed as above included), 1 when a cell failed
+or the kernel died, 124 on a timeout, 130 or 143 when stopped by SIGINT or SIGTERM, 2 on bad
+arguments or a notebook that is not nbformat 4 JSON.`;
 
 /** `ringbook run`: papermill-style headless runs. */
 export const runCommand: Command = {
@@ -73,7 +73,7 @@ export const runCommand: Command = {
     }
     if (result.status === "ok") {
       const skipped = result.skippedCells.length === 0 ? "" : `; skipped (${skipExecutionTag}): cell ${result.skippedCells.join(", ")}`;
-      const failed = result.allowedErrors.length === 0 ? "" : `; failed, allowed: cell ${result.allowedErrors.map((error) => error.cellNumber).join(", ")}`;
+      const failed = result.allowedErrors.length === 0 ? "" : `; failed, allowed: cell ${result.allowedErrors.join(", ")}`;
       progress(`done: ${result.cells} code cells in ${(result.durationMs / 1000).toFixed(1)} s${skipped}${failed}`);
       process.stdout.write(`${result.output}\n`);
       return 0;

@@ -50,7 +50,7 @@ export interface RunNotebookOptions {
 
 /** How a run ended. */
 export type RunNotebookResult =
-  | { status: "ok"; output: string; cells: number; durationMs: number; skippedCells: number[]; allowedErrors: Array<{ cellNumber: number; report: string }> }
+  | { status: "ok"; output: string; cells: number; durationMs: number; skippedCells: number[]; allowedErrors: number[] }
   | { status: "failed"; output: string; cellNumber: number; report: string; reason: "error" | "timeout" | "kernel-died" | "interrupted" };
 
 /**
@@ -72,7 +72,8 @@ export async function runNotebook(options: RunNotebookOptions): Promise<RunNoteb
     cell.execution_count = null;
   }
   const skippedCells = [...skipped].map((cell) => notebook.cells.indexOf(cell) + 1);
-  const allowedErrors: Array<{ cellNumber: number; report: string }> = [];
+  /** Numbers of the cells whose failure was allowed. */
+  const allowedErrors: number[] = [];
   const runInfo: JsonObject = {
     input_path: options.input,
     output_path: options.output,
@@ -148,13 +149,13 @@ export async function runNotebook(options: RunNotebookOptions): Promise<RunNoteb
         const report = errorReport(cellNumber, cell, outcome.content);
         const allowed = options.allowErrors === true || cellTags(cell).includes(raisesExceptionTag);
         if (!allowed) return await finish(writer, runInfo, { status: "failed", output: options.output, cellNumber, report, reason: "error" }, started);
-        allowedErrors.push({ cellNumber, report });
+        allowedErrors.push(cellNumber);
         options.progress(`${report.split("\n")[0]} (allowed: ${options.allowErrors === true ? "--allow-errors" : `tagged ${raisesExceptionTag}`}); the run goes on`);
         continue;
       }
       options.progress(`cell ${cellNumber} ok (${Date.now() - cellStart} ms)`);
     }
-    if (allowedErrors.length > 0) runInfo["allowed_errors"] = allowedErrors.map((error) => error.cellNumber);
+    if (allowedErrors.length > 0) runInfo["allowed_errors"] = allowedErrors;
     if (skippedCells.length > 0) runInfo["skipped_cells"] = skippedCells;
     return await finish(writer, runInfo, { status: "ok", output: options.output, cells: codeCells.length, durationMs: Date.now() - started, skippedCells, allowedErrors }, started);
   } finally {

@@ -282,31 +282,30 @@ export class SlurmLauncher implements WorkerLauncher {
    */
   async killRemote(rank: number, incarnation: number): Promise<boolean> {
     const signal = AbortSignal.timeout(stepReleaseTimeoutMs);
-    const step = (await this.#steps(signal)).find((each) => each.name === stepName(rank, incarnation));
+    const step = await this.#stepOf(rank, incarnation, signal);
     if (step === undefined) return false;
     await runSlurmCommand("scancel", ["--quiet", "--signal=KILL", step.id], { env: this.#env, signal });
     return true;
   }
 
-  /** The job's steps, as Slurm lists them now. */
-  async #steps(signal: AbortSignal): Promise<Array<{ id: string; name: string }>> {
-    return parseSteps(await runSlurmCommand("squeue", ["-h", "-s", `--jobs=${this.jobId}`, "--format=%i %j"], { env: this.#env, signal }));
+  /** The step of rank `rank`'s incarnation `incarnation`, if Slurm lists it now. */
+  async #stepOf(rank: number, incarnation: number, signal: AbortSignal): Promise<{ id: string; name: string } | undefined> {
+    const steps = parseSteps(await runSlurmCommand("squeue", ["-h", "-s", `--jobs=${this.jobId}`, "--format=%i %j"], { env: this.#env, signal }));
+    const name = stepName(rank, incarnation);
+    return steps.find((step) => step.name === name);
   }
 
   /**
    * Ends the step of rank `rank`'s incarnation `incarnation` if Slurm still lists it, and waits
-   * until it does not (at most {@link stepReleaseTimeoutMs}). A step whose srun was killed (its
-   * worker frozen or cut off) keeps its CPUs until Slurm has taken the step down; a new step on
-   * that node meanwhile got "Requested nodes are busy" and srun retried only seconds later (a
-   * restart took ~3 s, against ~0.7 s for a worker that exited).
+   * until it does not (at most {@link stepReleaseTimeoutMs}): a new step on that node would get
+   * "Requested nodes are busy" until then, and srun retries only seconds later (see killRemote).
    */
   async releaseRank(rank: number, incarnation: number): Promise<void> {
-    const name = stepName(rank, incarnation);
     const deadline = Date.now() + stepReleaseTimeoutMs;
     let cancelled = false;
     for (;;) {
       const signal = AbortSignal.timeout(Math.max(1000, deadline - Date.now()));
-      const step = (await this.#steps(signal)).find((each) => each.name === name);
+      const step = await this.#stepOf(rank, incarnation, signal);
       if (step === undefined || Date.now() >= deadline) return;
       if (!cancelled) {
         await runSlurmCommand("scancel", ["--quiet", step.id], { env: this.#env, signal });

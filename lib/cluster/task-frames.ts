@@ -19,7 +19,8 @@ const taskFrame = /\[rank \d+\] task:(\d+):(\d+)/g;
 export async function withCellFrames(error: unknown, taskSource: string): Promise<unknown> {
   if (!(error instanceof ClusterTaskError)) return error;
   const errors: Error[] = [error, ...error.failures.map((failure) => failure.error)];
-  if (!errors.some((each) => each.stack?.match(taskFrame) !== null)) return error;
+  // search() ignores the global regex's lastIndex.
+  if (!errors.some((each) => (each.stack?.search(taskFrame) ?? -1) >= 0)) return error;
   const { compiledSnippetPosition } = await import("../script/compile-cell.js");
   const start = threadCellSources.find((source, options) => compiledSnippetPosition(source, options, taskSource));
   if (start === undefined) return error;

@@ -54,8 +54,8 @@ export class WorkerHandle {
   /** Resolves once the process has exited and its stderr is drained. */
   readonly exited: Promise<WorkerExit>;
   readonly #launcher: WorkerLauncher;
-  /** A kill through the launcher in progress (see kill). */
-  #remoteKill: Promise<void> | undefined;
+  /** A kill through the launcher was asked for (see kill). */
+  #killingRemotely = false;
   #stderrTail: string[] = [];
   #partialLine = "";
   #killedBecause: string | undefined;
@@ -133,11 +133,12 @@ export class WorkerHandle {
   kill(reason: string): void {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     this.#killedBecause ??= reason;
-    const killRemote = this.#launcher.killRemote;
-    if (killRemote === undefined || this.#remoteKill !== undefined) {
+    const launcher = this.#launcher;
+    if (launcher.killRemote === undefined || this.#killingRemotely) {
       this.child.kill("SIGKILL");
       return;
     }
+    this.#killingRemotely = true;
     const killLocally = (): void => {
       clearTimeout(fallback);
       if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGKILL");
@@ -145,7 +146,7 @@ export class WorkerHandle {
     const fallback = setTimeout(killLocally, remoteKillGraceMs);
     this.child.once("exit", () => clearTimeout(fallback));
     // Nothing to kill that way, or a failure: the process is killed here at once.
-    this.#remoteKill = killRemote.call(this.#launcher, this.rank, this.incarnation).then(
+    launcher.killRemote(this.rank, this.incarnation).then(
       (signalled) => {
         if (!signalled) killLocally();
       },
