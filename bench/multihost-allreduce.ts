@@ -13,7 +13,7 @@
  *
  * Needs root and the bed's prerequisites (test/helpers/multihost/bed-prerequisites.ts).
  * Usage: npm run build && node dist/bench/multihost-allreduce.js [--rounds 3] [--hosts 2,4]
- *        [--sizes-mib 4,64] [--rate-mbit 1000] [--tasks-per-node 1] [--no-gloo] [--mlp-hosts 1,4 | ""]
+ *        [--sizes-mib 4,64] [--rate-mbit 1000] [--mtu 1500] [--tasks-per-node 1] [--no-gloo] [--mlp-hosts 1,4 | ""]
  */
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
@@ -115,6 +115,7 @@ async function main(): Promise<void> {
       hosts: { type: "string", default: "2,4" },
       "sizes-mib": { type: "string", default: "4,64" },
       "rate-mbit": { type: "string", default: "1000" },
+      mtu: { type: "string", default: "1500" },
       "tasks-per-node": { type: "string", default: "1" },
       "no-gloo": { type: "boolean", default: false },
       "mlp-hosts": { type: "string", default: "1,4" },
@@ -129,6 +130,7 @@ async function main(): Promise<void> {
   const hostCounts = values.hosts.split(",").map(Number);
   const plans = values["sizes-mib"].split(",").map((mib) => planFor(Number(mib) * MiB));
   const rateMbit = Number(values["rate-mbit"]);
+  const mtu = Number(values.mtu);
   const tasksPerNode = Number(values["tasks-per-node"]);
   const mlpHosts = values["mlp-hosts"].split(",").filter((h) => h.length > 0).map(Number);
   const linkGBps = (rateMbit * 1e6) / 8 / 1e9;
@@ -136,9 +138,9 @@ async function main(): Promise<void> {
   const port = (): number => nextPort++;
 
   console.log(`multi-host all-reduce benchmark: Node ${process.version}, ${cpus().length} cores SHARED BY ALL HOSTS, load average at start ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
-  console.log(`bed: ${Math.max(...hostCounts)} hosts (network namespaces), links ${rateMbit} Mbit/s (tc tbf, both directions) = ${formatNumber(linkGBps, 3)} GB/s; ringbook: ${tasksPerNode} worker(s) per host, tcp between hosts, Slurm job steps`);
+  console.log(`bed: ${Math.max(...hostCounts)} hosts (network namespaces), links ${rateMbit} Mbit/s (tc tbf, both directions) = ${formatNumber(linkGBps, 3)} GB/s, MTU ${mtu}; ringbook: ${tasksPerNode} worker(s) per host, tcp between hosts, Slurm job steps`);
   console.log(`${rounds} rounds, variants interleaved (order alternates); per launch: <= 8 MiB 3 warm-ups + 10 timed, else 1 + 5; a barrier before each allReduce`);
-  const bed = await TestBed.start({ hosts: Math.max(...hostCounts, ...mlpHosts), cpusPerHost: 2, linkRateMbitPerS: rateMbit });
+  const bed = await TestBed.start({ hosts: Math.max(...hostCounts, ...mlpHosts), cpusPerHost: 2, linkRateMbitPerS: rateMbit, mtu });
   const samples = new Map<string, number[]>();
   const hierarchical = new Map<string, boolean>();
   try {

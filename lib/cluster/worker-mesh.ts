@@ -7,11 +7,11 @@ import { Collectives, PeerMesh } from "../collectives/index.js";
 import { RingbookError } from "../errors.js";
 import { PrivateDir } from "../transport/private-dir.js";
 import { hasSharedMemoryDirectory, sharedMemoryDirectory } from "../collectives/host-shared-memory.js";
+import type { LinkSecurity } from "../transport/link-security.js";
+import { checkReachable } from "./endpoint-reachability.js";
 
 /** See CollectivesOptions.minChunksPerSegment. */
 const tcpMinChunksPerSegment = 4;
-import type { LinkSecurity } from "../transport/link-security.js";
-import { checkReachable } from "./endpoint-reachability.js";
 
 /** How long a rank tries to open a TCP connection to each peer before the mesh fails, naming where. */
 const reachPeerTimeoutMs = 5000;

@@ -20,8 +20,12 @@ export function segmentSpan(length: number, worldSize: number, segment: number):
   return splitSpan({ start: 0, end: length }, worldSize, segment);
 }
 
-/** Chunks made smaller than `chunkElements` to reach `minChunks` per segment stop at this size (64 KiB), where per-message costs take over. */
-export const smallestSplitChunkElements = 16384;
+/**
+ * Chunks made smaller than `chunkElements` to reach `minChunks` per segment stop at this size
+ * (256 KiB): over tcp, smaller chunks cost more in per-message work than they gain in overlap
+ * (bench/multihost-allreduce.ts, 1 MiB on 4 hosts).
+ */
+export const smallestSplitChunkElements = 65536;
 
 /**
  * Chunks per segment for a ring all-reduce: every segment is sent as the same number of chunks

@@ -73,10 +73,11 @@ describe("ring layout", () => {
     }
   });
 
-  test("minChunks cuts segments into more chunks, none shorter than 64 KiB", () => {
+  test("minChunks cuts segments into more chunks, none shorter than 256 KiB", () => {
     assert.equal(ringChunksPerSegment(4 * 262_144, 4, 262_144, 4), 4, "4 MiB on 4 ranks: 1 MiB segments in 256 KiB chunks");
     assert.equal(ringChunksPerSegment(4 * 262_144, 4, 262_144, 1), 1);
-    assert.equal(ringChunksPerSegment(2 * 16_384, 1, 262_144, 4), 2, "a 128 KiB segment: two 64 KiB chunks");
+    assert.equal(ringChunksPerSegment(2 * 65_536, 1, 262_144, 4), 2, "a 512 KiB segment: two 256 KiB chunks");
+    assert.equal(ringChunksPerSegment(4 * 65_536, 4, 262_144, 4), 1, "1 MiB on 4 ranks: one 256 KiB chunk per segment");
     assert.equal(ringChunksPerSegment(1000, 4, 262_144, 4), 1, "tiny arrays keep one chunk");
     assert.equal(ringChunksPerSegment(64 * 262_144, 4, 262_144, 4), 16, "large arrays are cut by size alone");
   });

@@ -32,6 +32,8 @@ export interface TestBedOptions {
   hosts: number;
   /** Rate of every compute host's link in both directions, Mbit/s; `null` leaves links unshaped. @default 1000 */
   linkRateMbitPerS?: number | null;
+  /** MTU of every link, the head's included (veth and switch port). @default 1500 */
+  mtu?: number;
   /** Start munged, slurmctld and the slurmd's. @default true */
   slurm?: boolean;
   /** CPUs each Slurm node offers (so tasks per host). @default 2 */
@@ -75,8 +77,8 @@ export class TestBed implements AsyncDisposable {
     try {
       const hostsFile = join(layout.stateDir, "hosts");
       writeFileSync(hostsFile, hostsFileText(layout), { mode: 0o644 });
-      await createBedNetwork(layout);
-      if (linkRate !== null) await shapeHostLinks(layout, linkRate);
+      await createBedNetwork(layout, options.mtu);
+      if (linkRate !== null) await shapeHostLinks(layout, linkRate, options.mtu);
       if (options.slurm ?? true) {
         slurm = new BedSlurm(layout, hostsFile);
         await slurm.start({ cpusPerHost: options.cpusPerHost ?? 2, timeoutMs: options.startTimeoutMs ?? 60_000, ...(options.signal ? { signal: options.signal } : {}) });
