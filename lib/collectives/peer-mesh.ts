@@ -310,10 +310,11 @@ export class PeerMesh {
     this.#state = "closed";
     this.#fail(new RingbookError("ERR_MESH_CLOSED", `rank ${this.rank}: the mesh was closed because its thread is exiting`));
     for (const peer of this.#peers) {
-      // The socket before its monitor (a socket of its own): a monitor closed first kept the
-      // socket's descriptors open (see close()).
-      peer.dealer?.close();
+      // The socket monitor is a socket of its own. Closed after its socket, it throws from native
+      // code (the thread aborts); before it, it may keep the socket's descriptors open (see
+      // #close), which does not matter to a thread that is exiting.
       peer.dealer?.events.close();
+      peer.dealer?.close();
     }
     this.#router.close();
     for (const endpoint of [this.endpoint, this.localEndpoint]) {
@@ -342,8 +343,8 @@ export class PeerMesh {
     // its peers have failed too, or will when they see the goodbye.
     if (wasConnected) await this.#sayGoodbye(healthy);
     for (const peer of this.#peers) {
-      // Not the monitor first: closed before its socket, a monitor kept the socket's descriptors
-      // open, a few per mesh rebuild (the soak test saw it). Its own socket closes with it.
+      // Not the monitor first (as closeNow does): closed before its socket, a monitor kept the
+      // socket's descriptors open, a few per mesh rebuild (the soak test saw it).
       peer.dealer?.close();
       peer.stash.length = 0;
     }
