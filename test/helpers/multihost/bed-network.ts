@@ -16,7 +16,7 @@ async function runChecked(command: string, args: string[]): Promise<void> {
 }
 
 /** Ethernet's MTU, the bed's default; clusters often run jumbo frames (9000). */
-export const defaultMtu = 1500;
+const defaultMtu = 1500;
 
 /**
  * Creates the switch and every host (head included) of `layout`. On failure it stops and throws;
