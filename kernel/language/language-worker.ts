@@ -22,6 +22,8 @@ const collector = new IdleCollector(collectAfterIdleMs);
 interface Checker {
   diagnose(code: string, contextCells?: number): CellDiagnostic[];
   commit(code: string): void;
+  /** Work a request left that its reply need not wait for. */
+  releaseRetired?(): void;
   close?(): Promise<void>;
 }
 
@@ -101,6 +103,11 @@ port.on("message", ({ id, request }: ToLanguageWorker) => {
     message = { id, ok: false, message: error instanceof Error ? (error.stack ?? error.message) : String(error) };
   }
   post(message);
+  try {
+    checker.releaseRetired?.();
+  } catch (error) {
+    post({ id: -1, ok: true, reply: { kind: "log", line: `type checker: releasing snapshots failed: ${error instanceof Error ? error.message : String(error)}` } });
+  }
   collector.touch();
 });
 collector.collectNow();
