@@ -4,8 +4,8 @@
 Run one process per "host" (network namespace), e.g. for rank i of n:
   ip netns exec mh$((i+1)) env GLOO_SOCKET_IFNAME=veth0 \
      /usr/bin/python3 gloo_allreduce.py --rank i --world n --init tcp://198.18.0.1:29500
-Rank 0 prints one JSON line per size: median seconds per all_reduce and
-bus bandwidth = 2(n-1)/n * bytes / time."""
+Every rank prints one JSON line per size: its seconds per all_reduce (times_s), their median, and
+bus bandwidth = 2(n-1)/n * bytes / time; the caller takes, per all_reduce, the slowest rank's time."""
 import argparse, json, os, statistics, time
 import torch, torch.distributed as dist
 
@@ -41,10 +41,9 @@ for mib in [int(x) for x in a.sizes_mib.split(",")]:
     expect = float(n) ** (a.warmup + a.iters)
     assert abs(x[0].item() - expect) / expect < 1e-5 and abs(x[-1].item() - expect) / expect < 1e-5
     med = statistics.median(times)
-    if a.rank == 0:
-        print(json.dumps({"label": a.label, "world": n, "MiB": mib, "median_s": round(med, 4), "times_s": times, "cpu_ms_per_op": round((time.process_time() - cpu0) * 1000 / a.iters, 2),
-                          "min_s": round(min(times), 4), "max_s": round(max(times), 4),
-                          "busbw_GBps": round(2 * (n - 1) / n * nbytes / med / 1e9, 4),
-                          "algbw_GBps": round(nbytes / med / 1e9, 4),
-                          "init_s": round(t_init, 3)}), flush=True)
+    print(json.dumps({"label": a.label, "rank": a.rank, "world": n, "MiB": mib, "median_s": round(med, 4), "times_s": times, "cpu_ms_per_op": round((time.process_time() - cpu0) * 1000 / a.iters, 2),
+                      "min_s": round(min(times), 4), "max_s": round(max(times), 4),
+                      "busbw_GBps": round(2 * (n - 1) / n * nbytes / med / 1e9, 4),
+                      "algbw_GBps": round(nbytes / med / 1e9, 4),
+                      "init_s": round(t_init, 3)}), flush=True)
 dist.destroy_process_group() if hasattr(dist, "destroy_process_group") else None

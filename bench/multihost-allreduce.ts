@@ -5,7 +5,8 @@
  * rate, for 2 and 4 hosts and 4 and 64 MiB. Rounds interleave ringbook and gloo (alternating which
  * goes first), every variant launched fresh each round; medians over every timed iteration of
  * every round. Bus bandwidth = 2(n−1)/n × bytes / time (as nccl-tests; the anchors in
- * ../shared/multihost/README.md Q3): ringbook's time is the slowest rank's, gloo's rank 0's.
+ * ../shared/multihost/README.md Q3): each all-reduce's time is the slowest rank's
+ * (gloo's rank 0 alone is shown too: runs before 2026-12-05 reported that).
  * Also the benchmark MLP's training samples/s (784-256-256-10, Adam, 128 samples per worker per
  * step, wasm backend) on 1 and on 4 hosts (one worker each), in the same rounds.
  * ALL HOSTS SHARE THIS MACHINE'S CORES: what the 1 Gbit/s links leave is CPU-bound, and 4 hosts
@@ -69,9 +70,13 @@ async function runRingbook(bed: TestBed, hosts: number, tasksPerNode: number, pl
   return { samples, cpuMsPerOp, hierarchical: ranks.every((rank) => rank.hierarchical) };
 }
 
-/** gloo's bus bandwidth samples (GB/s, rank 0's time per all_reduce), one process per host, one launch per size. */
-async function runGloo(bed: TestBed, hosts: number, plans: SizePlan[], port: () => number): Promise<{ samples: Map<number, number[]>; cpuMsPerOp: Map<number, number[]> }> {
+/**
+ * gloo's bus bandwidth samples (GB/s, the slowest rank's time per all_reduce, and rank 0's alone as
+ * earlier runs reported it), one process per host, one launch per size.
+ */
+async function runGloo(bed: TestBed, hosts: number, plans: SizePlan[], port: () => number): Promise<{ samples: Map<number, number[]>; rankZeroSamples: Map<number, number[]>; cpuMsPerOp: Map<number, number[]> }> {
   const samples = new Map<number, number[]>();
+  const rankZeroSamples = new Map<number, number[]>();
   const cpuMsPerOp = new Map<number, number[]>();
   for (const plan of plans) {
     const init = `tcp://${bed.hosts[0]!.address}:${port()}`;
@@ -83,12 +88,18 @@ async function runGloo(bed: TestBed, hosts: number, plans: SizePlan[], port: () 
     );
     const failed = results.find((result) => result.code !== 0);
     if (failed !== undefined) throw new Error(`gloo on ${hosts} hosts failed (exit ${failed.code}): ${failed.stderr.trim().split("\n").slice(-5).join(" | ")}`);
-    const parsed: unknown = JSON.parse(results[0]!.stdout.trim().split("\n").at(-1) ?? "null");
-    if (typeof parsed !== "object" || parsed === null || !("times_s" in parsed) || !Array.isArray(parsed.times_s)) throw new Error(`unexpected gloo output: ${results[0]!.stdout}`);
-    samples.set(plan.bytes, parsed.times_s.map((seconds: unknown) => (busFactor(hosts, 1) * plan.bytes) / Number(seconds) / 1e9));
-    if ("cpu_ms_per_op" in parsed) cpuMsPerOp.set(plan.bytes, [Number(parsed.cpu_ms_per_op)]);
+    const ranks = results.map((result, rank) => {
+      const parsed: unknown = JSON.parse(result.stdout.trim().split("\n").at(-1) ?? "null");
+      if (typeof parsed !== "object" || parsed === null || !("times_s" in parsed) || !Array.isArray(parsed.times_s) || !("cpu_ms_per_op" in parsed)) throw new Error(`unexpected gloo output of rank ${rank}: ${result.stdout}`);
+      return { seconds: parsed.times_s.map(Number), cpuMsPerOp: Number(parsed.cpu_ms_per_op) };
+    });
+    // As for ringbook: per all_reduce, the slowest rank's time.
+    const slowest = Array.from({ length: plan.iterations }, (_, k) => Math.max(...ranks.map((rank) => rank.seconds[k] ?? Number.NaN)));
+    samples.set(plan.bytes, slowest.map((seconds) => (busFactor(hosts, 1) * plan.bytes) / seconds / 1e9));
+    rankZeroSamples.set(plan.bytes, (ranks[0]?.seconds ?? []).map((seconds) => (busFactor(hosts, 1) * plan.bytes) / seconds / 1e9));
+    cpuMsPerOp.set(plan.bytes, ranks.map((rank) => rank.cpuMsPerOp));
   }
-  return { samples, cpuMsPerOp };
+  return { samples, rankZeroSamples, cpuMsPerOp };
 }
 
 /** Steady-state samples/s of the benchmark MLP trained by `hosts` workers, one per host. */
@@ -156,6 +167,7 @@ async function main(): Promise<void> {
           ...(values["no-gloo"] ? [] : [async () => {
             const result = await runGloo(bed, hosts, plans, port);
             for (const [bytes, values] of result.samples) append(samples, `gloo/${hosts}/${bytes}`, values);
+            for (const [bytes, values] of result.rankZeroSamples) append(samples, `gloo rank 0/${hosts}/${bytes}`, values);
             for (const [bytes, values] of result.cpuMsPerOp) append(samples, `cpu:gloo/${hosts}/${bytes}`, values);
           }]),
         ];
@@ -170,10 +182,10 @@ async function main(): Promise<void> {
     await bed.close();
   }
 
-  console.log("\nbus bandwidth GB/s: median [p25-p75] n=timed allReduces over all rounds; % of the link rate; ratio = ringbook median / gloo median;");
-  console.log("cpu ms/op: CPU time (user + system, all threads) of one process per timed allReduce, median (gloo: rank 0; ringbook: every rank, barrier included)");
-  const header = ["hosts", "size", "link GB/s", "gloo busbw", "gloo %link", "cpu ms/op", ...variants.flatMap((v) => [`${v.label} busbw`, `${v.label} %link`, `${v.label}/gloo`, "cpu ms/op"])];
-  const widths = [6, 8, 10, 30, 11, 10, ...variants.flatMap(() => [30, 15, 15, 10])];
+  console.log("\nbus bandwidth GB/s: median [p25-p75] n=timed allReduces over all rounds, each timed by its slowest rank; % of the link rate; ratio = ringbook median / gloo median;");
+  console.log("gloo rank 0: gloo timed by rank 0 alone (what runs before 2026-12-05 reported); cpu ms/op: CPU time (user + system, all threads) per timed allReduce, median over every rank (barrier included)");
+  const header = ["hosts", "size", "link GB/s", "gloo busbw", "gloo %link", "gloo rank 0 %link", "cpu ms/op", ...variants.flatMap((v) => [`${v.label} busbw`, `${v.label} %link`, `${v.label}/gloo`, "cpu ms/op"])];
+  const widths = [6, 8, 10, 30, 11, 18, 10, ...variants.flatMap(() => [30, 15, 15, 10])];
   const cpuCell = (key: string): string => {
     const values = samples.get(`cpu:${key}`);
     return values === undefined ? "-" : formatNumber(median(values), 3);
@@ -185,7 +197,8 @@ async function main(): Promise<void> {
       const gloo = samples.get(`gloo/${hosts}/${plan.bytes}`);
       const glooMedian = gloo === undefined ? Number.NaN : median(gloo);
       const percent = (value: number): string => (Number.isFinite(value) ? `${((100 * value) / linkGBps).toFixed(1)}%` : "-");
-      const cells = [String(hosts), `${plan.bytes / MiB} MiB`, formatNumber(linkGBps, 3), cell(gloo), percent(glooMedian), cpuCell(`gloo/${hosts}/${plan.bytes}`)];
+      const rankZero = samples.get(`gloo rank 0/${hosts}/${plan.bytes}`);
+      const cells = [String(hosts), `${plan.bytes / MiB} MiB`, formatNumber(linkGBps, 3), cell(gloo), percent(glooMedian), percent(rankZero === undefined ? Number.NaN : median(rankZero)), cpuCell(`gloo/${hosts}/${plan.bytes}`)];
       for (const variant of variants) {
         const mine = samples.get(`${variant.label}/${hosts}/${plan.bytes}`);
         const mineMedian = mine === undefined ? Number.NaN : median(mine);
