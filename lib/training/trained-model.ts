@@ -47,7 +47,7 @@ export function recipeOf(options: TrainOptions, optimizer: OptimizerSpec, worldS
 /**
  * A custom model (`{ variables, loss, predict }`) trained by ringbook, rebuilt in this process by
  * its own model function with the trained values. `predict`, `evaluate` (the mean of the model's
- * loss over the samples), `getWeights`, `countParams` and `dispose` work as on a
+ * loss over the samples), `summary`, `getWeights`, `countParams` and `dispose` work as on a
  * `tf.LayersModel`.
  */
 export class CustomModel {
@@ -92,6 +92,43 @@ export class CustomModel {
     });
   }
 
+  /**
+   * Prints one line per variable (name, shape, values) and the totals, as
+   * `tf.LayersModel.summary` prints layers, with the same parameters: so `model.summary()` works
+   * on whatever `cluster.model()` gave without narrowing.
+   * @param lineLength characters per line @default 65
+   * @param positions where each of the three columns ends: fractions of `lineLength` or characters @default [0.45, 0.85, 1]
+   * @param printFn receives each line @default console.log
+   */
+  summary(lineLength = 65, positions: number[] = [0.45, 0.85, 1], printFn: (message?: unknown, ...optionalParams: unknown[]) => void = console.log): void {
+    const ends = positions.map((position) => (position <= 1 ? Math.floor(position * lineLength) : Math.floor(position)));
+    if (!Number.isSafeInteger(lineLength) || lineLength <= 0 || ends.length !== 3 || !ends.every((end, i) => end > (ends[i - 1] ?? 0))) {
+      throw new RingbookError("ERR_BAD_OPTION", `summary: lineLength must be a positive integer and positions three increasing column ends (fractions of lineLength or characters), got ${JSON.stringify(lineLength)} and ${JSON.stringify(positions)}`);
+    }
+    // As tfjs prints a row: each cell cut at its column's end, a space before the next.
+    const row = (cells: string[]): string => {
+      let line = "";
+      cells.forEach((cell, i) => {
+        if (i > 0) line = `${line.slice(0, -1)} `;
+        line = `${line}${cell}`.slice(0, ends[i]).padEnd(ends[i]!);
+      });
+      return line.trimEnd();
+    };
+    const trainable = this.variables.filter((variable) => variable.trainable);
+    const count = (variables: readonly tf.Variable[]): number => variables.reduce((sum, variable) => sum + variable.size, 0);
+    printFn("_".repeat(lineLength));
+    printFn(row(["Variable", "Shape", "Param #"]));
+    printFn("=".repeat(lineLength));
+    this.variables.forEach((variable, i) => {
+      printFn(row([variable.name, `[${variable.shape.join(",")}]`, String(variable.size)]));
+      printFn((i === this.variables.length - 1 ? "=" : "_").repeat(lineLength));
+    });
+    printFn(`Total params: ${count(this.variables)}`);
+    printFn(`Trainable params: ${count(trainable)}`);
+    printFn(`Non-trainable params: ${count(this.variables) - count(trainable)}`);
+    printFn("_".repeat(lineLength));
+  }
+
   /** The variables themselves, in order (as `tf.LayersModel.getWeights` gives its weights). */
   getWeights(): tf.Tensor[] {
     return [...this.variables];
@@ -110,8 +147,8 @@ export class CustomModel {
 
 /**
  * What `cluster.model()` gives: a `tf.LayersModel` compiled with the run's loss and optimizer, or
- * a {@link CustomModel}; `predict`, `evaluate`, `getWeights`, `countParams` and `dispose` work on
- * both without narrowing, and `saveModel` takes both.
+ * a {@link CustomModel}; `predict`, `evaluate`, `summary`, `getWeights`, `countParams` and
+ * `dispose` work on both without narrowing, and `saveModel` takes both.
  */
 export type TrainedModel = tf.LayersModel | CustomModel;
 

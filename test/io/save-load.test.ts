@@ -10,7 +10,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, truncate, writeFile } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import { CustomModel, fileSystem, loadModel, loadVariables, saveModel, syntheticClassification, trainSingleProcess, type TrainOptions } from "../../lib/index.js";
+import { CustomModel, fileSystem, loadModel, loadVariables, saveModel, syntheticClassification, trainSingleProcess, type TrainedModel, type TrainOptions } from "../../lib/index.js";
 
 await tf.setBackend("cpu");
 
@@ -215,6 +215,16 @@ test("a custom model comes back as a CustomModel that predicts and evaluates; it
     assert.ok(Math.abs(evaluated - expected) < 1e-6, `evaluate ${evaluated} vs the mean loss of predict ${expected}`);
     assert.ok(run.model.kind === "variables");
     assert.deepEqual(await values(model.variables), run.model.variables.map((v) => v.values), "the trained values");
+    // summary() as a LayersModel's: one row per variable, then the totals.
+    const lines: unknown[] = [];
+    model.summary(undefined, undefined, (line) => lines.push(line));
+    const rows = lines.filter((line): line is string => typeof line === "string" && /\[\d/.test(line));
+    assert.deepEqual(rows.map((line) => line.split(/\s+/).slice(1)), [["[6,3]", "18"], ["[3]", "3"]], lines.join("\n"));
+    assert.deepEqual(rows.map((line) => line.split(/\s+/)[0]), model.variables.map((v) => v.name));
+    assert.ok(lines.includes("Total params: 21") && lines.includes("Trainable params: 21") && lines.includes("Non-trainable params: 0"), lines.join("\n"));
+    assert.throws(() => model.summary(40, [0.5, 0.2, 1]), { code: "ERR_BAD_OPTION", message: /three increasing column ends/ });
+    const union: TrainedModel = model;
+    union.summary(80, [30, 60, 80], () => {});
 
     const info = await saveModel(model, join(dir, "custom"));
     assert.deepEqual({ kind: info.kind, weightBytes: info.weightBytes }, { kind: "variables", weightBytes: (6 * 3 + 3) * 4 });
