@@ -48,7 +48,8 @@ interface SizePlan {
 }
 
 const planFor = (bytes: number): SizePlan => (bytes <= 8 * MiB ? { bytes, warmups: 3, iterations: 10 } : { bytes, warmups: 1, iterations: 5 });
-const busFactor = (hosts: number, tasksPerNode: number): number => (2 * (hosts * tasksPerNode - 1)) / (hosts * tasksPerNode);
+/** Bus bandwidth in GB/s of one all-reduce of `bytes` over `ranks` ranks that took `seconds`. */
+const busGBps = (ranks: number, bytes: number, seconds: number): number => ((2 * (ranks - 1)) / ranks) * bytes / seconds / 1e9;
 
 /** Bus bandwidth samples (GB/s), one per timed allReduce (the slowest rank's time), per size. */
 async function runRingbook(bed: TestBed, hosts: number, tasksPerNode: number, plans: SizePlan[], variant: Variant): Promise<{ samples: Map<number, number[]>; cpuMsPerOp: Map<number, number[]>; hierarchical: boolean }> {
@@ -65,7 +66,7 @@ async function runRingbook(bed: TestBed, hosts: number, tasksPerNode: number, pl
   const cpuMsPerOp = new Map<number, number[]>(plans.map((plan, i) => [plan.bytes, ranks.map((rank) => rank.cpuMsPerOp[i] ?? Number.NaN)]));
   plans.forEach((plan, i) => {
     const slowest = Array.from({ length: plan.iterations }, (_, k) => Math.max(...ranks.map((rank) => rank.durationsMs[i]?.[k] ?? Number.NaN)));
-    samples.set(plan.bytes, slowest.map((ms) => (busFactor(hosts, tasksPerNode) * plan.bytes) / (ms / 1000) / 1e9));
+    samples.set(plan.bytes, slowest.map((ms) => busGBps(hosts * tasksPerNode, plan.bytes, ms / 1000)));
   });
   return { samples, cpuMsPerOp, hierarchical: ranks.every((rank) => rank.hierarchical) };
 }
@@ -95,8 +96,8 @@ async function runGloo(bed: TestBed, hosts: number, plans: SizePlan[], port: () 
     });
     // As for ringbook: per all_reduce, the slowest rank's time.
     const slowest = Array.from({ length: plan.iterations }, (_, k) => Math.max(...ranks.map((rank) => rank.seconds[k] ?? Number.NaN)));
-    samples.set(plan.bytes, slowest.map((seconds) => (busFactor(hosts, 1) * plan.bytes) / seconds / 1e9));
-    rankZeroSamples.set(plan.bytes, (ranks[0]?.seconds ?? []).map((seconds) => (busFactor(hosts, 1) * plan.bytes) / seconds / 1e9));
+    samples.set(plan.bytes, slowest.map((seconds) => busGBps(hosts, plan.bytes, seconds)));
+    rankZeroSamples.set(plan.bytes, (ranks[0]?.seconds ?? []).map((seconds) => busGBps(hosts, plan.bytes, seconds)));
     cpuMsPerOp.set(plan.bytes, ranks.map((rank) => rank.cpuMsPerOp));
   }
   return { samples, rankZeroSamples, cpuMsPerOp };

@@ -166,7 +166,7 @@ export class NativeChecker {
 
   /** Stops the compiler's process and waits for it to exit. Idempotent. */
   async close(): Promise<void> {
-    for (const snapshot of this.#retired.splice(0)) snapshot.dispose();
+    this.releaseRetired();
     this.#snapshot.dispose();
     this.#api.close();
     await Promise.all(this.#processes.map((child) => exited(child, 2000)));

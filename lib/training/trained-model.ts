@@ -114,8 +114,8 @@ export class CustomModel {
       });
       return line.trimEnd();
     };
-    const trainable = this.variables.filter((variable) => variable.trainable);
-    const count = (variables: readonly tf.Variable[]): number => variables.reduce((sum, variable) => sum + variable.size, 0);
+    const total = this.countParams();
+    const trainable = this.variables.reduce((sum, variable) => sum + (variable.trainable ? variable.size : 0), 0);
     printFn("_".repeat(lineLength));
     printFn(row(["Variable", "Shape", "Param #"]));
     printFn("=".repeat(lineLength));
@@ -123,9 +123,9 @@ export class CustomModel {
       printFn(row([variable.name, `[${variable.shape.join(",")}]`, String(variable.size)]));
       printFn((i === this.variables.length - 1 ? "=" : "_").repeat(lineLength));
     });
-    printFn(`Total params: ${count(this.variables)}`);
-    printFn(`Trainable params: ${count(trainable)}`);
-    printFn(`Non-trainable params: ${count(this.variables) - count(trainable)}`);
+    printFn(`Total params: ${total}`);
+    printFn(`Trainable params: ${trainable}`);
+    printFn(`Non-trainable params: ${total - trainable}`);
     printFn("_".repeat(lineLength));
   }
 
