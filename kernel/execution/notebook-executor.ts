@@ -11,6 +11,7 @@ import { isCellComplete } from "./is-complete.js";
 import { figureStreamTarget } from "../../lib/plots/figure-stream.js";
 import { diagnosticsTarget } from "../language/diagnostics-protocol.js";
 import { EditorDiagnostics } from "../language/editor-diagnostics.js";
+import { RecentChecks } from "../language/recent-checks.js";
 
 /**
  * How type errors affect cells: `off` never checks; `warn` (the default) checks each cell while it
@@ -55,6 +56,8 @@ export class NotebookExecutor implements Executor {
   #closed: Promise<void> | undefined;
   /** The `ringbook.diagnostics` comms: answered here, beside the language client, never in the cell worker. */
   readonly #editorDiagnostics: EditorDiagnostics;
+  /** The editor's checks of the current cells: a cell checked as it was typed runs without another check. */
+  readonly #recentChecks = new RecentChecks();
 
   constructor(host: CellWorkerHost, language: LanguageClient, typeCheck: TypeCheckMode, log: (line: string) => void, timing: TypeCheckTiming = {}) {
     this.#host = host;
@@ -65,7 +68,7 @@ export class NotebookExecutor implements Executor {
     host.onEvent((cellId, event) => this.#listener(cellId, event));
     // An edited cell is checked as if it ran next: after every cell that ran so far. A cell magic
     // (`%%bash`) is not TypeScript.
-    this.#editorDiagnostics = new EditorDiagnostics({ diagnose: async (code) => (isMagic(code) ? [] : this.#language.diagnose(code, this.#committedCells)) }, log);
+    this.#editorDiagnostics = new EditorDiagnostics({ diagnose: async (code) => (isMagic(code) ? [] : this.#checkEdited(code)) }, log);
   }
 
   onEvent(listener: (cellId: string, event: CellEvent) => void): void {
@@ -77,8 +80,10 @@ export class NotebookExecutor implements Executor {
     const recorded = !isMagic(request.code) && request.code.trim() !== "";
     const checked = recorded && !request.silent && this.#typeCheck !== "off";
     const contextCells = this.#committedCells;
+    // A cell checked as it was typed (and not changed since) is not checked again.
+    const checkOf = (): Promise<CellDiagnostic[]> => this.#recentChecks.find(request.code, contextCells) ?? this.#language.diagnose(request.code, contextCells);
     if (checked && this.#typeCheck === "error") {
-      const diagnostics = await this.#language.diagnose(request.code, contextCells).catch((error: unknown) => {
+      const diagnostics = await checkOf().catch((error: unknown) => {
         this.#log(`type check skipped for cell ${request.cellId}: ${error instanceof Error ? error.message : String(error)}`);
         return [];
       });
@@ -88,7 +93,7 @@ export class NotebookExecutor implements Executor {
       }
     }
     // warn: the check runs on the language worker while the cell runs on the cell worker.
-    const check = checked && this.#typeCheck !== "error" ? this.#language.diagnose(request.code, contextCells) : undefined;
+    const check = checked && this.#typeCheck !== "error" ? checkOf() : undefined;
     const outcome = await this.#host.execute(request);
     // An interrupted cell ends at once: its type errors, if any, follow.
     if (check !== undefined) await this.#reportCheck(check, request, outcome.status === "interrupted" || outcome.status === "restarted" ? 0 : this.#checkWaitMs);
@@ -96,6 +101,7 @@ export class NotebookExecutor implements Executor {
     // restarted environment has lost everything anyway.
     if (recorded && outcome.status !== "restarted") {
       this.#committedCells++;
+      this.#recentChecks.committed(this.#committedCells);
       this.#language.commit(request.code);
     }
     return outcome;
@@ -175,6 +181,14 @@ export class NotebookExecutor implements Executor {
   close(): Promise<void> {
     this.#closed ??= Promise.all([this.#host.close(), this.#language.close()]).then(() => undefined);
     return this.#closed;
+  }
+
+  /** The editor's check of `code` as if it ran next, kept for the cell's run. */
+  #checkEdited(code: string): Promise<CellDiagnostic[]> {
+    const contextCells = this.#committedCells;
+    const check = this.#language.diagnose(code, contextCells);
+    this.#recentChecks.remember(code, contextCells, check);
+    return check;
   }
 
   /**

@@ -105,6 +105,30 @@ describe("the ringbook.diagnostics comm on the real kernel", () => {
     assert.deepEqual(used.diagnostics, []);
   });
 
+  test("a cell run as it was checked reports the editor's check; after another cell ran, it is checked again", async () => {
+    /** Runs `code`; what it printed on stderr. */
+    async function stderrOf(code: string): Promise<string> {
+      let text = "";
+      const onIopub = (message: WireMessage): void => {
+        if (message.header.msg_type === "stream" && isJsonObject(message.content) && message.content["name"] === "stderr" && typeof message.content["text"] === "string") text += message.content["text"];
+      };
+      await kernel.client.request("shell", "execute_request", { code, silent: false, store_history: true, user_expressions: {}, allow_stdin: false, stop_on_error: true }, { onIopub, signal: AbortSignal.timeout(30_000) });
+      return text;
+    }
+    const code = "const runLabel: number = editedLabel;";
+    const checked = await send({ type: "check", cell: "cell-r", version: 1, source: code });
+    assert.deepEqual(checked.diagnostics, [{ line: 1, column: 26, endLine: 1, endColumn: 37, severity: "error", code: 2304, message: "Cannot find name 'editedLabel'." }]);
+    const ran = await stderrOf(code);
+    assert.match(ran, /line 1:26 - error TS2304: Cannot find name 'editedLabel'\./);
+    assert.equal(ran.match(/error TS/g)?.length, 1, ran);
+    // Checked again while the cell above is committed: its declaration is now known.
+    const again = await send({ type: "check", cell: "cell-r", version: 2, source: "const otherLabel: number = editedLabel;" });
+    assert.deepEqual(again.diagnostics, [{ line: 1, column: 28, endLine: 1, endColumn: 39, severity: "error", code: 2304, message: "Cannot find name 'editedLabel'." }]);
+    await execute('const editedLabel = "declared";');
+    // The editor's check above was made before `editedLabel` existed: the run checks anew.
+    assert.match(await stderrOf("const otherLabel: number = editedLabel;"), /line 1:7 - error TS2322: Type 'string' is not assignable to type 'number'\./);
+  });
+
   test("malformed messages get an error reply saying what is wrong, and the comm keeps answering", async () => {
     const cases: Array<[JsonObject, RegExp]> = [
       [{ type: "lint", cell: "c", version: 1, source: "" }, /unknown diagnostics message type "lint"/],
