@@ -16,10 +16,12 @@ import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import type { Readable, Writable } from "node:stream";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { parseArgs } from "node:util";
+import { parseBenchArgs } from "./bench-args.js";
 import { validationSamples, type DriverReply, type DriverRequest } from "./build-driver.js";
 import { formatNumber, median } from "./stats.js";
 import type { BenchModel } from "./training-models.js";
+
+const usage = "Usage: npm run build && node dist/bench/build-regression.js --base /path/to/other/checkout\n         [--models mlp,cnn] [--repeats 5] [--backend wasm-blas] [--workers 1,2]";
 
 const driverScript = fileURLToPath(new URL("./build-driver.js", import.meta.url));
 
@@ -73,7 +75,7 @@ function required(value: number | undefined, what: string): number {
   return value;
 }
 
-const { values } = parseArgs({
+const { values } = parseBenchArgs(usage, {
   options: {
     base: { type: "string" },
     models: { type: "string", default: "mlp,cnn" },

@@ -9,9 +9,11 @@
  */
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
+import { parseBenchArgs } from "./bench-args.js";
 import { launchCluster } from "../lib/index.js";
 import { formatNumber, median, percentile } from "./stats.js";
+
+const usage = "Usage: npm run build && node dist/bench/cluster.js [--repeats 3] [--runs 1000] [--no-ipyparallel]";
 
 const PYTHON = "/usr/bin/python3";
 const baselineScript = fileURLToPath(new URL("../../bench/ipyparallel_baseline.py", import.meta.url));
@@ -91,7 +93,7 @@ async function runRoundTrips(runs: number): Promise<number[]> {
   }
 }
 
-const { values } = parseArgs({
+const { values } = parseBenchArgs(usage, {
   options: { repeats: { type: "string", default: "3" }, runs: { type: "string", default: "1000" }, "no-ipyparallel": { type: "boolean", default: false } },
 });
 const repeats = Number(values.repeats);

@@ -19,12 +19,14 @@
 import { fork, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { cpus, loadavg } from "node:os";
-import { parseArgs } from "node:util";
+import { parseBenchArgs } from "./bench-args.js";
 import { workerHeapFlags } from "../lib/cluster/worker-handle.js";
 import { ClusterSecret } from "../lib/transport/cluster-secret.js";
 import { sharedMemoryDirectory } from "../lib/collectives/host-shared-memory.js";
 import { PrivateDir } from "../lib/transport/private-dir.js";
 import type { WorkerCommand, WorkerReport } from "./collectives-worker.js";
+
+const usage = "Usage: npm run build && node dist/bench/collectives.js [--sizes-mib 1,4,16,64] [--worlds 2,4]\n       [--chunk-kib 1024] [--hwm 4] [--repeats-scale 1] [--envs default,tuned-malloc]\n       [--worker-node-args=\"--cpu-prof --cpu-prof-dir=/tmp/prof\"] [--fresh-output]";
 
 const workerScript = new URL("./collectives-worker.js", import.meta.url);
 const MiB = 1024 * 1024;
@@ -168,7 +170,7 @@ async function measureAllReduce(worldSize: number, dir: PrivateDir, sizes: numbe
 const mallocTunables = "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=536870912:glibc.malloc.top_pad=67108864";
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
+  const { values } = parseBenchArgs(usage, {
     options: {
       "sizes-mib": { type: "string", default: "1,4,16,64" },
       worlds: { type: "string", default: "2,4" },

@@ -5,9 +5,11 @@
  *
  * Usage: node dist/bench/first-launch.js [--workers 2]
  */
-import { parseArgs } from "node:util";
+import { parseBenchArgs } from "./bench-args.js";
 
-const { values } = parseArgs({ options: { workers: { type: "string", default: "2" } }, strict: true });
+const usage = "Usage: node dist/bench/first-launch.js [--workers 2]";
+
+const { values } = parseBenchArgs(usage, { options: { workers: { type: "string", default: "2" } }, strict: true });
 const importStarted = performance.now();
 const { launchCluster } = await import("../lib/index.js");
 const launchStarted = performance.now();

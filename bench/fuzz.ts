@@ -9,9 +9,11 @@
 import { spawnSync } from "node:child_process";
 import { randomInt } from "node:crypto";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
+import { parseBenchArgs } from "./bench-args.js";
 
-const { values } = parseArgs({ options: { seconds: { type: "string", default: "60" }, runs: { type: "string", default: "5000" } }, strict: true });
+const usage = "Usage: npm run build && node dist/bench/fuzz.js --seconds 600 [--runs 5000]";
+
+const { values } = parseBenchArgs(usage, { options: { seconds: { type: "string", default: "60" }, runs: { type: "string", default: "5000" } }, strict: true });
 const seconds = Number(values.seconds);
 const runs = Number(values.runs);
 if (!(seconds > 0) || !Number.isSafeInteger(runs) || runs < 1) throw new Error("--seconds must be positive and --runs a positive integer");

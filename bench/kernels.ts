@@ -14,7 +14,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
+import { parseBenchArgs } from "./bench-args.js";
 import { RingbookError } from "../lib/errors.js";
 import { parseDriverReport, type DriverReport } from "./kernel-bench-results.js";
 import { evaluateGoals, renderGoals, renderTable, type KernelColumn } from "./kernel-bench-report.js";
@@ -29,6 +29,8 @@ import {
   type JupyterDirs,
 } from "./kernel-specs.js";
 import { isStillRunning, parsePidLog, reapLoggedProcesses } from "./process-reaper.js";
+
+const usage = "Usage: node dist/bench/kernels.js [--kernels ringbook,deno,tslab,ipykernel] [--cells 200]\n       [--repeats 5] [--quick] [--json results.json] [--timeout-s N]";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const DRIVER = join(ROOT, "bench", "kernel-driver.py");
@@ -54,7 +56,7 @@ function positiveInteger(raw: string | undefined, fallback: number, flag: string
 }
 
 function parseOptions(argv: readonly string[]): BenchOptions {
-  const { values } = parseArgs({
+  const { values } = parseBenchArgs(usage, {
     args: [...argv],
     options: {
       kernels: { type: "string" },

@@ -21,7 +21,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
+import { parseBenchArgs } from "./bench-args.js";
 import { Publisher } from "zeromq";
 import { display } from "../kernel/display/index.js";
 import { toStep } from "../lib/ids.js";
@@ -42,7 +42,9 @@ import { TrainingHistory } from "../lib/metrics/training-history.js";
 import type { StepRecord } from "../lib/training/rank-loop.js";
 import { formatNumber, median } from "./stats.js";
 
-const { values } = parseArgs({
+const usage = "Usage: npm run build && node dist/bench/live-plot.js [--repeats 5] [--steps 1000] [--fast-steps 3000]";
+
+const { values } = parseBenchArgs(usage, {
   options: {
     repeats: { type: "string", default: "5" },
     steps: { type: "string", default: "1000" },

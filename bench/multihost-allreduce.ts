@@ -19,10 +19,12 @@
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
+import { parseBenchArgs } from "./bench-args.js";
 import { bedSkipReason } from "../test/helpers/multihost/bed-prerequisites.js";
 import { TestBed } from "../test/helpers/multihost/test-bed.js";
 import { formatNumber, median, percentile } from "./stats.js";
+
+const usage = "Usage: npm run build && node dist/bench/multihost-allreduce.js [--rounds 3] [--hosts 2,4]\n       [--sizes-mib 4,64] [--rate-mbit 1000] [--mtu 1500] [--tasks-per-node 1] [--no-gloo] [--mlp-hosts 1,4 | \"\"]";
 
 const PYTHON = "/usr/bin/python3";
 const glooScript = fileURLToPath(new URL("../../bench/gloo_allreduce.py", import.meta.url));
@@ -121,7 +123,7 @@ const cell = (samples: readonly number[] | undefined): string =>
   samples === undefined || samples.length === 0 ? "-" : `${formatNumber(median(samples), 3)} [${formatNumber(percentile(samples, 25), 3)}-${formatNumber(percentile(samples, 75), 3)}] n=${samples.length}`;
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
+  const { values } = parseBenchArgs(usage, {
     options: {
       rounds: { type: "string", default: "3" },
       hosts: { type: "string", default: "2,4" },

@@ -11,13 +11,15 @@
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
+import { parseBenchArgs } from "./bench-args.js";
 import { isJsonObject } from "../lib/json-guards.js";
 import { bedSkipReason } from "../test/helpers/multihost/bed-prerequisites.js";
 import { TestBed } from "../test/helpers/multihost/test-bed.js";
 import { formatNumber, median } from "./stats.js";
 
-const { values } = parseArgs({ options: { repeats: { type: "string", default: "3" }, steps: { type: "string", default: "120" }, warmup: { type: "string", default: "20" } } });
+const usage = "Usage (root): npm run build && node dist/bench/multihost-training.js [--repeats 3] [--steps 120] [--warmup 20]";
+
+const { values } = parseBenchArgs(usage, { options: { repeats: { type: "string", default: "3" }, steps: { type: "string", default: "120" }, warmup: { type: "string", default: "20" } } });
 const repeats = Number(values.repeats);
 const steps = Number(values.steps);
 const warmup = Number(values.warmup);

@@ -10,10 +10,12 @@
  * Prints one JSON line: { cycles, resizes, deaths, assertions, failures, seconds }.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { parseArgs } from "node:util";
+import { parseBenchArgs } from "./bench-args.js";
 import { launchCluster, type Cluster } from "../lib/index.js";
 
-const { values } = parseArgs({
+const usage = "Usage: npm run build && node dist/bench/resize-stress.js [--cycles 100] [--sizes 2,4,1] [--busy 1] [--transport ipc]";
+
+const { values } = parseBenchArgs(usage, {
   options: {
     cycles: { type: "string", default: "100" },
     sizes: { type: "string", default: "2,4,1" },

@@ -8,13 +8,15 @@
  * Usage: npm run build && node dist/bench/soak.js --minutes 30 [--svg soak.svg]
  */
 import { writeFileSync } from "node:fs";
-import { parseArgs } from "node:util";
+import { parseBenchArgs } from "./bench-args.js";
 import { linePlot } from "../lib/plots/line-plot.js";
 import { figureToSvg } from "../lib/plots/svg.js";
 import { runSoak, type SoakSample } from "../test/soak/soak-session.js";
 import { median } from "./stats.js";
 
-const { values } = parseArgs({ options: { minutes: { type: "string", default: "5" }, svg: { type: "string", default: "soak.svg" } }, strict: true });
+const usage = "Usage: npm run build && node dist/bench/soak.js --minutes 30 [--svg soak.svg]";
+
+const { values } = parseBenchArgs(usage, { options: { minutes: { type: "string", default: "5" }, svg: { type: "string", default: "soak.svg" } }, strict: true });
 const minutes = Number(values.minutes);
 if (!(minutes > 0)) throw new Error("--minutes must be a positive number");
 const started = Date.now();

@@ -19,13 +19,15 @@
 import { spawn } from "node:child_process";
 import { cpus, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
+import { parseBenchArgs } from "./bench-args.js";
 import { loadBlasAddon } from "../lib/backend/native/blas-addon.js";
 import { launchCluster, type Cluster } from "../lib/index.js";
 import { pytorchSamplesPerSecond, pytorchUnavailable } from "./pytorch-baseline.js";
 import { formatNumber, median } from "./stats.js";
 import type { BenchBackend } from "./training-alone.js";
 import { benchTrainOptions, steadySamplesPerSecond, type BenchModel } from "./training-models.js";
+
+const usage = "Usage: npm run build && node dist/bench/training.js [--models mlp,cnn] [--repeats 5]\n         [--backends wasm-blas,wasm] [--ceilings]";
 
 const aloneScript = fileURLToPath(new URL("./training-alone.js", import.meta.url));
 /** Steps per run and warm-up steps left out: runs of a few seconds, so that a step's outliers average out. */
@@ -102,7 +104,7 @@ function aloneInChild(model: BenchModel, backend: BenchBackend): Promise<number>
   });
 }
 
-const { values } = parseArgs({
+const { values } = parseBenchArgs(usage, {
   options: {
     models: { type: "string", default: "mlp,cnn" },
     repeats: { type: "string", default: "5" },

@@ -1,13 +1,15 @@
 // Training throughput of tfjs's wasm backend with ringbook's composed gradient kernels, against the
 // cpu backend, all in one process. Usage (after `npm run build`):
 //   node dist/bench/wasm-kernels.js [--cpu-cnn-steps N] [--skip-cpu-cnn]
-import { parseArgs } from "node:util";
+import { parseBenchArgs } from "./bench-args.js";
 
 import * as tf from "@tensorflow/tfjs";
 
 import { useWasmBackend } from "../lib/backend/load-wasm.js";
 import { registerMissingWasmKernels } from "../lib/backend/wasm-kernels/index.js";
 import { benchModels, perProcessBatch } from "./training-models.js";
+
+const usage = "Usage: npm run build && node dist/bench/wasm-kernels.js [--cpu-cnn-steps N] [--skip-cpu-cnn]";
 
 interface Workload {
   name: string;
@@ -98,7 +100,7 @@ async function profileWasmStep(workload: Workload): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
+  const { values } = parseBenchArgs(usage, {
     options: {
       "cpu-cnn-steps": { type: "string", default: "3" },
       "skip-cpu-cnn": { type: "boolean", default: false },
