@@ -17,6 +17,7 @@ import { WorkerInspector } from "../threads/worker-inspector.js";
 import { startInterruptibleThread } from "../threads/interruptible-thread-options.js";
 import { ClusterSecret } from "../transport/cluster-secret.js";
 import { SerialSender } from "../transport/serial-sender.js";
+import { copyReceivedFrames } from "../transport/copied-receives.js";
 import { signFrames, verifyFrames } from "../transport/signed-frames.js";
 import { clientSocketOptions } from "../transport/link-security.js";
 import { encodeFromWorker, parseToWorker, routingIdOf, type FromWorker, type ToWorker, type WorkerIdentity } from "./messages.js";
@@ -300,6 +301,8 @@ try {
   logLine({ rank: bootstrap.rank, incarnation: bootstrap.incarnation }, `cannot start: ${(error as Error).message}`);
   process.exit(5);
 }
+// Before any socket of this process receives: gradients arrive as copies (see copied-receives.ts).
+await copyReceivedFrames().catch((error: unknown) => logLine({ rank: bootstrap.rank, incarnation: bootstrap.incarnation }, `received frames stay ZeroMQ's buffers: ${(error as Error).message}`));
 const supervisor = new Supervisor(bootstrap);
 // The owner holds the other end of stdin: when it ends, the owner is gone (exited, killed, or
 // closed the cluster). Exit at once; there is nobody left to report to.
