@@ -15,9 +15,8 @@ export function parseBenchArgs<const T extends ParseArgsConfig>(usage: string, c
   try {
     return parseArgs(config);
   } catch (error) {
-    const code = error instanceof Error && "code" in error ? error.code : undefined;
-    if (typeof code !== "string" || !code.startsWith("ERR_PARSE_ARGS")) throw error;
-    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n\n${usage}\n`);
+    if (!(error instanceof Error && "code" in error && typeof error.code === "string" && error.code.startsWith("ERR_PARSE_ARGS"))) throw error;
+    process.stderr.write(`${error.message}\n\n${usage}\n`);
     process.exit(2);
   }
 }

@@ -7,6 +7,9 @@
  * those Buffers as well, far more cheaply: one every {@link collectEveryBytes} received bytes keeps
  * the external memory under V8's limit (README, "Speed on the test bed").
  *
+ * Cluster workers have zeromq.js copy what they receive (transport/copied-receives.ts), so there the
+ * frames are V8's own Buffers, not reported external memory; a scavenge frees them early all the same.
+ *
  * The collection function comes from a context of its own (`gc` is exposed to new contexts only),
  * so task code never sees a global `gc`.
  */
