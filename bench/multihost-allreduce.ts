@@ -12,9 +12,12 @@
  * ALL HOSTS SHARE THIS MACHINE'S CORES: what the 1 Gbit/s links leave is CPU-bound, and 4 hosts
  * of MLP training compute on the same 2 cores as 1 host.
  *
+ * With --net-probe, a third row set: the same ring over plain Node TCP sockets without ZeroMQ
+ * (bench/net-ring-rank.ts; no authentication, no encryption), one process per host.
+ *
  * Needs root and the bed's prerequisites (test/helpers/multihost/bed-prerequisites.ts).
  * Usage: npm run build && node dist/bench/multihost-allreduce.js [--rounds 3] [--hosts 2,4]
- *        [--sizes-mib 4,64] [--rate-mbit 1000] [--mtu 1500] [--tasks-per-node 1] [--no-gloo] [--mlp-hosts 1,4 | ""]
+ *        [--sizes-mib 4,64] [--rate-mbit 1000] [--mtu 1500] [--tasks-per-node 1] [--no-gloo] [--net-probe] [--mlp-hosts 1,4 | ""]
  */
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
@@ -24,24 +27,23 @@ import { bedSkipReason } from "../test/helpers/multihost/bed-prerequisites.js";
 import { TestBed } from "../test/helpers/multihost/test-bed.js";
 import { formatNumber, median, percentile } from "./stats.js";
 
-const usage = "Usage: npm run build && node dist/bench/multihost-allreduce.js [--rounds 3] [--hosts 2,4]\n       [--sizes-mib 4,64] [--rate-mbit 1000] [--mtu 1500] [--tasks-per-node 1] [--no-gloo] [--mlp-hosts 1,4 | \"\"]";
+const usage = "Usage: npm run build && node dist/bench/multihost-allreduce.js [--rounds 3] [--hosts 2,4]\n       [--sizes-mib 4,64] [--rate-mbit 1000] [--mtu 1500] [--tasks-per-node 1] [--no-gloo] [--net-probe] [--mlp-hosts 1,4 | \"\"]";
 
 const PYTHON = "/usr/bin/python3";
 const glooScript = fileURLToPath(new URL("../../bench/gloo_allreduce.py", import.meta.url));
 const ownerScript = fileURLToPath(new URL("./multihost-allreduce-owner.js", import.meta.url));
+const netRingScript = fileURLToPath(new URL("./net-ring-rank.js", import.meta.url));
 const MiB = 1024 * 1024;
 
-/** A ringbook row set: its label and the launchCluster options that make it. */
-interface Variant {
-  label: string;
-  launch: Record<string, unknown>;
-}
+/** A row set: a ringbook cluster made with these launchCluster options, or the plain-TCP ring probe. */
+type Variant = { label: string; launch: Record<string, unknown> } | { label: string; netProbe: true };
 
 /** Each variant is launched fresh in every round; a second row set (e.g. CURVE links) is one more entry. */
-const variants: Variant[] = [
+const ringbookVariants: Variant[] = [
   { label: "ringbook", launch: { linkEncryption: "none" } },
   { label: "ringbook CURVE", launch: { linkEncryption: "curve" } },
 ];
+const netProbeVariant: Variant = { label: "node net probe", netProbe: true };
 
 interface SizePlan {
   bytes: number;
@@ -54,7 +56,7 @@ const planFor = (bytes: number): SizePlan => (bytes <= 8 * MiB ? { bytes, warmup
 const busGBps = (ranks: number, bytes: number, seconds: number): number => ((2 * (ranks - 1)) / ranks) * bytes / seconds / 1e9;
 
 /** Bus bandwidth samples (GB/s), one per timed allReduce (the slowest rank's time), per size. */
-async function runRingbook(bed: TestBed, hosts: number, tasksPerNode: number, plans: SizePlan[], variant: Variant): Promise<{ samples: Map<number, number[]>; cpuMsPerOp: Map<number, number[]>; hierarchical: boolean }> {
+async function runRingbook(bed: TestBed, hosts: number, tasksPerNode: number, plans: SizePlan[], variant: { label: string; launch: Record<string, unknown> }): Promise<{ samples: Map<number, number[]>; cpuMsPerOp: Map<number, number[]>; hierarchical: boolean }> {
   const args = [ownerScript, JSON.stringify({ nodes: hosts, tasksPerNode, ownerAddress: bed.head.address, recordDir: join(bed.stateDir, "allocation-records"), sizes: plans, launch: variant.launch })];
   const result = await bed.run(bed.head, process.execPath, args, { env: bed.slurmEnv(), timeoutMs: 600_000 });
   if (result.code !== 0) throw new Error(`${variant.label} on ${hosts} hosts failed (exit ${result.code}):\n${result.stderr.trim().split("\n").slice(-15).join("\n")}`);
@@ -71,6 +73,30 @@ async function runRingbook(bed: TestBed, hosts: number, tasksPerNode: number, pl
     samples.set(plan.bytes, slowest.map((ms) => busGBps(hosts * tasksPerNode, plan.bytes, ms / 1000)));
   });
   return { samples, cpuMsPerOp, hierarchical: ranks.every((rank) => rank.hierarchical) };
+}
+
+/** The plain-TCP ring probe's bus bandwidth samples (the slowest rank's time per all-reduce), one process per host, all sizes in one launch. */
+async function runNetProbe(bed: TestBed, hosts: number, plans: SizePlan[], port: () => number): Promise<{ samples: Map<number, number[]>; cpuMsPerOp: Map<number, number[]> }> {
+  const dataPort = port();
+  port(); // the probe's barrier takes the next port
+  const addresses = bed.hosts.slice(0, hosts).map((host) => host.address);
+  const results = await Promise.all(
+    addresses.map((_, rank) => bed.run(bed.hosts[rank]!, process.execPath, [netRingScript, JSON.stringify({ rank, worldSize: hosts, addresses, port: dataPort, sizes: plans, chunkBytes: 256 * 1024 })], { timeoutMs: 300_000 })),
+  );
+  const failed = results.find((result) => result.code !== 0);
+  if (failed !== undefined) throw new Error(`the net probe on ${hosts} hosts failed (exit ${failed.code}): ${failed.stderr.trim().split("\n").slice(-5).join(" | ")}`);
+  const ranks = results.map((result, rank) => {
+    const parsed: unknown = JSON.parse(result.stdout.trim().split("\n").at(-1) ?? "null");
+    if (typeof parsed !== "object" || parsed === null || !("durationsMs" in parsed) || !Array.isArray(parsed.durationsMs) || !("cpuMsPerOp" in parsed) || !Array.isArray(parsed.cpuMsPerOp)) throw new Error(`unexpected net probe output of rank ${rank}: ${result.stdout}`);
+    return { durationsMs: parsed.durationsMs.map((times: unknown) => (Array.isArray(times) ? times.map(Number) : [])), cpuMsPerOp: parsed.cpuMsPerOp.map(Number) };
+  });
+  const samples = new Map<number, number[]>();
+  const cpuMsPerOp = new Map<number, number[]>(plans.map((plan, i) => [plan.bytes, ranks.map((rank) => rank.cpuMsPerOp[i] ?? Number.NaN)]));
+  plans.forEach((plan, i) => {
+    const slowest = Array.from({ length: plan.iterations }, (_, k) => Math.max(...ranks.map((rank) => rank.durationsMs[i]?.[k] ?? Number.NaN)));
+    samples.set(plan.bytes, slowest.map((ms) => busGBps(hosts, plan.bytes, ms / 1000)));
+  });
+  return { samples, cpuMsPerOp };
 }
 
 /**
@@ -132,6 +158,7 @@ async function main(): Promise<void> {
       mtu: { type: "string", default: "1500" },
       "tasks-per-node": { type: "string", default: "1" },
       "no-gloo": { type: "boolean", default: false },
+      "net-probe": { type: "boolean", default: false },
       "mlp-hosts": { type: "string", default: "1,4" },
     },
   });
@@ -148,6 +175,8 @@ async function main(): Promise<void> {
   const tasksPerNode = Number(values["tasks-per-node"]);
   const mlpHosts = values["mlp-hosts"].split(",").filter((h) => h.length > 0).map(Number);
   const linkGBps = (rateMbit * 1e6) / 8 / 1e9;
+  const variants = values["net-probe"] ? [...ringbookVariants, netProbeVariant] : ringbookVariants;
+  if (values["net-probe"] && tasksPerNode !== 1) throw new Error(`--net-probe runs one rank per host: it cannot be combined with --tasks-per-node ${tasksPerNode}`);
   let nextPort = 20_000 + Math.floor(Math.random() * 20_000);
   const port = (): number => nextPort++;
 
@@ -162,10 +191,16 @@ async function main(): Promise<void> {
       for (const hosts of hostCounts) {
         const runs: Array<() => Promise<void>> = [
           ...variants.map((variant) => async () => {
-            const result = await runRingbook(bed, hosts, tasksPerNode, plans, variant);
+            let result: { samples: Map<number, number[]>; cpuMsPerOp: Map<number, number[]> };
+            if ("launch" in variant) {
+              const ringbook = await runRingbook(bed, hosts, tasksPerNode, plans, variant);
+              hierarchical.set(`${variant.label}/${hosts}`, ringbook.hierarchical);
+              result = ringbook;
+            } else {
+              result = await runNetProbe(bed, hosts, plans, port);
+            }
             for (const [bytes, values] of result.samples) append(samples, `${variant.label}/${hosts}/${bytes}`, values);
             for (const [bytes, values] of result.cpuMsPerOp) append(samples, `cpu:${variant.label}/${hosts}/${bytes}`, values);
-            hierarchical.set(`${variant.label}/${hosts}`, result.hierarchical);
           }),
           ...(values["no-gloo"] ? [] : [async () => {
             const result = await runGloo(bed, hosts, plans, port);
