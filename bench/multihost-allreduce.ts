@@ -66,13 +66,18 @@ async function runRingbook(bed: TestBed, hosts: number, tasksPerNode: number, pl
     if (typeof rank !== "object" || rank === null || !("durationsMs" in rank) || !Array.isArray(rank.durationsMs) || !("hierarchical" in rank) || !("cpuMsPerOp" in rank) || !Array.isArray(rank.cpuMsPerOp)) throw new Error(`unexpected rank report: ${JSON.stringify(rank)}`);
     return { hierarchical: rank.hierarchical === true, durationsMs: rank.durationsMs.map((times: unknown) => (Array.isArray(times) ? times.map(Number) : [])), cpuMsPerOp: rank.cpuMsPerOp.map(Number) };
   });
+  return { ...rankSamples(plans, ranks, hosts * tasksPerNode), hierarchical: ranks.every((rank) => rank.hierarchical) };
+}
+
+/** Per size: bus bandwidth samples from each timed all-reduce's slowest rank, and every rank's CPU per operation. */
+function rankSamples(plans: SizePlan[], ranks: ReadonlyArray<{ durationsMs: number[][]; cpuMsPerOp: number[] }>, worldSize: number): { samples: Map<number, number[]>; cpuMsPerOp: Map<number, number[]> } {
   const samples = new Map<number, number[]>();
   const cpuMsPerOp = new Map<number, number[]>(plans.map((plan, i) => [plan.bytes, ranks.map((rank) => rank.cpuMsPerOp[i] ?? Number.NaN)]));
   plans.forEach((plan, i) => {
     const slowest = Array.from({ length: plan.iterations }, (_, k) => Math.max(...ranks.map((rank) => rank.durationsMs[i]?.[k] ?? Number.NaN)));
-    samples.set(plan.bytes, slowest.map((ms) => busGBps(hosts * tasksPerNode, plan.bytes, ms / 1000)));
+    samples.set(plan.bytes, slowest.map((ms) => busGBps(worldSize, plan.bytes, ms / 1000)));
   });
-  return { samples, cpuMsPerOp, hierarchical: ranks.every((rank) => rank.hierarchical) };
+  return { samples, cpuMsPerOp };
 }
 
 /** The plain-TCP ring probe's bus bandwidth samples (the slowest rank's time per all-reduce), one process per host, all sizes in one launch. */
@@ -90,13 +95,7 @@ async function runNetProbe(bed: TestBed, hosts: number, plans: SizePlan[], port:
     if (typeof parsed !== "object" || parsed === null || !("durationsMs" in parsed) || !Array.isArray(parsed.durationsMs) || !("cpuMsPerOp" in parsed) || !Array.isArray(parsed.cpuMsPerOp)) throw new Error(`unexpected net probe output of rank ${rank}: ${result.stdout}`);
     return { durationsMs: parsed.durationsMs.map((times: unknown) => (Array.isArray(times) ? times.map(Number) : [])), cpuMsPerOp: parsed.cpuMsPerOp.map(Number) };
   });
-  const samples = new Map<number, number[]>();
-  const cpuMsPerOp = new Map<number, number[]>(plans.map((plan, i) => [plan.bytes, ranks.map((rank) => rank.cpuMsPerOp[i] ?? Number.NaN)]));
-  plans.forEach((plan, i) => {
-    const slowest = Array.from({ length: plan.iterations }, (_, k) => Math.max(...ranks.map((rank) => rank.durationsMs[i]?.[k] ?? Number.NaN)));
-    samples.set(plan.bytes, slowest.map((ms) => busGBps(hosts, plan.bytes, ms / 1000)));
-  });
-  return { samples, cpuMsPerOp };
+  return rankSamples(plans, ranks, hosts);
 }
 
 /**
