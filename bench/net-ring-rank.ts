@@ -94,7 +94,6 @@ async function connectTo(address: string, port: number, onread?: { buffer: Buffe
 
 const spec = parseSpec(process.argv[2]);
 const { rank, worldSize, chunkBytes } = spec;
-const next = (rank + 1) % worldSize;
 const previous = (rank + worldSize - 1) % worldSize;
 const mod = (value: number): number => ((value % worldSize) + worldSize) % worldSize;
 
