@@ -63,10 +63,16 @@ async function runRingbook(bed: TestBed, hosts: number, tasksPerNode: number, pl
   const parsed: unknown = JSON.parse(result.stdout.trim().split("\n")[0] ?? "null");
   if (typeof parsed !== "object" || parsed === null || !("ranks" in parsed) || !Array.isArray(parsed.ranks)) throw new Error(`unexpected owner output: ${result.stdout}`);
   const ranks = parsed.ranks.map((rank: unknown) => {
-    if (typeof rank !== "object" || rank === null || !("durationsMs" in rank) || !Array.isArray(rank.durationsMs) || !("hierarchical" in rank) || !("cpuMsPerOp" in rank) || !Array.isArray(rank.cpuMsPerOp)) throw new Error(`unexpected rank report: ${JSON.stringify(rank)}`);
-    return { hierarchical: rank.hierarchical === true, durationsMs: rank.durationsMs.map((times: unknown) => (Array.isArray(times) ? times.map(Number) : [])), cpuMsPerOp: rank.cpuMsPerOp.map(Number) };
+    if (typeof rank !== "object" || rank === null || !("hierarchical" in rank)) throw new Error(`unexpected rank report: ${JSON.stringify(rank)}`);
+    return { hierarchical: rank.hierarchical === true, ...rankTimes(rank, "rank report") };
   });
   return { ...rankSamples(plans, ranks, hosts * tasksPerNode), hierarchical: ranks.every((rank) => rank.hierarchical) };
+}
+
+/** A rank's report's per-size times (ms per timed all-reduce) and CPU per operation. */
+function rankTimes(report: unknown, what: string): { durationsMs: number[][]; cpuMsPerOp: number[] } {
+  if (typeof report !== "object" || report === null || !("durationsMs" in report) || !Array.isArray(report.durationsMs) || !("cpuMsPerOp" in report) || !Array.isArray(report.cpuMsPerOp)) throw new Error(`unexpected ${what}: ${JSON.stringify(report)}`);
+  return { durationsMs: report.durationsMs.map((times: unknown) => (Array.isArray(times) ? times.map(Number) : [])), cpuMsPerOp: report.cpuMsPerOp.map(Number) };
 }
 
 /** Per size: bus bandwidth samples from each timed all-reduce's slowest rank, and every rank's CPU per operation. */
@@ -90,11 +96,7 @@ async function runNetProbe(bed: TestBed, hosts: number, plans: SizePlan[], port:
   );
   const failed = results.find((result) => result.code !== 0);
   if (failed !== undefined) throw new Error(`the net probe on ${hosts} hosts failed (exit ${failed.code}): ${failed.stderr.trim().split("\n").slice(-5).join(" | ")}`);
-  const ranks = results.map((result, rank) => {
-    const parsed: unknown = JSON.parse(result.stdout.trim().split("\n").at(-1) ?? "null");
-    if (typeof parsed !== "object" || parsed === null || !("durationsMs" in parsed) || !Array.isArray(parsed.durationsMs) || !("cpuMsPerOp" in parsed) || !Array.isArray(parsed.cpuMsPerOp)) throw new Error(`unexpected net probe output of rank ${rank}: ${result.stdout}`);
-    return { durationsMs: parsed.durationsMs.map((times: unknown) => (Array.isArray(times) ? times.map(Number) : [])), cpuMsPerOp: parsed.cpuMsPerOp.map(Number) };
-  });
+  const ranks = results.map((result, rank) => rankTimes(JSON.parse(result.stdout.trim().split("\n").at(-1) ?? "null"), `net probe output of rank ${rank}`));
   return rankSamples(plans, ranks, hosts);
 }
 

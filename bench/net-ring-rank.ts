@@ -15,6 +15,7 @@
  * line `{"durationsMs":[[...] per size],"cpuMsPerOp":[... per size]}`.
  */
 import { connect, createServer, type Socket } from "node:net";
+import { mod, segmentSpan, type Span } from "../lib/collectives/ring-layout.js";
 import { addIntoFast } from "../lib/collectives/simd-floats.js";
 import { isJsonObject } from "../lib/json-guards.js";
 
@@ -94,8 +95,7 @@ async function connectTo(address: string, port: number, onread?: { buffer: Buffe
 
 const spec = parseSpec(process.argv[2]);
 const { rank, worldSize, chunkBytes } = spec;
-const previous = (rank + worldSize - 1) % worldSize;
-const mod = (value: number): number => ((value % worldSize) + worldSize) % worldSize;
+const previous = mod(rank - 1, worldSize);
 
 /** Bytes of an operation that arrived before this rank started it (its barrier ends later than the previous rank's), kept until it does. */
 const early: Buffer[] = [];
@@ -144,20 +144,31 @@ async function barrier(): Promise<void> {
   }
 }
 
-/** One all-reduce (sum) of `input` into `output`, which must not be `input`. */
-function allReduce(input: Float32Array, output: Float32Array): Promise<void> {
-  const length = input.length;
-  const segment = (index: number): { start: number; end: number } => ({ start: Math.floor((index * length) / worldSize), end: Math.floor(((index + 1) * length) / worldSize) });
-  output.set(input);
-  const outputBytes = new Uint8Array(output.buffer, output.byteOffset, output.byteLength);
-  const staging = new Float32Array(Math.ceil(length / worldSize));
-  const stagingBytes = new Uint8Array(staging.buffer);
-  // What arrives from the previous rank, in order: at reduce-scatter step s segment (rank − s − 1),
-  // added to this rank's values; at all-gather step s segment (rank − s), final.
+/** What every all-reduce of one array length needs, made once per length (not on the timed path). */
+interface RingPlan {
+  /** This rank's own segment, sent at the first step. */
+  own: Span;
+  /** What arrives from the previous rank, in order: at reduce-scatter step s segment (rank − s − 1), added to this rank's values; at all-gather step s segment (rank − s), final. */
+  steps: Array<Span & { reduce: boolean; forward: boolean }>;
+  /** Where a reduce-scatter segment lands before it is added (the longest segment). */
+  staging: Float32Array;
+}
+
+function planRing(length: number): RingPlan {
+  const segment = (index: number): Span => segmentSpan(length, worldSize, mod(index, worldSize));
   const steps = Array.from({ length: 2 * (worldSize - 1) }, (_, step) => {
     const reduce = step < worldSize - 1;
-    return { ...segment(mod(reduce ? rank - step - 1 : rank - (step - (worldSize - 1)))), reduce, forward: step < 2 * (worldSize - 1) - 1 };
+    return { ...segment(reduce ? rank - step - 1 : rank - (step - (worldSize - 1))), reduce, forward: step < 2 * (worldSize - 1) - 1 };
   });
+  return { own: segment(rank), steps, staging: new Float32Array(Math.ceil(length / worldSize)) };
+}
+
+/** One all-reduce (sum) of `input` into `output`, which must not be `input`, by `plan` (made for their length). */
+function allReduce(input: Float32Array, output: Float32Array, plan: RingPlan): Promise<void> {
+  const { own, steps, staging } = plan;
+  output.set(input);
+  const outputBytes = new Uint8Array(output.buffer, output.byteOffset, output.byteLength);
+  const stagingBytes = new Uint8Array(staging.buffer);
   const chunkValues = chunkBytes / 4;
   return new Promise<void>((resolve) => {
     let step = 0;
@@ -178,7 +189,6 @@ function allReduce(input: Float32Array, output: Float32Array): Promise<void> {
         settleIfDone();
       });
     };
-    const own = segment(rank);
     for (let start = own.start; start < own.end; start += chunkValues) send(start, Math.min(own.end, start + chunkValues));
     const receive = (buffer: Buffer, bytes: number): void => {
       let offset = 0;
@@ -223,13 +233,14 @@ for (const size of spec.sizes) {
   // Each rank's values differ and vary along the array, so a misplaced segment shows in the check below.
   const input = Float32Array.from({ length: size.bytes / 4 }, (_, i) => rank + 1 + (i % 7));
   const output = new Float32Array(size.bytes / 4);
+  const plan = planRing(input.length);
   const times: number[] = [];
   let cpuAtStart = process.cpuUsage();
   for (let i = 0; i < size.warmups + size.iterations; i++) {
     if (i === size.warmups) cpuAtStart = process.cpuUsage();
     await barrier();
     const started = performance.now();
-    await allReduce(input, output);
+    await allReduce(input, output, plan);
     if (i >= size.warmups) times.push(performance.now() - started);
   }
   const cpu = process.cpuUsage(cpuAtStart);
