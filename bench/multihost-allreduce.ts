@@ -52,11 +52,12 @@ interface SizePlan {
 }
 
 /**
- * Warm-ups move at least 64 MiB before anything is timed: a fresh process's first all-reduces fault
- * in the pages of every buffer they receive into (here, in a VM, each fault costs a trap), and only
- * once V8 has freed the first received buffers does malloc hand their pages out again. On the bed,
- * a fresh mesh's 1 MiB all-reduces ran at about half speed for their first ~20 calls. Training's
- * steps are the steady state, so that is what the bench times (gloo gets the same warm-ups).
+ * Warm-ups move at least 64 MiB before anything is timed. A fresh worker's received frames land in
+ * pages never touched before, one page fault each (costly in this VM), until the first minor
+ * collection (every 16 MiB received, collectives/received-buffer-collector.ts) frees them and malloc
+ * hands them out again: traced on the bed, the first 11 all-reduces of 1 MiB on 4 hosts took 384
+ * page faults and 20-30 ms each, every later one 0 faults and 12-14 ms. Training's steps are the
+ * steady state, so that is what the bench times (gloo gets the same warm-ups).
  */
 const warmupBytes = 64 * MiB;
 const planFor = (bytes: number): SizePlan =>
