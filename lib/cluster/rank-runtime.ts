@@ -17,8 +17,6 @@ import { replacementsSettled } from "../io/atomic-directory.js";
 import { registerFileSystemRouter } from "../io/file-system.js";
 import type { Collectives } from "../collectives/index.js";
 import { setUpCodeThread } from "../threads/code-thread.js";
-import { exportTrainedModel, runWorkerTraining } from "../training/worker-train.js";
-import { evaluateOnWorker } from "../training/worker-evaluate.js";
 import type { AllReduceSum } from "../training/gradient-step.js";
 import { ZapAuthenticator } from "../transport/zap-authenticator.js";
 import type { TaskSpec } from "./messages.js";
@@ -39,6 +37,13 @@ type Tfjs = typeof import("@tensorflow/tfjs");
 interface CellCompiler {
   readonly script: typeof import("../script/index.js");
   readonly aliases: Readonly<Record<string, string>>;
+}
+
+/** The training tasks' modules (~40 with their data and metrics modules): not needed to be ready. */
+interface TrainingModules {
+  readonly runWorkerTraining: typeof import("../training/worker-train.js").runWorkerTraining;
+  readonly exportTrainedModel: typeof import("../training/worker-train.js").exportTrainedModel;
+  readonly evaluateOnWorker: typeof import("../training/worker-evaluate.js").evaluateOnWorker;
 }
 
 /** What task code sees as its first argument, and what cells see as globals. */
@@ -92,6 +97,8 @@ export class RankRuntime {
   readonly #compiledFunctions = new Map<string, (context: TaskContext) => unknown>();
   /** Loaded for the first `%%workers` cell or importing task rather than at start. */
   #cellCompiler: Promise<CellCompiler> | undefined;
+  /** Loaded for the first train, exportModel or evaluate task rather than at start. */
+  #training: Promise<TrainingModules> | undefined;
   /** Mesh changes run one after another, in the order the owner sent them. */
   #meshChanges: Promise<void> = Promise.resolve();
   #worldSize: number;
@@ -225,6 +232,15 @@ export class RankRuntime {
     return true;
   }
 
+  #loadTraining(): Promise<TrainingModules> {
+    this.#training ??= Promise.all([import("../training/worker-train.js"), import("../training/worker-evaluate.js")]).then(([train, evaluate]) => ({
+      runWorkerTraining: train.runWorkerTraining,
+      exportTrainedModel: train.exportTrainedModel,
+      evaluateOnWorker: evaluate.evaluateOnWorker,
+    }));
+    return this.#training;
+  }
+
   #loadCellCompiler(): Promise<CellCompiler> {
     this.#cellCompiler ??= import("../script/index.js").then((script) => ({
       script,
@@ -283,7 +299,7 @@ export class RankRuntime {
           return completion?.value;
         });
       case "train":
-        return runWorkerTraining(
+        return this.#loadTraining().then(({ runWorkerTraining }) => runWorkerTraining(
           {
             rank,
             worldSize,
@@ -294,11 +310,11 @@ export class RankRuntime {
           },
           // Built by the owner with parseTrainOptions; a spec that does not parse fails the task naming its field.
           taskKinds.train.parseArgs(args, "the train task's args"),
-        ).finally(() => this.#stopRequests.delete(taskId));
+        )).finally(() => this.#stopRequests.delete(taskId));
       case "exportModel":
-        return exportTrainedModel();
+        return this.#loadTraining().then(({ exportTrainedModel }) => exportTrainedModel());
       case "evaluate":
-        return evaluateOnWorker(
+        return this.#loadTraining().then(({ evaluateOnWorker }) => evaluateOnWorker(
           {
             rank,
             worldSize,
@@ -306,7 +322,7 @@ export class RankRuntime {
           },
           // Built by the owner with parseEvaluateOptions; a spec that does not parse fails the task naming its field.
           taskKinds.evaluate.parseArgs(args, "the evaluate task's args"),
-        );
+        ));
       default: {
         const impossible: never = task;
         return Promise.reject(new RingbookError("ERR_TASK_KIND", `unknown task ${JSON.stringify(impossible)}`));
