@@ -39,7 +39,7 @@ interface CellCompiler {
   readonly aliases: Readonly<Record<string, string>>;
 }
 
-/** The training tasks' modules (~40 with their data and metrics modules): not needed to be ready. */
+/** The training tasks' modules (about 30 of the execution thread's 110): not needed to be ready. */
 interface TrainingModules {
   readonly runWorkerTraining: typeof import("../training/worker-train.js").runWorkerTraining;
   readonly exportTrainedModel: typeof import("../training/worker-train.js").exportTrainedModel;
