@@ -216,6 +216,51 @@ describe("JupyterLab: the built labextension", () => {
   });
 });
 
+/** A delta of `stream`'s `revision` adding the point (x, 0.5) to each of `traces` traces. */
+function delta(stream: string, revision: number, seq: number, x: number, traces: number): Record<string, unknown> {
+  return { stream, revision, seq, traces: Array.from({ length: traces }, () => ({ x: [x], y: [0.5] })) };
+}
+
+describe("JupyterLab: live figure deltas", () => {
+  test("deltas that arrive before their figure is drawn are applied when it is, in order, also by a renderer made again for the same output", async () => {
+    const { page, errors } = await openPage();
+    try {
+      await page.goto(`${served.url}/`);
+      await call(page, "loadLabextension", "/labextension");
+      const stream = "stream-drawn-late";
+      const first = trainingBundle(60);
+      // The kernel's first deltas can reach the page before the renderer has drawn the figure
+      // they extend (a page still loading the renderer): they must not be lost.
+      await call(page, "deliver", delta(stream, 1, 1, 61, first.traces));
+      await call(page, "deliver", delta(stream, 1, 2, 62, first.traces));
+      await call(page, "displayLive", first.bundle, { stream, revision: 1 });
+      await page.waitForFunction("ringbookPage.inspect().lastX === 62", undefined, { timeout: waitMs });
+      assert.equal((await call<Drawn>(page, "inspect")).points[0], 62);
+      await call(page, "deliver", delta(stream, 1, 3, 63, first.traces));
+      await page.waitForFunction("ringbookPage.inspect().lastX === 63", undefined, { timeout: waitMs });
+
+      // A delta of the next revision, before the whole figure of that revision is shown.
+      const second = trainingBundle(120);
+      await call(page, "deliver", delta(stream, 2, 1, 121, second.traces));
+      await call(page, "updateLive", second.bundle, { stream, revision: 2 });
+      await page.waitForFunction("ringbookPage.inspect().lastX === 121", undefined, { timeout: waitMs });
+      assert.equal((await call<Drawn>(page, "inspect")).points[0], 121);
+      // A late delta of the older revision changes nothing.
+      await call(page, "deliver", delta(stream, 1, 4, 64, first.traces));
+
+      // JupyterLab draws an output again with a new renderer (a notebook scrolled back into view):
+      // it catches up on the revision's deltas too.
+      await page.waitForFunction("ringbookPage.clearAndCheckPurged()", undefined, { timeout: waitMs });
+      await call(page, "displayLive", second.bundle, { stream, revision: 2 });
+      await page.waitForFunction("ringbookPage.inspect().plots === 1 && ringbookPage.inspect().lastX === 121", undefined, { timeout: waitMs });
+      assert.equal((await call<Drawn>(page, "inspect")).points[0], 121);
+      assert.deepEqual(errors, []);
+    } finally {
+      await page.close();
+    }
+  });
+});
+
 describe("classic notebook: the text/html fallback", () => {
   test("draws with the nbextension copy of plotly.js, replacing the static SVG", async () => {
     const { page, errors, urls } = await openPage();

@@ -11,6 +11,7 @@ export { parsePlotlyFigure, plotlyMimeType, type PlotlyFigure } from "./figure.j
 export { PlotlyRenderer } from "./renderer.js";
 export { connectFigureStreams, type FigureStreamConnection } from "./kernel-streams.js";
 export { figureStreamTarget, parseFigureDelta, streamTagOf, type FigureDelta, type FigureStreamTag } from "./figure-stream.js";
+export { deliverDelta } from "./live-figures.js";
 
 /** Creates {@link PlotlyRenderer}s. Safe: the figure is data, nothing in it runs as code. */
 export const rendererFactory: IRenderMime.IRendererFactory = {

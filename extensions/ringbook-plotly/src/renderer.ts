@@ -4,7 +4,7 @@ import { Widget } from "@lumino/widgets";
 import type { PlotlyApi } from "plotly.js-dist";
 import { parsePlotlyFigure, type PlotlyFigure } from "./figure.js";
 import { streamTagOf, type FigureDelta, type FigureStreamTag } from "./figure-stream.js";
-import { followStream, type LiveFigure } from "./live-figures.js";
+import { followStream, keptDeltas, type LiveFigure } from "./live-figures.js";
 
 let plotly: Promise<PlotlyApi> | undefined;
 
@@ -65,18 +65,25 @@ export class PlotlyRenderer extends Widget implements IRenderMime.IRenderer, Liv
     this.#tag = tag;
     this.#seq = 0;
     this.#figure = figure;
-    return this.#draw(figure);
+    // This revision's deltas that arrived before it was drawn here (see live-figures.ts), in order.
+    if (tag !== undefined) for (const delta of keptDeltas(tag.stream, tag.revision)) this.#appendDelta(delta);
+    return this.#draw(this.#figure);
   }
 
   /** Appends `delta`'s points when it is the next delta of the revision drawn. */
   applyDelta(delta: FigureDelta): void {
+    if (this.#appendDelta(delta)) this.#scheduleDeltaDraw();
+  }
+
+  /** Appends `delta`'s points to the figure to draw when it is the next delta of its revision; false when not. */
+  #appendDelta(delta: FigureDelta): boolean {
     const figure = this.#figure;
     const tag = this.#tag;
-    if (this.isDisposed || figure === undefined || tag === undefined) return;
-    if (delta.stream !== tag.stream || delta.revision !== tag.revision || delta.seq !== this.#seq + 1) return;
+    if (this.isDisposed || figure === undefined || tag === undefined) return false;
+    if (delta.stream !== tag.stream || delta.revision !== tag.revision || delta.seq !== this.#seq + 1) return false;
     if (delta.traces.length !== figure.data.length) {
       console.warn(`ringbook-plotly: a delta for ${delta.traces.length} traces does not fit a figure of ${figure.data.length}; waiting for the whole figure`);
-      return;
+      return false;
     }
     this.#seq = delta.seq;
     // New arrays (never mutated in place) and a new datarevision: Plotly.react redraws the traces.
@@ -87,7 +94,7 @@ export class PlotlyRenderer extends Widget implements IRenderMime.IRenderer, Liv
     });
     const revision = typeof figure.layout["datarevision"] === "number" ? figure.layout["datarevision"] : 0;
     this.#figure = { data, layout: { ...figure.layout, datarevision: revision + 1 }, config: figure.config };
-    this.#scheduleDeltaDraw();
+    return true;
   }
 
   /**
@@ -141,10 +148,14 @@ export class PlotlyRenderer extends Widget implements IRenderMime.IRenderer, Liv
     this.#pending = undefined;
     const api = await loadPlotly();
     if (this.isDisposed) return;
+    // The first draw builds the plot (its axes, layers, fonts: over a second on a loaded machine),
+    // so its time says nothing of what a redraw costs: counted, it spaced a live plot's first
+    // delta draws by seconds, and a short run showed no point until its end.
+    const firstDraw = !this.node.classList.contains("js-plotly-plot");
     const started = performance.now();
     await api.react(this.node, figure.data, figure.layout, figure.config);
     this.#lastDrawEndMs = performance.now();
-    this.#lastDrawMs = this.#lastDrawEndMs - started;
+    if (!firstDraw) this.#lastDrawMs = this.#lastDrawEndMs - started;
     this.#drawnWidthPx = this.node.clientWidth;
   }
 

@@ -22,6 +22,8 @@ const rendermime = new RenderMimeRegistry({ initialFactories: standardRendererFa
 const model = new OutputAreaModel({ trusted: true });
 const area = new OutputArea({ model, rendermime });
 let firstPlot: Element | null = null;
+/** The MIME extension module's `deliverDelta`: what the plugin calls for each delta on a kernel's comm. */
+let deliverDelta: ((delta: unknown) => void) | undefined;
 /** Draws of the first plot since it was first inspected (plotly's `plotly_afterplot` events). */
 let draws = 0;
 
@@ -36,7 +38,9 @@ const page = {
   async loadLabextension(base: string): Promise<string> {
     // What JupyterLab's page provides: its own singletons (here only what the MIME extension consumes).
     const { manifest, container } = await loadContainer(base, { "@lumino/widgets": shared(widgetsPackage.version, widgets) });
-    const exported = (await container.get(manifest.jupyterlab._build.mimeExtension!))().default as IRenderMime.IExtension | IRenderMime.IExtension[] | undefined;
+    const module = (await container.get(manifest.jupyterlab._build.mimeExtension!))() as { default?: IRenderMime.IExtension | IRenderMime.IExtension[]; deliverDelta?: (delta: unknown) => void };
+    const exported = module.default;
+    deliverDelta = module.deliverDelta;
     const extensions = Array.isArray(exported) ? exported : exported === undefined ? [] : [exported];
     for (const extension of extensions) rendermime.addFactory(extension.rendererFactory, extension.rank);
     widgets.Widget.attach(area, document.getElementById("output")!);
@@ -53,6 +57,19 @@ const page = {
   /** update_display_data: what OutputArea does for the output that has this display id. */
   update(bundle: Record<string, unknown>): void {
     model.set(0, { output_type: "display_data", data: bundle as never, metadata: {} });
+  },
+  /** display_data of a live figure: the bundle with its stream tag in the Plotly output's metadata, as ringbook's kernel sends it. */
+  displayLive(bundle: Record<string, unknown>, tag: { stream: string; revision: number }): void {
+    model.add({ output_type: "display_data", data: bundle as never, metadata: { [plotlyMimeType]: { ringbook: tag } } });
+  },
+  /** update_display_data of a live figure. */
+  updateLive(bundle: Record<string, unknown>, tag: { stream: string; revision: number }): void {
+    model.set(0, { output_type: "display_data", data: bundle as never, metadata: { [plotlyMimeType]: { ringbook: tag } } });
+  },
+  /** A figure delta as it arrives on the kernel's comm. */
+  deliver(delta: unknown): void {
+    if (deliverDelta === undefined) throw new Error("the MIME extension exports no deliverDelta");
+    deliverDelta(delta);
   },
   /** Updates the output once per bundle, all in one task, as a burst of messages would. */
   updateMany(bundles: Array<Record<string, unknown>>): void {
