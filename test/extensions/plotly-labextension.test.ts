@@ -229,8 +229,7 @@ describe("JupyterLab: live figure deltas", () => {
       await call(page, "loadLabextension", "/labextension");
       const stream = "stream-drawn-late";
       const first = trainingBundle(60);
-      // The kernel's first deltas can reach the page before the renderer has drawn the figure
-      // they extend (a page still loading the renderer): they must not be lost.
+      // Deltas that reached the page before a renderer drew the figure they extend are not lost.
       await call(page, "deliver", delta(stream, 1, 1, 61, first.traces));
       await call(page, "deliver", delta(stream, 1, 2, 62, first.traces));
       await call(page, "displayLive", first.bundle, { stream, revision: 1 });
@@ -248,8 +247,8 @@ describe("JupyterLab: live figure deltas", () => {
       // A late delta of the older revision changes nothing.
       await call(page, "deliver", delta(stream, 1, 4, 64, first.traces));
 
-      // JupyterLab draws an output again with a new renderer (a notebook scrolled back into view):
-      // it catches up on the revision's deltas too.
+      // A new renderer for the same output (JupyterLab's "Create New View for Cell Output" in the
+      // middle of a run) catches up on the revision's deltas too.
       await page.waitForFunction("ringbookPage.clearAndCheckPurged()", undefined, { timeout: waitMs });
       await call(page, "displayLive", second.bundle, { stream, revision: 2 });
       await page.waitForFunction("ringbookPage.inspect().plots === 1 && ringbookPage.inspect().lastX === 121", undefined, { timeout: waitMs });

@@ -4,11 +4,11 @@
  * comms (extension) are two entry points of one module federation container and share it.
  *
  * The registry also keeps each stream's deltas since its last whole figure, because a renderer can
- * start drawing a revision after its first deltas arrived: on a page that is still loading the
- * renderer when a run starts, or when JupyterLab draws an output again (a notebook scrolled back
- * into view). A renderer that missed a delta ignores every later one of that revision (they must
- * follow in order), so without them a live plot stood still until the next whole figure, up to
- * 10 s later, or the end of a shorter run.
+ * start drawing a revision after its first deltas arrived: JupyterLab makes a new renderer for an
+ * output opened in another view ("Create New View for Cell Output", a second view of the notebook)
+ * in the middle of a run. A renderer that missed a delta ignores every later one of that revision
+ * (they must follow in order), so without them such a plot stood still until the next whole
+ * figure, up to 10 s later, or the end of a shorter run.
  */
 import type { FigureDelta } from "./figure-stream.js";
 
@@ -19,9 +19,9 @@ export interface LiveFigure {
 }
 
 /** Deltas kept per stream: the kernel shows the figure whole every 10 s, at most 20 deltas a second between. */
-export const keptDeltasPerStream = 400;
+const keptDeltasPerStream = 400;
 /** Streams whose deltas are kept, the most recently active (one per live figure on the page). */
-export const keptStreams = 16;
+const keptStreams = 16;
 
 const byStream = new Map<string, Set<LiveFigure>>();
 /** The deltas of each stream's newest revision, in arrival order; iteration order is least recently active first. */

@@ -148,14 +148,10 @@ export class PlotlyRenderer extends Widget implements IRenderMime.IRenderer, Liv
     this.#pending = undefined;
     const api = await loadPlotly();
     if (this.isDisposed) return;
-    // The first draw builds the plot (its axes, layers, fonts: over a second on a loaded machine),
-    // so its time says nothing of what a redraw costs: counted, it spaced a live plot's first
-    // delta draws by seconds, and a short run showed no point until its end.
-    const firstDraw = !this.node.classList.contains("js-plotly-plot");
     const started = performance.now();
     await api.react(this.node, figure.data, figure.layout, figure.config);
     this.#lastDrawEndMs = performance.now();
-    if (!firstDraw) this.#lastDrawMs = this.#lastDrawEndMs - started;
+    this.#lastDrawMs = this.#lastDrawEndMs - started;
     this.#drawnWidthPx = this.node.clientWidth;
   }
 
