@@ -163,7 +163,12 @@ describe("JupyterLab: live figures from ringbook's kernel over the figure stream
       assert.deepEqual(final.lossX, Array.from({ length: totalSteps }, (_, i) => i + 1), "every step once, in order");
       const whileTraining = live.filter((state) => state.executing && state.plots === 1);
       const counts = [...new Set(whileTraining.map((state) => state.lossX.length))];
-      assert.ok(counts.length >= 3, `the plot gained points while training: ${JSON.stringify(counts)}`);
+      // Says, when it fails, whether the deltas reached the page and were not drawn, or never came.
+      const most = (field: "deltas" | "figureUpdates"): number => Math.max(0, ...whileTraining.map((state) => state[field]));
+      assert.ok(
+        counts.length >= 3,
+        `the plot gained points while training: ${JSON.stringify(counts)} (${whileTraining.length} looks while training; by then the page had received ${most("deltas")} deltas and ${most("figureUpdates")} whole figures, at the end ${final.deltas} and ${final.figureUpdates}; training took ${trainingSeconds.toFixed(1)} s)`,
+      );
       for (const state of whileTraining) {
         assert.ok(state.lossX.every((x, i) => x === i + 1), `while training, the drawn steps are 1..n without gaps or repeats: ${JSON.stringify(state.lossX.slice(0, 5))}...${JSON.stringify(state.lossX.slice(-5))}`);
         assert.ok(state.pointsPerTrace.every((points) => points === state.lossX.length), `every trace grew alike: ${JSON.stringify(state.pointsPerTrace)}`);
