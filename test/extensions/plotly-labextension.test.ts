@@ -228,31 +228,34 @@ describe("JupyterLab: live figure deltas", () => {
       await page.goto(`${served.url}/`);
       await call(page, "loadLabextension", "/labextension");
       const stream = "stream-drawn-late";
+      /** Waits until the plot's first trace ends at x = `last`, holding `last` points. */
+      const drawnUpTo = async (last: number): Promise<void> => {
+        await page.waitForFunction(`ringbookPage.inspect().plots === 1 && ringbookPage.inspect().lastX === ${last}`, undefined, { timeout: waitMs });
+        assert.equal((await call<Drawn>(page, "inspect")).points[0], last);
+      };
       const first = trainingBundle(60);
       // Deltas that reached the page before a renderer drew the figure they extend are not lost.
       await call(page, "deliver", delta(stream, 1, 1, 61, first.traces));
       await call(page, "deliver", delta(stream, 1, 2, 62, first.traces));
       await call(page, "displayLive", first.bundle, { stream, revision: 1 });
-      await page.waitForFunction("ringbookPage.inspect().lastX === 62", undefined, { timeout: waitMs });
-      assert.equal((await call<Drawn>(page, "inspect")).points[0], 62);
+      await drawnUpTo(62);
       await call(page, "deliver", delta(stream, 1, 3, 63, first.traces));
-      await page.waitForFunction("ringbookPage.inspect().lastX === 63", undefined, { timeout: waitMs });
+      await drawnUpTo(63);
 
       // A delta of the next revision, before the whole figure of that revision is shown.
       const second = trainingBundle(120);
       await call(page, "deliver", delta(stream, 2, 1, 121, second.traces));
       await call(page, "updateLive", second.bundle, { stream, revision: 2 });
-      await page.waitForFunction("ringbookPage.inspect().lastX === 121", undefined, { timeout: waitMs });
-      assert.equal((await call<Drawn>(page, "inspect")).points[0], 121);
-      // A late delta of the older revision changes nothing.
+      await drawnUpTo(121);
+      // A late delta of the older revision is not kept in place of the newer one's (the new
+      // renderer below would not catch up otherwise).
       await call(page, "deliver", delta(stream, 1, 4, 64, first.traces));
 
       // A new renderer for the same output (JupyterLab's "Create New View for Cell Output" in the
       // middle of a run) catches up on the revision's deltas too.
       await page.waitForFunction("ringbookPage.clearAndCheckPurged()", undefined, { timeout: waitMs });
       await call(page, "displayLive", second.bundle, { stream, revision: 2 });
-      await page.waitForFunction("ringbookPage.inspect().plots === 1 && ringbookPage.inspect().lastX === 121", undefined, { timeout: waitMs });
-      assert.equal((await call<Drawn>(page, "inspect")).points[0], 121);
+      await drawnUpTo(121);
       assert.deepEqual(errors, []);
     } finally {
       await page.close();
