@@ -56,8 +56,8 @@ interface SizePlan {
  * pages never touched before, one page fault each (costly in this VM), until the first minor
  * collection (every 16 MiB received, collectives/received-buffer-collector.ts) frees them and malloc
  * hands them out again: traced on the bed, the first 11 all-reduces of 1 MiB on 4 hosts took 384
- * page faults and 20-30 ms each, every later one 0 faults and 12-14 ms. Training's steps are the
- * steady state, so that is what the bench times (gloo gets the same warm-ups).
+ * page faults and 20-32 ms each, the later ones mostly 0 faults and 12-14 ms. Training's steps are
+ * the steady state, so that is what the bench times (gloo gets the same warm-ups).
  */
 const warmupBytes = 64 * MiB;
 const planFor = (bytes: number): SizePlan =>
