@@ -60,8 +60,10 @@ interface SizePlan {
  * the steady state, so that is what the bench times (gloo gets the same warm-ups).
  */
 const warmupBytes = 64 * MiB;
-const planFor = (bytes: number): SizePlan =>
-  bytes <= 8 * MiB ? { bytes, warmups: Math.max(3, Math.ceil(warmupBytes / bytes)), iterations: 20 } : { bytes, warmups: Math.max(1, Math.ceil(warmupBytes / bytes)), iterations: 5 };
+const planFor = (bytes: number): SizePlan => {
+  const small = bytes <= 8 * MiB;
+  return { bytes, warmups: Math.max(small ? 3 : 1, Math.ceil(warmupBytes / bytes)), iterations: small ? 20 : 5 };
+};
 /** Bus bandwidth in GB/s of one all-reduce of `bytes` over `ranks` ranks that took `seconds`. */
 const busGBps = (ranks: number, bytes: number, seconds: number): number => ((2 * (ranks - 1)) / ranks) * bytes / seconds / 1e9;
 

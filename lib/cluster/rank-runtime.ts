@@ -40,11 +40,7 @@ interface CellCompiler {
 }
 
 /** The training tasks' modules (about 30 of the execution thread's 110): not needed to be ready. */
-interface TrainingModules {
-  readonly runWorkerTraining: typeof import("../training/worker-train.js").runWorkerTraining;
-  readonly exportTrainedModel: typeof import("../training/worker-train.js").exportTrainedModel;
-  readonly evaluateOnWorker: typeof import("../training/worker-evaluate.js").evaluateOnWorker;
-}
+type TrainingModules = [typeof import("../training/worker-train.js"), typeof import("../training/worker-evaluate.js")];
 
 /** What task code sees as its first argument, and what cells see as globals. */
 interface TaskContext {
@@ -233,12 +229,7 @@ export class RankRuntime {
   }
 
   #loadTraining(): Promise<TrainingModules> {
-    this.#training ??= Promise.all([import("../training/worker-train.js"), import("../training/worker-evaluate.js")]).then(([train, evaluate]) => ({
-      runWorkerTraining: train.runWorkerTraining,
-      exportTrainedModel: train.exportTrainedModel,
-      evaluateOnWorker: evaluate.evaluateOnWorker,
-    }));
-    return this.#training;
+    return (this.#training ??= Promise.all([import("../training/worker-train.js"), import("../training/worker-evaluate.js")]));
   }
 
   #loadCellCompiler(): Promise<CellCompiler> {
@@ -299,7 +290,7 @@ export class RankRuntime {
           return completion?.value;
         });
       case "train":
-        return this.#loadTraining().then(({ runWorkerTraining }) => runWorkerTraining(
+        return this.#loadTraining().then(([train]) => train.runWorkerTraining(
           {
             rank,
             worldSize,
@@ -312,9 +303,9 @@ export class RankRuntime {
           taskKinds.train.parseArgs(args, "the train task's args"),
         )).finally(() => this.#stopRequests.delete(taskId));
       case "exportModel":
-        return this.#loadTraining().then(({ exportTrainedModel }) => exportTrainedModel());
+        return this.#loadTraining().then(([train]) => train.exportTrainedModel());
       case "evaluate":
-        return this.#loadTraining().then(({ evaluateOnWorker }) => evaluateOnWorker(
+        return this.#loadTraining().then(([, evaluate]) => evaluate.evaluateOnWorker(
           {
             rank,
             worldSize,
