@@ -9,5 +9,6 @@
  * import tf from "../tfjs.cjs";
  * const x: tf.Tensor = tf.scalar(1);
  */
+import firstLoad = require("./tfjs-first-load.cjs"); // loads it without the packages a worker does not start with
 import tf = require("@tensorflow/tfjs");
 export = tf;

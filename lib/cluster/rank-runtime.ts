@@ -188,7 +188,8 @@ export class RankRuntime {
         backend: choice.backend,
         backendSummary: choice.summary,
         device: choice.device,
-        tfjsVersion: tf.version.tfjs ?? "unknown",
+        // tfjs-core's (the union's own `version` would load every package it names).
+        tfjsVersion: tf.version_core,
         startMs: Math.round(performance.now() - startedAt),
         notes: choice.notes,
       },
