@@ -10,7 +10,7 @@
  * read of which loads the real package, except its `version_*` string, which the union reads at
  * once for `tf.version` and which is the pinned release's. So `tf.loadGraphModel` is the real
  * function, read through one more getter, and the package loads at its first use.
- * test/backend/tfjs-namespace.test.ts holds the result to the union loaded plainly.
+ * test/backend/tfjs-first-load.test.ts holds the result to the union loaded plainly.
  */
 import nodeModule = require("node:module");
 
