@@ -42,7 +42,7 @@ export const kernelCommand: Command = {
 type KernelProcessModule = typeof import("../server/kernel-process.js");
 
 /**
- * The server as one file (scripts/bundle-server.mjs, part of `npm run build`): ~5 ms to load
+ * The server as one file (scripts/bundle-entries.mjs, part of `npm run build`): ~5 ms to load
  * instead of ~20 for its modules one by one. A build without it (tsc alone) uses the modules.
  */
 async function loadKernelProcess(): Promise<KernelProcessModule> {

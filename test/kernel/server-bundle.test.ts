@@ -1,4 +1,4 @@
-/** The server bundle `ringbook kernel` loads at start-up (scripts/bundle-server.mjs, run by `npm run build`). */
+/** The server bundle `ringbook kernel` loads at start-up (scripts/bundle-entries.mjs, run by `npm run build`). */
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";

@@ -91,7 +91,7 @@ async function runAndCheckCleanup(
       assert.equal(existsSync(cluster.dir), false, `the cluster's socket directory ${cluster.dir} was removed`);
     }
     assert.doesNotMatch(result.stderr, /terminate called|Napi::Error/, "the kernel did not abort");
-    return { result, cluster, executed, workersSeen: watch.seenMatching(/worker-process\.js/).length };
+    return { result, cluster, executed, workersSeen: watch.seenMatching(/worker-process(\.bundle)?\.js/).length };
   } finally {
     watch.stop();
     await rm(dir, { recursive: true, force: true });

@@ -10,7 +10,7 @@ export function workersOnBed(bed: TestBed): number[] {
     .filter(({ pid }) => {
       try {
         const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
-        return argv[0] === process.execPath && argv.some((arg) => arg.endsWith("worker-process.js"));
+        return argv[0] === process.execPath && argv.some((arg) => /worker-process(\.bundle)?\.js$/.test(arg));
       } catch {
         return false;
       }
