@@ -8,6 +8,10 @@ import { followStream, keptDeltas, type LiveFigure } from "./live-figures.js";
 
 let plotly: Promise<PlotlyApi> | undefined;
 
+/** Bounds of the gap between two draws of a live figure's deltas (see #scheduleDeltaDraw). */
+const minDeltaGapMs = 250;
+const maxDeltaGapMs = 1000;
+
 /** plotly.js (3.5 MB minified) is fetched with the first plot, not when JupyterLab starts. */
 function loadPlotly(): Promise<PlotlyApi> {
   plotly ??= import("plotly.js-dist").then((module) => module.default);
@@ -98,14 +102,18 @@ export class PlotlyRenderer extends Widget implements IRenderMime.IRenderer, Liv
   }
 
   /**
-   * Draws the deltas applied so far, no sooner than a gap after the last draw: at least 250 ms,
-   * and four times as long as the last draw took, so that a live plot takes at most a fifth of the
-   * page's time. Drawn at every delta (about ten a second), a plot of a few thousand points kept
-   * the page too busy to answer clicks (the interrupt button) for seconds on a loaded machine.
+   * Draws the deltas applied so far, no sooner than a gap after the last draw: four times as long
+   * as the last draw took, so that a live plot takes at most a fifth of the page's time, but at
+   * least 250 ms and at most 1 s. Drawn at every delta (about ten a second), a plot of a few
+   * thousand points kept the page too busy to answer clicks (the interrupt button) for seconds on
+   * a loaded machine; a second between draws leaves it free to. Spaced by four times draws that a
+   * loaded machine slows to seconds, a plot could stand still for most of a short run (the likely
+   * cause of a CI run in which a 10 s training cell's plot drew none of the 30 deltas that reached
+   * it before the run ended).
    */
   #scheduleDeltaDraw(): void {
     if (this.#deltaTimer !== undefined) return;
-    const gapMs = Math.max(250, 4 * this.#lastDrawMs);
+    const gapMs = Math.min(maxDeltaGapMs, Math.max(minDeltaGapMs, 4 * this.#lastDrawMs));
     const waitMs = Math.max(0, this.#lastDrawEndMs + gapMs - performance.now());
     this.#deltaTimer = setTimeout(() => {
       this.#deltaTimer = undefined;

@@ -57,6 +57,17 @@ let manager: KernelManager | undefined;
 let panel: PanelOnKernel | undefined;
 let executing = false;
 let lastReply = "";
+/** When (ms after the last execute) the drawn loss trace first reached each length: for failure messages. */
+let executeStartedMs = 0;
+let drawnLengths: Array<[number, number]> = [];
+new MutationObserver(() => {
+  const length = lossTrace()?.x?.length ?? -1;
+  if (length !== (drawnLengths.at(-1)?.[1] ?? -1)) drawnLengths.push([Math.round(performance.now() - executeStartedMs), length]);
+}).observe(area.node, { childList: true, subtree: true });
+
+function lossTrace(): { name?: string; x?: unknown[] } | undefined {
+  return area.node.querySelector<PlotElement>(".js-plotly-plot")?.data?.find((trace) => trace.name === "loss");
+}
 
 type PlotElement = HTMLElement & { data?: Array<{ name?: string; x?: unknown[] }> };
 
@@ -110,6 +121,8 @@ const page = {
     traffic.length = 0;
     executing = true;
     lastReply = "";
+    executeStartedMs = performance.now();
+    drawnLengths = [];
     const future = kernel!.requestExecute({ code });
     area.future = future;
     future.done.then(
@@ -126,7 +139,7 @@ const page = {
   /** What is drawn and what came over IOPub since the last execute. */
   inspect() {
     const plot = area.node.querySelector<PlotElement>(".js-plotly-plot");
-    const loss = plot?.data?.find((trace) => trace.name === "loss");
+    const loss = lossTrace();
     const figureUpdates = traffic.filter((entry) => entry.figure && entry.type === "update_display_data");
     const deltas = traffic.filter((entry) => entry.commTarget !== undefined);
     return {
@@ -142,6 +155,8 @@ const page = {
       deltaBytes: deltas.reduce((sum, entry) => sum + entry.bytes, 0),
       result: area.node.querySelector(".jp-OutputArea-executeResult")?.textContent?.trim() ?? "",
       text: area.node.textContent ?? "",
+      sinceExecuteMs: Math.round(performance.now() - executeStartedMs),
+      drawnLengths: drawnLengths.map(([ms, length]) => `${length}@${ms}`).join(" "),
     };
   },
   /** Closes the panel: the plugin closes its comm. */
