@@ -4,7 +4,7 @@
  *
  * The union's bundle registers tfjs-core's gradients and chained ops (`x.mul(y)`), re-exports seven
  * packages and requires them all as it loads. The converter (`loadGraphModel`...) and the webgl
- * backend (no WebGL in Node) are 2.2 of its ~7 MB of JavaScript, about 45 ms of the ~190 ms of CPU
+ * backend (no WebGL in Node) are 2.2 of its ~7 MB of JavaScript, about 45 ms of the ~205 ms of CPU
  * the union takes to load here. While the union loads, `require`'s cache (which Node lets code add
  * entries to) holds a stand-in for each of them: an object with the package's export names, each
  * read of which loads the real package, except its `version_*` string, which the union reads at
