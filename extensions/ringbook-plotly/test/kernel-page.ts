@@ -61,12 +61,12 @@ let lastReply = "";
 let executeStartedMs = 0;
 let drawnLengths: Array<[number, number]> = [];
 new MutationObserver(() => {
-  const length = lossTrace()?.x?.length ?? -1;
+  const length = lossTrace(area.node.querySelector<PlotElement>(".js-plotly-plot"))?.x?.length ?? -1;
   if (length !== (drawnLengths.at(-1)?.[1] ?? -1)) drawnLengths.push([Math.round(performance.now() - executeStartedMs), length]);
 }).observe(area.node, { childList: true, subtree: true });
 
-function lossTrace(): { name?: string; x?: unknown[] } | undefined {
-  return area.node.querySelector<PlotElement>(".js-plotly-plot")?.data?.find((trace) => trace.name === "loss");
+function lossTrace(plot: PlotElement | null): { name?: string; x?: unknown[] } | undefined {
+  return plot?.data?.find((trace) => trace.name === "loss");
 }
 
 type PlotElement = HTMLElement & { data?: Array<{ name?: string; x?: unknown[] }> };
@@ -139,7 +139,7 @@ const page = {
   /** What is drawn and what came over IOPub since the last execute. */
   inspect() {
     const plot = area.node.querySelector<PlotElement>(".js-plotly-plot");
-    const loss = lossTrace();
+    const loss = lossTrace(plot);
     const figureUpdates = traffic.filter((entry) => entry.figure && entry.type === "update_display_data");
     const deltas = traffic.filter((entry) => entry.commTarget !== undefined);
     return {
