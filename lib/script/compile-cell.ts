@@ -305,8 +305,10 @@ function statementEnd(statement: acorn.Node, text: string): number {
 }
 
 function returnValue(start: number, end: number, edits: Edit[]): void {
-  edits.push({ start, end: start, text: ";return { value: (" });
-  edits.push({ start: end, end, text: ") };" });
+  // `(0, …)`: an anonymous function or class as the last expression keeps no name, as in Node's
+  // REPL; as a property's value it would be named "value".
+  edits.push({ start, end: start, text: ";return { value: (0, (" });
+  edits.push({ start: end, end, text: ")) };" });
 }
 
 function rewriteImport(

@@ -33,6 +33,10 @@ describe("executor cells", () => {
     assert.equal(resultText(await nb.run("const v = await new Promise<number>((resolve) => setTimeout(resolve, 5, 7))\nv * 2")), "14");
     assert.equal(resultText(await nb.run("Promise.resolve(1)")), "Promise { 1 }");
     assert.equal(resultText(await nb.run("await Promise.resolve('awaited')")), "'awaited'");
+    // An anonymous function or class shows as anonymous, as in Node's REPL (not named after the wrapper's property).
+    assert.equal(resultText(await nb.run("(x: number) => x")), "[Function (anonymous)]");
+    assert.equal(resultText(await nb.run("(class {})")), "[class (anonymous)]");
+    assert.equal(resultText(await nb.run("const named = () => 1\nnamed")), "[Function: named]");
     const declarationOnly = await nb.run("const nothing = 1");
     assert.equal(declarationOnly.status, "ok");
     assert.equal(declarationOnly.status === "ok" ? declarationOnly.result : "not ok", undefined);
