@@ -22,6 +22,7 @@ import { ZapAuthenticator } from "../transport/zap-authenticator.js";
 import type { TaskSpec } from "./messages.js";
 import { taskKinds } from "./task-kinds.js";
 import { OutputRelay } from "./output-relay.js";
+import { ringbookIndexUrl } from "./ringbook-index-url.js";
 import { serializeValue, TaskRunner, toRemoteError, type TaskOutcome } from "./task-runner.js";
 import { closeSocketsKey, interruptProbeKey, parseToExecution, type FromExecution, type ToExecution } from "./thread-protocol.js";
 import { linkSecurityOf, type WorkerBootstrap } from "./worker-bootstrap.js";
@@ -236,7 +237,7 @@ export class RankRuntime {
   #loadCellCompiler(): Promise<CellCompiler> {
     this.#cellCompiler ??= import("../script/index.js").then((script) => ({
       script,
-      aliases: { ringbook: new URL("../index.js", import.meta.url).href, ...script.bundledAliases(this.#bootstrap.cwd) },
+      aliases: { ringbook: ringbookIndexUrl, ...script.bundledAliases(this.#bootstrap.cwd) },
     }));
     return this.#cellCompiler;
   }
