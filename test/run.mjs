@@ -12,6 +12,25 @@ function findTests(dir) {
     return name.endsWith(".test.js") ? [path] : [];
   });
 }
+/** The newest modification time (ms) of the compiled modules under `dir`, bundles left out. */
+function newestModule(dir) {
+  return Math.max(0, ...readdirSync(dir).map((name) => {
+    const path = join(dir, name);
+    const stat = statSync(path);
+    if (stat.isDirectory()) return newestModule(path);
+    return name.endsWith(".js") && !/\.bundle(-chunk)?\.js$/.test(name) ? stat.mtimeMs : 0;
+  }));
+}
+// Kernels and workers start from the entry bundles where they exist (scripts/bundle-entries.mjs):
+// after a rebuild by tsc alone they would run the code as it was, so the bundles are made again.
+const dist = new URL("../dist/", import.meta.url).pathname;
+const bundles = ["kernel/server/kernel-process.bundle.js", "lib/cluster/worker-process.bundle.js", "lib/cluster/worker-runtime.bundle.js"].map((file) => join(dist, file));
+const bundleTimes = bundles.flatMap((file) => { try { return [statSync(file).mtimeMs]; } catch { return []; } });
+if (bundleTimes.length > 0 && Math.min(...bundleTimes) < Math.max(newestModule(join(dist, "lib")), newestModule(join(dist, "kernel")))) {
+  console.error("test/run.mjs: modules are newer than the entry bundles; bundling again (node scripts/bundle-entries.mjs)");
+  const bundled = spawnSync(process.execPath, [new URL("../scripts/bundle-entries.mjs", import.meta.url).pathname], { stdio: "inherit" });
+  if (bundled.status !== 0) process.exit(bundled.status ?? 1);
+}
 const filters = process.argv.slice(2);
 const files = findTests(root)
   .filter((file) => filters.length === 0 || filters.some((f) => file.includes(f)))

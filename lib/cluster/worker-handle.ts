@@ -40,7 +40,8 @@ export interface WorkerInfo {
 /**
  * The worker's main thread as one file where the build made it (scripts/bundle-entries.mjs, part
  * of `npm run build`): ~15-20 ms less CPU per worker start. Without it, the modules; after a
- * rebuild by `tsc` alone, run the script again, or workers start from the bundle as it was.
+ * rebuild by `tsc` alone, run the script again (test/run.mjs does when it finds the bundles older
+ * than the modules), or workers start from the bundle as it was (their execution thread too).
  */
 const bundledWorkerEntry = fileURLToPath(new URL("./worker-process.bundle.js", import.meta.url));
 const workerEntry = existsSync(bundledWorkerEntry) ? bundledWorkerEntry : fileURLToPath(new URL("./worker-process.js", import.meta.url));
