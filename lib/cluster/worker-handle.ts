@@ -5,11 +5,11 @@
  * reports its exit. Whatever ends the owner closes the pipe, and the worker exits by itself.
  */
 import type { ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { RingbookError } from "../errors.js";
 import type { Rank } from "../ids.js";
 import { processExecArgv } from "../threads/interruptible-thread-options.js";
+import { builtEntry } from "./built-entry.js";
 import type { WorkerExit } from "./cluster-errors.js";
 import type { WorkerBootstrap } from "./worker-bootstrap.js";
 import type { WorkerLauncher } from "./worker-launcher.js";
@@ -37,14 +37,8 @@ export interface WorkerInfo {
   notes: string[];
 }
 
-/**
- * The worker's main thread as one file where the build made it (scripts/bundle-entries.mjs, part
- * of `npm run build`): ~15-20 ms less CPU per worker start. Without it, the modules; after a
- * rebuild by `tsc` alone, run the script again (test/run.mjs does when it finds the bundles older
- * than the modules), or workers start from the bundle as it was (their execution thread too).
- */
-const bundledWorkerEntry = fileURLToPath(new URL("./worker-process.bundle.js", import.meta.url));
-const workerEntry = existsSync(bundledWorkerEntry) ? bundledWorkerEntry : fileURLToPath(new URL("./worker-process.js", import.meta.url));
+/** The worker's main thread as one file where the build made it: ~15-20 ms less CPU per worker start. */
+const workerEntry = fileURLToPath(builtEntry("worker-process", import.meta.url));
 
 /** One worker process as seen by its owner. */
 export class WorkerHandle {

@@ -6,7 +6,6 @@
  * inspector. It exits as soon as its stdin reaches EOF: the owner died or closed the pipe, so no
  * worker outlives its notebook, whatever killed it.
  */
-import { existsSync } from "node:fs";
 import { hostname } from "node:os";
 import { getHeapStatistics } from "node:v8";
 import { Worker } from "node:worker_threads";
@@ -23,17 +22,14 @@ import { signFrames, verifyFrames } from "../transport/signed-frames.js";
 import { clientSocketOptions } from "../transport/link-security.js";
 import { encodeFromWorker, parseToWorker, routingIdOf, type FromWorker, type ToWorker, type WorkerIdentity } from "./messages.js";
 import { closeSocketsKey, interruptProbeKey, type FromExecution, type ToExecution } from "./thread-protocol.js";
+import { builtEntry } from "./built-entry.js";
 import { checkReachable } from "./endpoint-reachability.js";
 import { checkSlurmStepEnvironment, type SlurmStepEnvironment } from "./slurm-step-environment.js";
 import { parseSealedBootstrap, unsealWithMunge } from "./munge-seal.js";
 import { linkSecurityOf, parseWorkerBootstrap, type WorkerBootstrap } from "./worker-bootstrap.js";
 
-/**
- * The execution thread's code as bundled by the build where it exists (scripts/bundle-entries.mjs:
- * its ~115 modules cost ~40-70 ms more CPU per worker through Node's ES module loader), else its modules.
- */
-const bundledExecutionEntry = new URL("./worker-runtime.bundle.js", import.meta.url);
-const executionEntry = existsSync(bundledExecutionEntry) ? bundledExecutionEntry : new URL("./worker-runtime.js", import.meta.url);
+/** The execution thread's code as bundled where the build made it: its ~115 modules cost ~40-70 ms more CPU per worker. */
+const executionEntry = builtEntry("worker-runtime", import.meta.url);
 
 /** How long an awaiting (not busy) execution thread gets to acknowledge an interrupt. */
 const idleAckMs = 150;
